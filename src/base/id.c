@@ -1,0 +1,67 @@
+/* id.c: random ids.  Trace ids are 16 bytes and span ids 8 bytes of lowercase hex,
+ * the sizes W3C trace-context and OTLP use, so keel's ids travel unchanged to any
+ * OpenTelemetry backend.  Randomness comes from a per-thread xoshiro256** generator
+ * seeded from getrandom(2): ids need uniqueness, not secrecy, and a syscall per id
+ * would cost more than the rest of the trace bookkeeping. */
+#include "base/kl_base.h"
+
+#include <string.h>
+#include <sys/random.h>
+
+static _Thread_local uint64_t s[4];
+static _Thread_local bool seeded;
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t next64(void) {
+  if (!seeded) {
+    while (getrandom(s, sizeof s, 0) != (ssize_t)sizeof s) {
+    }
+    if (!(s[0] | s[1] | s[2] | s[3])) s[0] = 1;
+    seeded = true;
+  }
+  uint64_t r = rotl(s[1] * 5, 7) * 9;
+  uint64_t t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return r;
+}
+
+void kl_random_bytes(void *out, size_t n) {
+  unsigned char *p = out;
+  while (n) {
+    uint64_t r = next64();
+    size_t k = n < 8 ? n : 8;
+    memcpy(p, &r, k);
+    p += k;
+    n -= k;
+  }
+}
+
+static void hex_id(char *out, size_t nbytes) {
+  static const char hex[] = "0123456789abcdef";
+  unsigned char b[16];
+  do kl_random_bytes(b, nbytes);
+  while (!memcmp(b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", nbytes)); /* all-zero is invalid in W3C */
+  for (size_t i = 0; i < nbytes; i++) {
+    out[2 * i] = hex[b[i] >> 4];
+    out[2 * i + 1] = hex[b[i] & 15];
+  }
+  out[2 * nbytes] = 0;
+}
+
+void kl_id_trace(char out[33]) { hex_id(out, 16); }
+void kl_id_span(char out[17]) { hex_id(out, 8); }
+
+bool kl_id_is_hex(const char *s, size_t want_len) {
+  if (!s || strlen(s) != want_len) return false;
+  for (size_t i = 0; i < want_len; i++) {
+    char c = s[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
+  }
+  return true;
+}

@@ -1,0 +1,92 @@
+/* kl_config.h: keel's configuration: one YAML file, or embedded defaults with no file.
+ *
+ * Values of the form ${NAME} (anywhere inside a scalar) are replaced by the environment
+ * variable NAME (empty when unset; ${NAME:-default} gives a default).  A bad file is an
+ * error naming the file, line and problem ("keel.yaml:12: models[1].provider: expected one
+ * of openai, anthropic, mock").  Unknown keys are errors too (typos must not pass silently).
+ *
+ *   listen: 127.0.0.1:4000          # host:port, [v6]:port, or :port
+ *   data_dir: ./keel-data
+ *   admin_key: ${KEEL_ADMIN_KEY}    # also taken from KEEL_ADMIN_KEY when not set here
+ *   workers: 0                      # event loops; 0 = one per core
+ *   log_level: info
+ *   limits: {max_body_bytes: 8388608, max_header_bytes: 65536, header_timeout_ms: 10000,
+ *            body_timeout_ms: 30000, idle_timeout_ms: 60000, shutdown_timeout_ms: 30000}
+ *   trace: {enabled: true, queue_capacity: 65536, batch_max: 512, flush_interval_ms: 50,
+ *           capture_content: true}
+ *   mock: {latency_ms: 0, chunk_delay_ms: 0}
+ *   prices:                         # overrides of the built-in table, USD per 1M tokens
+ *     - {model: my-model, input: 0.5, output: 1.5, input_cached: 0.25, input_cache_write: 0.6, output_reasoning: 1.5}
+ *   models:
+ *     - name: gpt-4o-mini            # the name clients send
+ *       provider: openai             # openai | anthropic | mock
+ *       model: gpt-4o-mini           # the upstream's model name (default: name)
+ *       base_url: https://api.openai.com/v1
+ *       api_key: ${OPENAI_API_KEY}
+ *       timeout_ms: 60000            # total
+ *       connect_timeout_ms: 10000
+ *       first_token_timeout_ms: 0    # 0 = none
+ *       insecure_tls: false
+ *       headers: {X-Extra: value}   # sent upstream
+ *
+ * Defaults with no file: listen 127.0.0.1:4000, data_dir ./keel-data, the models "mock"
+ * (provider mock) and, when OPENAI_API_KEY is set, gpt-4o, gpt-4o-mini, gpt-4.1, gpt-4.1-mini
+ * (provider openai), when ANTHROPIC_API_KEY is set, claude-sonnet-4-5, claude-haiku-4-5
+ * (provider anthropic). */
+#ifndef KL_CONFIG_H
+#define KL_CONFIG_H
+
+#include "base/kl_base.h"
+
+typedef enum { KL_PROVIDER_MOCK = 0, KL_PROVIDER_OPENAI, KL_PROVIDER_ANTHROPIC } kl_provider_type;
+
+typedef struct kl_model_cfg {
+  char *name;
+  kl_provider_type provider;
+  char *upstream_model;
+  char *base_url;          /* without trailing slash; NULL for mock */
+  char *api_key;           /* secret: never logged, traced or shown */
+  long timeout_ms;         /* default 600000 */
+  long connect_timeout_ms; /* default 10000 */
+  long first_token_timeout_ms; /* default 0 = none */
+  bool insecure_tls;
+  char **headers;          /* "Name: value" */
+  size_t nheaders;
+  int line;                /* where it was defined (0 = built-in default) */
+} kl_model_cfg;
+
+typedef struct kl_price_cfg {
+  char *model;
+  double input, input_cached, input_cache_write, output, output_reasoning; /* USD per 1M; <0 unset */
+} kl_price_cfg;
+
+typedef struct kl_config {
+  char *path;              /* NULL when defaults */
+  char *listen_host;
+  int listen_port;
+  char *data_dir;
+  char *admin_key;         /* NULL = none */
+  int workers;
+  char *log_level;
+  size_t max_body_bytes, max_header_bytes;
+  int header_timeout_ms, body_timeout_ms, idle_timeout_ms, shutdown_timeout_ms;
+  bool trace_enabled, trace_capture_content;
+  size_t trace_queue_capacity, trace_batch_max;
+  int trace_flush_interval_ms;
+  int mock_latency_ms, mock_chunk_delay_ms;
+  kl_model_cfg *models;
+  size_t nmodels;
+  kl_price_cfg *prices;
+  size_t nprices;
+} kl_config;
+
+/* path NULL = embedded defaults (plus the environment).  Returns NULL with err on failure. */
+kl_config *kl_config_load(const char *path, kl_err *err);
+/* Same, from YAML text (path is only used in messages). */
+kl_config *kl_config_parse(const char *yaml, size_t len, const char *path, kl_err *err);
+void kl_config_free(kl_config *c);
+const kl_model_cfg *kl_config_model(const kl_config *c, const char *name);
+bool kl_config_is_loopback(const char *host);
+const char *kl_provider_name(kl_provider_type t);
+
+#endif

@@ -1,0 +1,185 @@
+/* kl_llm.h: the llm layer: wire formats, usage and cost.  Pure functions over bytes and
+ * cJSON trees; no I/O, no event loop, so everything here is unit-testable and fuzzable.
+ *
+ *   usage.c   usage normalised into non-overlapping buckets, once, at the boundary
+ *   prices.c  the price table (Langfuse's format: regex match patterns, per-bucket prices,
+ *             tiers with conditions), embedded in the binary, overridable; cost = buckets x prices
+ *   openai.c  OpenAI chat-completions: request validation and rewriting for the upstream,
+ *             response parsing, the stream assembler, error bodies
+ *   mock.c    the deterministic mock LLM used by the `mock` provider and `keel mock-upstream` */
+#ifndef KL_LLM_H
+#define KL_LLM_H
+
+#include "base/kl_base.h"
+
+#include <cjson/cJSON.h>
+
+/* ================= usage ================= */
+
+/* Non-overlapping token buckets.  total input = input + input_cached + input_cache_write;
+ * total output = output + output_reasoning. */
+typedef struct kl_usage {
+  int64_t input;              /* uncached input tokens */
+  int64_t input_cached;       /* input read from the provider's cache */
+  int64_t input_cache_write;  /* input written to the cache (Anthropic) */
+  int64_t output;             /* visible output tokens */
+  int64_t output_reasoning;   /* reasoning tokens (billed as output) */
+  bool present;               /* the upstream reported usage at all */
+  bool estimated;             /* counted by keel, not reported by the upstream */
+} kl_usage;
+
+/* OpenAI convention: prompt_tokens INCLUDES cached_tokens; completion_tokens INCLUDES
+ * reasoning_tokens.  Reads {prompt_tokens, completion_tokens, prompt_tokens_details.cached_tokens,
+ * completion_tokens_details.reasoning_tokens}.  NULL or non-object -> present=false. */
+kl_usage kl_usage_from_openai(const cJSON *usage);
+int64_t kl_usage_input_total(const kl_usage *u);
+int64_t kl_usage_output_total(const kl_usage *u);
+/* {"input":..,"input_cached":..,"input_cache_write":..,"output":..,"output_reasoning":..,"total":..} */
+void kl_usage_to_json(const kl_usage *u, kl_buf *out);
+
+/* ================= prices ================= */
+
+typedef struct kl_prices kl_prices;
+
+/* Per-bucket USD prices per token; negative = not priced (falls back as described in prices.c). */
+typedef struct kl_price {
+  double input, input_cached, input_cache_write, output, output_reasoning;
+} kl_price;
+
+/* Loads a Langfuse-format price table (JSON array of models with matchPattern + pricingTiers). */
+kl_prices *kl_prices_load(const char *json, size_t len, kl_err *err);
+/* The table embedded in the binary (data/prices.json). */
+kl_prices *kl_prices_load_default(kl_err *err);
+void kl_prices_free(kl_prices *p);
+/* Adds an override that wins over the table for names matching `model` exactly. */
+void kl_prices_override(kl_prices *p, const char *model, const kl_price *price);
+/* Cost in USD of `usage` for `model` (tiers chosen from usage and `params`, the request's model
+ * parameters object, may be NULL).  Returns -1 when the model has no price.  If cost_json is
+ * non-NULL, writes the per-bucket breakdown {"input":..,"output":..,...,"total":..}.
+ * Thread-safe (the table is immutable after load/override; a per-thread match cache is used). */
+double kl_prices_cost(const kl_prices *p, const char *model, const kl_usage *usage,
+                      const cJSON *params, kl_buf *cost_json);
+
+/* ================= OpenAI chat completions ================= */
+
+/* The parts of a chat request keel looks at.  `root` is the parsed body, owned by the caller
+ * (cJSON_Delete); strings point into it. */
+typedef struct kl_chat_req {
+  cJSON *root;
+  const char *model;
+  bool stream;
+  bool client_include_usage;  /* the client itself asked for stream_options.include_usage */
+  const char *user;           /* body.user */
+  const cJSON *metadata;      /* body.metadata (object) or NULL */
+  const cJSON *messages;
+} kl_chat_req;
+
+/* Parses and validates a /v1/chat/completions body: JSON object, `model` a non-empty string,
+ * `messages` a non-empty array of objects each with a valid `role` (system, developer, user,
+ * assistant, tool, function), `stream` boolean if present, numbers where numbers belong
+ * (temperature, top_p, max_tokens, max_completion_tokens, n).  Unknown fields are kept.
+ * On error returns -1 and sets err (code 400, message naming the field; err->msg is
+ * suitable for the client).  On success fills *out (out->root must be cJSON_Delete'd). */
+int kl_chat_req_parse(const char *body, size_t len, kl_chat_req *out, kl_err *err);
+
+/* Serialises the request for the upstream: `model` replaced by upstream_model, and when
+ * streaming, stream_options.include_usage forced true (keel needs usage).  Every other field
+ * passes through untouched.  Returns a malloc'd string. */
+char *kl_chat_req_upstream_body(const kl_chat_req *r, const char *upstream_model, size_t *len);
+
+/* {"temperature":..,"max_tokens":..,"top_p":..,"stream":..,...} of the params that were present. */
+void kl_chat_req_params_json(const kl_chat_req *r, kl_buf *out);
+
+/* Result of a complete (non-streamed or assembled) chat response. */
+typedef struct kl_chat_result {
+  kl_usage usage;
+  const char *id;             /* arena-owned or NULL */
+  const char *model;          /* the upstream's model field */
+  const char *finish_reason;  /* of choice 0 */
+  char *output_json;          /* arena-owned: choice 0's message object as JSON (role, content, tool_calls) */
+} kl_chat_result;
+
+/* Parses a non-streamed chat.completion body.  -1 with err when it is not a valid one. */
+int kl_chat_resp_parse(kl_arena *a, const char *body, size_t len, kl_chat_result *out, kl_err *err);
+
+/* Assembles a streamed response from its chunks (the JSON of each `data:` event). */
+typedef struct kl_chat_stream kl_chat_stream;
+kl_chat_stream *kl_chat_stream_new(void);
+void kl_chat_stream_free(kl_chat_stream *s);
+typedef enum {
+  KL_CHUNK_CONTENT = 0,   /* an ordinary chunk: relay it */
+  KL_CHUNK_USAGE_ONLY,    /* empty choices + usage: relay only if the client asked for usage */
+  KL_CHUNK_DONE,          /* the "[DONE]" sentinel */
+  KL_CHUNK_INVALID,       /* not JSON / not a chunk object */
+  KL_CHUNK_ERROR,         /* an {"error":...} object inside the stream */
+} kl_chunk_kind;
+/* Feeds one event's data.  Records id, model, text deltas, tool_call deltas (merged by index),
+ * finish_reason and usage. */
+kl_chunk_kind kl_chat_stream_feed(kl_chat_stream *s, const char *data, size_t len);
+/* Number of content deltas that carried text or tool-call data so far. */
+size_t kl_chat_stream_deltas(const kl_chat_stream *s);
+bool kl_chat_stream_saw_done(const kl_chat_stream *s);
+bool kl_chat_stream_saw_finish(const kl_chat_stream *s);
+/* The assembled result so far (output_json is the message {role, content, tool_calls?}). */
+void kl_chat_stream_result(kl_chat_stream *s, kl_arena *a, kl_chat_result *out);
+
+/* OpenAI error body {"error":{"message","type","param","code"}}.  type derives from status
+ * (400 invalid_request_error, 401 authentication_error, 403 permission_error, 404
+ * not_found_error, 408/504 timeout_error, 413 invalid_request_error, 429 rate_limit_error,
+ * 5xx api_error / upstream_error) unless given.  param and code may be NULL. */
+void kl_openai_error(kl_buf *out, int status, const char *type, const char *message,
+                     const char *param, const char *code);
+
+/* ================= the mock LLM ================= */
+
+typedef enum {
+  KL_MOCK_OK = 0,
+  KL_MOCK_STATUS,      /* answer with plan.status and an error body */
+  KL_MOCK_HANG,        /* accept and never answer (until the client gives up) */
+  KL_MOCK_RESET,       /* reset the connection: streams after plan.reset_after chunks, else before answering */
+  KL_MOCK_MALFORMED,   /* 200 with a body (or a stream chunk) that is not valid JSON */
+  KL_MOCK_TRUNCATE,    /* stream stops without the final chunk and [DONE] (clean close) */
+} kl_mock_fault;
+
+typedef struct kl_mock_opts {
+  int latency_ms;      /* before the first byte; default 0 */
+  int chunk_delay_ms;  /* between stream chunks; default 0 */
+} kl_mock_opts;
+
+/* What the mock will do for one request.  Arena-owned. */
+typedef struct kl_mock_plan {
+  kl_mock_fault fault;
+  int status;                /* HTTP status */
+  int retry_after_s;         /* > 0: send Retry-After */
+  int latency_ms;
+  int chunk_delay_ms;
+  bool stream;
+  const char *content_type;
+  const char *body;          /* non-streamed body */
+  size_t body_len;
+  const char **chunks;       /* streamed: each a complete SSE event "data: ...\n\n" */
+  size_t nchunks;
+  size_t reset_after;        /* KL_MOCK_RESET when streaming: reset after this many chunks */
+} kl_mock_plan;
+
+typedef const char *(*kl_header_fn)(void *ud, const char *lower_name);
+
+/* Plans the answer to a /v1/chat/completions request.  Control headers (all optional):
+ *   x-mock-fault: status=NNN | 429 | hang | reset | malformed | truncate
+ *   x-mock-retry-after: seconds (with 429; default 1)
+ *   x-mock-latency-ms, x-mock-chunk-delay-ms: override opts
+ *   x-mock-cached-tokens: N   report N of the prompt tokens as cached
+ *   x-mock-reasoning-tokens: N  report N reasoning tokens
+ *   x-mock-chunks: N          number of content chunks to stream (default: one per word)
+ * The answer is derived deterministically from the request (same request, same answer). Tools
+ * in the request with tool_choice other than "none", and a last message that is not a tool
+ * result, produce a tool call to the first (or the named) tool with arguments built from its
+ * JSON schema; response_format json_object/json_schema produces a JSON content string.
+ * Usage counts are derived from the text lengths.  A request that is not valid gets a 400
+ * plan with an OpenAI error body.  Never fails. */
+void kl_mock_chat(kl_arena *a, const char *body, size_t len, kl_header_fn hdr, void *hdr_ud,
+                  const kl_mock_opts *opts, kl_mock_plan *out);
+/* GET /v1/models of the mock: a fixed list of model ids. */
+void kl_mock_models(kl_arena *a, kl_mock_plan *out);
+
+#endif
