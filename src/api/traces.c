@@ -1,0 +1,92 @@
+/* traces.c: the trace read API.
+ *
+ *   GET /api/v1/traces?limit=&cursor=&user_id=&session_id=&model=&from=&to=
+ *   GET /api/v1/traces/{id}
+ *
+ * SQL never runs on an event loop: the query is handed to libuv's thread pool
+ * (uv_queue_work) and the response is sent from the after-work callback on the loop.  The
+ * store answers with JSON ready to send.  `from`/`to` accept RFC 3339 or epoch seconds / ms. */
+#include "api/api_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct trace_work {
+  uv_work_t work;
+  kl_http_req *req;
+  kl_api_ctx *ctx;
+  kl_trace_filter f;
+  const char *id;
+  kl_buf out;
+  kl_err err;
+  int rc;
+} trace_work;
+
+static void run_query(uv_work_t *w) {
+  trace_work *tw = w->data;
+  if (tw->id) tw->rc = kl_store_get_trace(tw->ctx->store, NULL, tw->id, &tw->out, &tw->err);
+  else tw->rc = kl_store_list_traces(tw->ctx->store, &tw->f, &tw->out, &tw->err);
+}
+
+static void after_query(uv_work_t *w, int status) {
+  trace_work *tw = w->data;
+  kl_metrics *met = kl_gateway_metrics(tw->ctx->gw);
+  if (status != 0 || tw->rc != 0) {
+    int code = tw->err.code >= 400 && tw->err.code < 600 ? tw->err.code : 500;
+    kl_metrics_http(met, "traces", code);
+    kl_api_respond_error(tw->req, code, code == 404 ? "not_found_error" : code == 400 ? "invalid_request_error" : "api_error",
+                         tw->err.msg[0] ? tw->err.msg : "query failed", NULL, code == 404 ? "trace_not_found" : NULL);
+  } else {
+    kl_metrics_http(met, "traces", 200);
+    kl_api_respond_json(tw->req, 200, tw->out.data, tw->out.len);
+  }
+  kl_buf_free(&tw->out);
+}
+
+static int parse_time(kl_http_req *req, const char *key, int64_t *out) {
+  const char *v = kl_http_query_get(req, key);
+  if (!v || !*v) return 0;
+  int64_t t = kl_time_parse(v);
+  if (t < 0) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s: expected an RFC 3339 time or epoch seconds/milliseconds", key);
+    kl_api_respond_error(req, 400, "invalid_request_error", msg, key, "invalid_parameter");
+    return -1;
+  }
+  *out = t;
+  return 0;
+}
+
+void kl_api_traces(kl_http_req *req, kl_api_ctx *ctx, const char *id) {
+  trace_work *tw = kl_arena_calloc(req->arena, sizeof *tw);
+  tw->req = req;
+  tw->ctx = ctx;
+  tw->work.data = tw;
+  if (id) {
+    if (strlen(id) > 64) {
+      kl_api_respond_error(req, 404, "not_found_error", "no such trace", NULL, "trace_not_found");
+      return;
+    }
+    tw->id = id;
+  } else {
+    const char *lim = kl_http_query_get(req, "limit");
+    if (lim && *lim) {
+      char *end;
+      long l = strtol(lim, &end, 10);
+      if (*end || l < 1 || l > 1000) {
+        kl_api_respond_error(req, 400, "invalid_request_error", "limit: expected an integer from 1 to 1000", "limit", "invalid_parameter");
+        return;
+      }
+      tw->f.limit = (int)l;
+    }
+    tw->f.cursor = kl_http_query_get(req, "cursor");
+    if (tw->f.cursor && !*tw->f.cursor) tw->f.cursor = NULL;
+    tw->f.user_id = kl_http_query_get(req, "user_id");
+    tw->f.session_id = kl_http_query_get(req, "session_id");
+    tw->f.model = kl_http_query_get(req, "model");
+    if (parse_time(req, "from", &tw->f.from_ns) != 0 || parse_time(req, "to", &tw->f.to_ns) != 0) return;
+  }
+  int rc = uv_queue_work(req->loop, &tw->work, run_query, after_query);
+  if (rc != 0) kl_api_respond_error(req, 500, "api_error", uv_strerror(rc), NULL, NULL);
+}

@@ -1,0 +1,630 @@
+/* config.c: loading keel.yaml into a kl_config (see kl_config.h for the format).
+ *
+ * libyaml composes the file into a node tree (yaml_parser_load), which keeps a start mark
+ * on every node, so any error can name the exact line of the offending key or value.  The
+ * tree is then walked against a fixed schema: each mapping section has a table of fields
+ * (key, type, offset into the struct, allowed range), so the common cases (integers,
+ * sizes, booleans, strings) are one table row each and the few structured keys (listen,
+ * models, prices, headers) have their own code.  Every key is checked against its table
+ * before any value is used, so a typo ("modles") fails loudly with a suggestion instead
+ * of being ignored.  The schema has a fixed depth, so YAML aliases (even recursive ones)
+ * cannot make the walk loop or explode.
+ *
+ * The result is built on top of the defaults; the default model list is only added when
+ * the file has no `models` key, because a file's `models` replaces it entirely (and an
+ * invalid OPENAI_BASE_URL should not break a file that never uses it).
+ *
+ * Ownership: every string and array in a kl_config is individually malloc'd, so callers
+ * may replace a field (free + strdup, e.g. a --listen flag) and kl_config_free still
+ * frees exactly what is there.  On any error the half-built config is freed with
+ * kl_config_free, which is why everything is zero-initialised before it is filled. */
+#include "gateway/config_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#define MAX_FILE_BYTES (16u << 20)
+
+typedef struct walk {
+  yaml_document_t *doc;
+  const char *path; /* for messages: the file name or "<config>" */
+  kl_err *err;
+} walk;
+
+typedef enum { F_OTHER, F_INT, F_LONG, F_SIZE, F_BOOL, F_PRICE, F_STR } ftype;
+
+/* One key of a mapping section.  F_OTHER keys are allowed but handled by the caller.
+ * For F_STR, min 1 means "must not be empty" and min 0 means "empty = NULL". */
+typedef struct field {
+  const char *key;
+  ftype type;
+  size_t off;
+  long long min, max;
+} field;
+
+#define OTHER(k) {k, F_OTHER, 0, 0, 0}
+#define NF(t) (sizeof(t) / sizeof((t)[0]))
+
+static const field top_fields[] = {
+    OTHER("listen"),
+    {"data_dir", F_STR, offsetof(kl_config, data_dir), 1, 0},
+    {"admin_key", F_STR, offsetof(kl_config, admin_key), 0, 0},
+    {"workers", F_INT, offsetof(kl_config, workers), 0, 1024},
+    OTHER("log_level"), OTHER("limits"), OTHER("trace"), OTHER("mock"), OTHER("prices"), OTHER("models"),
+};
+
+static const field limit_fields[] = {
+    {"max_body_bytes", F_SIZE, offsetof(kl_config, max_body_bytes), 1, 1LL << 40},
+    {"max_header_bytes", F_SIZE, offsetof(kl_config, max_header_bytes), 1, 1LL << 30},
+    {"header_timeout_ms", F_INT, offsetof(kl_config, header_timeout_ms), 1, INT_MAX},
+    {"body_timeout_ms", F_INT, offsetof(kl_config, body_timeout_ms), 1, INT_MAX},
+    {"idle_timeout_ms", F_INT, offsetof(kl_config, idle_timeout_ms), 1, INT_MAX},
+    {"shutdown_timeout_ms", F_INT, offsetof(kl_config, shutdown_timeout_ms), 0, INT_MAX},
+};
+
+static const field trace_fields[] = {
+    {"enabled", F_BOOL, offsetof(kl_config, trace_enabled), 0, 0},
+    {"queue_capacity", F_SIZE, offsetof(kl_config, trace_queue_capacity), 1, 1LL << 30},
+    {"batch_max", F_SIZE, offsetof(kl_config, trace_batch_max), 1, 1LL << 20},
+    {"flush_interval_ms", F_INT, offsetof(kl_config, trace_flush_interval_ms), 1, INT_MAX},
+    {"capture_content", F_BOOL, offsetof(kl_config, trace_capture_content), 0, 0},
+};
+
+static const field mock_fields[] = {
+    {"latency_ms", F_INT, offsetof(kl_config, mock_latency_ms), 0, INT_MAX},
+    {"chunk_delay_ms", F_INT, offsetof(kl_config, mock_chunk_delay_ms), 0, INT_MAX},
+};
+
+static const field model_fields[] = {
+    {"name", F_STR, offsetof(kl_model_cfg, name), 1, 0},
+    OTHER("provider"),
+    {"model", F_STR, offsetof(kl_model_cfg, upstream_model), 0, 0},
+    OTHER("base_url"),
+    {"api_key", F_STR, offsetof(kl_model_cfg, api_key), 0, 0},
+    {"timeout_ms", F_LONG, offsetof(kl_model_cfg, timeout_ms), 1, INT_MAX},
+    {"connect_timeout_ms", F_LONG, offsetof(kl_model_cfg, connect_timeout_ms), 1, INT_MAX},
+    {"first_token_timeout_ms", F_LONG, offsetof(kl_model_cfg, first_token_timeout_ms), 0, INT_MAX},
+    {"insecure_tls", F_BOOL, offsetof(kl_model_cfg, insecure_tls), 0, 0},
+    OTHER("headers"),
+};
+
+static const field price_fields[] = {
+    {"model", F_STR, offsetof(kl_price_cfg, model), 1, 0},
+    {"input", F_PRICE, offsetof(kl_price_cfg, input), 0, 0},
+    {"output", F_PRICE, offsetof(kl_price_cfg, output), 0, 0},
+    {"input_cached", F_PRICE, offsetof(kl_price_cfg, input_cached), 0, 0},
+    {"input_cache_write", F_PRICE, offsetof(kl_price_cfg, input_cache_write), 0, 0},
+    {"output_reasoning", F_PRICE, offsetof(kl_price_cfg, output_reasoning), 0, 0},
+};
+
+/* ---- node helpers ---- */
+
+static unsigned long line_of(const yaml_node_t *n) { return (unsigned long)n->start_mark.line + 1; }
+
+static bool fail(walk *w, const yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool fail(walk *w, const yaml_node_t *n, const char *fmt, ...) {
+  char msg[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  kl_err_set(w->err, 1, "%s:%lu: %s", w->path, line_of(n), msg);
+  return false;
+}
+
+static const char *kind(const yaml_node_t *n) {
+  switch (n->type) {
+  case YAML_SCALAR_NODE: return "a scalar";
+  case YAML_SEQUENCE_NODE: return "a sequence";
+  case YAML_MAPPING_NODE: return "a mapping";
+  default: return "nothing";
+  }
+}
+
+static const yaml_node_t *node(walk *w, int id) { return yaml_document_get_node(w->doc, id); }
+
+/* An empty value, "~" or "null" (plain, not quoted). */
+static bool is_null(const yaml_node_t *n) {
+  if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return false;
+  const char *v = (const char *)n->data.scalar.value;
+  size_t l = n->data.scalar.length;
+  return l == 0 || (l == 1 && v[0] == '~') ||
+         (l == 4 && (!memcmp(v, "null", 4) || !memcmp(v, "Null", 4) || !memcmp(v, "NULL", 4)));
+}
+
+static bool key_is(const yaml_node_t *k, const char *s) {
+  size_t n = strlen(s);
+  return k->type == YAML_SCALAR_NODE && k->data.scalar.length == n && !memcmp(k->data.scalar.value, s, n);
+}
+
+static bool same_key(const yaml_node_t *a, const yaml_node_t *b) {
+  return a->data.scalar.length == b->data.scalar.length &&
+         !memcmp(a->data.scalar.value, b->data.scalar.value, a->data.scalar.length);
+}
+
+static const yaml_node_t *get(walk *w, const yaml_node_t *map, const char *key) {
+  for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++)
+    if (key_is(node(w, p->key), key)) return node(w, p->value);
+  return NULL;
+}
+
+/* Every key a scalar, known, and present once.  `where` names the section in messages. */
+static bool check_keys(walk *w, const yaml_node_t *map, const field *f, size_t nf, const char *where) {
+  const char *names[16];
+  for (size_t i = 0; i < nf && i < 16; i++) names[i] = f[i].key;
+  const char *in = where ? " in " : "", *wh = where ? where : "";
+  for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    const yaml_node_t *k = node(w, p->key);
+    if (k->type != YAML_SCALAR_NODE) return fail(w, k, "expected a key%s%s, got %s", in, wh, kind(k));
+    const char *ks = (const char *)k->data.scalar.value;
+    size_t i = 0;
+    while (i < nf && !key_is(k, f[i].key)) i++;
+    if (i == nf) {
+      const char *s = kl_cfg_suggest(ks, names, nf < 16 ? nf : 16);
+      return fail(w, k, "unknown key '%.40s'%s%s%s%s%s", ks, in, wh, s ? " (did you mean '" : "", s ? s : "",
+                  s ? "'?)" : "");
+    }
+    for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++)
+      if (same_key(node(w, q->key), k))
+        return fail(w, k, "duplicate key '%s'%s%s (first on line %lu)", f[i].key, in, wh,
+                    line_of(node(w, q->key)));
+  }
+  return true;
+}
+
+/* A scalar value after ${ENV} expansion, malloc'd; NULL after setting the error. */
+static char *value(walk *w, const yaml_node_t *n, const char *where) {
+  if (n->type != YAML_SCALAR_NODE) {
+    fail(w, n, "%s: expected a single value, got %s", where, kind(n));
+    return NULL;
+  }
+  if (is_null(n)) return kl_cfg_strdup("");
+  const char *v = (const char *)n->data.scalar.value;
+  char why[KL_CFG_WHY];
+  char *s = memchr(v, 0, n->data.scalar.length) ? NULL : kl_cfg_expand(v, n->data.scalar.length, why);
+  if (!s) {
+    fail(w, n, "%s: %s", where, memchr(v, 0, n->data.scalar.length) ? "contains a NUL byte" : why);
+    return NULL;
+  }
+  /* no config value needs a control character, and in a header or key one is an injection */
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+      free(s);
+      fail(w, n, "%s: contains a control character", where);
+      return NULL;
+    }
+  return s;
+}
+
+/* Checks the keys of `map` and stores every non-F_OTHER field into `base`. */
+static bool apply_fields(walk *w, const yaml_node_t *map, const field *f, size_t nf, void *base,
+                         const char *prefix) {
+  if (!check_keys(w, map, f, nf, prefix)) return false;
+  for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    const yaml_node_t *k = node(w, p->key), *vn = node(w, p->value);
+    size_t i = 0;
+    while (!key_is(k, f[i].key)) i++; /* check_keys proved it is there */
+    if (f[i].type == F_OTHER) continue;
+    char where[128];
+    snprintf(where, sizeof where, "%s%s%s", prefix ? prefix : "", prefix ? "." : "", f[i].key);
+    char *s = value(w, vn, where);
+    if (!s) return false;
+    char why[KL_CFG_WHY];
+    char *dst = (char *)base + f[i].off;
+    long long iv = 0;
+    bool ok = true;
+    switch (f[i].type) {
+    case F_INT:
+      if ((ok = kl_cfg_int(s, f[i].min, f[i].max, &iv, why))) *(int *)dst = (int)iv;
+      break;
+    case F_LONG:
+      if ((ok = kl_cfg_int(s, f[i].min, f[i].max, &iv, why))) *(long *)dst = (long)iv;
+      break;
+    case F_SIZE:
+      if ((ok = kl_cfg_int(s, f[i].min, f[i].max, &iv, why))) *(size_t *)dst = (size_t)iv;
+      break;
+    case F_BOOL: ok = kl_cfg_bool(s, (bool *)dst, why); break;
+    case F_PRICE: ok = kl_cfg_price(s, (double *)dst, why); break;
+    case F_STR:
+      if (!*s && f[i].min) {
+        snprintf(why, sizeof why, "must not be empty");
+        ok = false;
+        break;
+      }
+      free(*(char **)dst);
+      *(char **)dst = *s ? s : NULL;
+      if (*s) s = NULL;
+      break;
+    case F_OTHER: break;
+    }
+    free(s);
+    if (!ok) return fail(w, vn, "%s: %s", where, why);
+  }
+  return true;
+}
+
+/* A mapping section such as `limits:`; an empty value keeps the defaults. */
+static bool section(walk *w, const yaml_node_t *n, const field *f, size_t nf, void *base, const char *name) {
+  if (!n || is_null(n)) return true;
+  if (n->type != YAML_MAPPING_NODE) return fail(w, n, "%s: expected a mapping, got %s", name, kind(n));
+  return apply_fields(w, n, f, nf, base, name);
+}
+
+/* ---- models ---- */
+
+static bool header_token(const char *s) {
+  if (!*s) return false;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+          strchr("!#$%&'*+-.^_`|~", *s)))
+      return false;
+  return true;
+}
+
+static bool load_headers(walk *w, kl_model_cfg *m, const yaml_node_t *n, const char *where) {
+  if (!n || is_null(n)) return true;
+  if (n->type != YAML_MAPPING_NODE)
+    return fail(w, n, "%s.headers: expected a mapping of header names to values, got %s", where, kind(n));
+  size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+  m->headers = kl_cfg_calloc(cnt, sizeof *m->headers);
+  for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+    const yaml_node_t *k = node(w, p->key);
+    if (k->type != YAML_SCALAR_NODE) return fail(w, k, "%s.headers: expected a header name, got %s", where, kind(k));
+    const char *name = (const char *)k->data.scalar.value;
+    if (memchr(name, 0, k->data.scalar.length) || !header_token(name))
+      return fail(w, k, "%s.headers: bad header name '%.40s'", where, name);
+    for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++)
+      if (!strcasecmp((const char *)node(w, q->key)->data.scalar.value, name))
+        return fail(w, k, "%s.headers: duplicate header '%.40s'", where, name);
+    char hw[200];
+    snprintf(hw, sizeof hw, "%s.headers.%.60s", where, name);
+    char *v = value(w, node(w, p->value), hw);
+    if (!v) return false;
+    kl_buf b = KL_BUF_INIT;
+    kl_buf_printf(&b, "%s: %s", name, v);
+    free(v);
+    m->headers[m->nheaders++] = kl_buf_steal(&b);
+  }
+  return true;
+}
+
+static bool load_model(walk *w, kl_config *c, size_t idx, const yaml_node_t *n) {
+  kl_model_cfg *m = &c->models[idx];
+  m->timeout_ms = 600000;
+  m->connect_timeout_ms = 10000;
+  m->line = (int)line_of(n);
+  char where[40], why[KL_CFG_WHY];
+  snprintf(where, sizeof where, "models[%zu]", idx);
+  if (n->type != YAML_MAPPING_NODE) return fail(w, n, "%s: expected a mapping, got %s", where, kind(n));
+  if (!apply_fields(w, n, model_fields, NF(model_fields), m, where)) return false;
+  if (!m->name) return fail(w, n, "%s: missing 'name'", where);
+  for (size_t j = 0; j < idx; j++)
+    if (!strcmp(c->models[j].name, m->name))
+      return fail(w, get(w, n, "name"), "%s.name: duplicate model '%.60s' (first defined on line %d)", where,
+                  m->name, c->models[j].line);
+
+  const yaml_node_t *pv = get(w, n, "provider");
+  if (!pv) return fail(w, n, "%s: missing 'provider' (openai, anthropic or mock)", where);
+  char pw[64];
+  snprintf(pw, sizeof pw, "%s.provider", where);
+  char *prov = value(w, pv, pw);
+  if (!prov) return false;
+  bool known = true;
+  if (!strcmp(prov, "openai")) m->provider = KL_PROVIDER_OPENAI;
+  else if (!strcmp(prov, "anthropic")) m->provider = KL_PROVIDER_ANTHROPIC;
+  else if (!strcmp(prov, "mock")) m->provider = KL_PROVIDER_MOCK;
+  else known = false;
+  if (!known) {
+    fail(w, pv, "%s: expected one of openai, anthropic, mock, got '%.40s'", pw, prov);
+    free(prov);
+    return false;
+  }
+  free(prov);
+
+  if (!m->upstream_model) m->upstream_model = kl_cfg_strdup(m->name);
+
+  /* base_url: validated even for mock (a typo there is still a typo), but mock keeps NULL */
+  const yaml_node_t *bv = get(w, n, "base_url");
+  char bw[64];
+  snprintf(bw, sizeof bw, "%s.base_url", where);
+  char *given = bv ? value(w, bv, bw) : NULL;
+  if (bv && !given) return false;
+  const char *url = given && *given ? given
+                    : m->provider == KL_PROVIDER_OPENAI ? "https://api.openai.com/v1"
+                    : m->provider == KL_PROVIDER_ANTHROPIC ? "https://api.anthropic.com"
+                    : NULL;
+  if (url) {
+    m->base_url = kl_cfg_base_url(url, why);
+    free(given);
+    if (!m->base_url) return fail(w, bv ? bv : n, "%s: %s", bw, why);
+    if (m->provider == KL_PROVIDER_MOCK) {
+      free(m->base_url);
+      m->base_url = NULL;
+    }
+  } else {
+    free(given);
+  }
+  return load_headers(w, m, get(w, n, "headers"), where);
+}
+
+static bool load_models(walk *w, kl_config *c, const yaml_node_t *n) {
+  if (n->type != YAML_SEQUENCE_NODE)
+    return fail(w, n, "models: expected a sequence of models, got %s", is_null(n) ? "nothing" : kind(n));
+  size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+  if (!cnt) return fail(w, n, "models: at least one model is required");
+  c->models = kl_cfg_calloc(cnt, sizeof *c->models);
+  for (size_t i = 0; i < cnt; i++) {
+    c->nmodels = i + 1; /* so kl_config_free sees the half-built entry */
+    if (!load_model(w, c, i, node(w, n->data.sequence.items.start[i]))) return false;
+  }
+  return true;
+}
+
+static bool load_prices(walk *w, kl_config *c, const yaml_node_t *n) {
+  if (is_null(n)) return true;
+  if (n->type != YAML_SEQUENCE_NODE) return fail(w, n, "prices: expected a sequence, got %s", kind(n));
+  size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+  c->prices = kl_cfg_calloc(cnt, sizeof *c->prices);
+  for (size_t i = 0; i < cnt; i++) {
+    const yaml_node_t *e = node(w, n->data.sequence.items.start[i]);
+    kl_price_cfg *p = &c->prices[i];
+    c->nprices = i + 1;
+    p->input = p->output = p->input_cached = p->input_cache_write = p->output_reasoning = -1;
+    char where[40];
+    snprintf(where, sizeof where, "prices[%zu]", i);
+    if (e->type != YAML_MAPPING_NODE) return fail(w, e, "%s: expected a mapping, got %s", where, kind(e));
+    if (!apply_fields(w, e, price_fields, NF(price_fields), p, where)) return false;
+    if (!p->model) return fail(w, e, "%s: missing 'model'", where);
+    for (size_t j = 0; j < i; j++)
+      if (!strcmp(c->prices[j].model, p->model))
+        return fail(w, get(w, e, "model"), "%s.model: duplicate price entry for '%.60s'", where, p->model);
+  }
+  return true;
+}
+
+/* ---- top level ---- */
+
+static bool load_top(walk *w, kl_config *c, const yaml_node_t *root, bool *models_seen) {
+  if (!root || is_null(root)) return true; /* an empty file is all defaults */
+  if (root->type != YAML_MAPPING_NODE)
+    return fail(w, root, "expected a mapping of settings at the top level, got %s", kind(root));
+  if (!apply_fields(w, root, top_fields, NF(top_fields), c, NULL)) return false;
+  char why[KL_CFG_WHY];
+  const yaml_node_t *n;
+  if ((n = get(w, root, "listen"))) {
+    char *s = value(w, n, "listen"), *host = NULL;
+    if (!s) return false;
+    bool ok = kl_cfg_listen(s, &host, &c->listen_port, why);
+    free(s);
+    if (!ok) return fail(w, n, "listen: %s", why);
+    free(c->listen_host);
+    c->listen_host = host;
+  }
+  if ((n = get(w, root, "log_level"))) {
+    char *s = value(w, n, "log_level");
+    if (!s) return false;
+    if (strcmp(s, "debug") && strcmp(s, "info") && strcmp(s, "warn") && strcmp(s, "error")) {
+      fail(w, n, "log_level: expected one of debug, info, warn, error, got '%.40s'", s);
+      free(s);
+      return false;
+    }
+    free(c->log_level);
+    c->log_level = s;
+  }
+  if (!section(w, get(w, root, "limits"), limit_fields, NF(limit_fields), c, "limits") ||
+      !section(w, get(w, root, "trace"), trace_fields, NF(trace_fields), c, "trace") ||
+      !section(w, get(w, root, "mock"), mock_fields, NF(mock_fields), c, "mock"))
+    return false;
+  if ((n = get(w, root, "prices")) && !load_prices(w, c, n)) return false;
+  if ((n = get(w, root, "models"))) {
+    *models_seen = true;
+    if (!load_models(w, c, n)) return false;
+  }
+  return true;
+}
+
+/* ---- defaults ---- */
+
+static kl_config *defaults(void) {
+  kl_config *c = kl_cfg_calloc(1, sizeof *c);
+  c->listen_host = kl_cfg_strdup("127.0.0.1");
+  c->listen_port = 4000;
+  c->data_dir = kl_cfg_strdup("./keel-data");
+  const char *ak = getenv("KEEL_ADMIN_KEY");
+  c->admin_key = ak && *ak ? kl_cfg_strdup(ak) : NULL;
+  c->workers = 0;
+  c->log_level = kl_cfg_strdup("info");
+  c->max_body_bytes = 8388608;
+  c->max_header_bytes = 65536;
+  c->header_timeout_ms = 10000;
+  c->body_timeout_ms = 30000;
+  c->idle_timeout_ms = 60000;
+  c->shutdown_timeout_ms = 30000;
+  c->trace_enabled = true;
+  c->trace_queue_capacity = 65536;
+  c->trace_batch_max = 512;
+  c->trace_flush_interval_ms = 50;
+  c->trace_capture_content = true;
+  return c;
+}
+
+static const char *const openai_defaults[] = {"gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini"};
+static const char *const anthropic_defaults[] = {"claude-sonnet-4-5", "claude-haiku-4-5"};
+
+static void add_model(kl_config *c, const char *name, kl_provider_type t, const char *url, const char *key) {
+  kl_model_cfg *m = &c->models[c->nmodels++];
+  m->name = kl_cfg_strdup(name);
+  m->upstream_model = kl_cfg_strdup(name);
+  m->provider = t;
+  m->base_url = kl_cfg_strdup(url);
+  m->api_key = kl_cfg_strdup(key);
+  m->timeout_ms = 600000;
+  m->connect_timeout_ms = 10000;
+}
+
+/* The provider's base URL from `env` (or `def`), normalised; NULL + err when invalid. */
+static char *env_url(const char *env, const char *def, kl_err *err) {
+  const char *v = getenv(env);
+  char why[KL_CFG_WHY];
+  char *u = kl_cfg_base_url(v && *v ? v : def, why);
+  if (!u) kl_err_set(err, 1, "%s: %s", env, why);
+  return u;
+}
+
+/* "mock", plus the OpenAI / Anthropic models whose API key is in the environment. */
+static bool add_default_models(kl_config *c, kl_err *err) {
+  const char *ok = getenv("OPENAI_API_KEY"), *ak = getenv("ANTHROPIC_API_KEY");
+  bool use_o = ok && *ok, use_a = ak && *ak;
+  c->models = kl_cfg_calloc(1 + NF(openai_defaults) + NF(anthropic_defaults), sizeof *c->models);
+  add_model(c, "mock", KL_PROVIDER_MOCK, NULL, NULL);
+  if (use_o) {
+    char *u = env_url("OPENAI_BASE_URL", "https://api.openai.com/v1", err);
+    if (!u) return false;
+    for (size_t i = 0; i < NF(openai_defaults); i++) add_model(c, openai_defaults[i], KL_PROVIDER_OPENAI, u, ok);
+    free(u);
+  }
+  if (use_a) {
+    char *u = env_url("ANTHROPIC_BASE_URL", "https://api.anthropic.com", err);
+    if (!u) return false;
+    for (size_t i = 0; i < NF(anthropic_defaults); i++)
+      add_model(c, anthropic_defaults[i], KL_PROVIDER_ANTHROPIC, u, ak);
+    free(u);
+  }
+  return true;
+}
+
+/* ---- public API ---- */
+
+static void yaml_fail(const yaml_parser_t *p, const char *path, const char *text, size_t len, kl_err *err) {
+  if (p->error == YAML_MEMORY_ERROR) {
+    fprintf(stderr, "keel: out of memory (parsing %s)\n", path);
+    abort();
+  }
+  const char *problem = p->problem ? p->problem : "unknown error";
+  if (p->error == YAML_READER_ERROR) { /* encoding problems carry a byte offset, not a mark */
+    size_t line = 1;
+    for (size_t i = 0; i < p->problem_offset && i < len; i++) line += text[i] == '\n';
+    kl_err_set(err, 1, "%s:%zu: invalid input: %s", path, line, problem);
+  } else if (p->context) {
+    kl_err_set(err, 1, "%s:%zu: YAML syntax error: %s (%s on line %zu)", path, p->problem_mark.line + 1, problem,
+               p->context, p->context_mark.line + 1);
+  } else {
+    kl_err_set(err, 1, "%s:%zu: YAML syntax error: %s", path, p->problem_mark.line + 1, problem);
+  }
+}
+
+kl_config *kl_config_parse(const char *yaml, size_t len, const char *path, kl_err *err) {
+  kl_err_clear(err);
+  const char *name = path ? path : "<config>";
+  if (!yaml) yaml = "", len = 0;
+  yaml_parser_t parser;
+  yaml_document_t doc, extra;
+  if (!yaml_parser_initialize(&parser)) {
+    fprintf(stderr, "keel: out of memory (yaml parser)\n");
+    abort();
+  }
+  yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
+  if (!yaml_parser_load(&parser, &doc)) {
+    yaml_fail(&parser, name, yaml, len, err);
+    yaml_parser_delete(&parser);
+    return NULL;
+  }
+  kl_config *c = defaults();
+  c->path = kl_cfg_strdup(path);
+  walk w = {&doc, name, err};
+  bool ok = true, models_seen = false;
+  /* a second document is a mistake (a stray "---"); finish parsing so syntax errors win */
+  if (yaml_document_get_root_node(&doc)) {
+    if (!yaml_parser_load(&parser, &extra)) {
+      yaml_fail(&parser, name, yaml, len, err);
+      ok = false;
+    } else {
+      const yaml_node_t *r2 = yaml_document_get_root_node(&extra);
+      if (r2) ok = fail(&w, r2, "expected a single YAML document, found another one");
+      yaml_document_delete(&extra);
+    }
+  }
+  if (ok) ok = load_top(&w, c, yaml_document_get_root_node(&doc), &models_seen);
+  yaml_document_delete(&doc);
+  yaml_parser_delete(&parser);
+  if (ok && !models_seen) ok = add_default_models(c, err);
+  if (!ok) {
+    kl_config_free(c);
+    return NULL;
+  }
+  return c;
+}
+
+kl_config *kl_config_load(const char *path, kl_err *err) {
+  kl_err_clear(err);
+  if (!path) {
+    kl_config *c = defaults();
+    if (!add_default_models(c, err)) {
+      kl_config_free(c);
+      return NULL;
+    }
+    return c;
+  }
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    kl_err_set(err, 1, "%s: cannot read: %s", path, strerror(errno));
+    return NULL;
+  }
+  kl_buf b = KL_BUF_INIT;
+  char tmp[8192];
+  size_t n;
+  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && b.len <= MAX_FILE_BYTES) kl_buf_append(&b, tmp, n);
+  int e = ferror(f) ? errno : 0;
+  fclose(f);
+  if (e || b.len > MAX_FILE_BYTES) {
+    if (e) kl_err_set(err, 1, "%s: cannot read: %s", path, strerror(e));
+    else kl_err_set(err, 1, "%s: cannot read: file larger than %u bytes", path, MAX_FILE_BYTES);
+    kl_buf_free(&b);
+    return NULL;
+  }
+  kl_config *c = kl_config_parse(b.data ? b.data : "", b.len, path, err);
+  kl_buf_free(&b);
+  return c;
+}
+
+static void free_secret(char *s) {
+  if (!s) return;
+  explicit_bzero(s, strlen(s));
+  free(s);
+}
+
+void kl_config_free(kl_config *c) {
+  if (!c) return;
+  free(c->path);
+  free(c->listen_host);
+  free(c->data_dir);
+  free_secret(c->admin_key);
+  free(c->log_level);
+  for (size_t i = 0; i < c->nmodels; i++) {
+    kl_model_cfg *m = &c->models[i];
+    free(m->name);
+    free(m->upstream_model);
+    free(m->base_url);
+    free_secret(m->api_key);
+    for (size_t j = 0; j < m->nheaders; j++) free_secret(m->headers[j]); /* may carry tokens */
+    free(m->headers);
+  }
+  free(c->models);
+  for (size_t i = 0; i < c->nprices; i++) free(c->prices[i].model);
+  free(c->prices);
+  free(c);
+}
+
+const kl_model_cfg *kl_config_model(const kl_config *c, const char *name) {
+  if (!c || !name) return NULL;
+  for (size_t i = 0; i < c->nmodels; i++)
+    if (c->models[i].name && !strcmp(c->models[i].name, name)) return &c->models[i];
+  return NULL;
+}

@@ -1,0 +1,91 @@
+/* gateway.c: the shared gateway object and its per-loop workers.
+ *
+ * Everything in kl_gateway is immutable after kl_gateway_new (config, price table, model
+ * list) or internally synchronised (tracer -> store queue, atomic metrics), so worker loops
+ * share it without locks.  A kl_gw_worker holds what must not be shared across threads: the
+ * libcurl multi handle (kl_upstream) and the count of calls in flight on that loop. */
+#include "gateway/gw_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+kl_gateway *kl_gateway_new(const kl_config *cfg, kl_store *store, kl_err *err) {
+  kl_gateway *g = calloc(1, sizeof *g);
+  if (!g) abort();
+  g->cfg = cfg;
+  g->store = store;
+  g->prices = kl_prices_load_default(err);
+  if (!g->prices) {
+    free(g);
+    return NULL;
+  }
+  for (size_t i = 0; i < cfg->nprices; i++) {
+    const kl_price_cfg *p = &cfg->prices[i];
+    /* the config speaks USD per 1M tokens, the table per token */
+    kl_price pr = {
+        .input = p->input >= 0 ? p->input / 1e6 : -1,
+        .input_cached = p->input_cached >= 0 ? p->input_cached / 1e6 : -1,
+        .input_cache_write = p->input_cache_write >= 0 ? p->input_cache_write / 1e6 : -1,
+        .output = p->output >= 0 ? p->output / 1e6 : -1,
+        .output_reasoning = p->output_reasoning >= 0 ? p->output_reasoning / 1e6 : -1,
+    };
+    kl_prices_override(g->prices, p->model, &pr);
+  }
+  kl_tracer_opts topts = {
+      .store = cfg->trace_enabled ? store : NULL,
+      .prices = g->prices,
+      .capture_content = cfg->trace_capture_content,
+  };
+  g->tracer = kl_tracer_new(&topts);
+  for (size_t i = 0; i < cfg->nmodels; i++) kl_tracer_add_secret(g->tracer, cfg->models[i].api_key);
+  kl_tracer_add_secret(g->tracer, cfg->admin_key);
+  g->metrics = kl_metrics_new(cfg);
+  g->created_unix = kl_now_ns() / 1000000000;
+  return g;
+}
+
+void kl_gateway_free(kl_gateway *g) {
+  if (!g) return;
+  kl_tracer_free(g->tracer);
+  kl_metrics_free(g->metrics);
+  kl_prices_free(g->prices);
+  free(g);
+}
+
+const kl_config *kl_gateway_config(const kl_gateway *g) { return g->cfg; }
+kl_metrics *kl_gateway_metrics(kl_gateway *g) { return g->metrics; }
+kl_store *kl_gateway_store(kl_gateway *g) { return g->store; }
+
+kl_gw_worker *kl_gw_worker_new(kl_gateway *g, uv_loop_t *loop, kl_err *err) {
+  kl_gw_worker *w = calloc(1, sizeof *w);
+  if (!w) abort();
+  w->gw = g;
+  w->loop = loop;
+  w->upstream = kl_upstream_new(loop, err);
+  if (!w->upstream) {
+    free(w);
+    return NULL;
+  }
+  return w;
+}
+
+void kl_gw_worker_free(kl_gw_worker *w) {
+  if (!w) return;
+  kl_upstream_free(w->upstream);
+  free(w);
+}
+
+int kl_gw_worker_active(const kl_gw_worker *w) { return w->active; }
+
+void kl_gw_models_json(const kl_gateway *g, kl_buf *out) {
+  kl_buf_puts(out, "{\"object\":\"list\",\"data\":[");
+  for (size_t i = 0; i < g->cfg->nmodels; i++) {
+    const kl_model_cfg *m = &g->cfg->models[i];
+    if (i) kl_buf_putc(out, ',');
+    kl_buf_puts(out, "{\"id\":");
+    kl_buf_json_str(out, m->name, strlen(m->name));
+    kl_buf_printf(out, ",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"%s\"}",
+                  (long long)g->created_unix, kl_provider_name(m->provider));
+  }
+  kl_buf_puts(out, "]}");
+}

@@ -1,0 +1,194 @@
+/* openai_req.c: OpenAI chat-completions requests and non-streamed responses.
+ *
+ * keel is a proxy: it validates only what it must look at (model, messages, stream, the
+ * numeric knobs it records) and passes everything else through untouched, unknown fields
+ * included, so new OpenAI features work without a keel release.  Validation messages name
+ * the offending field because they go straight back to the client as a 400.
+ * Numeric knobs may be JSON null: several SDKs send null for "not set". */
+#include "llm/kl_llm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const roles[] = {"system", "developer", "user", "assistant", "tool", "function"};
+static const char *const number_fields[] = {"temperature", "top_p", "max_tokens", "max_completion_tokens", "n",
+                                            "frequency_penalty", "presence_penalty"};
+
+__attribute__((format(printf, 3, 4))) static int fail(kl_err *err, cJSON *root, const char *fmt, ...) {
+  char msg[200];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  kl_err_set(err, 400, "%s", msg);
+  cJSON_Delete(root);
+  return -1;
+}
+
+int kl_chat_req_parse(const char *body, size_t len, kl_chat_req *out, kl_err *err) {
+  memset(out, 0, sizeof *out);
+  cJSON *root = kl_json_parse(body, len, err);
+  if (!root) return -1;
+  if (!cJSON_IsObject(root)) return fail(err, root, "request body must be a JSON object");
+
+  const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+  if (!cJSON_IsString(model)) return fail(err, root, "model: required string");
+  if (!model->valuestring[0]) return fail(err, root, "model: must not be empty");
+
+  const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
+  if (!cJSON_IsArray(msgs)) return fail(err, root, "messages: required array of message objects");
+  if (cJSON_GetArraySize(msgs) == 0) return fail(err, root, "messages: must not be empty");
+  int i = 0;
+  const cJSON *m;
+  cJSON_ArrayForEach(m, msgs) {
+    if (!cJSON_IsObject(m)) return fail(err, root, "messages[%d]: expected an object", i);
+    const char *role = kl_json_str(m, "role");
+    bool ok = false;
+    for (size_t k = 0; role && k < sizeof roles / sizeof roles[0]; k++) ok |= strcmp(role, roles[k]) == 0;
+    if (!ok)
+      return fail(err, root, "messages[%d].role: expected one of system, developer, user, assistant, tool, function", i);
+    i++;
+  }
+
+  const cJSON *stream = cJSON_GetObjectItemCaseSensitive(root, "stream");
+  if (stream && !cJSON_IsBool(stream) && !cJSON_IsNull(stream))
+    return fail(err, root, "'stream' must be a boolean");
+  for (size_t k = 0; k < sizeof number_fields / sizeof number_fields[0]; k++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, number_fields[k]);
+    if (v && !cJSON_IsNumber(v) && !cJSON_IsNull(v)) return fail(err, root, "'%s' must be a number", number_fields[k]);
+  }
+  const cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
+  if (so && !cJSON_IsObject(so) && !cJSON_IsNull(so))
+    return fail(err, root, "'stream_options' must be an object");
+
+  out->root = root;
+  out->model = model->valuestring;
+  out->stream = cJSON_IsTrue(stream);
+  out->client_include_usage = cJSON_IsObject(so) && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
+  out->user = kl_json_str(root, "user");
+  const cJSON *md = cJSON_GetObjectItemCaseSensitive(root, "metadata");
+  out->metadata = cJSON_IsObject(md) ? md : NULL;
+  out->messages = msgs;
+  return 0;
+}
+
+char *kl_chat_req_upstream_body(const kl_chat_req *r, const char *upstream_model, size_t *len) {
+  cJSON *copy = cJSON_Duplicate(r->root, 1);
+  if (!copy) abort();
+  const char *model = upstream_model && *upstream_model ? upstream_model : r->model;
+  cJSON_ReplaceItemInObjectCaseSensitive(copy, "model", cJSON_CreateString(model));
+  if (r->stream) {
+    cJSON *so = cJSON_GetObjectItemCaseSensitive(copy, "stream_options");
+    if (!cJSON_IsObject(so)) {
+      so = cJSON_CreateObject();
+      if (cJSON_HasObjectItem(copy, "stream_options")) cJSON_ReplaceItemInObjectCaseSensitive(copy, "stream_options", so);
+      else cJSON_AddItemToObject(copy, "stream_options", so);
+    }
+    if (cJSON_HasObjectItem(so, "include_usage"))
+      cJSON_ReplaceItemInObjectCaseSensitive(so, "include_usage", cJSON_CreateTrue());
+    else
+      cJSON_AddTrueToObject(so, "include_usage");
+  }
+  char *p = cJSON_PrintUnformatted(copy);
+  cJSON_Delete(copy);
+  if (!p) abort();
+  /* cJSON_free and free are the same allocator unless hooks are installed; copy to be safe */
+  size_t n = strlen(p);
+  char *s = malloc(n + 1);
+  if (!s) abort();
+  memcpy(s, p, n + 1);
+  cJSON_free(p);
+  if (len) *len = n;
+  return s;
+}
+
+void kl_chat_req_params_json(const kl_chat_req *r, kl_buf *out) {
+  static const char *const keys[] = {"temperature", "top_p", "max_tokens", "max_completion_tokens", "n",
+                                     "stream", "stop", "seed", "frequency_penalty", "presence_penalty",
+                                     "service_tier", "reasoning_effort", "tool_choice", "parallel_tool_calls"};
+  kl_buf_putc(out, '{');
+  bool first = true;
+  for (size_t k = 0; r && r->root && k < sizeof keys / sizeof keys[0]; k++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->root, keys[k]);
+    if (!v || cJSON_IsNull(v)) continue;
+    char *p = cJSON_PrintUnformatted(v);
+    if (!p) continue;
+    if (!first) kl_buf_putc(out, ',');
+    first = false;
+    kl_buf_printf(out, "\"%s\":", keys[k]);
+    kl_buf_puts(out, p);
+    cJSON_free(p);
+  }
+  const cJSON *rf = r && r->root ? cJSON_GetObjectItemCaseSensitive(r->root, "response_format") : NULL;
+  const char *rft = cJSON_IsObject(rf) ? kl_json_str(rf, "type") : NULL;
+  if (rft) {
+    if (!first) kl_buf_putc(out, ',');
+    kl_buf_puts(out, "\"response_format\":");
+    kl_buf_json_str(out, rft, strlen(rft));
+  }
+  kl_buf_putc(out, '}');
+}
+
+int kl_chat_resp_parse(kl_arena *a, const char *body, size_t len, kl_chat_result *out, kl_err *err) {
+  memset(out, 0, sizeof *out);
+  kl_err perr;
+  kl_err_clear(&perr);
+  cJSON *root = kl_json_parse(body, len, &perr);
+  if (!root) {
+    kl_err_set(err, 502, "upstream response: %s", perr.msg);
+    return -1;
+  }
+  int rc = -1;
+  const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
+  const cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+  if (!cJSON_IsObject(root)) {
+    kl_err_set(err, 502, "upstream response: expected a JSON object");
+  } else if (e && !cJSON_IsNull(e)) {
+    const char *m = cJSON_IsObject(e) ? kl_json_str(e, "message") : cJSON_IsString(e) ? e->valuestring : NULL;
+    kl_err_set(err, 502, "upstream error: %s", m ? m : "(no message)");
+  } else if (!cJSON_IsArray(choices)) {
+    kl_err_set(err, 502, "upstream response: 'choices' is not an array");
+  } else {
+    out->usage = kl_usage_from_openai(cJSON_GetObjectItemCaseSensitive(root, "usage"));
+    out->id = kl_arena_strdup(a, kl_json_str(root, "id"));
+    out->model = kl_arena_strdup(a, kl_json_str(root, "model"));
+    const cJSON *c0 = cJSON_GetArrayItem(choices, 0);
+    if (cJSON_IsObject(c0)) {
+      out->finish_reason = kl_arena_strdup(a, kl_json_str(c0, "finish_reason"));
+      const cJSON *msg = cJSON_GetObjectItemCaseSensitive(c0, "message");
+      if (cJSON_IsObject(msg)) out->output_json = kl_json_print_arena(a, msg);
+    }
+    rc = 0;
+  }
+  cJSON_Delete(root);
+  return rc;
+}
+
+void kl_openai_error(kl_buf *out, int status, const char *type, const char *message, const char *param,
+                     const char *code) {
+  if (!type) {
+    switch (status) {
+      case 400: case 413: case 422: type = "invalid_request_error"; break;
+      case 401: type = "authentication_error"; break;
+      case 403: type = "permission_error"; break;
+      case 404: type = "not_found_error"; break;
+      case 408: case 504: type = "timeout_error"; break;
+      case 429: type = "rate_limit_error"; break;
+      case 502: case 503: type = "upstream_error"; break;
+      default: type = status >= 400 && status < 500 ? "invalid_request_error" : "api_error";
+    }
+  }
+  if (!message) message = "error";
+  kl_buf_puts(out, "{\"error\":{\"message\":");
+  kl_buf_json_str(out, message, strlen(message));
+  kl_buf_puts(out, ",\"type\":");
+  kl_buf_json_str(out, type, strlen(type));
+  kl_buf_puts(out, ",\"param\":");
+  if (param) kl_buf_json_str(out, param, strlen(param));
+  else kl_buf_puts(out, "null");
+  kl_buf_puts(out, ",\"code\":");
+  if (code) kl_buf_json_str(out, code, strlen(code));
+  else kl_buf_puts(out, "null");
+  kl_buf_puts(out, "}}");
+}

@@ -1,0 +1,201 @@
+/* openai_stream.c: assembles a streamed chat completion from its chunks.
+ *
+ * The gateway relays each chunk to the client as it arrives and feeds a copy here, so at the
+ * end keel has the same message a non-streamed call would have returned (for the trace) and
+ * the usage (for cost).  Only choice 0 is assembled (n > 1 is rare and the trace records one
+ * output).  Tool calls arrive as fragments keyed by `index`: the first fragment carries id,
+ * type and function.name, later ones append to function.arguments.  State is heap-owned
+ * because a stream outlives any single request arena callback; limits on the number of tool
+ * calls keep a hostile upstream from making us allocate without bound. */
+#include "llm/kl_llm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TOOL_CALLS 128
+
+typedef struct tool_call {
+  int64_t index;
+  char *id, *type, *name;
+  kl_buf args;
+} tool_call;
+
+struct kl_chat_stream {
+  char *id, *model, *finish_reason, *role;
+  kl_buf content;
+  tool_call *tcs;
+  size_t ntc;
+  kl_usage usage;
+  size_t deltas;
+  bool done, finish;
+};
+
+static char *xstrdup(const char *s) {
+  char *p = strdup(s);
+  if (!p) abort();
+  return p;
+}
+
+/* Replaces *slot with a copy of s when s is a non-empty string. */
+static void set_str(char **slot, const cJSON *v) {
+  if (!cJSON_IsString(v) || !v->valuestring[0]) return;
+  free(*slot);
+  *slot = xstrdup(v->valuestring);
+}
+
+kl_chat_stream *kl_chat_stream_new(void) {
+  kl_chat_stream *s = calloc(1, sizeof *s);
+  if (!s) abort();
+  return s;
+}
+
+void kl_chat_stream_free(kl_chat_stream *s) {
+  if (!s) return;
+  free(s->id);
+  free(s->model);
+  free(s->finish_reason);
+  free(s->role);
+  kl_buf_free(&s->content);
+  for (size_t i = 0; i < s->ntc; i++) {
+    free(s->tcs[i].id);
+    free(s->tcs[i].type);
+    free(s->tcs[i].name);
+    kl_buf_free(&s->tcs[i].args);
+  }
+  free(s->tcs);
+  free(s);
+}
+
+static tool_call *tool_slot(kl_chat_stream *s, int64_t index) {
+  for (size_t i = 0; i < s->ntc; i++)
+    if (s->tcs[i].index == index) return &s->tcs[i];
+  if (s->ntc >= MAX_TOOL_CALLS) return NULL;
+  tool_call *n = realloc(s->tcs, (s->ntc + 1) * sizeof *n);
+  if (!n) abort();
+  s->tcs = n;
+  tool_call *t = &s->tcs[s->ntc++];
+  memset(t, 0, sizeof *t);
+  t->index = index;
+  return t;
+}
+
+/* Merges one delta.tool_calls array; true when it carried anything. */
+static bool merge_tool_calls(kl_chat_stream *s, const cJSON *arr) {
+  bool any = false;
+  int pos = 0;
+  const cJSON *tc;
+  cJSON_ArrayForEach(tc, arr) {
+    if (!cJSON_IsObject(tc)) continue;
+    /* servers that omit index send one call per array position */
+    int64_t index = kl_json_int(tc, "index", pos++);
+    tool_call *t = tool_slot(s, index);
+    if (!t) continue;
+    set_str(&t->id, cJSON_GetObjectItemCaseSensitive(tc, "id"));
+    set_str(&t->type, cJSON_GetObjectItemCaseSensitive(tc, "type"));
+    const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
+    if (cJSON_IsObject(fn)) {
+      const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
+      if (!t->name) set_str(&t->name, name);
+      const char *args = kl_json_str(fn, "arguments");
+      if (args) kl_buf_puts(&t->args, args);
+    }
+    any = true;
+  }
+  return any;
+}
+
+kl_chunk_kind kl_chat_stream_feed(kl_chat_stream *s, const char *data, size_t len) {
+  while (len && (*data == ' ' || *data == '\t')) data++, len--;
+  while (len && (data[len - 1] == ' ' || data[len - 1] == '\r' || data[len - 1] == '\n')) len--;
+  if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+    s->done = true;
+    return KL_CHUNK_DONE;
+  }
+  cJSON *j = kl_json_parse(data, len, NULL);
+  if (!j) return KL_CHUNK_INVALID;
+  kl_chunk_kind kind = KL_CHUNK_CONTENT;
+  const cJSON *choices = cJSON_GetObjectItemCaseSensitive(j, "choices");
+  const cJSON *usage = cJSON_GetObjectItemCaseSensitive(j, "usage");
+  const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
+  if (!cJSON_IsObject(j)) {
+    kind = KL_CHUNK_INVALID;
+  } else if (err && !cJSON_IsNull(err)) {
+    kind = KL_CHUNK_ERROR;
+  } else if (!cJSON_IsArray(choices) && !cJSON_IsObject(usage)) {
+    kind = KL_CHUNK_INVALID;
+  } else {
+    set_str(&s->id, cJSON_GetObjectItemCaseSensitive(j, "id"));
+    set_str(&s->model, cJSON_GetObjectItemCaseSensitive(j, "model"));
+    if (cJSON_IsObject(usage)) s->usage = kl_usage_from_openai(usage);
+    if (cJSON_GetArraySize(choices) == 0 && cJSON_IsObject(usage)) kind = KL_CHUNK_USAGE_ONLY;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, choices) {
+      if (!cJSON_IsObject(c) || kl_json_int(c, "index", 0) != 0) continue;
+      const cJSON *delta = cJSON_GetObjectItemCaseSensitive(c, "delta");
+      bool carried = false;
+      if (cJSON_IsObject(delta)) {
+        set_str(&s->role, cJSON_GetObjectItemCaseSensitive(delta, "role"));
+        const char *text = kl_json_str(delta, "content");
+        if (text && *text) kl_buf_puts(&s->content, text), carried = true;
+        const cJSON *tcs = cJSON_GetObjectItemCaseSensitive(delta, "tool_calls");
+        if (cJSON_IsArray(tcs) && merge_tool_calls(s, tcs)) carried = true;
+      }
+      if (carried) s->deltas++;
+      const cJSON *fr = cJSON_GetObjectItemCaseSensitive(c, "finish_reason");
+      if (cJSON_IsString(fr) && fr->valuestring[0]) {
+        set_str(&s->finish_reason, fr);
+        s->finish = true;
+      }
+    }
+  }
+  cJSON_Delete(j);
+  return kind;
+}
+
+size_t kl_chat_stream_deltas(const kl_chat_stream *s) { return s->deltas; }
+bool kl_chat_stream_saw_done(const kl_chat_stream *s) { return s->done; }
+bool kl_chat_stream_saw_finish(const kl_chat_stream *s) { return s->finish; }
+
+static int tc_cmp(const void *a, const void *b) {
+  const tool_call *x = a, *y = b;
+  return (x->index > y->index) - (x->index < y->index);
+}
+
+void kl_chat_stream_result(kl_chat_stream *s, kl_arena *a, kl_chat_result *out) {
+  memset(out, 0, sizeof *out);
+  out->usage = s->usage;
+  out->id = kl_arena_strdup(a, s->id);
+  out->model = kl_arena_strdup(a, s->model);
+  out->finish_reason = kl_arena_strdup(a, s->finish_reason);
+  if (s->ntc > 1) qsort(s->tcs, s->ntc, sizeof *s->tcs, tc_cmp);
+  kl_buf b = KL_BUF_INIT;
+  const char *role = s->role ? s->role : "assistant";
+  kl_buf_puts(&b, "{\"role\":");
+  kl_buf_json_str(&b, role, strlen(role));
+  kl_buf_puts(&b, ",\"content\":");
+  if (s->content.len == 0 && s->ntc > 0) kl_buf_puts(&b, "null");
+  else kl_buf_json_str(&b, s->content.data ? s->content.data : "", s->content.len);
+  if (s->ntc > 0) {
+    kl_buf_puts(&b, ",\"tool_calls\":[");
+    for (size_t i = 0; i < s->ntc; i++) {
+      const tool_call *t = &s->tcs[i];
+      const char *type = t->type ? t->type : "function";
+      if (i) kl_buf_putc(&b, ',');
+      kl_buf_puts(&b, "{\"id\":");
+      if (t->id) kl_buf_json_str(&b, t->id, strlen(t->id));
+      else kl_buf_puts(&b, "null");
+      kl_buf_puts(&b, ",\"type\":");
+      kl_buf_json_str(&b, type, strlen(type));
+      kl_buf_puts(&b, ",\"function\":{\"name\":");
+      if (t->name) kl_buf_json_str(&b, t->name, strlen(t->name));
+      else kl_buf_puts(&b, "null");
+      kl_buf_puts(&b, ",\"arguments\":");
+      kl_buf_json_str(&b, t->args.data ? t->args.data : "", t->args.len);
+      kl_buf_puts(&b, "}}");
+    }
+    kl_buf_putc(&b, ']');
+  }
+  kl_buf_putc(&b, '}');
+  out->output_json = kl_arena_strndup(a, b.data, b.len);
+  kl_buf_free(&b);
+}

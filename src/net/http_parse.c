@@ -1,0 +1,278 @@
+/* http_parse.c: the request parser, llhttp behind a "feed bytes, get events" interface.
+ *
+ * llhttp is a callback parser that may split any token across reads, so every span
+ * (URL, header name, header value) is accumulated in a reusable heap buffer and copied
+ * into the request arena once complete; names are lower-cased and values trimmed on
+ * that copy.  Bodies go straight from the read buffer into the arena: with a
+ * Content-Length the exact size is allocated up front (one copy in total); chunked
+ * bodies grow geometrically.
+ *
+ * Limits are enforced here so they are fuzzable without sockets:
+ *   - the head (request line + headers) is never fed to llhttp beyond max_header_bytes+1
+ *     bytes, so an endless header costs at most that much memory -> 431;
+ *   - a Content-Length over max_body_bytes is rejected at the end of the head, before any
+ *     body byte is read (which is also what makes "Expect: 100-continue" answer 413 at
+ *     once); a chunked body is cut as soon as it crosses the limit -> 413;
+ *   - anything llhttp rejects -> 400.
+ * The parser pauses after a complete message (so pipelined requests are handled one at
+ * a time) and after a head that announces a body (so the connection can send 100 Continue
+ * and switch from the header timeout to the body timeout). */
+#include "net/http_internal.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+static kl_hp *HP(llhttp_t *p) { return (kl_hp *)p->data; }
+
+static int fail(kl_hp *hp, int status, const char *code, const char *msg) {
+  hp->err_status = status;
+  hp->err_code = code;
+  snprintf(hp->err_msg, sizeof hp->err_msg, "%s", msg);
+  return HPE_USER;
+}
+
+static int on_message_begin(llhttp_t *p) {
+  kl_hp *hp = HP(p);
+  hp->started = true;
+  return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t n) {
+  kl_buf_append(&HP(p)->url, at, n);
+  return 0;
+}
+
+/* Trailer fields of a chunked body arrive through the same callbacks after the head;
+ * they are counted against the header limit and otherwise dropped. */
+static int trailer_bytes(kl_hp *hp, size_t n) {
+  hp->trailer_bytes += n;
+  if (hp->trailer_bytes > hp->max_header_bytes)
+    return fail(hp, 431, "request_header_fields_too_large", "request trailers too large");
+  return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t n) {
+  kl_hp *hp = HP(p);
+  if (hp->head_done) return trailer_bytes(hp, n);
+  kl_buf_append(&hp->field, at, n);
+  return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t n) {
+  kl_hp *hp = HP(p);
+  if (hp->head_done) return trailer_bytes(hp, n);
+  kl_buf_append(&hp->value, at, n);
+  return 0;
+}
+
+static int on_header_value_complete(llhttp_t *p) {
+  kl_hp *hp = HP(p);
+  if (hp->head_done) return 0;
+  kl_arena *a = hp->req->arena;
+  if (hp->nhdrs == hp->cap_hdrs) {
+    size_t cap = hp->cap_hdrs ? hp->cap_hdrs * 2 : 16;
+    kl_http_header *h = kl_arena_alloc(a, cap * sizeof *h);
+    if (hp->nhdrs) memcpy(h, hp->hdrs, hp->nhdrs * sizeof *h);
+    hp->hdrs = h;
+    hp->cap_hdrs = cap;
+  }
+  char *name = kl_arena_strndup(a, hp->field.data ? hp->field.data : "", hp->field.len);
+  for (char *s = name; *s; s++) *s = (char)tolower((unsigned char)*s);
+  const char *v = hp->value.data ? hp->value.data : "";
+  size_t vn = hp->value.len;
+  while (vn && (*v == ' ' || *v == '\t')) v++, vn--;
+  while (vn && (v[vn - 1] == ' ' || v[vn - 1] == '\t' || v[vn - 1] == '\r' || v[vn - 1] == '\n')) vn--;
+  hp->hdrs[hp->nhdrs].name = name;
+  hp->hdrs[hp->nhdrs].value = kl_arena_strndup(a, v, vn);
+  hp->nhdrs++;
+  kl_buf_reset(&hp->field);
+  kl_buf_reset(&hp->value);
+  return 0;
+}
+
+static bool token_eq(const char *v, const char *want) { return strcasecmp(v, want) == 0; }
+
+static int on_headers_complete(llhttp_t *p) {
+  kl_hp *hp = HP(p);
+  kl_http_req *req = hp->req;
+  kl_arena *a = req->arena;
+  hp->head_done = true;
+  if (llhttp_get_http_major(p) != 1)
+    return fail(hp, 400, "unsupported_http_version", "only HTTP/1.x is supported");
+
+  req->method = llhttp_method_name((llhttp_method_t)llhttp_get_method(p));
+  char *target = kl_arena_strndup(a, hp->url.data ? hp->url.data : "", hp->url.len);
+  req->target = target;
+  char *q = strchr(target, '?');
+  if (q) {
+    req->path = kl_arena_strndup(a, target, (size_t)(q - target));
+    req->query = q + 1;
+  } else {
+    req->path = target;
+    req->query = "";
+  }
+  req->headers = hp->hdrs;
+  req->nheaders = hp->nhdrs;
+
+  for (size_t i = 0; i < hp->nhdrs; i++)
+    if (!strcmp(hp->hdrs[i].name, "expect") && token_eq(hp->hdrs[i].value, "100-continue"))
+      hp->expect_continue = true;
+
+  bool has_body = false;
+  if (p->flags & F_CHUNKED) {
+    has_body = true;
+  } else if (p->flags & F_CONTENT_LENGTH) {
+    if (p->content_length > hp->max_body_bytes) {
+      char msg[128];
+      snprintf(msg, sizeof msg, "request body of %llu bytes exceeds the limit of %zu bytes",
+               (unsigned long long)p->content_length, hp->max_body_bytes);
+      return fail(hp, 413, "request_too_large", msg);
+    }
+    if (p->content_length > 0) {
+      hp->body_cap = (size_t)p->content_length + 1;
+      hp->body = kl_arena_alloc(a, hp->body_cap);
+      has_body = true;
+    }
+  }
+  /* Upgrade/CONNECT are not supported: llhttp would stop parsing HTTP after this
+   * message, so the connection closes after the response. */
+  if (llhttp_get_upgrade(p)) return 1;
+  return has_body ? HPE_PAUSED : 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t n) {
+  kl_hp *hp = HP(p);
+  if (hp->body_len + n > hp->max_body_bytes) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "request body exceeds the limit of %zu bytes", hp->max_body_bytes);
+    return fail(hp, 413, "request_too_large", msg);
+  }
+  if (hp->body_len + n + 1 > hp->body_cap) { /* chunked: grow */
+    size_t cap = hp->body_cap ? hp->body_cap * 2 : 1024;
+    if (cap < hp->body_len + n + 1) cap = hp->body_len + n + 1;
+    char *b = kl_arena_alloc(hp->req->arena, cap);
+    if (hp->body_len) memcpy(b, hp->body, hp->body_len);
+    hp->body = b;
+    hp->body_cap = cap;
+  }
+  memcpy(hp->body + hp->body_len, at, n);
+  hp->body_len += n;
+  return 0;
+}
+
+static int on_message_complete(llhttp_t *p) {
+  kl_hp *hp = HP(p);
+  kl_http_req *req = hp->req;
+  if (hp->body) {
+    hp->body[hp->body_len] = 0;
+    req->body = hp->body;
+  } else {
+    req->body = "";
+  }
+  req->body_len = hp->body_len;
+  hp->keep_alive = llhttp_should_keep_alive(p) && !llhttp_get_upgrade(p);
+  hp->msg_done = true;
+  return HPE_PAUSED;
+}
+
+static const llhttp_settings_t settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+void kl_hp_init(kl_hp *hp, size_t max_header_bytes, size_t max_body_bytes) {
+  memset(hp, 0, sizeof *hp);
+  llhttp_init(&hp->p, HTTP_REQUEST, &settings);
+  hp->p.data = hp;
+  hp->max_header_bytes = max_header_bytes;
+  hp->max_body_bytes = max_body_bytes;
+}
+
+void kl_hp_free(kl_hp *hp) {
+  kl_buf_free(&hp->url);
+  kl_buf_free(&hp->field);
+  kl_buf_free(&hp->value);
+}
+
+void kl_hp_begin(kl_hp *hp, kl_http_req *req) {
+  hp->req = req;
+  kl_buf_reset(&hp->url);
+  kl_buf_reset(&hp->field);
+  kl_buf_reset(&hp->value);
+  hp->hdrs = NULL;
+  hp->nhdrs = hp->cap_hdrs = 0;
+  hp->body = NULL;
+  hp->body_len = hp->body_cap = 0;
+  hp->head_bytes = hp->trailer_bytes = 0;
+  hp->started = hp->head_done = hp->msg_done = false;
+  hp->keep_alive = hp->expect_continue = false;
+  req->method = req->target = req->path = req->query = "";
+  req->headers = NULL;
+  req->nheaders = 0;
+  req->body = "";
+  req->body_len = 0;
+}
+
+static kl_hp_ev parse_error(kl_hp *hp, llhttp_errno_t e) {
+  hp->dead = true;
+  if (hp->err_status) return KL_HP_ERR; /* set by one of our callbacks */
+  hp->err_status = 400;
+  hp->err_code = "bad_request";
+  const char *reason = llhttp_get_error_reason(&hp->p);
+  snprintf(hp->err_msg, sizeof hp->err_msg, "malformed HTTP request: %s (%s)",
+           reason ? reason : "parse error", llhttp_errno_name(e));
+  return KL_HP_ERR;
+}
+
+kl_hp_ev kl_hp_feed(kl_hp *hp, const char *data, size_t len, size_t *used) {
+  *used = 0;
+  if (hp->dead) return KL_HP_ERR;
+  if (hp->msg_done) return KL_HP_MSG;
+  if (len == 0) return KL_HP_MORE;
+
+  /* Never show llhttp more head bytes than the limit allows (+1 to detect the excess). */
+  size_t n = len;
+  bool in_head = !hp->head_done;
+  if (in_head) {
+    size_t room = hp->max_header_bytes - hp->head_bytes + 1;
+    if (n > room) n = room;
+  }
+  llhttp_errno_t e = llhttp_execute(&hp->p, data, n);
+  size_t consumed = n;
+  if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
+    consumed = (size_t)(llhttp_get_error_pos(&hp->p) - data);
+    if (e == HPE_PAUSED) llhttp_resume(&hp->p);
+  } else if (e != HPE_OK) {
+    *used = (size_t)(llhttp_get_error_pos(&hp->p) - data);
+    return parse_error(hp, e);
+  }
+  *used = consumed;
+
+  if (in_head) {
+    /* llhttp pauses right after the head (or the bodiless message), so everything consumed
+     * in this call belongs to the head. */
+    hp->head_bytes += consumed;
+    if (hp->head_bytes > hp->max_header_bytes) {
+      hp->dead = true;
+      hp->err_status = 431;
+      hp->err_code = "request_header_fields_too_large";
+      snprintf(hp->err_msg, sizeof hp->err_msg, "request header section exceeds %zu bytes",
+               hp->max_header_bytes);
+      return KL_HP_ERR;
+    }
+  }
+  if (hp->msg_done) return KL_HP_MSG;
+  if (e == HPE_PAUSED_UPGRADE) { /* on_message_complete always pauses first; be safe */
+    hp->dead = true;
+    return parse_error(hp, HPE_INTERNAL);
+  }
+  if (in_head && hp->head_done) return KL_HP_HEAD;
+  return KL_HP_MORE;
+}

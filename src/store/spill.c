@@ -1,0 +1,157 @@
+/* spill.c: the overflow file data_dir/spill.jsonl.
+ *
+ * When the queue is full (or a batch failed to commit) observations are appended here
+ * instead of being dropped: one JSON object per line (obs.c's format), each line handed
+ * to a single write() loop under spill_mu on an O_APPEND descriptor, so lines from
+ * concurrent submitters never interleave.  There is no fsync per line: a line that reached
+ * write() survives a kill -9 (it is in the page cache), and only a power loss can cost the
+ * last few.  A crash in the middle of a write() can leave a torn last line: replay skips a
+ * final line without its '\n', and any line that does not parse (logged, not fatal).
+ *
+ * Replay happens once, in kl_store_open before the writer starts: the file is read in
+ * batch_max chunks, each written through the backend's upsert (so replaying a line twice,
+ * e.g. after a crash during replay, has one effect), and deleted when all of it is in the
+ * database.  If the backend fails during replay the file is kept for the next open. */
+#include "store/store_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Opens the spill file for appending.  If an earlier replay failed and left a torn last
+ * line in place, a '\n' is added first so the next line is not glued onto the fragment. */
+static int spill_open(kl_store *s, kl_err *err) {
+  int fd = open(s->spill_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    kl_err_set(err, 503, "store: cannot open spill file %s: %s", s->spill_path, strerror(errno));
+    return -1;
+  }
+  struct stat st;
+  if (fstat(fd, &st) == 0 && st.st_size > 0) {
+    char last = 0;
+    if (pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n') {
+      if (write(fd, "\n", 1) != 1) { /* harmless: the next line then joins the torn one */ }
+    }
+  }
+  s->spill_fd = fd;
+  return 0;
+}
+
+/* Writes all of p or fails; on failure the file is cut back to where it was so a partial
+ * line (e.g. on ENOSPC) does not glue itself onto the next one. */
+static int write_whole(int fd, const char *p, size_t n) {
+  off_t start = lseek(fd, 0, SEEK_END);
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = write(fd, p + done, n - done);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      if (start >= 0 && ftruncate(fd, start) != 0) { /* nothing more we can do */ }
+      errno = e;
+      return -1;
+    }
+    done += (size_t)w;
+  }
+  return 0;
+}
+
+int kl_spill_append(kl_store *s, kl_obs *const *obs, size_t n, kl_err *err) {
+  kl_buf line = KL_BUF_INIT;
+  int rc = 0;
+  pthread_mutex_lock(&s->spill_mu);
+  if (s->spill_fd < 0 && spill_open(s, err) != 0) {
+    rc = -1;
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++) {
+    kl_buf_reset(&line);
+    kl_obs_to_json(obs[i], &line);
+    kl_buf_putc(&line, '\n');
+    if (write_whole(s->spill_fd, line.data, line.len) != 0) {
+      kl_err_set(err, 503, "store: cannot append to spill file %s: %s", s->spill_path, strerror(errno));
+      rc = -1;
+      goto out;
+    }
+    s->spilled++;
+  }
+out:
+  pthread_mutex_unlock(&s->spill_mu);
+  kl_buf_free(&line);
+  return rc;
+}
+
+static void free_batch(kl_obs **b, size_t *n) {
+  for (size_t i = 0; i < *n; i++) kl_obs_free(b[i]);
+  *n = 0;
+}
+
+int kl_spill_replay(kl_store *s, kl_err *err) {
+  FILE *f = fopen(s->spill_path, "re");
+  if (!f) {
+    if (errno == ENOENT) return 0;
+    kl_err_set(err, 500, "store: cannot read spill file %s: %s", s->spill_path, strerror(errno));
+    return -1;
+  }
+  size_t bmax = s->opts.batch_max, n = 0;
+  kl_obs **batch = calloc(bmax, sizeof *batch);
+  if (!batch) abort();
+  char *line = NULL;
+  size_t lcap = 0;
+  ssize_t len;
+  uint64_t lineno = 0, skipped = 0, loaded = 0;
+  int rc = 0;
+  while ((len = getline(&line, &lcap, f)) > 0) {
+    lineno++;
+    if (line[len - 1] != '\n') { /* torn by a crash mid-write: can only be the last line */
+      kl_warn("store: spill file %s: ignoring torn last line %" PRIu64, s->spill_path, lineno);
+      skipped++;
+      break;
+    }
+    if (len == 1) continue;
+    kl_err perr;
+    kl_err_clear(&perr);
+    kl_obs *o = kl_obs_from_json(line, (size_t)len - 1, &perr);
+    if (!o) {
+      kl_warn("store: spill file %s line %" PRIu64 ": %s; skipped", s->spill_path, lineno, perr.msg);
+      skipped++;
+      continue;
+    }
+    batch[n++] = o;
+    if (n == bmax) {
+      if (s->vt->write_batch(s->be, batch, n, err) != 0) { rc = -1; break; }
+      loaded += n;
+      free_batch(batch, &n);
+    }
+  }
+  if (rc == 0 && n > 0) {
+    if (s->vt->write_batch(s->be, batch, n, err) != 0) rc = -1;
+    else loaded += n;
+  }
+  free_batch(batch, &n);
+  free(batch);
+  free(line);
+  fclose(f);
+  s->replayed += loaded;
+  if (rc != 0) {
+    kl_warn("store: spill replay stopped after %" PRIu64 " observations (%s); keeping %s", loaded,
+            err ? err->msg : "write failed", s->spill_path);
+    return -1;
+  }
+  if (unlink(s->spill_path) != 0 && errno != ENOENT) {
+    kl_err_set(err, 500, "store: cannot remove replayed spill file %s: %s", s->spill_path, strerror(errno));
+    return -1;
+  }
+  if (loaded || skipped)
+    kl_info("store: replayed %" PRIu64 " observations from %s (%" PRIu64 " lines skipped)", loaded,
+            s->spill_path, skipped);
+  return 0;
+}
+
+void kl_spill_close(kl_store *s) {
+  if (s->spill_fd >= 0) close(s->spill_fd);
+  s->spill_fd = -1;
+}

@@ -1,0 +1,379 @@
+/* sqlite.c: the SQLite backend: connections, the write path, the reader pool.
+ *
+ * One read-write connection belongs to the writer thread; its statements are prepared
+ * once.  Reads use a pool of read-only connections (opened on demand, at most
+ * KL_READERS_MAX), so several threads can query while the writer commits: in WAL mode
+ * readers see the last committed snapshot and never wait for the writer.  Connections are
+ * opened NOMUTEX because the pool (or the single writer) already guarantees one thread
+ * per connection at a time.
+ *
+ * Write path, per batch and in one transaction: INSERT OR REPLACE the observation (upsert
+ * by (project_id, id)), then keep `traces` current.  A new observation is added to its
+ * trace incrementally (sums, min/max, first generation's model: O(1)).  An observation
+ * that already existed (an update, or a replay of something already written) cannot be
+ * "subtracted" correctly (min/max are not invertible, and its trace may have changed), so
+ * its trace (and its old trace) is recomputed from observations once at the end of the
+ * batch.  That keeps replays idempotent, and the common case, new rows, cheap.
+ *
+ * Trace fields denormalised on observations (name, user, session, tags, environment,
+ * release) take the value of the most recently written observation that has one: the
+ * incremental path uses COALESCE(new, old), the recompute path the highest rowid
+ * (INSERT OR REPLACE gives a rewritten row a fresh rowid), so both agree. */
+#include "store/sqlite_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BUSY_TIMEOUT_MS 5000
+
+void kl_sqlite_err(sqlite3 *db, int rc, const char *what, kl_err *err) {
+  int code = (rc == SQLITE_FULL) ? 507 : 500;
+  kl_err_set(err, code, "store: %s: %s", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+}
+
+static const char k_ins_obs[] = "INSERT OR REPLACE INTO observations(" KL_OBS_COLS ") VALUES("
+                                "?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
+                                "?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35)";
+
+#define TRACE_COLS                                                                             \
+  "project_id,id,name,user_id,session_id,tags,environment,release,model,model_start_ns,"       \
+  "start_ns,end_ns,input_tokens,output_tokens,cost_usd,observation_count,error_count"
+#define FIRST_MODEL_WINS \
+  "excluded.model IS NOT NULL AND (model IS NULL OR excluded.model_start_ns < model_start_ns)"
+
+static const char k_trace_add[] =
+    "INSERT INTO traces(" TRACE_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,1,?16)"
+    " ON CONFLICT(project_id,id) DO UPDATE SET"
+    " name=COALESCE(excluded.name,name), user_id=COALESCE(excluded.user_id,user_id),"
+    " session_id=COALESCE(excluded.session_id,session_id), tags=COALESCE(excluded.tags,tags),"
+    " environment=COALESCE(excluded.environment,environment), release=COALESCE(excluded.release,release),"
+    " model=CASE WHEN " FIRST_MODEL_WINS " THEN excluded.model ELSE model END,"
+    " model_start_ns=CASE WHEN " FIRST_MODEL_WINS " THEN excluded.model_start_ns ELSE model_start_ns END,"
+    " start_ns=MIN(start_ns,excluded.start_ns),"
+    " end_ns=CASE WHEN excluded.end_ns IS NULL THEN end_ns WHEN end_ns IS NULL THEN excluded.end_ns"
+    "  ELSE MAX(end_ns,excluded.end_ns) END,"
+    " input_tokens=input_tokens+excluded.input_tokens, output_tokens=output_tokens+excluded.output_tokens,"
+    " cost_usd=CASE WHEN excluded.cost_usd IS NULL THEN cost_usd ELSE COALESCE(cost_usd,0)+excluded.cost_usd END,"
+    " observation_count=observation_count+1, error_count=error_count+excluded.error_count";
+
+#define LATEST(col) \
+  "(SELECT " col " FROM observations WHERE project_id=?1 AND trace_id=?2 AND " col " IS NOT NULL ORDER BY rowid DESC LIMIT 1)"
+#define FIRST_GEN(col)                                                                          \
+  "(SELECT " col " FROM observations WHERE project_id=?1 AND trace_id=?2 AND model IS NOT NULL" \
+  " AND type IN ('GENERATION','EMBEDDING') ORDER BY start_ns, rowid LIMIT 1)"
+
+static const char k_trace_recompute[] =
+    "INSERT INTO traces(" TRACE_COLS ") SELECT ?1, ?2, " LATEST("trace_name") "," LATEST("user_id") ","
+    LATEST("session_id") "," LATEST("tags") "," LATEST("environment") "," LATEST("release") ","
+    FIRST_GEN("model") "," FIRST_GEN("start_ns") ","
+    " MIN(start_ns), MAX(end_ns), SUM(usage_input+usage_input_cached+usage_input_cache_write),"
+    " SUM(usage_output+usage_output_reasoning), SUM(cost_usd), COUNT(*), SUM(level='ERROR')"
+    " FROM observations WHERE project_id=?1 AND trace_id=?2 GROUP BY trace_id"
+    " ON CONFLICT(project_id,id) DO UPDATE SET name=excluded.name, user_id=excluded.user_id,"
+    " session_id=excluded.session_id, tags=excluded.tags, environment=excluded.environment,"
+    " release=excluded.release, model=excluded.model, model_start_ns=excluded.model_start_ns,"
+    " start_ns=excluded.start_ns, end_ns=excluded.end_ns, input_tokens=excluded.input_tokens,"
+    " output_tokens=excluded.output_tokens, cost_usd=excluded.cost_usd,"
+    " observation_count=excluded.observation_count, error_count=excluded.error_count";
+
+static const char k_trace_drop_empty[] =
+    "DELETE FROM traces WHERE project_id=?1 AND id=?2 AND NOT EXISTS"
+    " (SELECT 1 FROM observations WHERE project_id=?1 AND trace_id=?2)";
+
+static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, kl_err *err) {
+  int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+  if (rc != SQLITE_OK) {
+    kl_sqlite_err(db, rc, "prepare", err);
+    return -1;
+  }
+  return 0;
+}
+
+static int exec(sqlite3 *db, const char *sql, kl_err *err) {
+  char *msg = NULL;
+  int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+  if (rc != SQLITE_OK) {
+    kl_err_set(err, rc == SQLITE_FULL ? 507 : 500, "store: %s: %s", sql, msg ? msg : sqlite3_errstr(rc));
+    sqlite3_free(msg);
+    return -1;
+  }
+  return 0;
+}
+
+static void sqlite_close(void *be);
+
+static void *sqlite_open(const kl_store_opts *opts, kl_err *err) {
+  kl_sqlite *q = calloc(1, sizeof *q);
+  if (!q) abort();
+  size_t n = strlen(opts->data_dir);
+  q->path = malloc(n + sizeof "/keel.db");
+  if (!q->path) abort();
+  memcpy(q->path, opts->data_dir, n);
+  memcpy(q->path + n, "/keel.db", sizeof "/keel.db");
+  pthread_mutex_init(&q->pool_mu, NULL);
+  pthread_cond_init(&q->pool_cv, NULL);
+
+  int rc = sqlite3_open_v2(q->path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+  if (rc != SQLITE_OK) {
+    kl_err_set(err, 500, "store: cannot open %s: %s", q->path, q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
+    goto fail;
+  }
+  sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
+  if (exec(q->db, "PRAGMA journal_mode=WAL", err) != 0) goto fail;
+  if (exec(q->db, opts->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", err) != 0) goto fail;
+  if (exec(q->db, "PRAGMA foreign_keys=OFF", err) != 0) goto fail;
+  if (kl_sqlite_migrate(q->db, err) != 0) goto fail;
+  if (prep(q->db, "BEGIN IMMEDIATE", &q->begin, err) || prep(q->db, "COMMIT", &q->commit, err) ||
+      prep(q->db, "ROLLBACK", &q->rollback, err) ||
+      prep(q->db, "SELECT trace_id FROM observations WHERE project_id=?1 AND id=?2", &q->sel_obs, err) ||
+      prep(q->db, k_ins_obs, &q->ins_obs, err) || prep(q->db, k_trace_add, &q->trace_add, err) ||
+      prep(q->db, k_trace_recompute, &q->trace_recompute, err) ||
+      prep(q->db, k_trace_drop_empty, &q->trace_drop_empty, err))
+    goto fail;
+  return q;
+fail:
+  sqlite_close(q);
+  return NULL;
+}
+
+static void sqlite_close(void *be) {
+  kl_sqlite *q = be;
+  if (!q) return;
+  while (q->idle) {
+    kl_rconn *c = q->idle;
+    q->idle = c->next;
+    kl_rconn_close(c);
+  }
+  sqlite3_stmt *sts[] = {q->begin, q->commit, q->rollback, q->sel_obs, q->ins_obs, q->trace_add,
+                         q->trace_recompute, q->trace_drop_empty};
+  for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) sqlite3_finalize(sts[i]);
+  if (q->db) sqlite3_close(q->db); /* checkpoints the WAL when it is the last connection */
+  pthread_mutex_destroy(&q->pool_mu);
+  pthread_cond_destroy(&q->pool_cv);
+  free(q->path);
+  free(q);
+}
+
+/* ---- reader pool ---- */
+
+kl_rconn *kl_sqlite_acquire(kl_sqlite *q, kl_err *err) {
+  pthread_mutex_lock(&q->pool_mu);
+  for (;;) {
+    if (q->idle) {
+      kl_rconn *c = q->idle;
+      q->idle = c->next;
+      pthread_mutex_unlock(&q->pool_mu);
+      return c;
+    }
+    if (q->nreaders < KL_READERS_MAX) break;
+    pthread_cond_wait(&q->pool_cv, &q->pool_mu);
+  }
+  q->nreaders++; /* reserve the slot, open outside the lock */
+  pthread_mutex_unlock(&q->pool_mu);
+  kl_rconn *c = calloc(1, sizeof *c);
+  if (!c) abort();
+  int rc = sqlite3_open_v2(q->path, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    return c;
+  }
+  kl_err_set(err, 500, "store: cannot open %s for reading: %s", q->path, c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+  kl_rconn_close(c);
+  pthread_mutex_lock(&q->pool_mu);
+  q->nreaders--;
+  pthread_cond_signal(&q->pool_cv);
+  pthread_mutex_unlock(&q->pool_mu);
+  return NULL;
+}
+
+void kl_sqlite_release(kl_sqlite *q, kl_rconn *c) {
+  pthread_mutex_lock(&q->pool_mu);
+  c->next = q->idle;
+  q->idle = c;
+  pthread_cond_signal(&q->pool_cv);
+  pthread_mutex_unlock(&q->pool_mu);
+}
+
+/* ---- write path ---- */
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v) {
+  if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+  else sqlite3_bind_null(st, i);
+}
+static void bind_i64_or_null(sqlite3_stmt *st, int i, int64_t v) {
+  if (v) sqlite3_bind_int64(st, i, v);
+  else sqlite3_bind_null(st, i);
+}
+
+static const char *proj(const kl_obs *o) { return o->project_id && *o->project_id ? o->project_id : "default"; }
+
+static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what, kl_err *err) {
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    kl_sqlite_err(db, rc, what, err); /* before reset, which may replace the message */
+    sqlite3_reset(st);
+    return -1;
+  }
+  sqlite3_reset(st);
+  return 0;
+}
+
+static int insert_obs(kl_sqlite *q, const kl_obs *o, kl_err *err) {
+  sqlite3_stmt *st = q->ins_obs;
+  sqlite3_clear_bindings(st);
+  bind_text(st, 1, proj(o));
+  bind_text(st, 2, o->id);
+  bind_text(st, 3, o->trace_id);
+  bind_text(st, 4, o->parent_id[0] ? o->parent_id : NULL);
+  bind_text(st, 5, o->type);
+  bind_text(st, 6, o->name);
+  bind_text(st, 7, o->level && *o->level ? o->level : "DEFAULT");
+  bind_text(st, 8, o->status_message);
+  bind_i64_or_null(st, 9, o->http_status);
+  sqlite3_bind_int64(st, 10, o->start_ns);
+  bind_i64_or_null(st, 11, o->end_ns);
+  bind_i64_or_null(st, 12, o->completion_start_ns);
+  bind_text(st, 13, o->model);
+  bind_text(st, 14, o->provider);
+  bind_text(st, 15, o->upstream_model);
+  bind_text(st, 16, o->model_params_json);
+  bind_text(st, 17, o->input_json);
+  bind_text(st, 18, o->output_json);
+  bind_text(st, 19, o->metadata_json);
+  bind_text(st, 20, o->finish_reason);
+  sqlite3_bind_int64(st, 21, o->usage_input);
+  sqlite3_bind_int64(st, 22, o->usage_input_cached);
+  sqlite3_bind_int64(st, 23, o->usage_input_cache_write);
+  sqlite3_bind_int64(st, 24, o->usage_output);
+  sqlite3_bind_int64(st, 25, o->usage_output_reasoning);
+  bind_text(st, 26, o->usage_json);
+  sqlite3_bind_int(st, 27, o->usage_estimated ? 1 : 0);
+  if (o->cost_usd >= 0) sqlite3_bind_double(st, 28, o->cost_usd); /* NaN fails >= 0 too */
+  bind_text(st, 29, o->cost_json);
+  bind_text(st, 30, o->trace_name);
+  bind_text(st, 31, o->user_id);
+  bind_text(st, 32, o->session_id);
+  bind_text(st, 33, o->tags_json);
+  bind_text(st, 34, o->environment);
+  bind_text(st, 35, o->release);
+  return step_done(q->db, st, "insert observation", err);
+}
+
+static bool is_generation(const kl_obs *o) {
+  return o->type && (strcmp(o->type, KL_OBS_GENERATION) == 0 || strcmp(o->type, KL_OBS_EMBEDDING) == 0);
+}
+
+static int trace_add(kl_sqlite *q, const kl_obs *o, kl_err *err) {
+  sqlite3_stmt *st = q->trace_add;
+  sqlite3_clear_bindings(st);
+  bind_text(st, 1, proj(o));
+  bind_text(st, 2, o->trace_id);
+  bind_text(st, 3, o->trace_name);
+  bind_text(st, 4, o->user_id);
+  bind_text(st, 5, o->session_id);
+  bind_text(st, 6, o->tags_json);
+  bind_text(st, 7, o->environment);
+  bind_text(st, 8, o->release);
+  if (o->model && is_generation(o)) {
+    bind_text(st, 9, o->model);
+    sqlite3_bind_int64(st, 10, o->start_ns);
+  }
+  sqlite3_bind_int64(st, 11, o->start_ns);
+  bind_i64_or_null(st, 12, o->end_ns);
+  sqlite3_bind_int64(st, 13, o->usage_input + o->usage_input_cached + o->usage_input_cache_write);
+  sqlite3_bind_int64(st, 14, o->usage_output + o->usage_output_reasoning);
+  if (o->cost_usd >= 0) sqlite3_bind_double(st, 15, o->cost_usd);
+  sqlite3_bind_int(st, 16, o->level && strcmp(o->level, "ERROR") == 0);
+  return step_done(q->db, st, "update trace", err);
+}
+
+/* A trace whose aggregate must be recomputed at the end of the batch. */
+typedef struct {
+  const char *project; /* points into the batch's observations */
+  char trace[33];
+} redo;
+
+static int redo_cmp(const void *a, const void *b) {
+  const redo *x = a, *y = b;
+  int c = strcmp(x->project, y->project);
+  return c ? c : strcmp(x->trace, y->trace);
+}
+
+static int recompute(kl_sqlite *q, const redo *r, kl_err *err) {
+  sqlite3_stmt *sts[2] = {q->trace_recompute, q->trace_drop_empty};
+  for (int i = 0; i < 2; i++) {
+    sqlite3_clear_bindings(sts[i]);
+    sqlite3_bind_text(sts[i], 1, r->project, -1, SQLITE_STATIC);
+    sqlite3_bind_text(sts[i], 2, r->trace, -1, SQLITE_STATIC);
+    if (step_done(q->db, sts[i], "recompute trace", err) != 0) return -1;
+  }
+  return 0;
+}
+
+static int sqlite_write_batch(void *be, kl_obs *const *obs, size_t n, kl_err *err) {
+  kl_sqlite *q = be;
+  redo *redos = NULL;
+  size_t nredo = 0, redocap = 0;
+  if (step_done(q->db, q->begin, "begin", err) != 0) return -1;
+  for (size_t i = 0; i < n; i++) {
+    const kl_obs *o = obs[i];
+    sqlite3_stmt *st = q->sel_obs;
+    sqlite3_bind_text(st, 1, proj(o), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, o->id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    char old[33] = {0};
+    bool existed = rc == SQLITE_ROW;
+    if (existed) {
+      const unsigned char *t = sqlite3_column_text(st, 0);
+      if (t) snprintf(old, sizeof old, "%s", (const char *)t);
+    } else if (rc != SQLITE_DONE) {
+      kl_sqlite_err(q->db, rc, "look up observation", err);
+      sqlite3_reset(st);
+      goto fail;
+    }
+    sqlite3_reset(st);
+    if (insert_obs(q, o, err) != 0) goto fail;
+    if (!existed) {
+      if (trace_add(q, o, err) != 0) goto fail;
+      continue;
+    }
+    if (nredo + 2 > redocap) {
+      redocap = redocap ? redocap * 2 : 16;
+      redos = realloc(redos, redocap * sizeof *redos);
+      if (!redos) abort();
+    }
+    redos[nredo].project = proj(o);
+    snprintf(redos[nredo++].trace, 33, "%s", o->trace_id);
+    if (strcmp(old, o->trace_id) != 0) { /* moved: the old trace shrinks (or disappears) */
+      redos[nredo].project = proj(o);
+      memcpy(redos[nredo++].trace, old, 33);
+    }
+  }
+  if (nredo) {
+    qsort(redos, nredo, sizeof *redos, redo_cmp);
+    for (size_t i = 0; i < nredo; i++) {
+      if (i > 0 && redo_cmp(&redos[i - 1], &redos[i]) == 0) continue;
+      if (recompute(q, &redos[i], err) != 0) goto fail;
+    }
+  }
+  if (step_done(q->db, q->commit, "commit", err) != 0) goto fail;
+  free(redos);
+  return 0;
+fail:
+  free(redos);
+  if (!sqlite3_get_autocommit(q->db)) {
+    sqlite3_step(q->rollback);
+    sqlite3_reset(q->rollback);
+  }
+  return -1;
+}
+
+const kl_backend_vt kl_backend_sqlite = {
+    .name = "sqlite",
+    .open = sqlite_open,
+    .write_batch = sqlite_write_batch,
+    .list_traces = kl_sqlite_list_traces,
+    .get_trace = kl_sqlite_get_trace,
+    .close = sqlite_close,
+};

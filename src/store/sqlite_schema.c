@@ -1,0 +1,101 @@
+/* sqlite_schema.c: versioned schema migrations for the SQLite backend.
+ *
+ * k_migrations is append-only: entry i is schema version i+1.  schema_migrations records
+ * what has been applied; each pending entry runs in its own transaction together with its
+ * bookkeeping row, so a crash mid-migration leaves the database at the previous version
+ * and the migration simply runs again at the next open.  Never edit a shipped entry: add
+ * a new one.
+ *
+ * Column conventions (what the writer stores): absent values are NULL, including
+ * end_ns/completion_start_ns/http_status when 0 and cost_usd when unknown (< 0), so
+ * SUM/MAX skip them naturally; JSON fields are stored as the JSON text given.  traces is
+ * derived data (a cache over observations, maintained by the writer): it could always be
+ * rebuilt from observations.  traces.model_start_ns is internal: the start of the
+ * generation whose model the trace shows ("the first generation"). */
+#include "store/sqlite_int.h"
+
+#include <stdio.h>
+
+static const char *const k_migrations[] = {
+    /* 1: observations, traces, scores */
+    "CREATE TABLE observations ("
+    " project_id TEXT NOT NULL, id TEXT NOT NULL, trace_id TEXT NOT NULL, parent_id TEXT,"
+    " type TEXT, name TEXT, level TEXT NOT NULL DEFAULT 'DEFAULT', status_message TEXT,"
+    " http_status INTEGER, start_ns INTEGER NOT NULL, end_ns INTEGER, completion_start_ns INTEGER,"
+    " model TEXT, provider TEXT, upstream_model TEXT, model_params TEXT,"
+    " input TEXT, output TEXT, metadata TEXT, finish_reason TEXT,"
+    " usage_input INTEGER NOT NULL DEFAULT 0, usage_input_cached INTEGER NOT NULL DEFAULT 0,"
+    " usage_input_cache_write INTEGER NOT NULL DEFAULT 0, usage_output INTEGER NOT NULL DEFAULT 0,"
+    " usage_output_reasoning INTEGER NOT NULL DEFAULT 0, usage TEXT,"
+    " usage_estimated INTEGER NOT NULL DEFAULT 0, cost_usd REAL, cost TEXT,"
+    " trace_name TEXT, user_id TEXT, session_id TEXT, tags TEXT, environment TEXT, release TEXT,"
+    " PRIMARY KEY (project_id, id));"
+    "CREATE INDEX observations_trace ON observations(project_id, trace_id);"
+    "CREATE INDEX observations_start ON observations(project_id, start_ns);"
+    "CREATE TABLE traces ("
+    " project_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT, user_id TEXT, session_id TEXT,"
+    " tags TEXT, environment TEXT, release TEXT, model TEXT, model_start_ns INTEGER,"
+    " start_ns INTEGER NOT NULL, end_ns INTEGER,"
+    " input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0,"
+    " cost_usd REAL, observation_count INTEGER NOT NULL DEFAULT 0,"
+    " error_count INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (project_id, id));"
+    /* id is part of every listing index so (start_ns DESC, id DESC) pages need no sort */
+    "CREATE INDEX traces_start ON traces(project_id, start_ns DESC, id DESC);"
+    "CREATE INDEX traces_user ON traces(project_id, user_id, start_ns, id);"
+    "CREATE INDEX traces_session ON traces(project_id, session_id, start_ns, id);"
+    "CREATE INDEX traces_model ON traces(project_id, model, start_ns, id);"
+    "CREATE TABLE scores ("
+    " id TEXT NOT NULL, project_id TEXT NOT NULL, trace_id TEXT, observation_id TEXT,"
+    " session_id TEXT, name TEXT NOT NULL, value REAL, string_value TEXT,"
+    " data_type TEXT NOT NULL DEFAULT 'NUMERIC', source TEXT NOT NULL DEFAULT 'API',"
+    " comment TEXT, timestamp_ns INTEGER NOT NULL, metadata TEXT,"
+    " PRIMARY KEY (project_id, id));"
+    "CREATE INDEX scores_trace ON scores(project_id, trace_id);"
+    "CREATE INDEX scores_session ON scores(project_id, session_id);",
+};
+#define NMIGRATIONS ((int)(sizeof k_migrations / sizeof k_migrations[0]))
+
+int kl_sqlite_schema_version(sqlite3 *db) {
+  sqlite3_stmt *st = NULL;
+  int v = 0;
+  if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version),0) FROM schema_migrations", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+int kl_sqlite_migrate(sqlite3 *db, kl_err *err) {
+  char *msg = NULL;
+  if (sqlite3_exec(db,
+                   "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                   " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+                   NULL, NULL, &msg) != SQLITE_OK) {
+    kl_err_set(err, 500, "store: cannot create schema_migrations: %s", msg ? msg : "?");
+    sqlite3_free(msg);
+    return -1;
+  }
+  int have = kl_sqlite_schema_version(db);
+  if (have > NMIGRATIONS) {
+    kl_err_set(err, 500, "store: database schema version %d is newer than this keel (%d)", have, NMIGRATIONS);
+    return -1;
+  }
+  for (int v = have + 1; v <= NMIGRATIONS; v++) {
+    char book[160];
+    snprintf(book, sizeof book, "INSERT INTO schema_migrations(version, applied_at) VALUES(%d, %lld);", v,
+             (long long)(kl_now_ns() / 1000000000));
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, k_migrations[v - 1], NULL, NULL, &msg);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, book, NULL, NULL, &msg);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+      kl_err_set(err, 500, "store: migration %d failed: %s", v, msg ? msg : sqlite3_errstr(rc));
+      sqlite3_free(msg);
+      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+      return -1;
+    }
+    kl_info("store: applied schema migration %d", v);
+  }
+  return 0;
+}

@@ -1,0 +1,215 @@
+/* store.c: the public kl_store API.
+ *
+ * Owns the pieces and the order they start and stop in: data_dir, backend (create and
+ * migrate), spill replay (before the writer exists, so replay never races live writes),
+ * then the writer.  Submit/flush/stats live here because they are the queue's interface;
+ * the writer's side of the queue is writer.c.  Reads go straight to the backend on the
+ * caller's thread.
+ *
+ * Durability in one paragraph (docs/ARCHITECTURE.md, "What survives a crash"): after a
+ * kill -9, every committed batch and every fully written spill-file line survive; the
+ * observations still in the in-memory queue (about flush_interval_ms of traffic, more if
+ * the writer was behind) are lost.  Spilled observations reach the database at the next
+ * kl_store_open, not before: kl_store_flush waits for the queue only. */
+#include "store/store_int.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define DEFAULT_QUEUE 65536
+#define DEFAULT_BATCH 512
+#define DEFAULT_FLUSH_MS 50
+
+/* mkdir -p */
+static int mkdirs(const char *path, kl_err *err) {
+  size_t n = strlen(path);
+  char *p = malloc(n + 1);
+  if (!p) abort();
+  memcpy(p, path, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (p[i] != '/' && p[i] != 0) continue;
+    char c = p[i];
+    p[i] = 0;
+    if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+      kl_err_set(err, 500, "store: cannot create directory %s: %s", p, strerror(errno));
+      free(p);
+      return -1;
+    }
+    p[i] = c;
+  }
+  free(p);
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    kl_err_set(err, 500, "store: %s is not a directory", path);
+    return -1;
+  }
+  return 0;
+}
+
+static char *path_join(const char *dir, const char *name) {
+  size_t a = strlen(dir), b = strlen(name);
+  char *p = malloc(a + b + 2);
+  if (!p) abort();
+  memcpy(p, dir, a);
+  p[a] = '/';
+  memcpy(p + a + 1, name, b + 1);
+  return p;
+}
+
+kl_store *kl_store_open(const kl_store_opts *opts, kl_err *err) {
+  kl_store_opts o = opts ? *opts : (kl_store_opts){0};
+  if (!o.backend || !*o.backend) o.backend = "sqlite";
+  if (!o.data_dir || !*o.data_dir) o.data_dir = "./keel-data";
+  if (!o.queue_capacity) o.queue_capacity = DEFAULT_QUEUE;
+  if (!o.batch_max) o.batch_max = DEFAULT_BATCH;
+  if (o.flush_interval_ms <= 0) o.flush_interval_ms = DEFAULT_FLUSH_MS;
+  const kl_backend_vt *vt = NULL;
+  if (strcmp(o.backend, "sqlite") == 0) vt = &kl_backend_sqlite;
+  if (!vt) {
+    kl_err_set(err, 400, "store: unknown backend \"%s\" (supported: sqlite)", o.backend);
+    return NULL;
+  }
+  if (mkdirs(o.data_dir, err) != 0) return NULL;
+
+  kl_store *s = calloc(1, sizeof *s);
+  if (!s) abort();
+  s->vt = vt;
+  s->dir = strdup(o.data_dir);
+  if (!s->dir) abort();
+  s->spill_path = path_join(o.data_dir, "spill.jsonl");
+  o.data_dir = s->dir;
+  o.backend = vt->name;
+  s->opts = o;
+  s->spill_fd = -1;
+  s->cap = o.queue_capacity;
+  s->ring = calloc(s->cap, sizeof *s->ring);
+  if (!s->ring) abort();
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_mutex_init(&s->spill_mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_cond_init(&s->wake, &ca);
+  pthread_cond_init(&s->done, &ca);
+  pthread_condattr_destroy(&ca);
+
+  s->be = vt->open(&s->opts, err);
+  if (!s->be) goto fail;
+  kl_err rerr;
+  kl_err_clear(&rerr);
+  if (kl_spill_replay(s, &rerr) != 0) /* not fatal: the file is kept, new spills append to it */
+    kl_warn("store: %s", rerr.msg);
+  if (kl_writer_start(s, err) != 0) goto fail;
+  return s;
+fail:
+  kl_store_close(s);
+  return NULL;
+}
+
+void kl_store_close(kl_store *s) {
+  if (!s) return;
+  kl_writer_stop(s); /* drains the queue first */
+  /* Only reachable if the writer never started: nothing may stay in memory unsaved. */
+  if (s->count > 0) {
+    kl_obs **tmp = malloc(s->count * sizeof *tmp);
+    if (!tmp) abort();
+    for (size_t i = 0; i < s->count; i++) tmp[i] = s->ring[(s->head + i) % s->cap];
+    kl_err e;
+    kl_err_clear(&e);
+    if (kl_spill_append(s, tmp, s->count, &e) != 0) kl_error("store: LOST %zu observations: %s", s->count, e.msg);
+    for (size_t i = 0; i < s->count; i++) kl_obs_free(tmp[i]);
+    free(tmp);
+    s->count = 0;
+  }
+  if (s->be) s->vt->close(s->be);
+  kl_spill_close(s);
+  pthread_cond_destroy(&s->wake);
+  pthread_cond_destroy(&s->done);
+  pthread_mutex_destroy(&s->mu);
+  pthread_mutex_destroy(&s->spill_mu);
+  free(s->ring);
+  free(s->dir);
+  free(s->spill_path);
+  free(s);
+}
+
+int kl_store_submit(kl_store *s, const kl_obs *obs, kl_err *err) {
+  if (!s || !obs) {
+    kl_err_set(err, 400, "store: NULL store or observation");
+    return -1;
+  }
+  if (!obs->id[0] || !obs->trace_id[0]) {
+    kl_err_set(err, 400, "store: observation without id or trace_id");
+    return -1;
+  }
+  kl_obs *c = kl_obs_clone(obs); /* outside the lock: the copy is the expensive part */
+  pthread_mutex_lock(&s->mu);
+  if (s->stop) {
+    pthread_mutex_unlock(&s->mu);
+    kl_obs_free(c);
+    kl_err_set(err, 503, "store: closing");
+    return -1;
+  }
+  if (s->count < s->cap) {
+    s->ring[(s->head + s->count) % s->cap] = c;
+    s->count++;
+    s->enq_seq++;
+    s->submitted++;
+    if (s->writer_idle) pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+  }
+  pthread_mutex_unlock(&s->mu);
+  /* Queue full: the writer is behind.  Append to the spill file rather than block the
+   * caller (an event loop) or drop the observation. */
+  int rc = kl_spill_append(s, &c, 1, err);
+  kl_obs_free(c);
+  if (rc == 0) {
+    pthread_mutex_lock(&s->mu);
+    s->submitted++;
+    pthread_mutex_unlock(&s->mu);
+  }
+  return rc;
+}
+
+void kl_store_flush(kl_store *s) {
+  if (!s) return;
+  pthread_mutex_lock(&s->mu);
+  uint64_t target = s->enq_seq;
+  if (s->writer_idle) pthread_cond_signal(&s->wake);
+  while (s->committed_seq < target && s->writer_running) pthread_cond_wait(&s->done, &s->mu);
+  pthread_mutex_unlock(&s->mu);
+}
+
+void kl_store_get_stats(kl_store *s, kl_store_stats *out) {
+  memset(out, 0, sizeof *out);
+  if (!s) return;
+  pthread_mutex_lock(&s->mu);
+  out->submitted = s->submitted;
+  out->written = s->written;
+  out->replayed = s->replayed;
+  out->write_errors = s->write_errors;
+  out->queue_depth = s->count;
+  out->batches = s->batches;
+  pthread_mutex_unlock(&s->mu);
+  pthread_mutex_lock(&s->spill_mu);
+  out->spilled = s->spilled;
+  pthread_mutex_unlock(&s->spill_mu);
+}
+
+int kl_store_list_traces(kl_store *s, const kl_trace_filter *f, kl_buf *out, kl_err *err) {
+  if (!s || !out) {
+    kl_err_set(err, 400, "store: NULL argument");
+    return -1;
+  }
+  kl_trace_filter none = {0};
+  return s->vt->list_traces(s->be, f ? f : &none, out, err);
+}
+
+int kl_store_get_trace(kl_store *s, const char *project_id, const char *trace_id, kl_buf *out, kl_err *err) {
+  if (!s || !out || !trace_id) {
+    kl_err_set(err, 400, "store: NULL argument");
+    return -1;
+  }
+  return s->vt->get_trace(s->be, project_id && *project_id ? project_id : "default", trace_id, out, err);
+}

@@ -1,0 +1,66 @@
+/* store_int.h: what the store's own files share (never included outside src/store and its
+ * unit tests).  struct kl_store lives here so writer.c, spill.c and store.c can each own
+ * one concern without accessor boilerplate. */
+#ifndef KL_STORE_INT_H
+#define KL_STORE_INT_H
+
+#include "store/backend.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct kl_store {
+  const kl_backend_vt *vt;
+  void *be;
+  kl_store_opts opts;           /* data_dir points at dir below */
+  char *dir;
+  char *spill_path;
+
+  /* queue: a ring of kl_obs clones, guarded by mu */
+  pthread_mutex_t mu;
+  pthread_cond_t wake;          /* writer waits here for work / stop */
+  pthread_cond_t done;          /* flushers wait here for committed_seq */
+  kl_obs **ring;
+  size_t cap, head, count;
+  uint64_t enq_seq;             /* observations ever queued */
+  uint64_t committed_seq;       /* of those, how many the writer has finished with */
+  bool stop, paused, writer_idle, writer_running, writer_started;
+  int fail_batches;             /* test hook: fail this many write_batch calls */
+  pthread_t writer;
+
+  /* spill file, guarded by spill_mu (never held together with mu) */
+  pthread_mutex_t spill_mu;
+  int spill_fd;                 /* -1 until the first spill */
+
+  /* stats (guarded by mu; the spill counters by spill_mu) */
+  uint64_t submitted, written, spilled, replayed, write_errors, batches;
+};
+
+/* obs.c: one malloc block holding the struct and every string it points to. */
+kl_obs *kl_obs_clone(const kl_obs *o);
+static inline void kl_obs_free(kl_obs *o) { free(o); }
+/* Appends o as one JSON object without a newline.  int64 fields are written as strings
+ * (unix ns exceed 2^53, which a JSON double cannot hold exactly). */
+void kl_obs_to_json(const kl_obs *o, kl_buf *b);
+/* Parses what kl_obs_to_json wrote (numbers accepted as numbers or strings); the result is
+ * a clone to free with kl_obs_free.  NULL + err (400) on malformed input. */
+kl_obs *kl_obs_from_json(const char *s, size_t n, kl_err *err);
+
+/* spill.c */
+int kl_spill_append(kl_store *s, kl_obs *const *obs, size_t n, kl_err *err);
+/* Replays spill_path into the backend (before the writer starts), then deletes it. */
+int kl_spill_replay(kl_store *s, kl_err *err);
+void kl_spill_close(kl_store *s);
+
+/* writer.c */
+int kl_writer_start(kl_store *s, kl_err *err);
+void kl_writer_stop(kl_store *s);   /* drains the queue, then joins */
+
+/* Test hooks (unit tests only).  pause: the writer stops taking work until resumed, so a
+ * test can fill the queue deterministically.  fail: the next n write_batch calls fail as if
+ * the disk were full. */
+void kl_store__test_pause(kl_store *s, bool paused);
+void kl_store__test_fail_writes(kl_store *s, int n);
+
+#endif

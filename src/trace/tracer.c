@@ -1,0 +1,165 @@
+/* tracer.c: builds GENERATION observations and submits them to the store.
+ *
+ * Cost: priced by the upstream model name first (that is what the provider bills), then by
+ * the public name, so an alias like "fast" -> gpt-4o-mini is still priced.  An unpriced
+ * model records cost -1 (unknown), never 0: a zero would look like a free call.
+ *
+ * Scrubbing: a handful of registered secrets is searched with memmem in each stored
+ * string; that is a few hundred ns per KiB and only runs once per call, off the streaming
+ * path.  "Bearer xxx" tokens are masked too. */
+#include "trace/kl_trace.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SECRETS 64
+#define REDACTED "[REDACTED]"
+
+struct kl_tracer {
+  kl_store *store;
+  const kl_prices *prices;
+  bool capture_content;
+  char *environment;
+  char *secrets[MAX_SECRETS];
+  size_t nsecrets;
+};
+
+kl_tracer *kl_tracer_new(const kl_tracer_opts *opts) {
+  kl_tracer *t = calloc(1, sizeof *t);
+  if (!t) abort();
+  t->store = opts->store;
+  t->prices = opts->prices;
+  t->capture_content = opts->capture_content;
+  t->environment = strdup(opts->environment ? opts->environment : "default");
+  return t;
+}
+
+void kl_tracer_free(kl_tracer *t) {
+  if (!t) return;
+  for (size_t i = 0; i < t->nsecrets; i++) free(t->secrets[i]);
+  free(t->environment);
+  free(t);
+}
+
+void kl_tracer_add_secret(kl_tracer *t, const char *secret) {
+  /* very short "secrets" would mangle ordinary text; real keys are long */
+  if (!secret || strlen(secret) < 8 || t->nsecrets >= MAX_SECRETS) return;
+  for (size_t i = 0; i < t->nsecrets; i++)
+    if (!strcmp(t->secrets[i], secret)) return;
+  t->secrets[t->nsecrets++] = strdup(secret);
+}
+
+static bool contains_bearer(const char *s) {
+  return strstr(s, "Bearer ") != NULL || strstr(s, "bearer ") != NULL;
+}
+
+const char *kl_tracer_scrub(kl_tracer *t, kl_arena *a, const char *s) {
+  if (!s) return NULL;
+  bool hit = contains_bearer(s);
+  for (size_t i = 0; !hit && i < t->nsecrets; i++) hit = strstr(s, t->secrets[i]) != NULL;
+  if (!hit) return s;
+  kl_buf b = KL_BUF_INIT;
+  kl_buf_puts(&b, s);
+  for (size_t i = 0; i < t->nsecrets; i++) {
+    const char *sec = t->secrets[i];
+    size_t sl = strlen(sec);
+    char *p;
+    while ((p = strstr(b.data, sec)) != NULL) {
+      size_t off = (size_t)(p - b.data);
+      kl_buf tmp = KL_BUF_INIT;
+      kl_buf_append(&tmp, b.data, off);
+      kl_buf_puts(&tmp, REDACTED);
+      kl_buf_puts(&tmp, b.data + off + sl);
+      kl_buf_free(&b);
+      b = tmp;
+    }
+  }
+  /* "Bearer <token>": mask the token up to the next quote, space or backslash */
+  for (size_t off = 0;;) {
+    char *p = strstr(b.data + off, "Bearer ");
+    if (!p) p = strstr(b.data + off, "bearer ");
+    if (!p) break;
+    char *tok = p + 7, *e = tok;
+    while (*e && *e != '"' && *e != ' ' && *e != '\\' && *e != '\'' && *e != ',') e++;
+    if (e - tok >= 8 && strncmp(tok, REDACTED, strlen(REDACTED)) != 0) {
+      kl_buf tmp = KL_BUF_INIT;
+      kl_buf_append(&tmp, b.data, (size_t)(tok - b.data));
+      kl_buf_puts(&tmp, REDACTED);
+      off = tmp.len;
+      kl_buf_puts(&tmp, e);
+      kl_buf_free(&b);
+      b = tmp;
+    } else {
+      off = (size_t)(e - b.data);
+    }
+  }
+  const char *r = kl_arena_strdup(a, b.data);
+  kl_buf_free(&b);
+  return r;
+}
+
+double kl_tracer_cost(kl_tracer *t, const char *model, const char *upstream_model,
+                      const kl_usage *u, const cJSON *params) {
+  if (!t->prices) return -1;
+  double c = -1;
+  if (upstream_model) c = kl_prices_cost(t->prices, upstream_model, u, params, NULL);
+  if (c < 0 && model) c = kl_prices_cost(t->prices, model, u, params, NULL);
+  return c;
+}
+
+int kl_tracer_generation(kl_tracer *t, const kl_generation *g, kl_err *err) {
+  kl_arena *a = kl_arena_new(4096);
+  const kl_trace_ctx *ctx = g->ctx;
+  kl_obs o;
+  memset(&o, 0, sizeof o);
+  snprintf(o.id, sizeof o.id, "%s", ctx->span_id);
+  snprintf(o.trace_id, sizeof o.trace_id, "%s", ctx->trace_id);
+  snprintf(o.parent_id, sizeof o.parent_id, "%s", ctx->parent_id);
+  o.type = KL_OBS_GENERATION;
+  o.name = g->name;
+  o.level = g->error ? "ERROR" : "DEFAULT";
+  o.status_message = kl_tracer_scrub(t, a, g->error);
+  o.http_status = g->http_status;
+  o.start_ns = g->start_ns;
+  o.end_ns = g->end_ns;
+  o.completion_start_ns = g->first_token_ns;
+  o.model = g->model;
+  o.provider = g->provider;
+  o.upstream_model = g->upstream_model;
+  o.model_params_json = g->model_params_json;
+  if (t->capture_content) {
+    o.input_json = kl_tracer_scrub(t, a, g->input_json);
+    o.output_json = kl_tracer_scrub(t, a, g->output_json);
+  }
+  o.metadata_json = kl_tracer_scrub(t, a, ctx->metadata_json);
+  o.finish_reason = g->finish_reason;
+  o.usage_input = g->usage.input;
+  o.usage_input_cached = g->usage.input_cached;
+  o.usage_input_cache_write = g->usage.input_cache_write;
+  o.usage_output = g->usage.output;
+  o.usage_output_reasoning = g->usage.output_reasoning;
+  o.usage_estimated = g->usage.estimated;
+  kl_buf usage = KL_BUF_INIT, cost = KL_BUF_INIT;
+  kl_usage_to_json(&g->usage, &usage);
+  o.usage_json = usage.data;
+  o.cost_usd = -1;
+  if (t->prices) {
+    if (g->upstream_model) o.cost_usd = kl_prices_cost(t->prices, g->upstream_model, &g->usage, g->params, &cost);
+    if (o.cost_usd < 0 && g->model) {
+      kl_buf_reset(&cost);
+      o.cost_usd = kl_prices_cost(t->prices, g->model, &g->usage, g->params, &cost);
+    }
+  }
+  o.cost_json = o.cost_usd >= 0 && cost.len ? cost.data : NULL;
+  o.trace_name = ctx->trace_name ? ctx->trace_name : g->name;
+  o.user_id = ctx->user_id;
+  o.session_id = ctx->session_id;
+  o.tags_json = ctx->tags_json;
+  o.environment = t->environment;
+  int rc = t->store ? kl_store_submit(t->store, &o, err) : 0;
+  kl_buf_free(&usage);
+  kl_buf_free(&cost);
+  kl_arena_free(a);
+  return rc;
+}
