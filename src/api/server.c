@@ -5,7 +5,7 @@
  * record them; on shutdown the HTTP server drains first (in-flight calls finish and submit
  * their traces), then the store flushes and closes, so SIGTERM loses nothing.
  *
- * Auth: /api/* needs `Authorization: Bearer <admin key>` when an admin key is configured;
+ * Auth: every /api/ route needs `Authorization: Bearer <admin key>` when an admin key is configured;
  * without one keel refuses to listen on a non-loopback address (kl_api_serve), so an open
  * read API is only ever reachable from the machine itself. */
 #include "api/api_internal.h"
@@ -53,7 +53,7 @@ static void on_client_abort(kl_http_req *req, void *ud) {
 static void handle_chat(kl_http_req *req) {
   kl_gw_request gr = {
       .arena = req->arena,
-      .worker = req->worker,
+      .worker = ((void **)req->worker)[0],
       .body = req->body,
       .body_len = req->body_len,
       .header = kl_api_header_fn,

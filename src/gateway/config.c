@@ -273,6 +273,7 @@ static bool load_headers(walk *w, kl_model_cfg *m, const yaml_node_t *n, const c
   if (n->type != YAML_MAPPING_NODE)
     return fail(w, n, "%s.headers: expected a mapping of header names to values, got %s", where, kind(n));
   size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+  if (cnt > 64) return fail(w, n, "%s.headers: too many headers (%zu, at most 64)", where, cnt);
   m->headers = kl_cfg_calloc(cnt, sizeof *m->headers);
   for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
     const yaml_node_t *k = node(w, p->key);

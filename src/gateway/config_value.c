@@ -205,7 +205,9 @@ char *kl_cfg_base_url(const char *s, char why[KL_CFG_WHY]) {
     snprintf(why, KL_CFG_WHY, "not a valid URL: '%.60s'", s);
     return NULL;
   }
-  return kl_cfg_strndup(s, n);
+  char *u = kl_cfg_strndup(s, n);
+  for (size_t i = 0; i < scheme; i++) u[i] = (char)tolower((unsigned char)u[i]); /* "HTTPS://" */
+  return u;
 }
 
 /* ---- public helpers ---- */

@@ -79,16 +79,15 @@ char *kl_chat_req_upstream_body(const kl_chat_req *r, const char *upstream_model
   const char *model = upstream_model && *upstream_model ? upstream_model : r->model;
   cJSON_ReplaceItemInObjectCaseSensitive(copy, "model", cJSON_CreateString(model));
   if (r->stream) {
+    /* case-sensitive throughout: "Stream_Options" is an unknown field, passed through */
     cJSON *so = cJSON_GetObjectItemCaseSensitive(copy, "stream_options");
     if (!cJSON_IsObject(so)) {
       so = cJSON_CreateObject();
-      if (cJSON_HasObjectItem(copy, "stream_options")) cJSON_ReplaceItemInObjectCaseSensitive(copy, "stream_options", so);
-      else cJSON_AddItemToObject(copy, "stream_options", so);
+      if (!cJSON_ReplaceItemInObjectCaseSensitive(copy, "stream_options", so))
+        cJSON_AddItemToObject(copy, "stream_options", so);
     }
-    if (cJSON_HasObjectItem(so, "include_usage"))
-      cJSON_ReplaceItemInObjectCaseSensitive(so, "include_usage", cJSON_CreateTrue());
-    else
-      cJSON_AddTrueToObject(so, "include_usage");
+    cJSON *t = cJSON_CreateTrue();
+    if (!cJSON_ReplaceItemInObjectCaseSensitive(so, "include_usage", t)) cJSON_AddItemToObject(so, "include_usage", t);
   }
   char *p = cJSON_PrintUnformatted(copy);
   cJSON_Delete(copy);

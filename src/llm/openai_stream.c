@@ -119,7 +119,8 @@ kl_chunk_kind kl_chat_stream_feed(kl_chat_stream *s, const char *data, size_t le
   const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
   if (!cJSON_IsObject(j)) {
     kind = KL_CHUNK_INVALID;
-  } else if (err && !cJSON_IsNull(err)) {
+  } else if ((err && !cJSON_IsNull(err)) || (kl_json_str(j, "object") && strcmp(kl_json_str(j, "object"), "error") == 0)) {
+    /* {"error":{...}} (OpenAI, most proxies) or {"object":"error",...} (vLLM) */
     kind = KL_CHUNK_ERROR;
   } else if (!cJSON_IsArray(choices) && !cJSON_IsObject(usage)) {
     kind = KL_CHUNK_INVALID;

@@ -21,9 +21,11 @@
  * reasoning price to the output price; models priced only by "total" (old completions,
  * embeddings) use it for every bucket.
  *
- * Name resolution.  Matching a name against all ~170 patterns costs roughly 20-40 us even
- * with JIT, too much per request, so resolutions (including "no match") are cached per thread
- * in a small 2-way hash table keyed by (table id, name); a hit is one hash and one strcmp.
+ * Name resolution.  Matching a name against all 167 patterns costs about 15 us even with JIT
+ * (measured, -O2), too much per request, so resolutions (including "no match") are cached per
+ * thread in a small 2-way set-associative table (64 sets, ~12 KB of TLS) keyed by (table id,
+ * name); a hit is one hash and one strcmp (~0.04 us).  Table ids are never reused, so a freed
+ * table's entries are just dead weight that gets evicted.
  * Names longer than the slot are simply not cached.  Several patterns could match one name;
  * the first model in file order wins (the shipped table has no overlaps; checked by
  * expanding every finite pattern).  Overrides (exact names) are checked before the table. */

@@ -307,6 +307,7 @@ static void conn_dispatch(kl_conn *c) {
   kl_hreq *r = c->cur;
   r->keep_alive = c->hp.keep_alive;
   r->is_head = strcmp(r->pub.method, "HEAD") == 0;
+  r->http10 = llhttp_get_http_minor(&c->hp.p) == 0;
   c->dispatched = true;
   c->fresh = false;
   conn_rearm(c);

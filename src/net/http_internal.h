@@ -67,6 +67,7 @@ typedef struct kl_hreq {
   void *abort_ud;
   bool keep_alive;
   bool is_head;
+  bool http10;              /* HTTP/1.0 keep-alive must be confirmed in the response */
   bool streaming;           /* stream_begin was called */
   bool aborted;
 } kl_hreq;

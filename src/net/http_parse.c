@@ -66,6 +66,10 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
   return 0;
 }
 
+static bool is_tchar(unsigned char ch) {
+  return isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
 static int on_header_value_complete(llhttp_t *p) {
   kl_hp *hp = HP(p);
   if (hp->head_done) return 0;
@@ -78,7 +82,14 @@ static int on_header_value_complete(llhttp_t *p) {
     hp->cap_hdrs = cap;
   }
   char *name = kl_arena_strndup(a, hp->field.data ? hp->field.data : "", hp->field.len);
-  for (char *s = name; *s; s++) *s = (char)tolower((unsigned char)*s);
+  if (!*name) return fail(hp, 400, "bad_request", "malformed HTTP request: empty header name");
+  for (char *s = name; *s; s++) {
+    /* llhttp's loose mode lets some non-token bytes through ("Bad Header"): refuse them
+     * here, since a proxy that reads such a name differently invites smuggling. */
+    if (!is_tchar((unsigned char)*s))
+      return fail(hp, 400, "bad_request", "malformed HTTP request: invalid header name");
+    *s = (char)tolower((unsigned char)*s);
+  }
   const char *v = hp->value.data ? hp->value.data : "";
   size_t vn = hp->value.len;
   while (vn && (*v == ' ' || *v == '\t')) v++, vn--;

@@ -160,9 +160,11 @@ static bool framing_header(const char *name) {
          !strcasecmp(name, "connection");
 }
 
-/* content_length < 0: chunked. */
+enum { CONN_HDR_NONE, CONN_HDR_CLOSE, CONN_HDR_KEEP };
+
+/* content_length -1: chunked; -2: unframed (HTTP/1.0 stream, closed at the end). */
 static void format_head(kl_buf *b, int status, const char *ctype, const kl_http_header *extra,
-                        size_t nextra, long long content_length, bool close) {
+                        size_t nextra, long long content_length, int conn_hdr) {
   kl_buf_reset(b);
   kl_buf_puts(b, "HTTP/1.1 ");
   put_uint(b, (unsigned)status);
@@ -182,14 +184,17 @@ static void format_head(kl_buf *b, int status, const char *ctype, const kl_http_
     kl_buf_puts(b, "\r\n");
   }
   bool bodiless = (status >= 100 && status < 200) || status == 204 || status == 304;
-  if (content_length < 0) {
+  if (content_length == -1) {
     kl_buf_puts(b, "Transfer-Encoding: chunked\r\n");
+  } else if (content_length < 0) {
+    /* HTTP/1.0 stream: no framing, the body ends when the connection does */
   } else if (!bodiless) {
     kl_buf_puts(b, "Content-Length: ");
     put_uint(b, (unsigned long long)content_length);
     kl_buf_puts(b, "\r\n");
   }
-  if (close) kl_buf_puts(b, "Connection: close\r\n");
+  if (conn_hdr == CONN_HDR_CLOSE) kl_buf_puts(b, "Connection: close\r\n");
+  else if (conn_hdr == CONN_HDR_KEEP) kl_buf_puts(b, "Connection: keep-alive\r\n");
   kl_buf_puts(b, "\r\n");
 }
 
@@ -197,7 +202,7 @@ void kl_resp_error(kl_conn *c, int status, const char *code, const char *msg) {
   kl_worker *w = kl_conn_worker(c);
   kl_buf body = KL_BUF_INIT;
   kl_http_error_json(&body, msg, "invalid_request_error", code);
-  format_head(&w->out, status, "application/json", NULL, 0, (long long)body.len, true);
+  format_head(&w->out, status, "application/json", NULL, 0, (long long)body.len, CONN_HDR_CLOSE);
   uv_buf_t bufs[2] = {uv_buf_init(w->out.data, (unsigned)w->out.len),
                       uv_buf_init(body.data, (unsigned)body.len)};
   kl_conn_write(c, bufs, 2);
@@ -206,9 +211,11 @@ void kl_resp_error(kl_conn *c, int status, const char *code, const char *msg) {
 
 /* ---------------- completing functions ---------------- */
 
-static bool must_close(kl_hreq *r) {
+/* Decides keep-alive for the response (shutdown turns it off) and the header saying so. */
+static int conn_header(kl_hreq *r) {
   if (!r->keep_alive || kl_conn_stopping(r->conn)) r->keep_alive = false;
-  return !r->keep_alive;
+  if (!r->keep_alive) return CONN_HDR_CLOSE;
+  return r->http10 ? CONN_HDR_KEEP : CONN_HDR_NONE;
 }
 
 void kl_http_respond_ex(kl_http_req *req, int status, const char *content_type,
@@ -220,10 +227,10 @@ void kl_http_respond_ex(kl_http_req *req, int status, const char *content_type,
   }
   if (live(r)) {
     kl_worker *w = kl_conn_worker(r->conn);
-    bool close = must_close(r);
+    int ch = conn_header(r);
     bool bodiless = (status >= 100 && status < 200) || status == 204 || status == 304;
     if (bodiless) len = 0;
-    format_head(&w->out, status, content_type, extra, nextra, (long long)len, close);
+    format_head(&w->out, status, content_type, extra, nextra, (long long)len, ch);
     uv_buf_t bufs[2] = {uv_buf_init(w->out.data, (unsigned)w->out.len),
                         uv_buf_init((char *)(body ? body : ""), (unsigned)len)};
     kl_conn_write(r->conn, bufs, (r->is_head || len == 0) ? 1 : 2);
@@ -243,8 +250,9 @@ int kl_http_stream_begin(kl_http_req *req, int status, const char *content_type,
   r->streaming = true;
   if (!live(r)) return -1;
   kl_worker *w = kl_conn_worker(r->conn);
-  bool close = must_close(r);
-  format_head(&w->out, status, content_type, extra, nextra, -1, close);
+  if (r->http10) r->keep_alive = false; /* HTTP/1.0 has no chunked encoding */
+  int ch = conn_header(r);
+  format_head(&w->out, status, content_type, extra, nextra, r->http10 ? -2 : -1, ch);
   uv_buf_t b = uv_buf_init(w->out.data, (unsigned)w->out.len);
   return kl_conn_write(r->conn, &b, 1);
 }
@@ -253,6 +261,10 @@ int kl_http_stream_write(kl_http_req *req, const void *data, size_t len) {
   kl_hreq *r = R(req);
   if (!r->streaming || !live(r)) return -1;
   if (len == 0 || r->is_head) return 0; /* a zero-size chunk would end the stream */
+  if (r->http10) {
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    return kl_conn_write(r->conn, &b, 1);
+  }
   char hex[24];
   int hn = snprintf(hex, sizeof hex, "%zx\r\n", len);
   uv_buf_t bufs[3] = {uv_buf_init(hex, (unsigned)hn), uv_buf_init((char *)data, (unsigned)len),
@@ -263,7 +275,7 @@ int kl_http_stream_write(kl_http_req *req, const void *data, size_t len) {
 void kl_http_stream_end(kl_http_req *req) {
   kl_hreq *r = R(req);
   if (!r->streaming) kl_http_stream_begin(req, 200, NULL, NULL, 0);
-  if (live(r) && !r->is_head) {
+  if (live(r) && !r->is_head && !r->http10) {
     uv_buf_t b = uv_buf_init((char *)"0\r\n\r\n", 5);
     kl_conn_write(r->conn, &b, 1);
   }

@@ -37,10 +37,13 @@
 
 /* One observation.  All strings are optional (NULL = absent) and are copied by
  * kl_store_submit; JSON fields hold serialized JSON text. */
+/* Longest id kept (foreign ids such as Langfuse UUIDs are 36 characters). */
+#define KL_OBS_ID_MAX 64
+
 typedef struct kl_obs {
-  char id[33];              /* span id: 16 hex (keel) or up to 32 chars (foreign ids) */
-  char trace_id[33];        /* 32 hex */
-  char parent_id[33];       /* "" for a root observation */
+  char id[KL_OBS_ID_MAX + 1];        /* span id: 16 hex (keel) or a foreign id */
+  char trace_id[KL_OBS_ID_MAX + 1];  /* 32 hex (keel) or a foreign id */
+  char parent_id[KL_OBS_ID_MAX + 1]; /* "" for a root observation */
   const char *project_id;   /* NULL = "default" */
   const char *type;         /* KL_OBS_* */
   const char *name;

@@ -43,9 +43,12 @@ static inline int64_t *i64_at(const kl_obs *o, size_t i) {
   return (int64_t *)((char *)o + k_i64s[i].off);
 }
 
-/* Copies an id into a fixed 33-byte field, truncating and always terminating. */
-static void copy_id(char dst[33], const char *src) {
-  size_t n = strnlen(src, 32);
+/* Copies an id into a fixed KL_OBS_ID_MAX+1-byte field, truncating (never inside a UTF-8 sequence) and
+ * always terminating. */
+static void copy_id(char dst[KL_OBS_ID_MAX + 1], const char *src) {
+  size_t n = strnlen(src, KL_OBS_ID_MAX);
+  if (n == KL_OBS_ID_MAX && src[KL_OBS_ID_MAX] != 0)
+    while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--; /* src[n] continues a sequence */
   memcpy(dst, src, n);
   dst[n] = 0;
 }
@@ -79,11 +82,11 @@ kl_obs *kl_obs_clone(const kl_obs *o) {
 
 void kl_obs_to_json(const kl_obs *o, kl_buf *b) {
   kl_buf_puts(b, "{\"id\":");
-  kl_buf_json_str(b, o->id, strnlen(o->id, 32));
+  kl_buf_json_str(b, o->id, strnlen(o->id, KL_OBS_ID_MAX));
   kl_buf_puts(b, ",\"trace_id\":");
-  kl_buf_json_str(b, o->trace_id, strnlen(o->trace_id, 32));
+  kl_buf_json_str(b, o->trace_id, strnlen(o->trace_id, KL_OBS_ID_MAX));
   kl_buf_puts(b, ",\"parent_id\":");
-  kl_buf_json_str(b, o->parent_id, strnlen(o->parent_id, 32));
+  kl_buf_json_str(b, o->parent_id, strnlen(o->parent_id, KL_OBS_ID_MAX));
   for (size_t i = 0; i < NSTR; i++) {
     const char *v = *str_at(o, i);
     if (!v) continue; /* absent = NULL */

@@ -18,7 +18,10 @@
  * Trace fields denormalised on observations (name, user, session, tags, environment,
  * release) take the value of the most recently written observation that has one: the
  * incremental path uses COALESCE(new, old), the recompute path the highest rowid
- * (INSERT OR REPLACE gives a rewritten row a fresh rowid), so both agree. */
+ * (INSERT OR REPLACE gives a rewritten row a fresh rowid), so both agree.
+ *
+ * Queries by trace say INDEXED BY observations_trace: without ANALYZE statistics the
+ * planner prefers observations_start for its ordering, which scans a whole project. */
 #include "store/sqlite_int.h"
 
 #include <stdio.h>
@@ -58,9 +61,9 @@ static const char k_trace_add[] =
     " observation_count=observation_count+1, error_count=error_count+excluded.error_count";
 
 #define LATEST(col) \
-  "(SELECT " col " FROM observations WHERE project_id=?1 AND trace_id=?2 AND " col " IS NOT NULL ORDER BY rowid DESC LIMIT 1)"
+  "(SELECT " col " FROM observations INDEXED BY observations_trace WHERE project_id=?1 AND trace_id=?2 AND " col " IS NOT NULL ORDER BY rowid DESC LIMIT 1)"
 #define FIRST_GEN(col)                                                                          \
-  "(SELECT " col " FROM observations WHERE project_id=?1 AND trace_id=?2 AND model IS NOT NULL" \
+  "(SELECT " col " FROM observations INDEXED BY observations_trace WHERE project_id=?1 AND trace_id=?2 AND model IS NOT NULL" \
   " AND type IN ('GENERATION','EMBEDDING') ORDER BY start_ns, rowid LIMIT 1)"
 
 static const char k_trace_recompute[] =
@@ -69,7 +72,7 @@ static const char k_trace_recompute[] =
     FIRST_GEN("model") "," FIRST_GEN("start_ns") ","
     " MIN(start_ns), MAX(end_ns), SUM(usage_input+usage_input_cached+usage_input_cache_write),"
     " SUM(usage_output+usage_output_reasoning), SUM(cost_usd), COUNT(*), SUM(level='ERROR')"
-    " FROM observations WHERE project_id=?1 AND trace_id=?2 GROUP BY trace_id"
+    " FROM observations INDEXED BY observations_trace WHERE project_id=?1 AND trace_id=?2 GROUP BY trace_id"
     " ON CONFLICT(project_id,id) DO UPDATE SET name=excluded.name, user_id=excluded.user_id,"
     " session_id=excluded.session_id, tags=excluded.tags, environment=excluded.environment,"
     " release=excluded.release, model=excluded.model, model_start_ns=excluded.model_start_ns,"
@@ -79,7 +82,7 @@ static const char k_trace_recompute[] =
 
 static const char k_trace_drop_empty[] =
     "DELETE FROM traces WHERE project_id=?1 AND id=?2 AND NOT EXISTS"
-    " (SELECT 1 FROM observations WHERE project_id=?1 AND trace_id=?2)";
+    " (SELECT 1 FROM observations INDEXED BY observations_trace WHERE project_id=?1 AND trace_id=?2)";
 
 static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, kl_err *err) {
   int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
@@ -291,7 +294,7 @@ static int trace_add(kl_sqlite *q, const kl_obs *o, kl_err *err) {
 /* A trace whose aggregate must be recomputed at the end of the batch. */
 typedef struct {
   const char *project; /* points into the batch's observations */
-  char trace[33];
+  char trace[KL_OBS_ID_MAX + 1];
 } redo;
 
 static int redo_cmp(const void *a, const void *b) {
@@ -322,7 +325,7 @@ static int sqlite_write_batch(void *be, kl_obs *const *obs, size_t n, kl_err *er
     sqlite3_bind_text(st, 1, proj(o), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, o->id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    char old[33] = {0};
+    char old[KL_OBS_ID_MAX + 1] = {0};
     bool existed = rc == SQLITE_ROW;
     if (existed) {
       const unsigned char *t = sqlite3_column_text(st, 0);
@@ -344,10 +347,10 @@ static int sqlite_write_batch(void *be, kl_obs *const *obs, size_t n, kl_err *er
       if (!redos) abort();
     }
     redos[nredo].project = proj(o);
-    snprintf(redos[nredo++].trace, 33, "%s", o->trace_id);
+    snprintf(redos[nredo++].trace, KL_OBS_ID_MAX + 1, "%s", o->trace_id);
     if (strcmp(old, o->trace_id) != 0) { /* moved: the old trace shrinks (or disappears) */
       redos[nredo].project = proj(o);
-      memcpy(redos[nredo++].trace, old, 33);
+      memcpy(redos[nredo++].trace, old, KL_OBS_ID_MAX + 1);
     }
   }
   if (nredo) {

@@ -153,7 +153,7 @@ static int hexval(char c) {
   return -1;
 }
 
-static int cursor_decode(const char *cur, int64_t *start, char id[33]) {
+static int cursor_decode(const char *cur, int64_t *start, char id[KL_OBS_ID_MAX + 1]) {
   size_t n = strlen(cur);
   char raw[80];
   if (n == 0 || n % 2 || n / 2 >= sizeof raw) return -1;
@@ -170,7 +170,7 @@ static int cursor_decode(const char *cur, int64_t *start, char id[33]) {
   long long v = strtoll(raw, &end, 10);
   if (errno || *end) return -1;
   size_t idlen = strlen(colon + 1);
-  if (idlen == 0 || idlen > 32) return -1;
+  if (idlen == 0 || idlen > KL_OBS_ID_MAX) return -1;
   *start = v;
   memcpy(id, colon + 1, idlen + 1);
   return 0;
@@ -219,7 +219,7 @@ int kl_sqlite_list_traces(void *be, const kl_trace_filter *f, kl_buf *out, kl_er
   if (limit > LIST_MAX) limit = LIST_MAX;
   int mask = 0;
   int64_t cstart = 0;
-  char cid[33] = {0};
+  char cid[KL_OBS_ID_MAX + 1] = {0};
   if (f->user_id && *f->user_id) mask |= F_USER;
   if (f->session_id && *f->session_id) mask |= F_SESSION;
   if (f->model && *f->model) mask |= F_MODEL;
@@ -253,7 +253,7 @@ int kl_sqlite_list_traces(void *be, const kl_trace_filter *f, kl_buf *out, kl_er
   kl_buf_puts(out, "{\"data\":[");
   int rows = 0, rc;
   int64_t last_start = 0;
-  char last_id[33] = {0};
+  char last_id[KL_OBS_ID_MAX + 1] = {0};
   bool more = false;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     if (rows == limit) {
@@ -357,7 +357,8 @@ int kl_sqlite_get_trace(void *be, const char *project_id, const char *trace_id, 
                 "SELECT " TRACE_ROW_COLS ",tags,environment,release,observation_count FROM traces"
                 " WHERE project_id=?1 AND id=?2", err) ||
       prep_once(c, &c->obs,
-                "SELECT " KL_OBS_COLS " FROM observations WHERE project_id=?1 AND trace_id=?2"
+                "SELECT " KL_OBS_COLS " FROM observations INDEXED BY observations_trace"
+                " WHERE project_id=?1 AND trace_id=?2"
                 " ORDER BY start_ns, id", err))
     goto done;
   /* Both statements run inside one read transaction, so the trace row and its
@@ -417,7 +418,8 @@ end_read:
   sqlite3_reset(c->trace);
   sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
 done:
-  sqlite3_clear_bindings(c->obs ? c->obs : c->trace);
+  if (c->obs) sqlite3_clear_bindings(c->obs);
+  if (c->trace) sqlite3_clear_bindings(c->trace);
   kl_buf_free(&obs);
   kl_buf_free(&meta);
   kl_sqlite_release(q, c);

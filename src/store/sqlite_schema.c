@@ -30,7 +30,9 @@ static const char *const k_migrations[] = {
     " usage_estimated INTEGER NOT NULL DEFAULT 0, cost_usd REAL, cost TEXT,"
     " trace_name TEXT, user_id TEXT, session_id TEXT, tags TEXT, environment TEXT, release TEXT,"
     " PRIMARY KEY (project_id, id));"
-    "CREATE INDEX observations_trace ON observations(project_id, trace_id);"
+    /* start_ns (then the implicit rowid) orders a trace's observations for get_trace and
+     * for "the first generation" without a sort */
+    "CREATE INDEX observations_trace ON observations(project_id, trace_id, start_ns);"
     "CREATE INDEX observations_start ON observations(project_id, start_ns);"
     "CREATE TABLE traces ("
     " project_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT, user_id TEXT, session_id TEXT,"
@@ -40,11 +42,13 @@ static const char *const k_migrations[] = {
     " cost_usd REAL, observation_count INTEGER NOT NULL DEFAULT 0,"
     " error_count INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY (project_id, id));"
-    /* id is part of every listing index so (start_ns DESC, id DESC) pages need no sort */
+    /* id is part of every listing index so (start_ns DESC, id DESC) pages need no sort; the
+     * filter indexes are partial (a filter "x = ?" implies x IS NOT NULL, so SQLite still
+     * uses them) and cost nothing for traces without a user, session or model */
     "CREATE INDEX traces_start ON traces(project_id, start_ns DESC, id DESC);"
-    "CREATE INDEX traces_user ON traces(project_id, user_id, start_ns, id);"
-    "CREATE INDEX traces_session ON traces(project_id, session_id, start_ns, id);"
-    "CREATE INDEX traces_model ON traces(project_id, model, start_ns, id);"
+    "CREATE INDEX traces_user ON traces(project_id, user_id, start_ns, id) WHERE user_id IS NOT NULL;"
+    "CREATE INDEX traces_session ON traces(project_id, session_id, start_ns, id) WHERE session_id IS NOT NULL;"
+    "CREATE INDEX traces_model ON traces(project_id, model, start_ns, id) WHERE model IS NOT NULL;"
     "CREATE TABLE scores ("
     " id TEXT NOT NULL, project_id TEXT NOT NULL, trace_id TEXT, observation_id TEXT,"
     " session_id TEXT, name TEXT NOT NULL, value REAL, string_value TEXT,"

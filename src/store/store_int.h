@@ -33,7 +33,9 @@ struct kl_store {
   pthread_mutex_t spill_mu;
   int spill_fd;                 /* -1 until the first spill */
 
-  /* stats (guarded by mu; the spill counters by spill_mu) */
+  /* stats (guarded by mu; `spilled` by spill_mu).  written: rows committed by the writer;
+   * replayed: rows loaded from the spill file at open; spilled: lines appended to it (queue
+   * full or failed batch); write_errors: failed batch transactions. */
   uint64_t submitted, written, spilled, replayed, write_errors, batches;
 };
 

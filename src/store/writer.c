@@ -40,8 +40,8 @@ static void *writer_main(void *arg) {
   if (!batch) abort();
   pthread_mutex_lock(&s->mu);
   for (;;) {
-    /* paused (test hook) counts as "no work" unless we are stopping */
-    while ((s->count == 0 || (s->paused && !s->stop)) && !s->stop) {
+    /* paused (test hook) counts as "no work"; stopping overrides it */
+    while (!s->stop && (s->count == 0 || s->paused)) {
       struct timespec ts;
       deadline_after_ms(&ts, s->opts.flush_interval_ms);
       s->writer_idle = true;

@@ -5,7 +5,7 @@ import { startKeel, chat, chatStream, getJSON, waitTraces, rawExchange } from '.
 
 let keel;
 before(async () => { keel = await startKeel(); });
-after(async () => { await keel.stop(); keel.cleanup(); });
+after(async () => { assert.equal(await keel.stop(), 0, `keel exited cleanly (no leak, no crash):\n${keel.log.text.slice(-3000)}`); keel.cleanup(); });
 
 const msgs = [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'What is the capital of France?' }];
 

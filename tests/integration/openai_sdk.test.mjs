@@ -21,7 +21,11 @@ models:
   });
   client = new OpenAI({ baseURL: `${keel.url}/v1`, apiKey: 'unused-by-keel', maxRetries: 0 });
 });
-after(async () => { await keel.stop(); keel.cleanup(); await mock.stop(); });
+after(async () => {
+  assert.equal(await keel.stop(), 0, `keel exited cleanly:\n${keel.log.text.slice(-3000)}`);
+  keel.cleanup();
+  assert.equal(await mock.stop(), 0, `mock exited cleanly:\n${mock.log.text.slice(-3000)}`);
+});
 
 async function traceOf(user) {
   const list = await waitTraces(keel.url, `?user_id=${user}`);

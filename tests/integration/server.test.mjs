@@ -23,7 +23,7 @@ test('with an admin key, /api needs it as a Bearer token; secrets never reach th
     assert.match(s, /REDACTED/);
     // the OpenAI endpoints stay open
     assert.equal((await getJSON(`${keel.url}/v1/models`)).status, 200);
-  } finally { await keel.stop(); keel.cleanup(); }
+  } finally { assert.equal(await keel.stop(), 0, keel.log.text.slice(-3000)); keel.cleanup(); }
 });
 
 test('without an admin key keel refuses to listen beyond loopback', async () => {
@@ -56,7 +56,7 @@ test('a slow client that never finishes its headers gets 408 and is disconnected
     const b = await rawExchange(keel.port, ['POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"model"'], { timeoutMs: 3000 });
     assert.match(b.data, /^HTTP\/1\.1 408/);
     assert.equal((await getJSON(`${keel.url}/health`)).status, 200);
-  } finally { await keel.stop(); keel.cleanup(); }
+  } finally { assert.equal(await keel.stop(), 0, keel.log.text.slice(-3000)); keel.cleanup(); }
 });
 
 test('SIGTERM finishes in-flight calls and flushes every trace', async () => {
@@ -73,5 +73,5 @@ test('SIGTERM finishes in-flight calls and flushes every trace', async () => {
   try {
     const list = await getJSON(`${again.url}/api/v1/traces?session_id=flush&limit=100`);
     assert.equal(list.json.data.length, N);
-  } finally { await again.stop(); again.cleanup(); }
+  } finally { assert.equal(await again.stop(), 0, again.log.text.slice(-3000)); again.cleanup(); }
 });

@@ -32,7 +32,11 @@ models:
     env: { TEST_UPSTREAM_KEY: KEY },
   });
 });
-after(async () => { await keel.stop(); keel.cleanup(); await mock.stop(); });
+after(async () => {
+  assert.equal(await keel.stop(), 0, `keel exited cleanly:\n${keel.log.text.slice(-3000)}`);
+  keel.cleanup();
+  assert.equal(await mock.stop(), 0, `mock exited cleanly:\n${mock.log.text.slice(-3000)}`);
+});
 
 const body = { model: 'up', messages: [{ role: 'user', content: 'hello upstream, say something' }] };
 

@@ -321,9 +321,10 @@ static void test_model_defaults_and_fields(void **state) {
   assert_string_equal(kl_provider_name(m->provider), "mock");
   kl_config_free(c);
 
-  c = parse("models: [{name: x, provider: anthropic}]\n", &err);
+  c = parse("models: [{name: x, provider: anthropic}, {name: y, provider: openai, base_url: HTTPS://H/P/}]\n", &err);
   assert_non_null(c);
   assert_string_equal(c->models[0].base_url, "https://api.anthropic.com");
+  assert_string_equal(c->models[1].base_url, "https://H/P");
   kl_config_free(c);
 }
 

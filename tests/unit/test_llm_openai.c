@@ -126,6 +126,15 @@ static void test_upstream_body(void **state) {
   free(up);
   cJSON_Delete(r.root);
 
+  /* keys are case-sensitive: "Stream_Options" is an unknown field and passes through (fuzz regression: leak) */
+  assert_int_equal(parse("{\"model\":\"m\"," MSGS ",\"stream\":true,\"Stream_Options\":{\"Include_Usage\":false}}", &r, &err), 0);
+  assert_false(r.client_include_usage);
+  up = kl_chat_req_upstream_body(&r, "up", NULL);
+  assert_string_equal(up, "{\"model\":\"up\"," MSGS ",\"stream\":true,\"Stream_Options\":{\"Include_Usage\":false},"
+                          "\"stream_options\":{\"include_usage\":true}}");
+  free(up);
+  cJSON_Delete(r.root);
+
   /* not streaming: no stream_options added */
   assert_int_equal(parse("{\"model\":\"m\"," MSGS ",\"n\":2}", &r, &err), 0);
   up = kl_chat_req_upstream_body(&r, "up", NULL);
@@ -223,6 +232,7 @@ static void test_stream_content(void **state) {
   assert_int_equal(feed(s, "{\"foo\":1}"), KL_CHUNK_INVALID);
   assert_int_equal(feed(s, ""), KL_CHUNK_INVALID);
   assert_int_equal(feed(s, "{\"error\":{\"message\":\"overloaded\"}}"), KL_CHUNK_ERROR);
+  assert_int_equal(feed(s, "{\"object\":\"error\",\"message\":\"bad\",\"code\":400}"), KL_CHUNK_ERROR);
   /* usage on an ordinary chunk (some servers) is recorded, and the chunk is still content */
   assert_int_equal(feed(s, "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"},\"finish_reason\":\"length\"}],"
                            "\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}"), KL_CHUNK_CONTENT);

@@ -195,8 +195,8 @@ static void test_custom_tables(void **state) {
       "{}",
       "[{\"modelName\":\"x\",\"matchPattern\":\"(unclosed\",\"pricingTiers\":[{\"isDefault\":true,\"prices\":{}}]}]",
       "[{\"modelName\":\"x\",\"matchPattern\":\"^x$\",\"pricingTiers\":[{\"isDefault\":false,\"prices\":{}}]}]",
-      "[{\"modelName\":\"x\",\"matchPattern\":\"^x$\",\"pricingTiers\":[{\"isDefault\":true,\"prices\":{}},"
-      "{\"priority\":1,\"conditions\":[{\"usageDetailPattern\":\"input\",\"operator\":\"between\",\"value\":1}],\"prices\":{}}]}]",
+      ("[{\"modelName\":\"x\",\"matchPattern\":\"^x$\",\"pricingTiers\":[{\"isDefault\":true,\"prices\":{}},"
+       "{\"priority\":1,\"conditions\":[{\"usageDetailPattern\":\"input\",\"operator\":\"between\",\"value\":1}],\"prices\":{}}]}]"),
       "[{\"matchPattern\":\"^x$\"}]",
       "not json",
   };

@@ -1,0 +1,80 @@
+/* fuzz_openai.c: the OpenAI wire-format code on hostile bytes.  Every input goes through
+ * request parsing (+ upstream body and params on success), response parsing, the stream
+ * assembler (input split into lines, each line one event's data) and the mock (with control
+ * headers taken from the first line when it looks like "fault;chunks;max"). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "llm/kl_llm.h"
+
+typedef struct fz_hdrs { char fault[32], chunks[16], cached[16]; } fz_hdrs;
+
+static const char *fz_hdr(void *ud, const char *name) {
+  fz_hdrs *h = ud;
+  if (strcmp(name, "x-mock-fault") == 0) return h->fault;
+  if (strcmp(name, "x-mock-chunks") == 0) return h->chunks;
+  if (strcmp(name, "x-mock-cached-tokens") == 0) return h->cached;
+  return NULL;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  const char *s = (const char *)data;
+  kl_arena *a = kl_arena_new(4096);
+
+  kl_chat_req r;
+  kl_err err;
+  if (kl_chat_req_parse(s, size, &r, &err) == 0) {
+    size_t n;
+    free(kl_chat_req_upstream_body(&r, "upstream-model", &n));
+    kl_buf b = KL_BUF_INIT;
+    kl_chat_req_params_json(&r, &b);
+    kl_buf_free(&b);
+    cJSON_Delete(r.root);
+  }
+
+  kl_chat_result res;
+  kl_chat_resp_parse(a, s, size, &res, &err);
+
+  kl_chat_stream *st = kl_chat_stream_new();
+  size_t start = 0;
+  for (size_t i = 0; i <= size; i++) {
+    if (i == size || s[i] == '\n') {
+      kl_chat_stream_feed(st, s + start, i - start);
+      start = i + 1;
+    }
+  }
+  kl_chat_stream_result(st, a, &res);
+  kl_chat_stream_free(st);
+
+  /* the mock: headers from a first line "fault;chunks;cached", body the rest */
+  static const char *const faults[] = {"", "reset", "malformed", "truncate", "429", "status=500", "hang", "bogus"};
+  fz_hdrs h = {{0}, {0}, {0}};
+  const char *body = s;
+  size_t blen = size;
+  if (size > 2 && s[0] == '#') {
+    snprintf(h.fault, sizeof h.fault, "%s", faults[(uint8_t)s[1] % 8]);
+    snprintf(h.chunks, sizeof h.chunks, "%u", (unsigned)(uint8_t)s[2] % 50);
+    snprintf(h.cached, sizeof h.cached, "%u", (unsigned)(uint8_t)s[1] * 7);
+    body = s + 3;
+    blen = size - 3;
+  }
+  kl_mock_plan p;
+  kl_mock_chat(a, body, blen, fz_hdr, &h, NULL, &p);
+  if (p.stream) {
+    /* the mock's own stream must always be assemblable */
+    st = kl_chat_stream_new();
+    for (size_t i = 0; i < p.nchunks; i++) {
+      size_t n = strlen(p.chunks[i]);
+      if (n < 8 || strncmp(p.chunks[i], "data: ", 6) != 0) abort();
+      kl_chat_stream_feed(st, p.chunks[i] + 6, n - 8);
+    }
+    kl_chat_stream_result(st, a, &res);
+    kl_chat_stream_free(st);
+  } else if (p.fault == KL_MOCK_OK && p.status == 200) {
+    if (kl_chat_resp_parse(a, p.body, p.body_len, &res, &err) != 0) abort();
+  }
+  kl_arena_free(a);
+  return 0;
+}

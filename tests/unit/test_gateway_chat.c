@@ -1,0 +1,307 @@
+/* test_gateway_chat.c: the chat pipeline with the in-process mock provider and a fake reply
+ * sink: no HTTP server involved.  Covers answers, streaming relay, every mock fault, client
+ * aborts, and that each call lands in the store as exactly one observation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "gateway/kl_gateway.h"
+
+typedef struct sink {
+  int status;
+  bool streamed, completed;
+  int completions;
+  kl_buf body;
+  char retry_after[16];
+} sink;
+
+static void s_respond(void *ud, int status, const char *ct, const kl_http_header *extra, size_t n, const char *body,
+                      size_t len) {
+  sink *s = ud;
+  (void)ct;
+  s->status = status;
+  for (size_t i = 0; i < n; i++)
+    if (!strcasecmp(extra[i].name, "retry-after")) snprintf(s->retry_after, sizeof s->retry_after, "%s", extra[i].value);
+  kl_buf_append(&s->body, body, len);
+  s->completed = true;
+  s->completions++;
+}
+static int s_begin(void *ud, int status, const char *ct, const kl_http_header *extra, size_t n) {
+  sink *s = ud;
+  (void)ct, (void)extra, (void)n;
+  s->status = status;
+  s->streamed = true;
+  return 0;
+}
+static int s_write(void *ud, const char *data, size_t len) {
+  kl_buf_append(&((sink *)ud)->body, data, len);
+  return 0;
+}
+static void s_end(void *ud) {
+  sink *s = ud;
+  s->completed = true;
+  s->completions++;
+}
+
+typedef struct { const char *k[4], *v[4]; int n; } hdrs;
+static const char *hget(void *ud, const char *name) {
+  hdrs *h = ud;
+  for (int i = 0; h && i < h->n; i++)
+    if (!strcmp(h->k[i], name)) return h->v[i];
+  return NULL;
+}
+
+typedef struct fixture {
+  char dir[64];
+  kl_config *cfg;
+  kl_store *store;
+  kl_gateway *gw;
+  uv_loop_t loop;
+  kl_gw_worker *w;
+} fixture;
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof *f);
+  snprintf(f->dir, sizeof f->dir, "/tmp/keel-test-gw-XXXXXX");
+  assert_non_null(mkdtemp(f->dir));
+  const char *yaml =
+      "models:\n"
+      "  - name: mock\n    provider: mock\n"
+      "  - name: mock-slow\n    provider: mock\n    timeout_ms: 200\n";
+  kl_err e = {0};
+  f->cfg = kl_config_parse(yaml, strlen(yaml), "test.yaml", &e);
+  assert_non_null(f->cfg);
+  kl_store_opts so = {.data_dir = f->dir};
+  f->store = kl_store_open(&so, &e);
+  assert_non_null(f->store);
+  f->gw = kl_gateway_new(f->cfg, f->store, &e);
+  assert_non_null(f->gw);
+  uv_loop_init(&f->loop);
+  f->w = kl_gw_worker_new(f->gw, &f->loop, &e);
+  assert_non_null(f->w);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  kl_gw_worker_free(f->w);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&f->loop), 0);
+  kl_gateway_free(f->gw);
+  kl_store_close(f->store);
+  kl_config_free(f->cfg);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+  assert_int_equal(system(cmd), 0);
+  free(f);
+  return 0;
+}
+
+/* Runs one call to completion; returns the sink (caller frees body). */
+static kl_gw_call *start(fixture *f, kl_arena *a, const char *body, hdrs *h, sink *s) {
+  kl_gw_request r = {.arena = a, .worker = f->w, .body = body, .body_len = strlen(body), .header = hget,
+                     .header_ud = h, .start_unix_ns = kl_now_ns(), .start_mono_ns = kl_mono_ns()};
+  kl_gw_reply reply = {s, s_respond, s_begin, s_write, s_end};
+  return kl_gw_chat(&r, &reply);
+}
+
+static void run_call(fixture *f, const char *body, hdrs *h, sink *s) {
+  kl_arena *a = kl_arena_new(0);
+  start(f, a, body, h, s);
+  while (!s->completed) uv_run(&f->loop, UV_RUN_ONCE);
+  assert_int_equal(s->completions, 1);
+  kl_arena_free(a);
+}
+
+static cJSON *last_observation(fixture *f, const char *user) {
+  kl_store_flush(f->store);
+  kl_trace_filter tf = {.user_id = user, .limit = 10};
+  kl_buf out = KL_BUF_INIT;
+  kl_err e = {0};
+  assert_int_equal(kl_store_list_traces(f->store, &tf, &out, &e), 0);
+  cJSON *l = cJSON_Parse(out.data);
+  cJSON *row = cJSON_GetArrayItem(cJSON_GetObjectItem(l, "data"), 0);
+  assert_non_null(row);
+  kl_buf d = KL_BUF_INIT;
+  assert_int_equal(kl_store_get_trace(f->store, NULL, kl_json_str(row, "id"), &d, &e), 0);
+  cJSON *t = cJSON_Parse(d.data);
+  cJSON *o = cJSON_Duplicate(cJSON_GetArrayItem(cJSON_GetObjectItem(t, "observations"), 0), 1);
+  cJSON_Delete(t);
+  cJSON_Delete(l);
+  kl_buf_free(&out);
+  kl_buf_free(&d);
+  return o;
+}
+
+#define REQ(extra) "{\"model\":\"mock\",\"user\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"hello there gateway\"}]" extra "}"
+
+static void test_plain_answer_traced(void **state) {
+  fixture *f = *state;
+  sink s = {0};
+  char body[256];
+  snprintf(body, sizeof body, REQ(""), "u-plain");
+  run_call(f, body, NULL, &s);
+  assert_int_equal(s.status, 200);
+  assert_false(s.streamed);
+  cJSON *r = cJSON_Parse(s.body.data);
+  assert_string_equal(kl_json_str(r, "object"), "chat.completion");
+  cJSON *o = last_observation(f, "u-plain");
+  assert_string_equal(kl_json_str(o, "type"), "GENERATION");
+  assert_int_equal(kl_json_int(cJSON_GetObjectItem(o, "usage"), "input", -1),
+                   kl_json_int(cJSON_GetObjectItem(r, "usage"), "prompt_tokens", -2));
+  assert_string_equal(kl_json_str(o, "level"), "DEFAULT");
+  cJSON_Delete(o);
+  cJSON_Delete(r);
+  kl_buf_free(&s.body);
+  assert_int_equal(kl_gw_worker_active(f->w), 0);
+}
+
+static void test_stream_hides_usage_chunk(void **state) {
+  fixture *f = *state;
+  sink s = {0};
+  char body[256];
+  snprintf(body, sizeof body, REQ(",\"stream\":true"), "u-stream");
+  run_call(f, body, NULL, &s);
+  assert_true(s.streamed);
+  assert_int_equal(s.status, 200);
+  assert_non_null(strstr(s.body.data, "data: [DONE]\n\n"));
+  assert_null(strstr(s.body.data, "\"choices\":[]"));
+  cJSON *o = last_observation(f, "u-stream");
+  assert_true(kl_json_int(cJSON_GetObjectItem(o, "usage"), "output", 0) > 0);
+  assert_true(cJSON_IsNumber(cJSON_GetObjectItem(o, "ttft_ms")));
+  cJSON_Delete(o);
+  kl_buf_free(&s.body);
+
+  sink s2 = {0};
+  snprintf(body, sizeof body, REQ(",\"stream\":true,\"stream_options\":{\"include_usage\":true}"), "u-stream2");
+  run_call(f, body, NULL, &s2);
+  assert_non_null(strstr(s2.body.data, "\"choices\":[]"));
+  kl_buf_free(&s2.body);
+}
+
+static void test_faults(void **state) {
+  fixture *f = *state;
+  struct { const char *fault; bool stream; int status; const char *expect; } cases[] = {
+      {"status=503", false, 503, "error"},
+      {"429", false, 429, "rate"},
+      {"reset", false, 502, "upstream_reset"},
+      {"malformed", false, 502, "upstream_invalid_response"},
+      {"reset", true, 200, "upstream_reset"},
+      {"truncate", true, 200, "upstream_stream_truncated"},
+      {"malformed", true, 200, "upstream_invalid_stream"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    sink s = {0};
+    char body[256], user[32];
+    snprintf(user, sizeof user, "u-fault-%zu", i);
+    snprintf(body, sizeof body, cases[i].stream ? REQ(",\"stream\":true") : REQ(""), user);
+    hdrs h = {{"x-mock-fault", "x-mock-retry-after"}, {cases[i].fault, "3"}, 2};
+    run_call(f, body, &h, &s);
+    assert_int_equal(s.status, cases[i].status);
+    if (cases[i].stream) {
+      if (strstr(s.body.data, "data: [DONE]")) fail_msg("%s: stream ended with [DONE]:\n%s", cases[i].fault, s.body.data);
+      assert_non_null(strstr(s.body.data, "\"error\""));
+    }
+    if (cases[i].status == 429) assert_string_equal(s.retry_after, "3");
+    assert_non_null(strstr(s.body.data, cases[i].expect));
+    cJSON *o = last_observation(f, user);
+    assert_string_equal(kl_json_str(o, "level"), "ERROR");
+    cJSON_Delete(o);
+    kl_buf_free(&s.body);
+  }
+}
+
+static void test_hang_times_out(void **state) {
+  fixture *f = *state;
+  sink s = {0};
+  const char *body = "{\"model\":\"mock-slow\",\"user\":\"u-hang\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+  hdrs h = {{"x-mock-fault"}, {"hang"}, 1};
+  run_call(f, body, &h, &s);
+  assert_int_equal(s.status, 504);
+  assert_non_null(strstr(s.body.data, "upstream_timeout"));
+  kl_buf_free(&s.body);
+}
+
+static void test_abort(void **state) {
+  fixture *f = *state;
+  sink s = {0};
+  char body[256];
+  snprintf(body, sizeof body, REQ(",\"stream\":true"), "u-abort");
+  hdrs h = {{"x-mock-latency-ms"}, {"5000"}, 1};
+  kl_arena *a = kl_arena_new(0);
+  kl_gw_call *c = start(f, a, body, &h, &s);
+  assert_non_null(c);
+  uv_run(&f->loop, UV_RUN_NOWAIT);
+  assert_false(s.completed);
+  assert_int_equal(kl_gw_worker_active(f->w), 1);
+  kl_gw_call_abort(c);
+  assert_true(s.completed);
+  assert_int_equal(s.completions, 1);
+  assert_int_equal(kl_gw_worker_active(f->w), 0);
+  kl_arena_free(a);
+  cJSON *o = last_observation(f, "u-abort");
+  assert_non_null(strstr(kl_json_str(o, "status_message"), "client disconnected"));
+  cJSON_Delete(o);
+  kl_buf_free(&s.body);
+}
+
+static void test_rejections(void **state) {
+  fixture *f = *state;
+  struct { const char *body; int status; const char *needle; } cases[] = {
+      {"{\"model\":\"nope\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 404, "model_not_found"},
+      {"{\"model\":\"mock\"}", 400, "messages"},
+      {"not json", 400, "JSON"},
+      {"{\"model\":\"mock\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 400, "x-keel-metadata"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    sink s = {0};
+    hdrs h = {{"x-keel-metadata"}, {"[]"}, i == 3 ? 1 : 0};
+    run_call(f, cases[i].body, &h, &s);
+    assert_int_equal(s.status, cases[i].status);
+    assert_non_null(strstr(s.body.data, cases[i].needle));
+    kl_buf_free(&s.body);
+  }
+  assert_int_equal(kl_gw_worker_active(f->w), 0);
+}
+
+static void test_models_and_metrics(void **state) {
+  fixture *f = *state;
+  kl_buf b = KL_BUF_INIT;
+  kl_gw_models_json(f->gw, &b);
+  cJSON *j = cJSON_Parse(b.data);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "data")), 2);
+  cJSON_Delete(j);
+  kl_buf_reset(&b);
+  sink s = {0};
+  char body[256];
+  snprintf(body, sizeof body, REQ(""), "u-metrics");
+  run_call(f, body, NULL, &s);
+  kl_buf_free(&s.body);
+  kl_metrics_render(kl_gateway_metrics(f->gw), f->store, &b);
+  assert_non_null(strstr(b.data, "keel_requests_total{model=\"mock\",status=\"200\"}"));
+  assert_non_null(strstr(b.data, "keel_request_duration_seconds_bucket{model=\"mock\",le=\"+Inf\"}"));
+  assert_non_null(strstr(b.data, "keel_tokens_total{model=\"mock\",type=\"input\"}"));
+  kl_buf_free(&b);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_plain_answer_traced, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stream_hides_usage_chunk, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_hang_times_out, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rejections, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_models_and_metrics, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
