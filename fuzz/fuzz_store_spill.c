@@ -1,7 +1,7 @@
 /* fuzz_store_spill.c: the store's two parsers of outside bytes.
  *  - kl_obs_from_json (spill-file lines, which a crash can tear anywhere): must not crash,
  *    and what it accepts must round-trip: after one normalisation (invalid UTF-8 becomes
- *    U+FFFD, long ids are cut to 32 bytes) to_json(from_json(x)) is a fixed point.
+ *    U+FFFD, long ids are cut to KL_OBS_ID_MAX bytes) to_json(from_json(x)) is a fixed point.
  *  - the list cursor (comes from API clients): any bytes give 0 or a 400, never a crash. */
 #include <stdint.h>
 #include <stdio.h>

@@ -37,7 +37,8 @@ typedef struct srv {
   bool wait_timed_out; /* the server gave up waiting for the client */
   bool stopping;
   char last_head[8192];
-  char last_body[8192];
+  char last_body[8192];   /* first 8191 bytes */
+  size_t last_body_len;
   pthread_t thr[MAX_CONNS];
   int fds[MAX_CONNS];
   int nthr;
@@ -106,6 +107,11 @@ static bool answer(srv *s, int fd, const char *path, const char *body, size_t bl
       wait_client_chunks(s, i + 1);
     }
     sends(fd, "0\r\nX-Trailer: t\r\n\r\n");
+  } else if (strcmp(path, "/pause") == 0) {
+    /* first body byte at once, then a pause longer than the test's first-byte timeout */
+    sends(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n");
+    usleep(400 * 1000);
+    sends(fd, "1\r\nb\r\n0\r\n\r\n");
   } else if (strcmp(path, "/close-mid") == 0) {
     sends(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
     return false;
@@ -156,25 +162,31 @@ static void *conn_main(void *arg) {
     size_t clen = 0;
     char *cl = memmem(buf, hlen, "\r\nContent-Length:", 17);
     if (cl) clen = strtoul(cl + 17, NULL, 10);
-    while (have < hlen + clen) {
-      ssize_t r = recv(fd, buf + have, sizeof buf - have, 0);
-      if (r <= 0) goto out;
-      have += (size_t)r;
-    }
     char path[256] = "";
     sscanf(buf, "%*s %255s", path);
-    char body[8192];
-    size_t blen = clen < sizeof body ? clen : sizeof body - 1;
-    memcpy(body, buf + hlen, blen);
-    body[blen] = 0;
+    pthread_mutex_lock(&s->mu);
+    snprintf(s->last_head, sizeof s->last_head, "%.*s", (int)hlen, buf);
+    pthread_mutex_unlock(&s->mu);
+    /* the body can be any size: read it into its own allocation */
+    char *body = malloc(clen + 1);
+    size_t got = have - hlen < clen ? have - hlen : clen;
+    memcpy(body, buf + hlen, got);
+    memmove(buf, buf + hlen + got, have - hlen - got); /* keep a pipelined next request */
+    have -= hlen + got;
+    while (got < clen) {
+      ssize_t r = recv(fd, body + got, clen - got, 0);
+      if (r <= 0) break;
+      got += (size_t)r;
+    }
+    body[got] = 0;
     pthread_mutex_lock(&s->mu);
     s->requests++;
-    snprintf(s->last_head, sizeof s->last_head, "%.*s", (int)hlen, buf);
-    memcpy(s->last_body, body, blen + 1);
+    s->last_body_len = got;
+    snprintf(s->last_body, sizeof s->last_body, "%s", body);
     pthread_mutex_unlock(&s->mu);
-    memmove(buf, buf + hlen + clen, have - hlen - clen);
-    have -= hlen + clen;
-    if (!answer(s, fd, path, body, blen)) break;
+    bool keep = got == clen && answer(s, fd, path, body, clen);
+    free(body);
+    if (!keep) break;
   }
 out:
   close(fd);
@@ -247,6 +259,21 @@ static int srv_get(srv *s, const int *field) {
   return v;
 }
 
+/* Copies what the server last received (never assert while holding the lock). */
+static void snap(srv *s, char head[8192], char body[8192]) {
+  pthread_mutex_lock(&s->mu);
+  memcpy(head, s->last_head, 8192);
+  memcpy(body, s->last_body, 8192);
+  pthread_mutex_unlock(&s->mu);
+}
+
+static size_t srv_get_size(srv *s, const size_t *field) {
+  pthread_mutex_lock(&s->mu);
+  size_t v = *field;
+  pthread_mutex_unlock(&s->mu);
+  return v;
+}
+
 /* ================= client side fixtures ================= */
 
 typedef struct {
@@ -271,6 +298,8 @@ typedef struct res {
   kl_upstream_call *call;
   kl_upstream_call *cancel_on_done; /* cancel this other call from on_done */
   struct res *start_in_data;        /* start a /cl call with this res from on_data */
+  struct res *start_in_done;        /* ... from on_done (a retry) */
+  bool free_in_done;
 } res;
 
 static void on_response(void *ud, int status, const kl_http_header *h, size_t n) {
@@ -316,6 +345,11 @@ static void on_done(void *ud, kl_upstream_status st, const char *err) {
   r->st = st;
   snprintf(r->err, sizeof r->err, "%s", err ? err : "(null)");
   if (r->cancel_on_done) kl_upstream_cancel(r->cancel_on_done);
+  if (r->start_in_done) start_get("/cl", r->start_in_done, NULL);
+  if (r->free_in_done) {
+    kl_upstream_free(F.u);
+    F.u = NULL;
+  }
 }
 
 static const kl_upstream_cbs CBS = {on_response, on_data, on_done};
@@ -341,16 +375,21 @@ static kl_upstream_call *start_get(const char *path, res *r, const kl_upstream_o
 
 static void res_free(res *r) { kl_buf_free(&r->body); }
 
-/* Runs the loop until pred(arg) holds or ms elapse. */
+/* Runs the loop until pred(arg) holds or ms elapse.  A 2 ms tick wakes the loop so that
+ * predicates on server-thread state (which no loop event announces) are re-checked. */
 static void wd_cb(uv_timer_t *t) { *(bool *)t->data = true; }
+static void tick_cb(uv_timer_t *t) { (void)t; }
 static bool run_until(bool (*pred)(void *), void *arg, uint64_t ms) {
-  uv_timer_t wd;
+  uv_timer_t wd, tick;
   bool fired = false;
   uv_timer_init(&F.loop, &wd);
+  uv_timer_init(&F.loop, &tick);
   wd.data = &fired;
   uv_timer_start(&wd, wd_cb, ms, 0);
+  uv_timer_start(&tick, tick_cb, 2, 2);
   while (!pred(arg) && !fired) uv_run(&F.loop, UV_RUN_ONCE);
   uv_close((uv_handle_t *)&wd, NULL);
+  uv_close((uv_handle_t *)&tick, NULL);
   uv_run(&F.loop, UV_RUN_NOWAIT);
   return pred(arg);
 }
@@ -415,35 +454,38 @@ static void test_post_request_seen_by_server(void **st) {
   assert_true(run_until(done1, &r, 10000));
   assert_int_equal(r.st, KL_UP_OK);
   assert_string_equal(r.body.data, body);
-  pthread_mutex_lock(&F.s->mu);
-  const char *h = F.s->last_head;
+  char h[8192], b[8192];
+  snap(F.s, h, b);
   assert_true(strncmp(h, "POST /echo HTTP/1.1\r\n", 21) == 0);
   assert_non_null(strstr(h, "\r\nContent-Type: application/json\r\n"));
   assert_non_null(strstr(h, "\r\nX-Test:  one\r\n"));
   assert_non_null(strstr(h, "\r\nAuthorization: Bearer k\r\n"));
-  assert_non_null(strstr(h, "\r\nContent-Length: 28\r\n"));
+  char cl[64];
+  snprintf(cl, sizeof cl, "\r\nContent-Length: %zu\r\n", strlen(body));
+  assert_non_null(strstr(h, cl));
   assert_null(strcasestr(h, "\r\nExpect:"));
   assert_null(strcasestr(h, "\r\nAccept-Encoding:"));
   assert_null(strcasestr(h, "x-www-form-urlencoded"));
-  assert_string_equal(F.s->last_body, body);
-  pthread_mutex_unlock(&F.s->mu);
+  assert_string_equal(b, body);
   res_free(&r);
 
-  /* A large body (over curl's 1 KiB Expect threshold) without a Content-Type. */
-  char *big = malloc(6000);
-  memset(big, 'z', 5999);
-  big[5999] = 0;
+  /* A large body (curl adds "Expect: 100-continue" above 1 MiB) without a Content-Type. */
+  size_t blen = 2u << 20;
+  char *big = malloc(blen + 1);
+  for (size_t i = 0; i < blen; i++) big[i] = (char)('a' + i % 26);
+  big[blen] = 0;
   res r2 = {0};
-  kl_upstream_opts o2 = {.method = "POST", .body = big, .body_len = 5999};
+  kl_upstream_opts o2 = {.method = "POST", .body = big, .body_len = blen};
   start_opts("/echo", &r2, o2);
-  assert_true(run_until(done1, &r2, 10000));
+  assert_true(run_until(done1, &r2, 20000));
   assert_int_equal(r2.st, KL_UP_OK);
-  assert_int_equal(r2.body.len, 5999);
-  pthread_mutex_lock(&F.s->mu);
-  assert_null(strcasestr(F.s->last_head, "\r\nExpect:"));
-  assert_null(strcasestr(F.s->last_head, "\r\nContent-Type:"));
-  assert_string_equal(F.s->last_body, big);
-  pthread_mutex_unlock(&F.s->mu);
+  assert_int_equal(r2.body.len, blen);
+  assert_memory_equal(r2.body.data, big, blen);
+  snap(F.s, h, b);
+  assert_null(strcasestr(h, "\r\nExpect:"));
+  assert_null(strcasestr(h, "\r\nContent-Type:"));
+  assert_memory_equal(b, big, 8191);
+  assert_int_equal(srv_get_size(F.s, &F.s->last_body_len), blen);
   free(big);
   res_free(&r2);
 }
@@ -457,8 +499,9 @@ static void test_chunked_streams_as_it_arrives(void **st) {
   assert_string_equal(r.body.data, "part0part1part2");
   assert_true(r.datas >= 3); /* relayed piecewise, not buffered to the end */
   pthread_mutex_lock(&F.s->mu);
-  assert_false(F.s->wait_timed_out);
+  bool gave_up = F.s->wait_timed_out;
   pthread_mutex_unlock(&F.s->mu);
+  assert_false(gave_up);
   assert_int_equal(r.responses, 1); /* the trailer did not fire a second on_response */
   res_free(&r);
 }
@@ -522,6 +565,17 @@ static void test_first_byte_timeout(void **st) {
   assert_true(run_until(server_saw_close, &two, 10000));
   res_free(&r);
   res_free(&r2);
+}
+
+static void test_first_byte_timeout_stops_at_first_byte(void **st) {
+  (void)st;
+  res r = {0};
+  kl_upstream_opts o = {.first_byte_timeout_ms = 150};
+  start_get("/pause", &r, &o);
+  assert_true(run_until(done1, &r, 10000));
+  assert_int_equal(r.st, KL_UP_OK);
+  assert_string_equal(r.body.data, "ab");
+  res_free(&r);
 }
 
 static void test_total_timeout(void **st) {
@@ -655,6 +709,29 @@ static void test_start_inside_on_data(void **st) {
   res_free(&b);
 }
 
+static void test_start_and_free_inside_on_done(void **st) {
+  (void)st;
+  res a = {0}, b = {0}, hang = {0};
+  a.start_in_done = &b;  /* a fails, b is the "retry" started from a's on_done */
+  b.free_in_done = true; /* and b tears the client down with a call still in flight */
+  start_get("/hang", &hang, NULL);
+  kl_upstream_opts o = {.first_byte_timeout_ms = 50};
+  start_get("/hang", &a, &o);
+  assert_true(run_until(done1, &b, 10000));
+  assert_int_equal(a.st, KL_UP_TTFB_TIMEOUT);
+  assert_int_equal(b.st, KL_UP_OK);
+  assert_string_equal(b.body.data, "hello");
+  assert_null(F.u);
+  int two = 2; /* both /hang connections were dropped */
+  assert_true(run_until(server_saw_close, &two, 10000));
+  assert_int_equal(hang.dones, 0);
+  assert_int_equal(a.dones, 1);
+  assert_int_equal(b.dones, 1);
+  res_free(&a);
+  res_free(&b);
+  res_free(&hang);
+}
+
 static void test_free_with_calls_in_flight(void **st) {
   (void)st;
   res r[3] = {{0}};
@@ -721,7 +798,10 @@ static void test_many_concurrent(void **st) {
     assert_string_equal(r[i].body.data, bodies[i]);
     res_free(&r[i]);
   }
-  assert_int_equal(srv_get(F.s, &F.s->accepts), accepts);
+  /* Every pooled connection was reused; only the shortfall (if the first wave needed
+   * fewer than NCONC connections) may have been opened. */
+  assert_true(accepts <= NCONC);
+  assert_true(srv_get(F.s, &F.s->accepts) <= NCONC);
 }
 
 int main(void) {
@@ -734,6 +814,7 @@ int main(void) {
       T(test_500_is_ok),
       T(test_close_mid_body_is_reset),
       T(test_first_byte_timeout),
+      T(test_first_byte_timeout_stops_at_first_byte),
       T(test_total_timeout),
       T(test_connection_refused),
       T(test_connection_reuse),
@@ -743,6 +824,7 @@ int main(void) {
       T(test_on_data_abort),
       T(test_cancel_from_other_on_done),
       T(test_start_inside_on_data),
+      T(test_start_and_free_inside_on_done),
       T(test_free_with_calls_in_flight),
       T(test_free_inside_on_data),
       T(test_many_concurrent),

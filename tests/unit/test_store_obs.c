@@ -55,7 +55,7 @@ static void test_clone_truncates_long_ids(void **state) {
   kl_obs o = sample();
   memset(o.id, 'x', sizeof o.id); /* not terminated */
   kl_obs *c = kl_obs_clone(&o);
-  assert_int_equal(strlen(c->id), 32);
+  assert_int_equal(strlen(c->id), KL_OBS_ID_MAX);
   kl_obs_free(c);
 }
 
