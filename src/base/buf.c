@@ -18,6 +18,7 @@ void kl_buf_reserve(kl_buf *b, size_t extra) {
   }
   b->data = p;
   b->cap = cap;
+  b->data[b->len] = 0; /* a fresh buffer is an empty string, not garbage */
 }
 
 void kl_buf_append(kl_buf *b, const void *data, size_t n) {

@@ -143,6 +143,11 @@ kl_upstream *kl_upstream_new(uv_loop_t *loop, kl_err *err);
 /* Cancels outstanding calls (without callbacks) and closes its handles; memory is released in
  * close callbacks, so run the loop (uv_run) before uv_loop_close. */
 void kl_upstream_free(kl_upstream *u);
+/* Callbacks never fire from inside kl_upstream_start (errors found later, e.g. a refused
+ * connection, arrive through on_done).  The headers passed to on_response stay valid until
+ * on_done returns or the call is cancelled; errmsg is "" for KL_UP_OK.  The call handle is
+ * invalid once on_done has returned or kl_upstream_cancel() has been called.  start, cancel
+ * and kl_upstream_free may be called from inside any callback of any call. */
 kl_upstream_call *kl_upstream_start(kl_upstream *u, const kl_upstream_opts *opts,
                                     const kl_upstream_cbs *cbs, void *ud, kl_err *err);
 /* Stops the call; no callback fires for it afterwards.  Safe to call from inside its own callbacks. */

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define UP_MAX_CONNECTS 256 /* idle connections kept in the pool, all hosts together */
 #define UP_CONNECT_TIMEOUT_MS 10000L
@@ -540,7 +541,11 @@ kl_upstream_call *kl_upstream_start(kl_upstream *u, const kl_upstream_opts *opts
   }
   /* Ignore failure: a curl without HTTP/2 just speaks HTTP/1.1. */
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  /* PIPEWAIT makes a new call wait for a pending connection to the same host to tell
+   * whether it multiplexes.  Over TLS, ALPN answers during the handshake; over cleartext
+   * it is only known when the first response arrives, so one slow call would hold up
+   * every other call to that host.  Hence https only. */
+  if (strncasecmp(opts->url, "https://", 8) == 0) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, opts->insecure_tls ? 0L : 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, opts->insecure_tls ? 0L : 2L);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
