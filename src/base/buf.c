@@ -154,3 +154,20 @@ void kl_buf_json_str(kl_buf *b, const char *s, size_t n) {
   if (run) kl_buf_append(b, p + i - run, run);
   kl_buf_putc(b, '"');
 }
+
+static void json_str_or_null(kl_buf *b, const char *s) {
+  if (s) kl_buf_json_str(b, s, strlen(s));
+  else kl_buf_puts(b, "null");
+}
+
+void kl_buf_error_json(kl_buf *b, const char *message, const char *type, const char *param, const char *code) {
+  kl_buf_puts(b, "{\"error\":{\"message\":");
+  json_str_or_null(b, message ? message : "error");
+  kl_buf_puts(b, ",\"type\":");
+  json_str_or_null(b, type);
+  kl_buf_puts(b, ",\"param\":");
+  json_str_or_null(b, param);
+  kl_buf_puts(b, ",\"code\":");
+  json_str_or_null(b, code);
+  kl_buf_puts(b, "}}");
+}

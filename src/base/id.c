@@ -54,7 +54,23 @@ static void hex_id(char *out, size_t nbytes) {
   out[2 * nbytes] = 0;
 }
 
-void kl_id_trace(char out[33]) { hex_id(out, 16); }
+/* Trace ids start with the time in milliseconds (6 bytes, big-endian) followed by 10 random
+ * bytes, as AWS X-Ray and ULIDs do.  W3C trace-context only asks for randomness in the
+ * right-most 7 bytes, which stay random; ordering by time keeps every trace-keyed index in the
+ * store append-mostly, so a batch of inserts dirties a few pages instead of one per row
+ * (measured: a third of the writer's CPU went to WAL writes of randomly placed index pages). */
+void kl_id_trace(char out[33]) {
+  static const char hex[] = "0123456789abcdef";
+  unsigned char b[16];
+  uint64_t ms = (uint64_t)(kl_now_ns() / 1000000);
+  for (int i = 0; i < 6; i++) b[i] = (unsigned char)(ms >> (8 * (5 - i)));
+  kl_random_bytes(b + 6, 10);
+  for (int i = 0; i < 16; i++) {
+    out[2 * i] = hex[b[i] >> 4];
+    out[2 * i + 1] = hex[b[i] & 15];
+  }
+  out[32] = 0;
+}
 void kl_id_span(char out[17]) { hex_id(out, 8); }
 
 bool kl_id_is_hex(const char *s, size_t want_len) {

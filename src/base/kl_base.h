@@ -55,6 +55,9 @@ void kl_buf_free(kl_buf *b);
 char *kl_buf_steal(kl_buf *b);             /* caller frees; b is empty after */
 /* Appends s as a JSON string literal (with quotes); invalid UTF-8 becomes U+FFFD. */
 void kl_buf_json_str(kl_buf *b, const char *s, size_t n);
+/* Appends keel's error body, OpenAI's shape: {"error":{"message","type","param","code"}};
+ * param and code may be NULL (null). */
+void kl_buf_error_json(kl_buf *b, const char *message, const char *type, const char *param, const char *code);
 
 /* ---- logging: one line per call to stderr, thread-safe ---- */
 typedef enum { KL_LOG_DEBUG = 0, KL_LOG_INFO, KL_LOG_WARN, KL_LOG_ERROR } kl_log_level;

@@ -244,12 +244,14 @@ void kl_metrics_render(kl_metrics *m, kl_store *store, kl_buf *out) {
                   "keel_trace_observations_total{state=\"written\"} %llu\n"
                   "keel_trace_observations_total{state=\"spilled\"} %llu\n"
                   "keel_trace_observations_total{state=\"replayed\"} %llu\n"
+                  "# HELP keel_trace_batches_total Transactions committed by the trace writer.\n"
+                  "# TYPE keel_trace_batches_total counter\nkeel_trace_batches_total %llu\n"
                   "# HELP keel_trace_write_errors_total Failed batch writes (their rows were spilled).\n"
                   "# TYPE keel_trace_write_errors_total counter\nkeel_trace_write_errors_total %llu\n"
                   "# HELP keel_trace_queue_depth Observations waiting for the writer.\n"
                   "# TYPE keel_trace_queue_depth gauge\nkeel_trace_queue_depth %zu\n",
                   (unsigned long long)st.submitted, (unsigned long long)st.written,
                   (unsigned long long)st.spilled, (unsigned long long)st.replayed,
-                  (unsigned long long)st.write_errors, st.queue_depth);
+                  (unsigned long long)st.batches, (unsigned long long)st.write_errors, st.queue_depth);
   }
 }

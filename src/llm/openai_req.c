@@ -178,16 +178,5 @@ void kl_openai_error(kl_buf *out, int status, const char *type, const char *mess
       default: type = status >= 400 && status < 500 ? "invalid_request_error" : "api_error";
     }
   }
-  if (!message) message = "error";
-  kl_buf_puts(out, "{\"error\":{\"message\":");
-  kl_buf_json_str(out, message, strlen(message));
-  kl_buf_puts(out, ",\"type\":");
-  kl_buf_json_str(out, type, strlen(type));
-  kl_buf_puts(out, ",\"param\":");
-  if (param) kl_buf_json_str(out, param, strlen(param));
-  else kl_buf_puts(out, "null");
-  kl_buf_puts(out, ",\"code\":");
-  if (code) kl_buf_json_str(out, code, strlen(code));
-  else kl_buf_puts(out, "null");
-  kl_buf_puts(out, "}}");
+  kl_buf_error_json(out, message, type, param, code);
 }

@@ -133,14 +133,7 @@ const char *kl_http_query_get(const kl_http_req *req, const char *key) {
 }
 
 void kl_http_error_json(kl_buf *b, const char *msg, const char *type, const char *code) {
-  kl_buf_puts(b, "{\"error\":{\"message\":");
-  kl_buf_json_str(b, msg, strlen(msg));
-  kl_buf_puts(b, ",\"type\":");
-  kl_buf_json_str(b, type, strlen(type));
-  kl_buf_puts(b, ",\"param\":null,\"code\":");
-  if (code) kl_buf_json_str(b, code, strlen(code));
-  else kl_buf_puts(b, "null");
-  kl_buf_puts(b, "}}");
+  kl_buf_error_json(b, msg, type, NULL, code);
 }
 
 /* ---------------- response heads ---------------- */

@@ -155,7 +155,9 @@ int kl_store_submit(kl_store *s, const kl_obs *obs, kl_err *err) {
     s->count++;
     s->enq_seq++;
     s->submitted++;
-    if (s->writer_idle) pthread_cond_signal(&s->wake);
+    /* Wake the writer only for a full batch; otherwise it collects for up to flush_interval_ms.
+     * Committing every observation on its own costs a WAL write of each touched page per row. */
+    if (s->writer_idle && s->count >= s->opts.batch_max) pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->mu);
     return 0;
   }
@@ -176,8 +178,10 @@ void kl_store_flush(kl_store *s) {
   if (!s) return;
   pthread_mutex_lock(&s->mu);
   uint64_t target = s->enq_seq;
-  if (s->writer_idle) pthread_cond_signal(&s->wake);
+  s->flush_waiters++;
+  pthread_cond_signal(&s->wake);
   while (s->committed_seq < target && s->writer_running) pthread_cond_wait(&s->done, &s->mu);
+  s->flush_waiters--;
   pthread_mutex_unlock(&s->mu);
 }
 

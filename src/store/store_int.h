@@ -26,6 +26,7 @@ struct kl_store {
   uint64_t enq_seq;             /* observations ever queued */
   uint64_t committed_seq;       /* of those, how many the writer has finished with */
   bool stop, paused, writer_idle, writer_running, writer_started;
+  int flush_waiters;            /* kl_store_flush callers waiting: commit partial batches now */
   int fail_batches;             /* test hook: fail this many write_batch calls */
   pthread_t writer;
 

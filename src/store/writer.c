@@ -2,9 +2,12 @@
  *
  * Submitters push kl_obs clones onto a ring under `mu` and return; the writer pops up to
  * batch_max at a time and commits each batch as one transaction.  Batching is what makes
- * SQLite fast here (about 145k rows/s at 100 rows per transaction against 40k at one), and
- * it falls out naturally: while one batch commits, the next accumulates.  The writer sleeps
- * on `wake` with a flush_interval_ms timeout, so it also wakes on its own.
+ * SQLite fast here (about 145k rows/s at 100 rows per transaction against 40k at one), so the
+ * writer does not commit each observation as it arrives: once the queue holds something it
+ * lingers until a full batch is queued (submit then wakes it), flush_interval_ms has passed
+ * since it started waiting, a kl_store_flush is waiting, or the store is stopping.  Measured
+ * in keel under load, committing per arrival cost ~40 us of writer CPU per row (each commit
+ * rewrites the touched index pages into the WAL); lingering brings it to the batched rate.
  *
  * Flush: each queued observation gets a sequence number (enq_seq); the writer advances
  * committed_seq after every batch (FIFO, so "all up to N").  kl_store_flush waits on `done`
@@ -20,6 +23,7 @@
  * one batch) of traffic, more if the writer had fallen behind. */
 #include "store/store_int.h"
 
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -41,12 +45,25 @@ static void *writer_main(void *arg) {
   pthread_mutex_lock(&s->mu);
   for (;;) {
     /* paused (test hook) counts as "no work"; stopping overrides it */
-    while (!s->stop && (s->count == 0 || s->paused)) {
+    bool lingering = false, linger_over = false;
+    struct timespec linger_until;
+    while (!s->stop && (s->count == 0 || s->paused ||
+                        (s->count < bmax && s->flush_waiters == 0 && !linger_over))) {
       struct timespec ts;
-      deadline_after_ms(&ts, s->opts.flush_interval_ms);
+      if (s->count == 0 || s->paused) {
+        lingering = false;
+        deadline_after_ms(&ts, s->opts.flush_interval_ms);
+      } else {
+        if (!lingering) {
+          deadline_after_ms(&linger_until, s->opts.flush_interval_ms);
+          lingering = true;
+        }
+        ts = linger_until;
+      }
       s->writer_idle = true;
-      pthread_cond_timedwait(&s->wake, &s->mu, &ts);
+      int rc = pthread_cond_timedwait(&s->wake, &s->mu, &ts);
       s->writer_idle = false;
+      if (rc == ETIMEDOUT && lingering) linger_over = true;
     }
     if (s->count == 0 && s->stop) break;
     size_t n = 0;

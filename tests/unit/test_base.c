@@ -1,0 +1,168 @@
+/* test_base.c: the base layer: arena, buffers, JSON string escaping, UTF-8 validation, time
+ * formatting and parsing, ids. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/kl_base.h"
+
+static void test_arena(void **st) {
+  (void)st;
+  kl_arena *a = kl_arena_new(64);
+  char *p = kl_arena_alloc(a, 10);
+  assert_int_equal((uintptr_t)p % 16, 0);
+  char *big = kl_arena_alloc(a, 100000); /* larger than any chunk so far */
+  memset(big, 1, 100000);
+  assert_string_equal(kl_arena_strdup(a, "hello"), "hello");
+  assert_null(kl_arena_strdup(a, NULL));
+  assert_string_equal(kl_arena_strndup(a, "hello", 3), "hel");
+  assert_string_equal(kl_arena_sprintf(a, "%d-%s", 42, "x"), "42-x");
+  char *z = kl_arena_calloc(a, 32);
+  for (int i = 0; i < 32; i++) assert_int_equal(z[i], 0);
+  assert_true(kl_arena_used(a) >= 100000);
+  kl_arena_reset(a);
+  assert_int_equal(kl_arena_used(a), 0);
+  for (int i = 0; i < 1000; i++) kl_arena_alloc(a, 100);
+  kl_arena_free(a);
+}
+
+static void test_buf(void **st) {
+  (void)st;
+  kl_buf b = KL_BUF_INIT;
+  kl_buf_reserve(&b, 10);
+  assert_string_equal(b.data, ""); /* a fresh buffer is an empty string */
+  kl_buf_puts(&b, "abc");
+  kl_buf_putc(&b, 'd');
+  kl_buf_printf(&b, "%05d", 7);
+  assert_string_equal(b.data, "abcd00007");
+  char longs[600];
+  memset(longs, 'x', sizeof longs - 1);
+  longs[599] = 0;
+  kl_buf_printf(&b, "%s", longs); /* longer than the printf fast path */
+  assert_int_equal(b.len, 9 + 599);
+  kl_buf_consume(&b, 4);
+  assert_int_equal(strncmp(b.data, "00007x", 6), 0);
+  kl_buf_consume(&b, 100000);
+  assert_int_equal(b.len, 0);
+  kl_buf_puts(&b, "keep");
+  char *s = kl_buf_steal(&b);
+  assert_string_equal(s, "keep");
+  assert_null(b.data);
+  free(s);
+  kl_buf_free(&b);
+}
+
+static void test_json_str(void **st) {
+  (void)st;
+  kl_buf b = KL_BUF_INIT;
+  const char in[] = "q\"b\\n\n\t\x01 é \xff end";
+  kl_buf_json_str(&b, in, sizeof in - 1);
+  assert_string_equal(b.data, "\"q\\\"b\\\\n\\n\\t\\u0001 é \\ufffd end\"");
+  cJSON *j = cJSON_Parse(b.data);
+  assert_true(cJSON_IsString(j));
+  cJSON_Delete(j);
+  kl_buf_reset(&b);
+  kl_buf_error_json(&b, "bad \"x\"", "invalid_request_error", NULL, "c1");
+  assert_string_equal(b.data, "{\"error\":{\"message\":\"bad \\\"x\\\"\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"c1\"}}");
+  kl_buf_free(&b);
+}
+
+static void test_utf8(void **st) {
+  (void)st;
+  struct { const char *s; bool ok; } cases[] = {
+      {"plain ascii, long enough to use the 8-byte path", true},
+      {"caf\xc3\xa9", true},
+      {"\xe2\x82\xac", true},
+      {"\xf0\x9f\x98\x80", true},
+      {"\xc0\xaf", false},            /* overlong */
+      {"\xe0\x80\xaf", false},        /* overlong */
+      {"\xed\xa0\x80", false},        /* surrogate */
+      {"\xf4\x90\x80\x80", false},    /* > U+10FFFF */
+      {"abc\xc3", false},             /* truncated */
+      {"\x80", false},                /* stray continuation */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    assert_int_equal(kl_utf8_valid(cases[i].s, strlen(cases[i].s)), cases[i].ok);
+}
+
+static void test_json_helpers(void **st) {
+  (void)st;
+  kl_err e = {0};
+  const char *doc = "{\"n\": 9007199254740991, \"big\": 3000000000, \"s\": \"x\", \"f\": 1.5}";
+  cJSON *j = kl_json_parse(doc, strlen(doc), &e);
+  assert_non_null(j);
+  assert_int_equal(kl_json_int(j, "n", 0), 9007199254740991LL);
+  assert_int_equal(kl_json_int(j, "big", 0), 3000000000LL); /* past INT_MAX, exact */
+  assert_int_equal(kl_json_int(j, "missing", -7), -7);
+  assert_int_equal(kl_json_int(j, "s", -7), -7);
+  assert_string_equal(kl_json_str(j, "s"), "x");
+  assert_null(kl_json_str(j, "f"));
+  cJSON_Delete(j);
+  assert_null(kl_json_parse("{\"a\":1} trailing", 16, &e));
+  assert_non_null(strstr(e.msg, "trailing"));
+  assert_null(kl_json_parse("{\"a\":", 5, &e));
+  assert_int_equal(e.code, 400);
+  assert_null(kl_json_parse("\"\xff\"", 3, &e));
+  assert_non_null(strstr(e.msg, "UTF-8"));
+  assert_null(kl_json_parse("", 0, &e));
+  j = kl_json_parse("{} \n", 4, &e);
+  assert_non_null(j);
+  cJSON_Delete(j);
+}
+
+static void test_time(void **st) {
+  (void)st;
+  char out[32];
+  kl_time_iso(1700000000123456789LL, out);
+  assert_string_equal(out, "2023-11-14T22:13:20.123Z");
+  assert_int_equal(kl_time_parse("2023-11-14T22:13:20.123Z"), 1700000000123000000LL);
+  assert_int_equal(kl_time_parse("2023-11-14T23:13:20+01:00"), 1700000000000000000LL);
+  assert_int_equal(kl_time_parse("2023-11-14"), 1699920000000000000LL);
+  assert_int_equal(kl_time_parse("1700000000"), 1700000000000000000LL);    /* seconds */
+  assert_int_equal(kl_time_parse("1700000000123"), 1700000000123000000LL); /* ms */
+  assert_int_equal(kl_time_parse("2023-13-01"), -1);
+  assert_int_equal(kl_time_parse("yesterday"), -1);
+  assert_int_equal(kl_time_parse(""), -1);
+  int64_t now = kl_now_ns();
+  assert_true(now > 1700000000000000000LL);
+  int64_t m1 = kl_mono_ns(), m2 = kl_mono_ns();
+  assert_true(m2 >= m1);
+}
+
+static void test_ids(void **st) {
+  (void)st;
+  char a[33], b[33], s1[17], s2[17];
+  kl_id_trace(a);
+  kl_id_trace(b);
+  assert_true(kl_id_is_hex(a, 32));
+  assert_string_not_equal(a, b);
+  /* trace ids lead with the time: ids made later sort after earlier ones (ms resolution) */
+  char early[33] = "000000000000ffffffffffffffffffff";
+  assert_true(strcmp(a, early) > 0);
+  uint64_t ms = 0;
+  for (int i = 0; i < 12; i++) ms = ms * 16 + (uint64_t)(a[i] <= '9' ? a[i] - '0' : a[i] - 'a' + 10);
+  int64_t now_ms = kl_now_ns() / 1000000;
+  assert_true((int64_t)ms <= now_ms && (int64_t)ms > now_ms - 5000);
+  kl_id_span(s1);
+  kl_id_span(s2);
+  assert_true(kl_id_is_hex(s1, 16));
+  assert_string_not_equal(s1, s2);
+  assert_false(kl_id_is_hex("abc", 16));
+  assert_false(kl_id_is_hex("zzzzzzzzzzzzzzzz", 16));
+  assert_false(kl_id_is_hex(NULL, 16));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_arena), cmocka_unit_test(test_buf),  cmocka_unit_test(test_json_str),
+      cmocka_unit_test(test_utf8),  cmocka_unit_test(test_json_helpers), cmocka_unit_test(test_time),
+      cmocka_unit_test(test_ids),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
