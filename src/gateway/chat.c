@@ -129,8 +129,8 @@ static void record(kl_gw_call *c, const outcome *o) {
       .stream = c->req.stream,
   };
   kl_err err = {0};
-  if (kl_tracer_generation(g->tracer, &gen, &err) != 0) kl_warn("trace: generation not recorded: %s", err.msg);
-  double cost = kl_tracer_cost(g->tracer, c->m->name, c->m->upstream_model, &u, c->req.root);
+  double cost = -1;
+  if (kl_tracer_generation(g->tracer, &gen, &cost, &err) != 0) kl_warn("trace: generation not recorded: %s", err.msg);
   kl_metrics_obs mo = {
       .model = c->m->name,
       .status = o->status,

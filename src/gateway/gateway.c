@@ -37,7 +37,15 @@ kl_gateway *kl_gateway_new(const kl_config *cfg, kl_store *store, kl_err *err) {
       .capture_content = cfg->trace_capture_content,
   };
   g->tracer = kl_tracer_new(&topts);
-  for (size_t i = 0; i < cfg->nmodels; i++) kl_tracer_add_secret(g->tracer, cfg->models[i].api_key);
+  for (size_t i = 0; i < cfg->nmodels; i++) {
+    const kl_model_cfg *m = &cfg->models[i];
+    kl_tracer_add_secret(g->tracer, m->api_key);
+    /* configured upstream headers often carry tokens too: scrub their values */
+    for (size_t h = 0; h < m->nheaders; h++) {
+      const char *colon = strchr(m->headers[h], ':');
+      if (colon) kl_tracer_add_secret(g->tracer, colon + 1 + strspn(colon + 1, " "));
+    }
+  }
   kl_tracer_add_secret(g->tracer, cfg->admin_key);
   g->metrics = kl_metrics_new(cfg);
   g->created_unix = kl_now_ns() / 1000000000;

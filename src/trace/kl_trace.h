@@ -67,11 +67,9 @@ typedef struct kl_generation {
   bool stream;
 } kl_generation;
 
-/* Builds the GENERATION observation (cost from the price table) and submits it. */
-int kl_tracer_generation(kl_tracer *t, const kl_generation *g, kl_err *err);
-/* The cost kl_tracer_generation will record (for metrics); -1 when unpriced. */
-double kl_tracer_cost(kl_tracer *t, const char *model, const char *upstream_model,
-                      const kl_usage *u, const cJSON *params);
+/* Builds the GENERATION observation (cost from the price table) and submits it.  When
+ * cost_usd is non-NULL it receives the recorded cost (-1 when the model has no price). */
+int kl_tracer_generation(kl_tracer *t, const kl_generation *g, double *cost_usd, kl_err *err);
 /* Replaces every registered secret in s (in place, arena copy when changed). */
 const char *kl_tracer_scrub(kl_tracer *t, kl_arena *a, const char *s);
 

@@ -99,16 +99,7 @@ const char *kl_tracer_scrub(kl_tracer *t, kl_arena *a, const char *s) {
   return r;
 }
 
-double kl_tracer_cost(kl_tracer *t, const char *model, const char *upstream_model,
-                      const kl_usage *u, const cJSON *params) {
-  if (!t->prices) return -1;
-  double c = -1;
-  if (upstream_model) c = kl_prices_cost(t->prices, upstream_model, u, params, NULL);
-  if (c < 0 && model) c = kl_prices_cost(t->prices, model, u, params, NULL);
-  return c;
-}
-
-int kl_tracer_generation(kl_tracer *t, const kl_generation *g, kl_err *err) {
+int kl_tracer_generation(kl_tracer *t, const kl_generation *g, double *cost_usd, kl_err *err) {
   kl_arena *a = kl_arena_new(4096);
   const kl_trace_ctx *ctx = g->ctx;
   kl_obs o;
@@ -152,6 +143,7 @@ int kl_tracer_generation(kl_tracer *t, const kl_generation *g, kl_err *err) {
     }
   }
   o.cost_json = o.cost_usd >= 0 && cost.len ? cost.data : NULL;
+  if (cost_usd) *cost_usd = o.cost_usd;
   o.trace_name = ctx->trace_name ? ctx->trace_name : g->name;
   o.user_id = ctx->user_id;
   o.session_id = ctx->session_id;

@@ -75,3 +75,15 @@ test('SIGTERM finishes in-flight calls and flushes every trace', async () => {
     assert.equal(list.json.data.length, N);
   } finally { assert.equal(await again.stop(), 0, again.log.text.slice(-3000)); again.cleanup(); }
 });
+
+test('kill -9 keeps every trace the writer committed; the next start serves them', async () => {
+  const keel = await startKeel();
+  for (let i = 0; i < 10; i++) await chat(keel.url, { model: 'mock', messages: [{ role: 'user', content: `crash ${i}` }] }, { 'x-keel-session': 'crash' });
+  await waitTraces(keel.url, '?session_id=crash', (d) => d.length === 10);
+  await keel.stop('SIGKILL');
+  const again = await startKeel({ dataDir: keel.dataDir });
+  try {
+    const list = await getJSON(`${again.url}/api/v1/traces?session_id=crash&limit=100`);
+    assert.equal(list.json.data.length, 10);
+  } finally { assert.equal(await again.stop(), 0, again.log.text.slice(-3000)); again.cleanup(); }
+});

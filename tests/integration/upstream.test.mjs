@@ -98,6 +98,12 @@ test('upstream hang -> 504 after the deployment timeout', async () => {
   assert.equal(r.json.error.code, 'upstream_timeout');
 });
 
+test('a streamed call to a hanging upstream -> 504 before any byte is sent', async () => {
+  const s = await chatStream(keel.url, body, { 'x-mock-fault': 'hang' });
+  assert.equal(s.status, 504);
+  assert.equal(JSON.parse(s.raw).error.code, 'upstream_timeout');
+});
+
 test('time to first token timeout -> 504', async () => {
   const r = await chat(keel.url, { ...body, model: 'up-ttft' }, { 'x-mock-latency-ms': '2000' });
   assert.equal(r.status, 504);

@@ -144,7 +144,9 @@ static void test_generation_to_store(void **st) {
       .input_json = "[{\"role\":\"user\",\"content\":\"key sk-provider-key-xyz\"}]",
       .output_json = "{\"role\":\"assistant\",\"content\":\"hi\"}", .finish_reason = "stop",
       .usage = {.input = 1000, .input_cached = 500, .output = 200, .present = true}, .http_status = 200};
-  assert_int_equal(kl_tracer_generation(t, &g, &e), 0);
+  double cost_out = 0;
+  assert_int_equal(kl_tracer_generation(t, &g, &cost_out, &e), 0);
+  assert_true(cost_out > 0.005125 - 1e-12 && cost_out < 0.005125 + 1e-12);
   kl_store_flush(s);
   kl_buf out = KL_BUF_INIT;
   assert_int_equal(kl_store_get_trace(s, NULL, c.trace_id, &out, &e), 0);
