@@ -2,6 +2,9 @@
  *
  *   bench_store [rows] [rows_per_trace] [dir]
  *
+ * With REAL_IDS=1 in the environment the ids come from keel's own generators (random span
+ * ids, time-ordered trace ids) instead of counters, as in production.
+ *
  * Prints the caller-side submit rate and the end-to-end committed rate (submit of the first
  * row to the flush of the last).  Queue capacity is set to hold every row so nothing
  * spills and the number measures the writer. */
@@ -31,12 +34,20 @@ int main(int argc, char **argv) {
   memset(input, 'x', sizeof input);
   memcpy(input, "{\"messages\":[{\"role\":\"user\",\"content\":\"", 40);
   memcpy(input + sizeof input - 6, "\"}]}", 5);
+  bool real_ids = getenv("REAL_IDS") && atoi(getenv("REAL_IDS"));
+  char trace[33] = "";
   int64_t t0 = kl_mono_ns();
   for (int i = 0; i < n; i++) {
     kl_obs ob;
     memset(&ob, 0, sizeof ob);
-    snprintf(ob.id, sizeof ob.id, "%016x", i);
-    snprintf(ob.trace_id, sizeof ob.trace_id, "%032x", i / per_trace);
+    if (real_ids) {
+      if (i % per_trace == 0) kl_id_trace(trace);
+      kl_id_span(ob.id);
+      snprintf(ob.trace_id, sizeof ob.trace_id, "%s", trace);
+    } else {
+      snprintf(ob.id, sizeof ob.id, "%016x", i);
+      snprintf(ob.trace_id, sizeof ob.trace_id, "%032x", i / per_trace);
+    }
     ob.type = KL_OBS_GENERATION;
     ob.model = "gpt-4o-mini";
     ob.user_id = "user-1";

@@ -74,20 +74,29 @@ for p in $P_MOCK $P_KEEL $P_NGINX; do
 done
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+# CPU seconds (user+sys) used so far by a process and its threads / by all nginx workers
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+nginx_cpu_s() { local t=0; for p in $(pgrep -f "nginx: worker process"); do t=$(awk -v a="$t" -v b="$(cpu_s "$p")" 'BEGIN{print a+b}'); done; echo "$t"; }
+MOCK_PID=${pids[0]}
 run() { # name url conns rate
   local out
   out=$(RATE=$4 CONNS=$3 wrk -t2 -c"$3" -d"${SECS}s" --latency -s bench/chat.lua "$2/v1/chat/completions" 2>&1 | grep RESULT)
   echo "$1 $out"
 }
 
-declare -A R
+declare -A R CPU CPUMOCK
 echo "# keel bench: $(date -u +%FT%TZ), $(nproc) cores, ${SECS}s per run, $WORKERS workers each"
 echo "keel RSS at start: $(rss_kb $KEEL_PID) KiB"
 for target in mock:$P_MOCK keel:$P_KEEL nginx:$P_NGINX; do
   name=${target%%:*}; port=${target##*:}
   curl -s -o /dev/null -X POST -H 'content-type: application/json' \
     -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"warm"}]}' "http://127.0.0.1:$port/v1/chat/completions"
+  c0=$(cpu_s $MOCK_PID); p0=$( [ $name = keel ] && cpu_s $KEEL_PID || { [ $name = nginx ] && nginx_cpu_s || echo 0; } )
   R[$name.max]=$(run "$name" "http://127.0.0.1:$port" 64 0)
+  c1=$(cpu_s $MOCK_PID); p1=$( [ $name = keel ] && cpu_s $KEEL_PID || { [ $name = nginx ] && nginx_cpu_s || echo 0; } )
+  reqs=$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<"${R[$name.max]}")
+  CPU[$name]=$(awk -v a="$p0" -v b="$p1" -v n="$reqs" 'BEGIN { printf "%.1f", (b - a) * 1e6 / n }')
+  CPUMOCK[$name]=$(awk -v a="$c0" -v b="$c1" -v n="$reqs" 'BEGIN { printf "%.1f", (b - a) * 1e6 / n }')
   R[$name.1k]=$(run "$name" "http://127.0.0.1:$port" 10 1000)
   R[$name.5k]=$(run "$name" "http://127.0.0.1:$port" 20 5000)
 done
@@ -102,6 +111,8 @@ for n in mock keel nginx; do
     "$(field "${R[$n.5k]}" rps)" "$(field "${R[$n.5k]}" p50_us)" "$(field "${R[$n.5k]}" p99_us)" \
     "$(( $(field "${R[$n.max]}" errors) + $(field "${R[$n.max]}" non2xx) + $(field "${R[$n.1k]}" non2xx) + $(field "${R[$n.5k]}" non2xx) ))"
 done
+echo
+echo "CPU per request at max throughput (user+sys, all threads): keel ${CPU[keel]} us, nginx ${CPU[nginx]} us (the mock behind them: ${CPUMOCK[keel]} / ${CPUMOCK[nginx]} us, alone ${CPUMOCK[mock]} us)"
 k=$(field "${R[keel.max]}" rps); g=$(field "${R[nginx.max]}" rps)
 echo
 awk -v k="$k" -v g="$g" 'BEGIN { printf "throughput keel/nginx = %.2f\n", k / g }'

@@ -33,7 +33,8 @@ struct kl_gw_call {
   kl_chat_req req;
   const kl_model_cfg *m;
   kl_trace_ctx ctx;
-  char *up_body;
+  const char *up_body;        /* what goes upstream: the client's bytes, or up_owned */
+  char *up_owned;             /* a rewritten body (malloc'd), or NULL */
   size_t up_len;
   kl_upstream_call *up;
   kl_mock_call *mock;
@@ -78,7 +79,8 @@ static void release(kl_gw_call *c) {
   kl_chat_stream_free(c->acc);
   c->acc = NULL;
   kl_buf_free(&c->body);
-  free(c->up_body);
+  free(c->up_owned);
+  c->up_owned = NULL;
   c->up_body = NULL;
   cJSON_Delete(c->req.root);
   c->req.root = NULL;
@@ -514,7 +516,14 @@ kl_gw_call *kl_gw_chat(const kl_gw_request *r, const kl_gw_reply *reply) {
     cJSON_Delete(c->req.root);
     return NULL;
   }
-  c->up_body = kl_chat_req_upstream_body(&c->req, c->m->upstream_model, &c->up_len);
+  if (!c->req.stream && !strcmp(c->req.model, c->m->upstream_model)) {
+    /* nothing to rewrite: forward the client's bytes as they came (saves a serialisation) */
+    c->up_body = r->body;
+    c->up_len = r->body_len;
+  } else {
+    c->up_owned = kl_chat_req_upstream_body(&c->req, c->m->upstream_model, &c->up_len);
+    c->up_body = c->up_owned;
+  }
   w->active++;
   kl_metrics_inflight(g->metrics, 1);
   if (c->m->provider == KL_PROVIDER_MOCK) {

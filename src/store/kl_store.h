@@ -1,7 +1,8 @@
 /* kl_store.h: keel's persistent store of observations (and, later, scores).
  *
  * Data model: observations-first, as Langfuse does it.  A trace is the set of its
- * observations; each observation is one mostly write-once row carrying the trace's
+ * observations, identified by (project, trace id, observation id): re-submitting that key
+ * replaces the row (idempotent replays and updates); each observation is one mostly write-once row carrying the trace's
  * fields (name, user, session, tags, environment, release) denormalised onto it, so a
  * filter never needs a join.  A small `traces` table is kept up to date by the writer
  * (upsert + running sums) so listing traces never scans observations.

@@ -8,20 +8,20 @@
  * per connection at a time.
  *
  * Write path, per batch and in one transaction: INSERT OR REPLACE the observation (upsert
- * by (project_id, id)), then keep `traces` current.  A new observation is added to its
- * trace incrementally (sums, min/max, first generation's model: O(1)).  An observation
+ * by (project_id, trace_id, id)), then keep `traces` current.  A new observation is added to
+ * its trace incrementally (sums, min/max, first generation's model: O(1)).  An observation
  * that already existed (an update, or a replay of something already written) cannot be
- * "subtracted" correctly (min/max are not invertible, and its trace may have changed), so
- * its trace (and its old trace) is recomputed from observations once at the end of the
- * batch.  That keeps replays idempotent, and the common case, new rows, cheap.
+ * "subtracted" correctly (min/max are not invertible), so its trace is recomputed from
+ * observations once at the end of the batch.  That keeps replays idempotent, and the common case, new rows, cheap.
  *
  * Trace fields denormalised on observations (name, user, session, tags, environment,
  * release) take the value of the most recently written observation that has one: the
  * incremental path uses COALESCE(new, old), the recompute path the highest rowid
  * (INSERT OR REPLACE gives a rewritten row a fresh rowid), so both agree.
  *
- * Queries by trace say INDEXED BY observations_trace: without ANALYZE statistics the
- * planner prefers observations_start for its ordering, which scans a whole project. */
+ * Queries by trace say INDEXED BY sqlite_autoindex_observations_1 (the primary key): without
+ * ANALYZE statistics the planner prefers observations_start for its ordering, which scans a
+ * whole project. */
 #include "store/sqlite_int.h"
 
 #include <stdio.h>
@@ -61,9 +61,9 @@ static const char k_trace_add[] =
     " observation_count=observation_count+1, error_count=error_count+excluded.error_count";
 
 #define LATEST(col) \
-  "(SELECT " col " FROM observations INDEXED BY observations_trace WHERE project_id=?1 AND trace_id=?2 AND " col " IS NOT NULL ORDER BY rowid DESC LIMIT 1)"
+  "(SELECT " col " FROM observations INDEXED BY sqlite_autoindex_observations_1 WHERE project_id=?1 AND trace_id=?2 AND " col " IS NOT NULL ORDER BY rowid DESC LIMIT 1)"
 #define FIRST_GEN(col)                                                                          \
-  "(SELECT " col " FROM observations INDEXED BY observations_trace WHERE project_id=?1 AND trace_id=?2 AND model IS NOT NULL" \
+  "(SELECT " col " FROM observations INDEXED BY sqlite_autoindex_observations_1 WHERE project_id=?1 AND trace_id=?2 AND model IS NOT NULL" \
   " AND type IN ('GENERATION','EMBEDDING') ORDER BY start_ns, rowid LIMIT 1)"
 
 static const char k_trace_recompute[] =
@@ -72,7 +72,7 @@ static const char k_trace_recompute[] =
     FIRST_GEN("model") "," FIRST_GEN("start_ns") ","
     " MIN(start_ns), MAX(end_ns), SUM(usage_input+usage_input_cached+usage_input_cache_write),"
     " SUM(usage_output+usage_output_reasoning), SUM(cost_usd), COUNT(*), SUM(level='ERROR')"
-    " FROM observations INDEXED BY observations_trace WHERE project_id=?1 AND trace_id=?2 GROUP BY trace_id"
+    " FROM observations INDEXED BY sqlite_autoindex_observations_1 WHERE project_id=?1 AND trace_id=?2 GROUP BY trace_id"
     " ON CONFLICT(project_id,id) DO UPDATE SET name=excluded.name, user_id=excluded.user_id,"
     " session_id=excluded.session_id, tags=excluded.tags, environment=excluded.environment,"
     " release=excluded.release, model=excluded.model, model_start_ns=excluded.model_start_ns,"
@@ -82,7 +82,7 @@ static const char k_trace_recompute[] =
 
 static const char k_trace_drop_empty[] =
     "DELETE FROM traces WHERE project_id=?1 AND id=?2 AND NOT EXISTS"
-    " (SELECT 1 FROM observations INDEXED BY observations_trace WHERE project_id=?1 AND trace_id=?2)";
+    " (SELECT 1 FROM observations INDEXED BY sqlite_autoindex_observations_1 WHERE project_id=?1 AND trace_id=?2)";
 
 static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, kl_err *err) {
   int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
@@ -132,7 +132,7 @@ static void *sqlite_open(const kl_store_opts *opts, kl_err *err) {
   if (kl_sqlite_migrate(q->db, err) != 0) goto fail;
   if (prep(q->db, "BEGIN IMMEDIATE", &q->begin, err) || prep(q->db, "COMMIT", &q->commit, err) ||
       prep(q->db, "ROLLBACK", &q->rollback, err) ||
-      prep(q->db, "SELECT trace_id FROM observations WHERE project_id=?1 AND id=?2", &q->sel_obs, err) ||
+      prep(q->db, "SELECT 1 FROM observations WHERE project_id=?1 AND trace_id=?2 AND id=?3", &q->sel_obs, err) ||
       prep(q->db, k_ins_obs, &q->ins_obs, err) || prep(q->db, k_trace_add, &q->trace_add, err) ||
       prep(q->db, k_trace_recompute, &q->trace_recompute, err) ||
       prep(q->db, k_trace_drop_empty, &q->trace_drop_empty, err))
@@ -326,14 +326,11 @@ static int sqlite_write_batch(void *be, kl_obs *const *obs, size_t n, kl_err *er
     const kl_obs *o = obs[i];
     sqlite3_stmt *st = q->sel_obs;
     sqlite3_bind_text(st, 1, proj(o), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, o->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, o->trace_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, o->id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    char old[KL_OBS_ID_MAX + 1] = {0};
     bool existed = rc == SQLITE_ROW;
-    if (existed) {
-      const unsigned char *t = sqlite3_column_text(st, 0);
-      if (t) snprintf(old, sizeof old, "%s", (const char *)t);
-    } else if (rc != SQLITE_DONE) {
+    if (!existed && rc != SQLITE_DONE) {
       kl_sqlite_err(q->db, rc, "look up observation", err);
       sqlite3_reset(st);
       goto fail;
@@ -344,17 +341,14 @@ static int sqlite_write_batch(void *be, kl_obs *const *obs, size_t n, kl_err *er
       if (trace_add(q, o, err) != 0) goto fail;
       continue;
     }
-    if (nredo + 2 > redocap) {
+    /* a re-sent observation replaced its row: its trace is recomputed once, after the loop */
+    if (nredo + 1 > redocap) {
       redocap = redocap ? redocap * 2 : 16;
       redos = realloc(redos, redocap * sizeof *redos);
       if (!redos) abort();
     }
     redos[nredo].project = proj(o);
     snprintf(redos[nredo++].trace, KL_OBS_ID_MAX + 1, "%s", o->trace_id);
-    if (strcmp(old, o->trace_id) != 0) { /* moved: the old trace shrinks (or disappears) */
-      redos[nredo].project = proj(o);
-      memcpy(redos[nredo++].trace, old, KL_OBS_ID_MAX + 1);
-    }
   }
   if (nredo) {
     qsort(redos, nredo, sizeof *redos, redo_cmp);

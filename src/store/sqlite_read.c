@@ -357,7 +357,7 @@ int kl_sqlite_get_trace(void *be, const char *project_id, const char *trace_id, 
                 "SELECT " TRACE_ROW_COLS ",tags,environment,release,observation_count FROM traces"
                 " WHERE project_id=?1 AND id=?2", err) ||
       prep_once(c, &c->obs,
-                "SELECT " KL_OBS_COLS " FROM observations INDEXED BY observations_trace"
+                "SELECT " KL_OBS_COLS " FROM observations INDEXED BY sqlite_autoindex_observations_1"
                 " WHERE project_id=?1 AND trace_id=?2"
                 " ORDER BY start_ns, id", err))
     goto done;

@@ -29,10 +29,12 @@ static const char *const k_migrations[] = {
     " usage_output_reasoning INTEGER NOT NULL DEFAULT 0, usage TEXT,"
     " usage_estimated INTEGER NOT NULL DEFAULT 0, cost_usd REAL, cost TEXT,"
     " trace_name TEXT, user_id TEXT, session_id TEXT, tags TEXT, environment TEXT, release TEXT,"
-    " PRIMARY KEY (project_id, id));"
-    /* start_ns (then the implicit rowid) orders a trace's observations for get_trace and
-     * for "the first generation" without a sort */
-    "CREATE INDEX observations_trace ON observations(project_id, trace_id, start_ns);"
+    /* Keyed by trace first: keel's trace ids lead with the time, so this index (the only
+     * one that finds a trace's observations) grows append-mostly.  Keyed by the span id
+     * alone, every insert landed on a random page: bench_store with real ids committed
+     * 45.6k rows/s against 87.9k with ordered keys.  An observation id is unique within
+     * its trace. */
+    " PRIMARY KEY (project_id, trace_id, id));"
     "CREATE INDEX observations_start ON observations(project_id, start_ns);"
     "CREATE TABLE traces ("
     " project_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT, user_id TEXT, session_id TEXT,"
