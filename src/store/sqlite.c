@@ -126,9 +126,6 @@ static void *sqlite_open(const kl_store_opts *opts, kl_err *err) {
   if (exec(q->db, "PRAGMA journal_mode=WAL", err) != 0) goto fail;
   if (exec(q->db, opts->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", err) != 0) goto fail;
   if (exec(q->db, "PRAGMA foreign_keys=OFF", err) != 0) goto fail;
-  if (exec(q->db, "PRAGMA cache_size=-65536", err) != 0) goto fail;
-  if (exec(q->db, "PRAGMA mmap_size=1073741824", err) != 0) goto fail;
-  if (exec(q->db, "PRAGMA wal_autocheckpoint=8192", err) != 0) goto fail;
   if (kl_sqlite_migrate(q->db, err) != 0) goto fail;
   if (prep(q->db, "BEGIN IMMEDIATE", &q->begin, err) || prep(q->db, "COMMIT", &q->commit, err) ||
       prep(q->db, "ROLLBACK", &q->rollback, err) ||
