@@ -351,10 +351,9 @@ static void finish_stream(kl_gw_call *c, kl_upstream_status st, const char *msg)
   outcome o = {.status = 200, .res = &res};
   record(c, &o);
   kl_gw_reply reply = c->reply;
-  bool started = c->stream_started;
   release(c);
-  if (started) reply.stream_end(reply.ud);
-  else reply.respond(reply.ud, 502, "application/json", NULL, 0, "{}", 2); /* unreachable: [DONE] starts it */
+  /* relaying [DONE] began the stream, so there is always one to end */
+  reply.stream_end(reply.ud);
 }
 
 /* ---------- provider callbacks ---------- */

@@ -138,6 +138,15 @@ static void label_model(kl_buf *out, const char *name) {
   kl_buf_putc(out, '"');
 }
 
+/* Starts one sample line: metric{model="..."[,key="val"]} ; the caller appends the value. */
+static void series(kl_buf *out, const char *metric, const char *model, const char *key, const char *val) {
+  kl_buf_puts(out, metric);
+  kl_buf_putc(out, '{');
+  label_model(out, model);
+  if (key) kl_buf_printf(out, ",%s=\"%s\"", key, val);
+  kl_buf_puts(out, "} ");
+}
+
 static void render_hist(kl_buf *out, const char *name, const model_slot *s, const hist *h) {
   uint64_t cum = 0;
   for (size_t i = 0; i <= NLAT; i++) {
@@ -174,16 +183,14 @@ void kl_metrics_render(kl_metrics *m, kl_store *store, kl_buf *out) {
     for (size_t k = 0; k < NERRORS; k++) {
       unsigned long long v = LOAD(m->slots[i].errors[k]);
       if (!v) continue;
-      kl_buf_puts(out, "keel_request_errors_total{");
-      label_model(out, m->slots[i].name);
-      kl_buf_printf(out, ",type=\"%s\"} %llu\n", k_errors[k], v);
+      series(out, "keel_request_errors_total", m->slots[i].name, "type", k_errors[k]);
+      kl_buf_printf(out, "%llu\n", v);
     }
   kl_buf_puts(out, "# HELP keel_stream_requests_total Streamed LLM calls by model.\n"
                    "# TYPE keel_stream_requests_total counter\n");
   for (size_t i = 0; i < m->nslots; i++) {
-    kl_buf_puts(out, "keel_stream_requests_total{");
-    label_model(out, m->slots[i].name);
-    kl_buf_printf(out, "} %llu\n", LOAD(m->slots[i].streams));
+    series(out, "keel_stream_requests_total", m->slots[i].name, NULL, NULL);
+    kl_buf_printf(out, "%llu\n", LOAD(m->slots[i].streams));
   }
   kl_buf_puts(out, "# HELP keel_request_duration_seconds Whole-call latency as seen by keel.\n"
                    "# TYPE keel_request_duration_seconds histogram\n");
@@ -202,24 +209,21 @@ void kl_metrics_render(kl_metrics *m, kl_store *store, kl_buf *out) {
         {"input_cache_write", LOAD(s->tok_cache_write)}, {"output", LOAD(s->tok_output)},
         {"output_reasoning", LOAD(s->tok_reasoning)}};
     for (size_t k = 0; k < sizeof rows / sizeof *rows; k++) {
-      kl_buf_puts(out, "keel_tokens_total{");
-      label_model(out, s->name);
-      kl_buf_printf(out, ",type=\"%s\"} %llu\n", rows[k].t, rows[k].v);
+      series(out, "keel_tokens_total", s->name, "type", rows[k].t);
+      kl_buf_printf(out, "%llu\n", rows[k].v);
     }
   }
   kl_buf_puts(out, "# HELP keel_cost_usd_total Cost in USD by model (from the price table).\n"
                    "# TYPE keel_cost_usd_total counter\n");
   for (size_t i = 0; i < m->nslots; i++) {
-    kl_buf_puts(out, "keel_cost_usd_total{");
-    label_model(out, m->slots[i].name);
-    kl_buf_printf(out, "} %.9f\n", (double)LOAD(m->slots[i].cost_nusd) / 1e9);
+    series(out, "keel_cost_usd_total", m->slots[i].name, NULL, NULL);
+    kl_buf_printf(out, "%.9f\n", (double)LOAD(m->slots[i].cost_nusd) / 1e9);
   }
   kl_buf_puts(out, "# HELP keel_unpriced_requests_total Calls with usage but no price for the model.\n"
                    "# TYPE keel_unpriced_requests_total counter\n");
   for (size_t i = 0; i < m->nslots; i++) {
-    kl_buf_puts(out, "keel_unpriced_requests_total{");
-    label_model(out, m->slots[i].name);
-    kl_buf_printf(out, "} %llu\n", LOAD(m->slots[i].unpriced));
+    series(out, "keel_unpriced_requests_total", m->slots[i].name, NULL, NULL);
+    kl_buf_printf(out, "%llu\n", LOAD(m->slots[i].unpriced));
   }
   kl_buf_puts(out, "# HELP keel_http_requests_total HTTP requests by route and status.\n"
                    "# TYPE keel_http_requests_total counter\n");

@@ -23,6 +23,11 @@ models:
     base_url: ${mock.url}/v1
     api_key: \${TEST_UPSTREAM_KEY}
     first_token_timeout_ms: 300
+  - name: claude-compat
+    provider: anthropic
+    model: claude-haiku-4-5
+    base_url: ${mock.url}
+    api_key: \${TEST_UPSTREAM_KEY}
   - name: dead
     provider: openai
     model: gpt-4o-mini
@@ -79,6 +84,18 @@ test('streaming through a real upstream: usage requested upstream, hidden from t
   const list = await waitTraces(keel.url, '?user_id=u-stream');
   assert.ok(list.data[0].output_tokens > 0, 'streamed usage is not dropped');
   assert.ok(list.data[0].cost_usd > 0);
+});
+
+test('an anthropic deployment answers through the OpenAI-compatible endpoint, priced as Claude', async () => {
+  const r = await chat(keel.url, { ...body, model: 'claude-compat' }, { 'x-keel-user': 'u-claude' });
+  assert.equal(r.status, 200, r.text);
+  const list = await waitTraces(keel.url, '?user_id=u-claude');
+  const o = (await getJSON(`${keel.url}/api/v1/traces/${list.data[0].id}`)).json.observations[0];
+  assert.equal(o.provider, 'anthropic');
+  assert.equal(o.upstream_model, 'claude-haiku-4-5');
+  // claude-haiku-4-5: $1/M input, $5/M output
+  const expect = r.json.usage.prompt_tokens * 1e-6 + r.json.usage.completion_tokens * 5e-6;
+  assert.ok(Math.abs(o.cost_usd - expect) < 1e-12, `${o.cost_usd} vs ${expect}`);
 });
 
 test('upstream error statuses are relayed, never 200', async () => {
