@@ -6,6 +6,7 @@
  *
  * Command-line flags override the config file, which overrides the embedded defaults. */
 #include "api/kl_api.h"
+#include "cli/cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ static void usage(FILE *f) {
           "      --latency-ms N       delay before the first byte\n"
           "      --chunk-delay-ms N   delay between streamed chunks\n"
           "      --workers N          event loops (default 1)\n"
+          "  tokens          count tokens like tiktoken [--encoding NAME|--model NAME] [--raw] (JSON lines on stdin)\n"
           "  version         print the version\n");
 }
 
@@ -148,6 +150,7 @@ int main(int argc, char **argv) {
   const char *cmd = argv[1];
   if (!strcmp(cmd, "serve")) return cmd_serve(argc, argv);
   if (!strcmp(cmd, "mock-upstream")) return cmd_mock(argc, argv);
+  if (!strcmp(cmd, "tokens")) return kl_cli_tokens(argc, argv);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("keel %s\n", KEEL_VERSION);
     return 0;

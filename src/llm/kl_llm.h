@@ -6,6 +6,7 @@
  *             tiers with conditions), embedded in the binary, overridable; cost = buckets x prices
  *   openai.c  OpenAI chat-completions: request validation and rewriting for the upstream,
  *             response parsing, the stream assembler, error bodies
+ *   tokenizer.c  tiktoken-exact token counting (o200k_base, cl100k_base) for estimated usage
  *   mock.c    the deterministic mock LLM used by the `mock` provider and `keel mock-upstream` */
 #ifndef KL_LLM_H
 #define KL_LLM_H
@@ -129,6 +130,33 @@ void kl_chat_stream_result(kl_chat_stream *s, kl_arena *a, kl_chat_result *out);
  * 5xx api_error / upstream_error) unless given.  param and code may be NULL. */
 void kl_openai_error(kl_buf *out, int status, const char *type, const char *message,
                      const char *param, const char *code);
+
+/* ================= tokenizer ================= */
+
+/* Token counting exactly as OpenAI's tiktoken (tokenizer*.c), for when an upstream reports no
+ * usage and keel must estimate it.  The rank files are embedded in the binary. */
+typedef struct kl_tokenizer kl_tokenizer;
+
+/* "o200k_base" or "cl100k_base".  Built on first use (~tens of ms), then shared, immutable
+ * and lock-free to use from any thread; lives until exit (or kl_tokenizer_free_all). */
+kl_tokenizer *kl_tokenizer_get(const char *encoding, kl_err *err);
+/* Frees the shared tokenizers (for LeakSanitizer-clean tests); none may be in use. */
+void kl_tokenizer_free_all(void);
+const char *kl_tokenizer_name(const kl_tokenizer *t);
+/* The encoding of a model: gpt-4o*, gpt-4.1*, gpt-4.5*, gpt-5*, o1*, o3*, o4* -> o200k_base;
+ * other gpt-4*, gpt-3.5*, gpt-35*, text-embedding-* -> cl100k_base; anything else -> o200k_base.
+ * A "provider/" prefix and a fine-tune "ft:" prefix are ignored. */
+const char *kl_tokenizer_for_model(const char *model);
+/* Tokens in text as ordinary text: special tokens ("<|endoftext|>") are not recognised, like
+ * tiktoken's encode_ordinary.  Invalid UTF-8 bytes count as U+FFFD each. */
+size_t kl_tokenizer_count(const kl_tokenizer *t, const char *text, size_t len);
+/* Same, also writing the first min(count, cap) token ids to out (may be NULL); returns count. */
+size_t kl_tokenizer_encode(const kl_tokenizer *t, const char *text, size_t len, uint32_t *out, size_t cap);
+/* Prompt tokens of a chat `messages` array by OpenAI's published recipe: 3 per message + the
+ * tokens of each string value (role, content, name, ...) + 1 per name, + 3 priming the reply;
+ * array content counts its text parts, tool_calls their function names and arguments.
+ * -1 if messages is not an array. */
+int64_t kl_tokenizer_count_chat(const kl_tokenizer *t, const cJSON *messages);
 
 /* ================= the mock LLM ================= */
 

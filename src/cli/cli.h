@@ -1,0 +1,8 @@
+/* cli.h: subcommands of the keel command line that live outside main.c. */
+#ifndef KL_CLI_H
+#define KL_CLI_H
+
+/* keel tokens [--encoding NAME | --model NAME] [--raw]  (tokens.c) */
+int kl_cli_tokens(int argc, char **argv);
+
+#endif
