@@ -97,6 +97,40 @@ static const char *input_json(kl_gw_call *c) {
   return s;
 }
 
+/* Largest request keel will count tokens for itself: BPE merging is superlinear on
+ * pathological pieces, and this runs on the event loop. */
+#define MAX_ESTIMATE_BYTES (1u << 20)
+
+/* Text of an assistant message for counting: content plus tool-call names and arguments. */
+static int64_t count_output(const kl_tokenizer *t, const char *message_json) {
+  if (!message_json) return 0;
+  cJSON *m = cJSON_Parse(message_json);
+  int64_t n = 0;
+  const char *content = kl_json_str(m, "content");
+  if (content) n += (int64_t)kl_tokenizer_count(t, content, strlen(content));
+  const cJSON *calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
+  for (const cJSON *tc = calls ? calls->child : NULL; tc; tc = tc->next) {
+    const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
+    const char *name = kl_json_str(fn, "name"), *args = kl_json_str(fn, "arguments");
+    if (name) n += (int64_t)kl_tokenizer_count(t, name, strlen(name));
+    if (args) n += (int64_t)kl_tokenizer_count(t, args, strlen(args));
+  }
+  cJSON_Delete(m);
+  return n;
+}
+
+/* When the upstream reported no usage (a stream cut short, a server that never sends it),
+ * count with the model's BPE tokenizer and mark the usage as estimated. */
+static void estimate_usage(kl_gw_call *c, kl_usage *u, const char *output_json) {
+  if (u->present || c->up_len > MAX_ESTIMATE_BYTES) return;
+  kl_err err = {0};
+  const kl_tokenizer *t = kl_tokenizer_get(kl_tokenizer_for_model(c->m->upstream_model), &err);
+  if (!t) return;
+  u->input = kl_tokenizer_count_chat(t, c->req.messages);
+  u->output = count_output(t, output_json);
+  u->present = u->estimated = true;
+}
+
 /* Records the generation and metrics, then completes the reply via `complete`. */
 typedef struct outcome {
   int status;                /* HTTP status the client got */
@@ -109,6 +143,8 @@ static void record(kl_gw_call *c, const outcome *o) {
   kl_gateway *g = c->g;
   int64_t end = c->start_unix_ns + (kl_mono_ns() - c->start_mono_ns);
   kl_usage u = o->res ? o->res->usage : (kl_usage){0};
+  /* only a call the upstream accepted (200) was billed; an error status was not */
+  if (c->got_response && c->up_status == 200) estimate_usage(c, &u, o->res ? o->res->output_json : NULL);
   kl_buf params = KL_BUF_INIT;
   kl_chat_req_params_json(&c->req, &params);
   kl_generation gen = {

@@ -215,6 +215,11 @@ static void test_faults(void **state) {
     assert_non_null(strstr(s.body.data, cases[i].expect));
     cJSON *o = last_observation(f, user);
     assert_string_equal(kl_json_str(o, "level"), "ERROR");
+    if (cases[i].stream) {
+      /* the stream never delivered usage: keel counted it and says so */
+      assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "usage_estimated")));
+      assert_true(kl_json_int(cJSON_GetObjectItem(o, "usage"), "input", 0) > 0);
+    }
     cJSON_Delete(o);
     kl_buf_free(&s.body);
   }
