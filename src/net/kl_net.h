@@ -1,5 +1,6 @@
 /* kl_net.h: the net layer: HTTP/1.1 server on libuv + llhttp, the upstream HTTP
- * client (libcurl multi driven by the same libuv loop), and an incremental SSE parser.
+ * client (a built-in HTTP/1.1 client for http://, libcurl multi for https://, both driven
+ * by the same libuv loop), and an incremental SSE parser.
  *
  * Threading model: the server runs N worker threads, each with its own uv loop and
  * its own SO_REUSEPORT listening socket bound to the same address, so the kernel
@@ -127,6 +128,8 @@ typedef struct kl_upstream_opts {
   long total_timeout_ms;         /* 0 = none */
   long first_byte_timeout_ms;    /* 0 = none: time until the first body byte */
   bool insecure_tls;             /* default false: TLS peer and host are verified */
+  bool use_curl;                 /* force libcurl even for http:// URLs (which otherwise take the
+                                  * built-in HTTP/1.1 client; https:// always goes through libcurl) */
 } kl_upstream_opts;
 
 typedef struct kl_upstream_cbs {

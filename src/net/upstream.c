@@ -21,8 +21,13 @@
  * Lifetime: every call embeds its first-byte uv_timer_t, so a call's memory is released
  * in that timer's close callback; the upstream itself is released when the last of its
  * handles (curl timer, socket polls, call timers) has closed.  This is why
- * kl_upstream_free() needs the loop to run afterwards. */
+ * kl_upstream_free() needs the loop to run afterwards.
+ *
+ * Plain http:// URLs go to the built-in HTTP/1.1 client (upstream_h1.c, much cheaper per
+ * request) unless opts->use_curl; this file only dispatches to it (start, cancel, active,
+ * free).  Both call structs start with a kind tag so cancel knows whose a call is. */
 #include "net/kl_net.h"
+#include "net/upstream_h1.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -54,9 +59,11 @@ struct kl_upstream {
   int in_curl;                /* > 0 while inside curl_multi_socket_action */
   int open_handles;           /* uv handles not closed yet; u is freed when 0 */
   bool freeing, free_pending;
+  kl_h1 *h1;                  /* the built-in client for plain http:// (upstream_h1.c) */
 };
 
 struct kl_upstream_call {
+  int kind;                   /* KL_UP_KIND_CURL; must stay first (see upstream_h1.h) */
   kl_upstream *u;
   CURL *easy;
   struct curl_slist *hdrs;
@@ -433,6 +440,13 @@ kl_upstream *kl_upstream_new(uv_loop_t *loop, kl_err *err) {
     kl_err_set(err, 500, "upstream: curl_multi_init failed");
     return NULL;
   }
+  u->h1 = kl_h1_new(loop);
+  if (!u->h1) {
+    curl_multi_cleanup(u->multi);
+    free(u);
+    kl_err_set(err, 500, "upstream: out of memory");
+    return NULL;
+  }
   uv_timer_init(loop, &u->timer);
   u->timer.data = u;
   u->open_handles = 1;
@@ -466,6 +480,8 @@ static void up_do_free(kl_upstream *u) {
 
 void kl_upstream_free(kl_upstream *u) {
   if (!u || u->freeing || u->free_pending) return;
+  kl_h1_free(u->h1);
+  u->h1 = NULL;
   if (u->in_curl) { /* called from on_response/on_data: silence everything, free at the safe point */
     for (kl_upstream_call *c = u->calls; c; c = c->next) {
       c->cancelled = true;
@@ -488,6 +504,11 @@ kl_upstream_call *kl_upstream_start(kl_upstream *u, const kl_upstream_opts *opts
     kl_err_set(err, 500, "upstream: client is shutting down");
     return NULL;
   }
+  if (!opts->use_curl && u->h1 && strncasecmp(opts->url, "http://", 7) == 0) {
+    bool fallback = false;
+    kl_upstream_call *hc = kl_h1_start(u->h1, opts, cbs, ud, err, &fallback);
+    if (hc || !fallback) return hc;
+  }
   CURL *e = curl_easy_init();
   if (!e) {
     kl_err_set(err, 500, "upstream: curl_easy_init failed");
@@ -499,6 +520,7 @@ kl_upstream_call *kl_upstream_start(kl_upstream *u, const kl_upstream_opts *opts
     kl_err_set(err, 500, "upstream: out of memory");
     return NULL;
   }
+  c->kind = KL_UP_KIND_CURL;
   c->u = u;
   c->easy = e;
   if (cbs) c->cbs = *cbs;
@@ -588,6 +610,10 @@ fail:
 }
 
 void kl_upstream_cancel(kl_upstream_call *c) {
+  if (c && kl_up_kind(c) == KL_UP_KIND_H1) {
+    kl_h1_cancel(c);
+    return;
+  }
   if (!c || c->cancelled || c->finished) return;
   kl_upstream *u = c->u;
   c->cancelled = true;
@@ -602,4 +628,4 @@ void kl_upstream_cancel(kl_upstream_call *c) {
   up_release(c);
 }
 
-int kl_upstream_active(const kl_upstream *u) { return u ? u->active : 0; }
+int kl_upstream_active(const kl_upstream *u) { return u ? u->active + kl_h1_active(u->h1) : 0; }

@@ -1,0 +1,912 @@
+/* upstream_h1.c: a lean HTTP/1.1 client for plain http:// upstreams (vLLM, llama.cpp,
+ * Ollama, the mock), on the caller's libuv loop with llhttp parsing the responses.
+ *
+ * Why not libcurl for these: per request curl allocates an easy handle, polls pooled
+ * sockets for liveness, and churns epoll registrations through its socket callback; on a
+ * loopback upstream that costs more CPU than the proxying itself.  Here a request on a
+ * pooled connection costs one write (head and caller's body as one two-buffer iovec, the
+ * body never copied) and the reads of the answer.  libcurl keeps https://, HTTP/2 and
+ * odd URLs (see upstream.c).
+ *
+ * Connections (h1_conn) are pooled per kl_h1 (one per loop) by host:port, idle ones in a
+ * LIFO list per host, at most H1_IDLE_PER_HOST of them, closed after H1_IDLE_MS by one
+ * sweeping timer per pool.  Reading is never stopped on a pooled connection: an idle one
+ * then notices the server's close (or stray bytes) at once and drops out of the pool, and
+ * no epoll change is made per request.  Idle connections are uv_unref'd so they do not
+ * keep a loop alive.  A connection is reused only after a response was read completely,
+ * the request was fully written and the server allowed keep-alive (llhttp knows about
+ * "Connection: close" and HTTP/1.0).  The server may close an idle connection at any
+ * moment, so a request that meets EOF or a reset on a reused connection before any
+ * response byte is retried once on a fresh connection.
+ *
+ * Lifetimes.  Every call embeds one uv_timer_t (started only when a deadline is due:
+ * connect, first body byte, total) and its memory is released in that timer's close
+ * callback; a connection is released in its TCP handle's close callback; the pool when
+ * its last handle closed after kl_h1_free.  Callbacks fire from inside llhttp_execute, and
+ * users may cancel, start or free from there: all that then happens at once (handles are
+ * closed, calls are marked), and the code after each user callback only re-checks flags
+ * in memory that is still valid because nothing is freed before the loop's close phase.
+ * The read buffer is one per pool: libuv hands it to exactly one read callback at a time. */
+#include "net/upstream_h1.h"
+
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#define H1_CONNECT_TIMEOUT_MS 10000
+#define H1_IDLE_PER_HOST 256
+#define H1_IDLE_MS 60000
+#define H1_SWEEP_MS 15000
+#define H1_MAX_HEAD (256 * 1024) /* response status line + header fields */
+#define H1_RBUF 65536
+
+typedef struct h1_conn h1_conn;
+typedef struct h1_host h1_host;
+typedef struct h1_call h1_call;
+
+struct h1_host {
+  h1_host *next;
+  h1_conn *idle, *idle_tail;   /* LIFO: taken from the head, swept from the tail */
+  int nidle;
+  int port;
+  char name[];                 /* host as in the URL, IPv6 brackets stripped */
+};
+
+struct kl_h1 {
+  uv_loop_t *loop;
+  h1_host *hosts;
+  h1_call *calls;              /* live calls */
+  h1_conn *conns;              /* every open connection */
+  int active, nconns;
+  int open_handles;            /* sweep timer + connections + call timers */
+  bool freeing;
+  uv_timer_t sweep;
+  char rbuf[H1_RBUF];
+};
+
+struct h1_conn {
+  uv_tcp_t tcp;
+  kl_h1 *p;
+  h1_host *host;
+  h1_call *call;               /* NULL when idle or closing */
+  h1_conn *prev, *next;        /* p->conns */
+  h1_conn *iprev, *inext;      /* host->idle */
+  llhttp_t parser;
+  uv_connect_t creq;
+  uv_write_t wreq;
+  uint64_t idle_since;
+  bool idle, closing, writing, got_bytes, fake;
+};
+
+typedef struct h1_gai {
+  uv_getaddrinfo_t req;        /* first: the callback casts back */
+  h1_call *c;                  /* NULL once the call is gone */
+} h1_gai;
+
+struct h1_call {
+  int kind;                    /* KL_UP_KIND_H1; must stay first */
+  kl_h1 *p;
+  h1_host *host;
+  h1_conn *conn;
+  h1_call *prev, *next;        /* p->calls */
+  kl_upstream_cbs cbs;
+  void *ud;
+  uv_timer_t timer;
+  h1_gai *gai;
+  struct addrinfo *ai, *ai_next;
+  struct sockaddr_storage addr; /* numeric hosts */
+  uint64_t connect_at, ttfb_at, total_at; /* loop-time deadlines, 0 = none */
+  long connect_ms, ttfb_ms, total_ms;
+  const char *body;
+  size_t body_len, head_len, head_bytes;
+  kl_arena *arena;             /* response headers */
+  kl_http_header *rh;
+  size_t nrh, caprh;
+  char *fname, *fval;          /* the header field being parsed (llhttp may split it) */
+  size_t fname_len, fval_len;
+  int status;
+  kl_upstream_status fail_st;  /* deferred failure, reported from the timer */
+  bool numeric, is_head, connecting, reused, retried, deferred;
+  bool interim, responded, got_body, msg_done, keep_alive, data_abort;
+  bool cancelled, finished;
+  char errbuf[192];
+  char head[];                 /* the request head */
+};
+
+static const llhttp_settings_t h1_settings;
+
+/* ---------------- handle bookkeeping ---------------- */
+
+static void h1_handle_closed(kl_h1 *p) {
+  if (--p->open_handles == 0 && p->freeing) {
+    for (h1_host *h = p->hosts, *n; h; h = n) {
+      n = h->next;
+      free(h);
+    }
+    free(p);
+  }
+}
+
+static void h1_sweep_closed(uv_handle_t *h) { h1_handle_closed(h->data); }
+
+static void h1_conn_closed(uv_handle_t *h) {
+  h1_conn *k = h->data;
+  kl_h1 *p = k->p;
+  free(k);
+  h1_handle_closed(p);
+}
+
+static void h1_call_closed(uv_handle_t *h) {
+  h1_call *c = h->data;
+  kl_h1 *p = c->p;
+  free(c);
+  h1_handle_closed(p);
+}
+
+static void h1_idle_unlink(h1_conn *k) {
+  h1_host *h = k->host;
+  if (k->iprev) k->iprev->inext = k->inext;
+  else h->idle = k->inext;
+  if (k->inext) k->inext->iprev = k->iprev;
+  else h->idle_tail = k->iprev;
+  k->iprev = k->inext = NULL;
+  k->idle = false;
+  h->nidle--;
+}
+
+static void h1_conn_close(h1_conn *k) {
+  if (k->closing) return;
+  k->closing = true;
+  kl_h1 *p = k->p;
+  if (k->idle) h1_idle_unlink(k);
+  if (k->call) k->call->conn = NULL;
+  k->call = NULL;
+  if (k->prev) k->prev->next = k->next;
+  else p->conns = k->next;
+  if (k->next) k->next->prev = k->prev;
+  p->nconns--;
+  uv_close((uv_handle_t *)&k->tcp, h1_conn_closed);
+}
+
+/* The response was read completely: pool the connection (or close it if the pool is full). */
+static void h1_conn_idle(h1_conn *k) {
+  h1_host *h = k->host;
+  if (k->call) k->call->conn = NULL;
+  k->call = NULL;
+  if (k->p->freeing || h->nidle >= H1_IDLE_PER_HOST) {
+    h1_conn_close(k);
+    return;
+  }
+  k->idle = true;
+  k->idle_since = uv_now(k->p->loop);
+  k->inext = h->idle;
+  if (h->idle) h->idle->iprev = k;
+  else h->idle_tail = k;
+  h->idle = k;
+  h->nidle++;
+  uv_unref((uv_handle_t *)&k->tcp);
+}
+
+static void h1_sweep_cb(uv_timer_t *t) {
+  kl_h1 *p = t->data;
+  uint64_t now = uv_now(p->loop);
+  for (h1_host *h = p->hosts; h; h = h->next)
+    while (h->idle_tail && now - h->idle_tail->idle_since >= H1_IDLE_MS) h1_conn_close(h->idle_tail);
+  if (p->nconns == 0) uv_timer_stop(&p->sweep);
+}
+
+static h1_conn *h1_conn_new(kl_h1 *p, h1_host *h) {
+  h1_conn *k = calloc(1, sizeof *k);
+  if (!k) {
+    fprintf(stderr, "keel: out of memory (upstream connection)\n");
+    abort();
+  }
+  k->p = p;
+  k->host = h;
+  uv_tcp_init(p->loop, &k->tcp);
+  k->tcp.data = k;
+  k->next = p->conns;
+  if (p->conns) p->conns->prev = k;
+  p->conns = k;
+  p->nconns++;
+  p->open_handles++;
+  if (!uv_is_active((uv_handle_t *)&p->sweep)) uv_timer_start(&p->sweep, h1_sweep_cb, H1_SWEEP_MS, H1_SWEEP_MS);
+  return k;
+}
+
+/* ---------------- call life cycle ---------------- */
+
+/* Takes the call out of the pool's books and drops its connection, if it still has one. */
+static void h1_detach(h1_call *c) {
+  kl_h1 *p = c->p;
+  p->active--;
+  if (c->prev) c->prev->next = c->next;
+  else p->calls = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->prev = c->next = NULL;
+  if (c->conn) h1_conn_close(c->conn);
+  uv_timer_stop(&c->timer);
+  if (c->gai) {
+    c->gai->c = NULL;
+    uv_cancel((uv_req_t *)&c->gai->req); /* if it already runs, its callback just frees */
+    c->gai = NULL;
+  }
+}
+
+static void h1_release(h1_call *c) {
+  kl_arena_free(c->arena);
+  c->arena = NULL;
+  if (c->ai) uv_freeaddrinfo(c->ai);
+  c->ai = c->ai_next = NULL;
+  uv_close((uv_handle_t *)&c->timer, h1_call_closed);
+}
+
+static void h1_finish(h1_call *c, kl_upstream_status st, const char *msg) {
+  c->finished = true;
+  h1_detach(c);
+  if (c->cbs.on_done) c->cbs.on_done(c->ud, st, st == KL_UP_OK ? "" : msg);
+  h1_release(c);
+}
+
+static void h1_timer_cb(uv_timer_t *t);
+
+/* (Re)arms the call's timer for the nearest deadline still relevant. */
+static void h1_arm(h1_call *c) {
+  uint64_t d = c->total_at;
+  if (c->connecting && c->connect_at && (!d || c->connect_at < d)) d = c->connect_at;
+  if (!c->got_body && c->ttfb_at && (!d || c->ttfb_at < d)) d = c->ttfb_at;
+  if (!d) {
+    uv_timer_stop(&c->timer);
+    return;
+  }
+  uint64_t now = uv_now(c->p->loop);
+  uv_timer_start(&c->timer, h1_timer_cb, d > now ? d - now : 0, 0);
+}
+
+/* Failure found where callbacks must not run (inside kl_h1_start): report from the timer. */
+static void h1_fail_later(h1_call *c, kl_upstream_status st) {
+  c->deferred = true;
+  c->fail_st = st;
+  uv_timer_start(&c->timer, h1_timer_cb, 0, 0);
+}
+
+static void h1_timer_cb(uv_timer_t *t) {
+  h1_call *c = t->data;
+  if (c->finished || c->cancelled) return;
+  if (c->deferred) {
+    h1_finish(c, c->fail_st, c->errbuf);
+    return;
+  }
+  uint64_t now = uv_now(c->p->loop);
+  if (c->connecting && ((c->connect_at && now >= c->connect_at) || (c->total_at && now >= c->total_at))) {
+    long ms = c->connect_at && now >= c->connect_at ? c->connect_ms : c->total_ms;
+    snprintf(c->errbuf, sizeof c->errbuf, "connect to %s:%d timed out after %ld ms", c->host->name, c->host->port, ms);
+    h1_finish(c, KL_UP_CONNECT, c->errbuf);
+  } else if (c->total_at && now >= c->total_at) {
+    snprintf(c->errbuf, sizeof c->errbuf, "no complete response within %ld ms", c->total_ms);
+    h1_finish(c, KL_UP_TIMEOUT, c->errbuf);
+  } else if (!c->got_body && c->ttfb_at && now >= c->ttfb_at) {
+    snprintf(c->errbuf, sizeof c->errbuf, "no response body byte within %ld ms", c->ttfb_ms);
+    h1_finish(c, KL_UP_TTFB_TIMEOUT, c->errbuf);
+  } else {
+    h1_arm(c);
+  }
+}
+
+/* ---------------- sending ---------------- */
+
+static void h1_write_cb(uv_write_t *req, int status);
+
+/* Binds the call to a connected connection and writes the request: one try_write of the
+ * head and the caller's body; only a remainder goes through uv_write. */
+static int h1_send(h1_call *c, h1_conn *k) {
+  k->call = c;
+  c->conn = k;
+  k->got_bytes = false;
+  llhttp_init(&k->parser, HTTP_RESPONSE, &h1_settings);
+  k->parser.data = k;
+  if (k->fake) return 0;
+  uv_buf_t b[2] = {uv_buf_init(c->head, (unsigned)c->head_len), uv_buf_init((char *)c->body, (unsigned)c->body_len)};
+  unsigned nb = c->body_len ? 2 : 1;
+  int w = uv_try_write((uv_stream_t *)&k->tcp, b, nb);
+  if (w == UV_EAGAIN) w = 0;
+  if (w < 0) return w;
+  size_t done = (size_t)w;
+  if (done == c->head_len + c->body_len) return 0;
+  unsigned i = 0;
+  if (done >= c->head_len) { /* only body left */
+    done -= c->head_len;
+    i = 1;
+  }
+  b[i].base += done;
+  b[i].len -= done;
+  int rc = uv_write(&k->wreq, (uv_stream_t *)&k->tcp, b + i, nb - i, h1_write_cb);
+  if (rc == 0) k->writing = true;
+  return rc;
+}
+
+static void h1_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+static void h1_alloc_cb(uv_handle_t *h, size_t sz, uv_buf_t *buf) {
+  (void)sz;
+  h1_conn *k = h->data;
+  *buf = uv_buf_init(k->p->rbuf, sizeof k->p->rbuf);
+}
+
+static int h1_connect(h1_call *c);
+
+static void h1_connect_failed(h1_call *c, int rc) {
+  snprintf(c->errbuf, sizeof c->errbuf, "connect to %s:%d failed: %s", c->host->name, c->host->port, uv_strerror(rc));
+  h1_finish(c, KL_UP_CONNECT, c->errbuf);
+}
+
+static void h1_connect_cb(uv_connect_t *req, int status) {
+  h1_conn *k = req->handle->data;
+  if (k->closing || status == UV_ECANCELED) return;
+  h1_call *c = k->call;
+  if (status < 0) {
+    h1_conn_close(k);
+    while (c->ai_next) /* the next resolved address (e.g. ::1 refused, then 127.0.0.1) */
+      if ((status = h1_connect(c)) == 0) return;
+    h1_connect_failed(c, status);
+    return;
+  }
+  c->connecting = false;
+  if (c->connect_at) {
+    c->connect_at = 0;
+    h1_arm(c);
+  }
+  int rc = uv_read_start((uv_stream_t *)&k->tcp, h1_alloc_cb, h1_read_cb);
+  if (rc == 0) rc = h1_send(c, k);
+  if (rc < 0) {
+    h1_conn_close(k);
+    snprintf(c->errbuf, sizeof c->errbuf, "sending the request failed: %s", uv_strerror(rc));
+    h1_finish(c, KL_UP_RESET, c->errbuf);
+  }
+}
+
+/* Opens a fresh connection to the next address; 0 or a libuv error (nothing reported). */
+static int h1_connect(h1_call *c) {
+  const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
+  if (!c->numeric) {
+    sa = c->ai_next->ai_addr;
+    c->ai_next = c->ai_next->ai_next;
+  }
+  h1_conn *k = h1_conn_new(c->p, c->host);
+  uv_tcp_nodelay(&k->tcp, 1);   /* applied when libuv creates the socket */
+  uv_tcp_keepalive(&k->tcp, 1, 30);
+  k->call = c;
+  c->conn = k;
+  c->reused = false;
+  int rc = uv_tcp_connect(&k->creq, &k->tcp, sa, h1_connect_cb);
+  if (rc < 0) h1_conn_close(k);
+  return rc;
+}
+
+static void h1_gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  h1_gai *g = (h1_gai *)req;
+  h1_call *c = g->c;
+  free(g);
+  if (!c) {
+    if (res) uv_freeaddrinfo(res);
+    return;
+  }
+  c->gai = NULL;
+  if (status < 0 || !res) {
+    if (res) uv_freeaddrinfo(res);
+    snprintf(c->errbuf, sizeof c->errbuf, "cannot resolve %s: %s", c->host->name, uv_strerror(status));
+    h1_finish(c, KL_UP_CONNECT, c->errbuf);
+    return;
+  }
+  c->ai = c->ai_next = res;
+  int rc = UV_EAI_NONAME;
+  while (c->ai_next)
+    if ((rc = h1_connect(c)) == 0) return;
+  h1_connect_failed(c, rc);
+}
+
+/* Gets the call a connection: resolve + connect; 0 or a libuv error (nothing reported). */
+static int h1_open(h1_call *c) {
+  c->connecting = true;
+  c->connect_at = uv_now(c->p->loop) + (uint64_t)c->connect_ms;
+  if (c->numeric) return h1_connect(c);
+  h1_gai *g = calloc(1, sizeof *g);
+  if (!g) return UV_ENOMEM;
+  g->c = c;
+  char port[8];
+  snprintf(port, sizeof port, "%d", c->host->port);
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+  int rc = uv_getaddrinfo(c->p->loop, &g->req, h1_gai_cb, c->host->name, port, &hints);
+  if (rc < 0) {
+    free(g);
+    return rc;
+  }
+  c->gai = g;
+  return 0;
+}
+
+/* A reused connection died under the request before any response byte: the server closed
+ * it while idle.  One more try on a fresh connection. */
+static void h1_retry(h1_call *c) {
+  c->retried = true;
+  if (c->conn) h1_conn_close(c->conn);
+  int rc = h1_open(c);
+  if (rc < 0) h1_connect_failed(c, rc);
+  else h1_arm(c);
+}
+
+/* ---------------- receiving ---------------- */
+
+/* The connection's live call, or NULL when it was cancelled or the pool freed meanwhile. */
+static h1_call *h1_cur(llhttp_t *lp) {
+  h1_conn *k = lp->data;
+  return k->closing ? NULL : k->call;
+}
+
+static void h1_span(h1_call *c, char **s, size_t *len, const char *at, size_t n) {
+  if (!c->arena) c->arena = kl_arena_new(1024);
+  char *d = kl_arena_alloc(c->arena, *len + n + 1);
+  if (*len) memcpy(d, *s, *len); /* split across reads: rare, so simply re-copied */
+  memcpy(d + *len, at, n);
+  *len += n;
+  d[*len] = 0;
+  *s = d;
+}
+
+static int h1_too_big(h1_call *c, size_t n) {
+  c->head_bytes += n;
+  if (c->head_bytes <= H1_MAX_HEAD) return 0;
+  snprintf(c->errbuf, sizeof c->errbuf, "response headers larger than %d bytes", H1_MAX_HEAD);
+  return 1;
+}
+
+static int h1_on_message_begin(llhttp_t *lp) {
+  h1_call *c = h1_cur(lp);
+  if (!c) return -1;
+  c->nrh = 0;
+  c->fname_len = c->fval_len = 0;
+  return 0;
+}
+
+static int h1_on_header_field(llhttp_t *lp, const char *at, size_t n) {
+  h1_call *c = h1_cur(lp);
+  if (!c) return -1;
+  if (c->responded) return 0; /* trailer fields are dropped */
+  if (h1_too_big(c, n)) return -1;
+  h1_span(c, &c->fname, &c->fname_len, at, n);
+  return 0;
+}
+
+static int h1_on_header_value(llhttp_t *lp, const char *at, size_t n) {
+  h1_call *c = h1_cur(lp);
+  if (!c) return -1;
+  if (c->responded) return 0;
+  if (h1_too_big(c, n)) return -1;
+  h1_span(c, &c->fval, &c->fval_len, at, n);
+  return 0;
+}
+
+static int h1_on_header_value_complete(llhttp_t *lp) {
+  h1_call *c = h1_cur(lp);
+  if (!c) return -1;
+  if (c->responded) return 0;
+  if (!c->arena) c->arena = kl_arena_new(1024);
+  if (c->nrh == c->caprh) {
+    size_t cap = c->caprh ? c->caprh * 2 : 16;
+    kl_http_header *nh = kl_arena_alloc(c->arena, cap * sizeof *nh);
+    if (c->nrh) memcpy(nh, c->rh, c->nrh * sizeof *nh);
+    c->rh = nh;
+    c->caprh = cap;
+  }
+  char *name = c->fname_len ? c->fname : kl_arena_strdup(c->arena, "");
+  for (char *s = name; *s; s++)
+    if (*s >= 'A' && *s <= 'Z') *s = (char)(*s + 32);
+  char *v = c->fval_len ? c->fval : kl_arena_strdup(c->arena, "");
+  size_t vn = c->fval_len;
+  while (vn && (*v == ' ' || *v == '\t')) v++, vn--;
+  while (vn && (v[vn - 1] == ' ' || v[vn - 1] == '\t' || v[vn - 1] == '\r' || v[vn - 1] == '\n')) vn--;
+  v[vn] = 0;
+  c->rh[c->nrh].name = name;
+  c->rh[c->nrh].value = v;
+  c->nrh++;
+  c->fname_len = c->fval_len = 0;
+  return 0;
+}
+
+static int h1_on_headers_complete(llhttp_t *lp) {
+  h1_call *c = h1_cur(lp);
+  if (!c) return -1;
+  int st = llhttp_get_status_code(lp);
+  if (st == 101 || st < 100) {
+    snprintf(c->errbuf, sizeof c->errbuf, "upstream answered with status %d, not an HTTP response", st);
+    return -1;
+  }
+  if (st >= 100 && st < 200) { /* interim: skipped, the final response follows */
+    c->interim = true;
+    return 0;
+  }
+  c->status = st;
+  c->responded = true;
+  if (c->cbs.on_response) c->cbs.on_response(c->ud, st, c->rh, c->nrh);
+  if (h1_cur(lp) != c) return -1;
+  return c->is_head ? 1 : 0;
+}
+
+static int h1_on_body(llhttp_t *lp, const char *at, size_t n) {
+  h1_call *c = h1_cur(lp);
+  if (!c) return -1;
+  if (!c->responded) { /* llhttp lets a 1xx with Transfer-Encoding have a body */
+    snprintf(c->errbuf, sizeof c->errbuf, "malformed response from upstream: body in an interim response");
+    return -1;
+  }
+  if (!c->got_body) {
+    c->got_body = true;
+    if (c->ttfb_at) {
+      c->ttfb_at = 0;
+      h1_arm(c);
+    }
+  }
+  if (n && c->cbs.on_data && c->cbs.on_data(c->ud, at, n) != 0) {
+    if (h1_cur(lp) == c) c->data_abort = true;
+    return -1;
+  }
+  return h1_cur(lp) == c ? 0 : -1;
+}
+
+static int h1_on_message_complete(llhttp_t *lp) {
+  h1_call *c = h1_cur(lp);
+  if (!c) return -1;
+  if (c->interim) {
+    c->interim = false;
+    c->head_bytes = 0;
+    return 0;
+  }
+  c->msg_done = true;
+  c->keep_alive = llhttp_should_keep_alive(lp);
+  return HPE_PAUSED; /* nothing may follow: we never pipeline */
+}
+
+static const llhttp_settings_t h1_settings = {
+    .on_message_begin = h1_on_message_begin,
+    .on_header_field = h1_on_header_field,
+    .on_header_value = h1_on_header_value,
+    .on_header_value_complete = h1_on_header_value_complete,
+    .on_headers_complete = h1_on_headers_complete,
+    .on_body = h1_on_body,
+    .on_message_complete = h1_on_message_complete,
+};
+
+static void h1_feed(h1_conn *k, h1_call *c, const char *d, size_t n) {
+  k->got_bytes = true;
+  llhttp_errno_t e = llhttp_execute(&k->parser, d, n);
+  if (k->call != c || k->closing) return; /* cancelled or freed from a callback */
+  if (c->data_abort) {
+    h1_conn_close(k);
+    h1_finish(c, KL_UP_ERROR, "aborted by on_data");
+    return;
+  }
+  if (c->msg_done) {
+    bool all = e == HPE_PAUSED && llhttp_get_error_pos(&k->parser) == d + n;
+    if (c->keep_alive && all && !k->writing && !k->fake) h1_conn_idle(k);
+    else h1_conn_close(k);
+    h1_finish(c, KL_UP_OK, "");
+    return;
+  }
+  if (e == HPE_OK) return;
+  if (!c->errbuf[0]) {
+    const char *why = llhttp_get_error_reason(&k->parser);
+    snprintf(c->errbuf, sizeof c->errbuf, "malformed response from upstream: %s (%s)", why ? why : "?",
+             llhttp_errno_name(e));
+  }
+  h1_conn_close(k);
+  h1_finish(c, KL_UP_ERROR, c->errbuf);
+}
+
+/* The connection ended (EOF, reset, write error) while a call was on it. */
+static void h1_conn_end(h1_conn *k, h1_call *c, int err) {
+  if (!k->got_bytes && c->reused && !c->retried) {
+    h1_retry(c);
+    return;
+  }
+  if (err == UV_EOF && k->got_bytes) {
+    llhttp_finish(&k->parser); /* a body delimited by EOF completes here */
+    if (k->call != c || k->closing) return;
+    if (c->msg_done) {
+      h1_conn_close(k);
+      h1_finish(c, KL_UP_OK, "");
+      return;
+    }
+  }
+  h1_conn_close(k);
+  if (err == UV_EOF) snprintf(c->errbuf, sizeof c->errbuf, "upstream closed the connection before the response was complete");
+  else snprintf(c->errbuf, sizeof c->errbuf, "upstream connection failed: %s", uv_strerror(err));
+  h1_finish(c, KL_UP_RESET, c->errbuf);
+}
+
+static void h1_input(h1_conn *k, const char *d, ssize_t n) {
+  if (n == 0 || k->closing) return;
+  h1_call *c = k->call;
+  if (!c) { /* idle: EOF, reset or stray bytes all mean the connection is done */
+    h1_conn_close(k);
+    return;
+  }
+  if (n < 0) h1_conn_end(k, c, (int)n);
+  else h1_feed(k, c, d, (size_t)n);
+}
+
+static void h1_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  h1_input(s->data, buf->base, n);
+}
+
+static void h1_write_cb(uv_write_t *req, int status) {
+  h1_conn *k = req->handle->data;
+  k->writing = false;
+  if (status == 0 || status == UV_ECANCELED || k->closing) return;
+  if (k->call) h1_conn_end(k, k->call, status);
+  else h1_conn_close(k);
+}
+
+/* ---------------- request building ---------------- */
+
+typedef struct h1_url {
+  const char *host, *path;
+  size_t host_len, path_len;
+  int port;
+  bool bracketed;
+} h1_url;
+
+/* http://host[:port][/path][?query][#frag]; false for anything libcurl should judge. */
+static bool h1_parse_url(const char *url, h1_url *u) {
+  const char *s = url + 7, *a = s;
+  while (*s && *s != '/' && *s != '?' && *s != '#') s++;
+  const char *ae = s;
+  if (memchr(a, '@', (size_t)(ae - a))) return false; /* userinfo */
+  const char *hs = a, *he;
+  u->bracketed = *a == '[';
+  if (u->bracketed) {
+    he = memchr(a, ']', (size_t)(ae - a));
+    if (!he) return false;
+    hs = a + 1;
+    a = he + 1;
+  } else {
+    he = memchr(a, ':', (size_t)(ae - a));
+    if (!he) he = ae;
+    a = he;
+  }
+  if (he == hs || he - hs > 253) return false;
+  for (const char *q = hs; q < he; q++)
+    if (*q <= ' ' || *q == 0x7f || *q == '%') return false;
+  u->port = 80;
+  if (a < ae) {
+    if (*a != ':' || ae - a > 6) return false;
+    if (ae - a > 1) {
+      int port = 0;
+      for (const char *q = a + 1; q < ae; q++) {
+        if (*q < '0' || *q > '9') return false;
+        port = port * 10 + (*q - '0');
+      }
+      if (port < 1 || port > 65535) return false;
+      u->port = port;
+    }
+  }
+  u->host = hs;
+  u->host_len = (size_t)(he - hs);
+  const char *pe = ae;
+  while (*pe && *pe != '#') pe++;
+  for (const char *q = ae; q < pe; q++)
+    if ((unsigned char)*q <= ' ' || *q == 0x7f) return false; /* curl would reject or encode */
+  u->path = ae;
+  u->path_len = (size_t)(pe - ae);
+  return true;
+}
+
+static h1_host *h1_host_get(kl_h1 *p, const h1_url *u) {
+  for (h1_host *h = p->hosts; h; h = h->next)
+    if (h->port == u->port && strlen(h->name) == u->host_len && memcmp(h->name, u->host, u->host_len) == 0) return h;
+  h1_host *h = calloc(1, sizeof *h + u->host_len + 1);
+  if (!h) return NULL;
+  memcpy(h->name, u->host, u->host_len);
+  h->port = u->port;
+  h->next = p->hosts;
+  p->hosts = h;
+  return h;
+}
+
+/* The request head, measured (w->d NULL) or written: the same code both times, so the
+ * allocation always fits. */
+typedef struct h1_w {
+  char *d;
+  size_t n;
+} h1_w;
+
+static void h1_w_put(h1_w *w, const char *s, size_t n) {
+  if (w->d) memcpy(w->d + w->n, s, n);
+  w->n += n;
+}
+
+static void h1_head(h1_w *w, const char *method, const h1_url *u, const kl_upstream_opts *o,
+                    const char *host_hdr, const char *cl_hdr) {
+  h1_w_put(w, method, strlen(method));
+  h1_w_put(w, " /", u->path_len && u->path[0] == '/' ? 1 : 2);
+  h1_w_put(w, u->path, u->path_len);
+  h1_w_put(w, " HTTP/1.1\r\n", 11);
+  h1_w_put(w, host_hdr, strlen(host_hdr));
+  for (size_t i = 0; i < o->nheaders; i++) {
+    const char *h = o->headers[i];
+    if (!h) continue;
+    size_t hl = strlen(h);
+    /* libcurl's conventions, which callers were written against: "Name:" with no value
+     * sends nothing, "Name;" sends the header with an empty value. */
+    const char *colon = strchr(h, ':');
+    if (colon && colon[1 + strspn(colon + 1, " \t")] == 0) continue;
+    bool semi = !colon && hl && h[hl - 1] == ';';
+    h1_w_put(w, h, hl - semi);
+    h1_w_put(w, semi ? ":\r\n" : "\r\n", semi ? 3 : 2);
+  }
+  h1_w_put(w, cl_hdr, strlen(cl_hdr));
+  h1_w_put(w, "\r\n", 2);
+}
+
+/* ---------------- public API ---------------- */
+
+kl_h1 *kl_h1_new(uv_loop_t *loop) {
+  kl_h1 *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->loop = loop;
+  uv_timer_init(loop, &p->sweep);
+  p->sweep.data = p;
+  uv_unref((uv_handle_t *)&p->sweep);
+  p->open_handles = 1;
+  return p;
+}
+
+void kl_h1_free(kl_h1 *p) {
+  if (!p || p->freeing) return;
+  p->freeing = true;
+  while (p->calls) {
+    h1_call *c = p->calls;
+    c->cancelled = true;
+    h1_detach(c);
+    h1_release(c);
+  }
+  while (p->conns) h1_conn_close(p->conns);
+  p->active = 0;
+  uv_close((uv_handle_t *)&p->sweep, h1_sweep_closed);
+}
+
+int kl_h1_active(const kl_h1 *p) { return p ? p->active : 0; }
+
+static h1_call *h1_call_new(kl_h1 *p, size_t head_len, const kl_upstream_cbs *cbs, void *ud) {
+  h1_call *c = calloc(1, sizeof *c + head_len + 1);
+  if (!c) return NULL;
+  c->kind = KL_UP_KIND_H1;
+  c->p = p;
+  if (cbs) c->cbs = *cbs;
+  c->ud = ud;
+  uv_timer_init(p->loop, &c->timer);
+  c->timer.data = c;
+  p->open_handles++;
+  c->next = p->calls;
+  if (p->calls) p->calls->prev = c;
+  p->calls = c;
+  p->active++;
+  return c;
+}
+
+kl_upstream_call *kl_h1_start(kl_h1 *p, const kl_upstream_opts *o, const kl_upstream_cbs *cbs, void *ud,
+                              kl_err *err, bool *fallback) {
+  *fallback = false;
+  if (p->freeing) {
+    kl_err_set(err, 500, "upstream: client is shutting down");
+    return NULL;
+  }
+  h1_url url;
+  if (!h1_parse_url(o->url, &url)) {
+    *fallback = true;
+    return NULL;
+  }
+  const char *method = o->method && *o->method ? o->method : (o->body ? "POST" : "GET");
+  bool send_body = o->body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+                   strcmp(method, "PATCH") == 0;
+  for (const char *m = method; *m; m++)
+    if ((unsigned char)*m <= ' ' || *m == 0x7f) {
+      kl_err_set(err, 400, "upstream: bad method");
+      return NULL;
+    }
+
+  bool has_host = false, has_cl = false;
+  for (size_t i = 0; i < o->nheaders; i++) {
+    const char *h = o->headers[i];
+    if (h && strpbrk(h, "\r\n")) {
+      kl_err_set(err, 400, "upstream: header line contains CR or LF");
+      return NULL;
+    }
+    if (h && strncasecmp(h, "host:", 5) == 0) has_host = true;
+    if (h && strncasecmp(h, "content-length:", 15) == 0) has_cl = true;
+  }
+  char host_hdr[300] = "", cl_hdr[48] = "";
+  const char *lb = url.bracketed ? "[" : "", *rb = url.bracketed ? "]" : "";
+  if (!has_host && url.port == 80)
+    snprintf(host_hdr, sizeof host_hdr, "Host: %s%.*s%s\r\n", lb, (int)url.host_len, url.host, rb);
+  else if (!has_host)
+    snprintf(host_hdr, sizeof host_hdr, "Host: %s%.*s%s:%d\r\n", lb, (int)url.host_len, url.host, rb, url.port);
+  if (send_body && !has_cl) snprintf(cl_hdr, sizeof cl_hdr, "Content-Length: %zu\r\n", o->body ? o->body_len : 0);
+  h1_w w = {NULL, 0};
+  h1_head(&w, method, &url, o, host_hdr, cl_hdr);
+  h1_host *host = h1_host_get(p, &url);
+  h1_call *c = host ? h1_call_new(p, w.n, cbs, ud) : NULL;
+  if (!c) {
+    kl_err_set(err, 500, "upstream: out of memory");
+    return NULL;
+  }
+  w = (h1_w){c->head, 0};
+  h1_head(&w, method, &url, o, host_hdr, cl_hdr);
+  c->head_len = w.n;
+  c->body = send_body && o->body ? o->body : NULL;
+  c->body_len = c->body ? o->body_len : 0;
+  c->host = host;
+  c->is_head = strcmp(method, "HEAD") == 0;
+  c->connect_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : H1_CONNECT_TIMEOUT_MS;
+  c->ttfb_ms = o->first_byte_timeout_ms;
+  c->total_ms = o->total_timeout_ms;
+  uint64_t now = uv_now(p->loop);
+  if (c->ttfb_ms > 0) c->ttfb_at = now + (uint64_t)c->ttfb_ms;
+  if (c->total_ms > 0) c->total_at = now + (uint64_t)c->total_ms;
+
+  char hn[256];
+  snprintf(hn, sizeof hn, "%s", host->name);
+  struct sockaddr_in *a4 = (struct sockaddr_in *)&c->addr;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&c->addr;
+  c->numeric = uv_ip4_addr(hn, url.port, a4) == 0 || uv_ip6_addr(hn, url.port, a6) == 0;
+
+  /* A pooled connection first (the most recently used one: the likeliest to be alive). */
+  h1_conn *k = host->idle;
+  if (k) {
+    h1_idle_unlink(k);
+    uv_ref((uv_handle_t *)&k->tcp);
+    c->reused = true;
+    int rc = h1_send(c, k);
+    if (rc == 0) {
+      h1_arm(c);
+      return (kl_upstream_call *)c;
+    }
+    h1_conn_close(k); /* died while idle: a fresh one, as below */
+    c->retried = true;
+  }
+  int rc = h1_open(c);
+  if (rc < 0) {
+    snprintf(c->errbuf, sizeof c->errbuf, "connect to %s:%d failed: %s", host->name, host->port, uv_strerror(rc));
+    h1_fail_later(c, KL_UP_CONNECT);
+  } else {
+    h1_arm(c);
+  }
+  return (kl_upstream_call *)c;
+}
+
+void kl_h1_cancel(kl_upstream_call *uc) {
+  h1_call *c = (h1_call *)uc;
+  if (!c || c->cancelled || c->finished) return;
+  c->cancelled = true;
+  h1_detach(c);
+  h1_release(c);
+}
+
+/* ---------------- test hooks ---------------- */
+
+kl_upstream_call *kl_h1_test_call(kl_h1 *p, const char *method, const kl_upstream_cbs *cbs, void *ud) {
+  static const h1_url url = {.host = "fake", .host_len = 4, .port = 80};
+  h1_host *host = h1_host_get(p, &url);
+  h1_call *c = host ? h1_call_new(p, 0, cbs, ud) : NULL;
+  if (!c) return NULL;
+  c->host = host;
+  c->is_head = method && strcmp(method, "HEAD") == 0;
+  h1_conn *k = h1_conn_new(p, host);
+  k->fake = true;
+  h1_send(c, k);
+  return (kl_upstream_call *)c;
+}
+
+void kl_h1_test_input(kl_upstream_call *uc, const char *data, ssize_t n) {
+  h1_call *c = (h1_call *)uc;
+  if (c->conn) h1_input(c->conn, data, n);
+}

@@ -1,0 +1,797 @@
+/* test_net_upstream_h1.c: the built-in HTTP/1.1 upstream client (upstream_h1.c, taken by
+ * kl_upstream_start for http:// URLs) against the raw test server of
+ * upstream_test_server.h: the same scenarios as test_net_upstream.c (which tests libcurl),
+ * plus what a keep-alive pool must get right: reuse, "Connection: close" and HTTP/1.0,
+ * the transparent retry when the server dropped an idle pooled connection, and response
+ * bytes split at every point (through the socketless test hooks). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "net/kl_net.h"
+#include "net/upstream_h1.h"
+
+#include "upstream_test_server.h"
+
+/* ================= client side fixtures ================= */
+
+typedef struct {
+  uv_loop_t loop;
+  kl_upstream *u;
+  srv *s;
+} fixture;
+
+static fixture F;
+
+typedef struct res {
+  int responses, datas, dones;
+  int data_before_response; /* on_data seen before on_response: must stay 0 */
+  int status;
+  kl_upstream_status st;
+  char err[256];
+  kl_buf body;
+  char hdrs[1024];          /* "name=value;" of the response headers */
+  /* behaviour knobs */
+  bool cancel_in_data, cancel_in_response, free_in_data, notify_server;
+  int abort_in_data;
+  kl_upstream_call *call;
+  kl_upstream_call *cancel_on_done; /* cancel this other call from on_done */
+  struct res *start_in_data;        /* start a /cl call with this res from on_data */
+  struct res *start_in_done;        /* ... from on_done (a retry) */
+  const char *done_path;            /* path for start_in_done ("/cl" when NULL) */
+  bool free_in_done;
+} res;
+
+static void on_response(void *ud, int status, const kl_http_header *h, size_t n) {
+  res *r = ud;
+  r->responses++;
+  r->status = status;
+  r->hdrs[0] = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t l = strlen(r->hdrs);
+    snprintf(r->hdrs + l, sizeof r->hdrs - l, "%s=%s;", h[i].name, h[i].value);
+  }
+  if (r->cancel_in_response) kl_upstream_cancel(r->call);
+}
+
+static kl_upstream_call *start_get(const char *path, res *r, const kl_upstream_opts *extra);
+
+static int on_data(void *ud, const char *d, size_t len) {
+  res *r = ud;
+  if (!r->responses) r->data_before_response++;
+  r->datas++;
+  kl_buf_append(&r->body, d, len);
+  if (r->notify_server) {
+    pthread_mutex_lock(&F.s->mu);
+    F.s->client_chunks++;
+    pthread_cond_broadcast(&F.s->cv);
+    pthread_mutex_unlock(&F.s->mu);
+  }
+  if (r->start_in_data) {
+    r->start_in_data->call = start_get("/cl", r->start_in_data, NULL);
+    r->start_in_data = NULL;
+  }
+  if (r->cancel_in_data) kl_upstream_cancel(r->call);
+  if (r->free_in_data) {
+    kl_upstream_free(F.u);
+    F.u = NULL;
+  }
+  return r->abort_in_data;
+}
+
+static void on_done(void *ud, kl_upstream_status st, const char *err) {
+  res *r = ud;
+  r->dones++;
+  r->st = st;
+  snprintf(r->err, sizeof r->err, "%s", err ? err : "(null)");
+  if (r->cancel_on_done) kl_upstream_cancel(r->cancel_on_done);
+  if (r->start_in_done) start_get(r->done_path ? r->done_path : "/cl", r->start_in_done, NULL);
+  if (r->free_in_done) {
+    kl_upstream_free(F.u);
+    F.u = NULL;
+  }
+}
+
+static const kl_upstream_cbs CBS = {on_response, on_data, on_done};
+
+static kl_upstream_call *start_host(const char *host, const char *path, res *r, kl_upstream_opts o) {
+  char url[128];
+  snprintf(url, sizeof url, "http://%s:%d%s", host, F.s->port, path);
+  o.url = url; /* the client copies what it needs */
+  kl_err err = {0, ""};
+  kl_upstream_call *c = kl_upstream_start(F.u, &o, &CBS, r, &err);
+  assert_non_null(c);
+  assert_true(kl_err_ok(&err));
+  if (!o.use_curl) assert_int_equal(kl_up_kind(c), KL_UP_KIND_H1);
+  r->call = c;
+  return c;
+}
+
+static kl_upstream_call *start_opts(const char *path, res *r, kl_upstream_opts o) {
+  return start_host("127.0.0.1", path, r, o);
+}
+
+static kl_upstream_call *start_get(const char *path, res *r, const kl_upstream_opts *extra) {
+  kl_upstream_opts o = {0};
+  if (extra) o = *extra;
+  if (!o.method) o.method = "GET";
+  return start_opts(path, r, o);
+}
+
+static void res_free(res *r) { kl_buf_free(&r->body); }
+
+/* Runs the loop until pred(arg) holds or ms elapse.  A 2 ms tick wakes the loop so that
+ * predicates on server-thread state (which no loop event announces) are re-checked. */
+static void wd_cb(uv_timer_t *t) { *(bool *)t->data = true; }
+static void tick_cb(uv_timer_t *t) { (void)t; }
+static bool run_until(bool (*pred)(void *), void *arg, uint64_t ms) {
+  uv_timer_t wd, tick;
+  bool fired = false;
+  uv_timer_init(&F.loop, &wd);
+  uv_timer_init(&F.loop, &tick);
+  wd.data = &fired;
+  uv_timer_start(&wd, wd_cb, ms, 0);
+  uv_timer_start(&tick, tick_cb, 2, 2);
+  while (!pred(arg) && !fired) uv_run(&F.loop, UV_RUN_ONCE);
+  uv_close((uv_handle_t *)&wd, NULL);
+  uv_close((uv_handle_t *)&tick, NULL);
+  uv_run(&F.loop, UV_RUN_NOWAIT);
+  return pred(arg);
+}
+static bool done1(void *a) { return ((res *)a)->dones >= 1; }
+static bool never(void *a) { (void)a; return false; }
+static bool server_saw_close(void *a) { return srv_get(F.s, &F.s->client_closed) >= *(int *)a; }
+
+static int setup(void **st) {
+  (void)st;
+  assert_int_equal(uv_loop_init(&F.loop), 0);
+  kl_err err = {0, ""};
+  F.u = kl_upstream_new(&F.loop, &err);
+  assert_non_null(F.u);
+  F.s = srv_start();
+  return 0;
+}
+
+static int teardown(void **st) {
+  (void)st;
+  if (F.u) kl_upstream_free(F.u);
+  F.u = NULL;
+  uv_run(&F.loop, UV_RUN_DEFAULT);            /* close callbacks release everything */
+  assert_int_equal(uv_loop_close(&F.loop), 0); /* no handle left behind */
+  srv_stop(F.s);
+  F.s = NULL;
+  return 0;
+}
+
+/* ================= tests ================= */
+
+static void test_content_length(void **st) {
+  (void)st;
+  res r = {0};
+  start_get("/cl", &r, NULL);
+  assert_int_equal(r.dones + r.responses, 0); /* nothing fires inside start */
+  assert_true(run_until(done1, &r, 10000));
+  assert_int_equal(r.st, KL_UP_OK);
+  assert_string_equal(r.err, "");
+  assert_int_equal(r.status, 200);
+  assert_int_equal(r.responses, 1);
+  assert_int_equal(r.data_before_response, 0);
+  assert_string_equal(r.body.data, "hello");
+  assert_string_equal(r.hdrs, "content-type=text/plain;x-foo=bar;x-empty=;content-length=5;");
+  assert_int_equal(kl_upstream_active(F.u), 0);
+  run_until(never, NULL, 50);
+  assert_int_equal(r.dones, 1);
+  res_free(&r);
+}
+
+static void test_request_bytes(void **st) {
+  (void)st;
+  static const char *hdrs[] = {"Content-Type: application/json", "X-Test:  one", "Authorization: Bearer k"};
+  static const char body[] = "{\"model\":\"m\",\"stream\":true}";
+  res r = {0};
+  kl_upstream_opts o = {.method = "POST", .headers = hdrs, .nheaders = 3, .body = body, .body_len = strlen(body)};
+  start_opts("/echo", &r, o);
+  assert_int_equal(kl_upstream_active(F.u), 1);
+  assert_true(run_until(done1, &r, 10000));
+  assert_int_equal(r.st, KL_UP_OK);
+  assert_string_equal(r.body.data, body);
+  char h[8192], b[8192], want[512];
+  snap(F.s, h, b);
+  snprintf(want, sizeof want,
+           "POST /echo HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+           "X-Test:  one\r\nAuthorization: Bearer k\r\nContent-Length: %zu\r\n\r\n",
+           F.s->port, strlen(body));
+  assert_string_equal(h, want);
+  assert_string_equal(b, body);
+  res_free(&r);
+
+  /* A body far larger than the socket buffer: the write completes asynchronously. */
+  size_t blen = 2u << 20;
+  char *big = malloc(blen + 1);
+  for (size_t i = 0; i < blen; i++) big[i] = (char)('a' + i % 26);
+  big[blen] = 0;
+  res r2 = {0};
+  kl_upstream_opts o2 = {.method = "POST", .body = big, .body_len = blen};
+  start_opts("/echo", &r2, o2);
+  assert_true(run_until(done1, &r2, 20000));
+  assert_int_equal(r2.st, KL_UP_OK);
+  assert_int_equal(r2.body.len, blen);
+  assert_memory_equal(r2.body.data, big, blen);
+  snap(F.s, h, b);
+  assert_null(strcasestr(h, "\r\nExpect:"));
+  assert_null(strcasestr(h, "\r\nContent-Type:"));
+  assert_int_equal(srv_get_size(F.s, &F.s->last_body_len), blen);
+  free(big);
+  res_free(&r2);
+
+  /* Caller's Host and Content-Length are not duplicated; "Name:" is not sent, "Name;" is
+   * sent empty (libcurl's conventions); the query goes along, the fragment does not. */
+  static const char *hdrs3[] = {"Host: example.test", "Content-Length: 2", "X-Drop:", "X-Empty;"};
+  res r3 = {0};
+  kl_upstream_opts o3 = {.method = "PUT", .headers = hdrs3, .nheaders = 4, .body = "hi", .body_len = 2};
+  start_opts("/echo?a=b#frag", &r3, o3);
+  assert_true(run_until(done1, &r3, 10000));
+  assert_int_equal(r3.st, KL_UP_OK);
+  snap(F.s, h, b);
+  assert_string_equal(h, "PUT /echo?a=b HTTP/1.1\r\nHost: example.test\r\nContent-Length: 2\r\nX-Empty:\r\n\r\n");
+  assert_string_equal(b, "hi");
+  res_free(&r3);
+
+  /* GET without a body: no Content-Length; an empty path becomes "/". */
+  res r4 = {0};
+  start_get("", &r4, NULL);
+  assert_true(run_until(done1, &r4, 10000));
+  assert_int_equal(r4.status, 404);
+  snap(F.s, h, b);
+  snprintf(want, sizeof want, "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", F.s->port);
+  assert_string_equal(h, want);
+  res_free(&r4);
+
+  /* CR/LF in a header line is refused by start. */
+  static const char *evil[] = {"X-A: 1\r\nX-B: 2"};
+  kl_upstream_opts o5 = {.method = "GET", .headers = evil, .nheaders = 1, .url = "http://127.0.0.1:1/"};
+  kl_err err = {0, ""};
+  assert_null(kl_upstream_start(F.u, &o5, &CBS, &r4, &err));
+  assert_false(kl_err_ok(&err));
+}
+
+static void test_chunked_streams_as_it_arrives(void **st) {
+  (void)st;
+  res r = {.notify_server = true};
+  start_get("/chunked", &r, NULL);
+  assert_true(run_until(done1, &r, 15000));
+  assert_int_equal(r.st, KL_UP_OK);
+  assert_string_equal(r.body.data, "part0part1part2");
+  assert_true(r.datas >= 3);
+  pthread_mutex_lock(&F.s->mu);
+  bool gave_up = F.s->wait_timed_out;
+  pthread_mutex_unlock(&F.s->mu);
+  assert_false(gave_up);
+  assert_int_equal(r.responses, 1); /* the trailer did not fire a second on_response */
+  assert_null(strstr(r.hdrs, "x-trailer"));
+  res_free(&r);
+}
+
+static void test_interim_response_skipped(void **st) {
+  (void)st;
+  res r = {0};
+  start_get("/interim", &r, NULL);
+  assert_true(run_until(done1, &r, 10000));
+  assert_int_equal(r.st, KL_UP_OK);
+  assert_int_equal(r.responses, 1);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.hdrs, "x-final=1;content-length=2;");
+  assert_string_equal(r.body.data, "ok");
+  res_free(&r);
+}
+
+static void test_500_is_ok(void **st) {
+  (void)st;
+  res r = {0};
+  start_get("/500", &r, NULL);
+  assert_true(run_until(done1, &r, 10000));
+  assert_int_equal(r.st, KL_UP_OK);
+  assert_int_equal(r.status, 500);
+  assert_string_equal(r.body.data, "it broke!");
+  res_free(&r);
+}
+
+static void test_close_mid_body_is_reset(void **st) {
+  (void)st;
+  res r = {0}, r2 = {0}, r3 = {0};
+  start_get("/close-mid", &r, NULL);
+  start_get("/chunk-trunc", &r2, NULL);
+  start_get("/drop", &r3, NULL); /* a fresh connection closed before any byte: no retry */
+  assert_true(run_until(done1, &r, 10000));
+  assert_true(run_until(done1, &r2, 10000));
+  assert_true(run_until(done1, &r3, 10000));
+  assert_int_equal(r.st, KL_UP_RESET);
+  assert_string_equal(r.body.data, "0123456789");
+  assert_true(strlen(r.err) > 0);
+  assert_int_equal(r2.st, KL_UP_RESET);
+  assert_string_equal(r2.body.data, "hello");
+  assert_int_equal(r3.st, KL_UP_RESET);
+  assert_int_equal(r3.responses, 0);
+  assert_int_equal(srv_get(F.s, &F.s->accepts), 3);
+  res_free(&r);
+  res_free(&r2);
+  res_free(&r3);
+}
+
+static void test_eof_delimited_body(void **st) {
+  (void)st;
+  res r = {0};
+  start_get("/eof", &r, NULL);
+  assert_true(run_until(done1, &r, 10000));
+  assert_int_equal(r.st, KL_UP_OK);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.body.data, "until-eof");
+  res_free(&r);
+}
+
+static void test_first_byte_timeout(void **st) {
+  (void)st;
+  res r = {0}, r2 = {0};
+  kl_upstream_opts o = {.first_byte_timeout_ms = 200, .total_timeout_ms = 20000};
+  start_get("/hang", &r, &o);
+  start_get("/hang-headers", &r2, &o);
+  assert_true(run_until(done1, &r, 10000));
+  assert_true(run_until(done1, &r2, 10000));
+  assert_int_equal(r.st, KL_UP_TTFB_TIMEOUT);
+  assert_non_null(strstr(r.err, "200 ms"));
+  assert_int_equal(r.responses, 0);
+  assert_int_equal(r2.st, KL_UP_TTFB_TIMEOUT);
+  assert_int_equal(r2.responses, 1);
+  assert_int_equal(kl_upstream_active(F.u), 0);
+  int two = 2;
+  assert_true(run_until(server_saw_close, &two, 10000));
+  res_free(&r);
+  res_free(&r2);
+}
+
+static void test_first_byte_timeout_stops_at_first_byte(void **st) {
+  (void)st;
+  res r = {0};
+  kl_upstream_opts o = {.first_byte_timeout_ms = 150};
+  start_get("/pause", &r, &o);
+  assert_true(run_until(done1, &r, 10000));
+  assert_int_equal(r.st, KL_UP_OK);
+  assert_string_equal(r.body.data, "ab");
+  res_free(&r);
+}
+
+static void test_total_timeout(void **st) {
+  (void)st;
+  res r = {0};
+  kl_upstream_opts o = {.total_timeout_ms = 300};
+  start_get("/hang", &r, &o);
+  assert_true(run_until(done1, &r, 10000));
+  assert_int_equal(r.st, KL_UP_TIMEOUT);
+  int one = 1;
+  assert_true(run_until(server_saw_close, &one, 10000));
+  res_free(&r);
+}
+
+static void test_connection_refused(void **st) {
+  (void)st;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  socklen_t al = sizeof a;
+  getsockname(fd, (struct sockaddr *)&a, &al);
+  close(fd);
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/x", ntohs(a.sin_port));
+  res r = {0};
+  kl_upstream_opts o = {.method = "GET", .url = url};
+  kl_err err = {0, ""};
+  assert_non_null(kl_upstream_start(F.u, &o, &CBS, &r, &err));
+  assert_int_equal(r.dones, 0);
+  assert_true(run_until(done1, &r, 10000));
+  assert_int_equal(r.st, KL_UP_CONNECT);
+  assert_int_equal(r.responses, 0);
+  assert_true(strlen(r.err) > 0);
+  res_free(&r);
+
+  /* An unresolvable name is a connect failure too. */
+  res r2 = {0};
+  kl_upstream_opts o2 = {.method = "GET", .url = "http://no-such-host.invalid:80/x"};
+  assert_non_null(kl_upstream_start(F.u, &o2, &CBS, &r2, &err));
+  assert_true(run_until(done1, &r2, 20000));
+  assert_int_equal(r2.st, KL_UP_CONNECT);
+  res_free(&r2);
+
+  kl_upstream_opts bad = {.method = "GET"};
+  assert_null(kl_upstream_start(F.u, &bad, &CBS, &r, &err));
+  assert_false(kl_err_ok(&err));
+}
+
+static void test_connection_reuse(void **st) {
+  (void)st;
+  for (int i = 0; i < 3; i++) {
+    res r = {0};
+    start_get(i == 1 ? "/500" : "/cl", &r, NULL);
+    assert_true(run_until(done1, &r, 10000));
+    assert_int_equal(r.st, KL_UP_OK);
+    res_free(&r);
+  }
+  assert_int_equal(srv_get(F.s, &F.s->requests), 3);
+  assert_int_equal(srv_get(F.s, &F.s->accepts), 1);
+}
+
+static void test_idle_close_is_retried(void **st) {
+  (void)st;
+  /* /bye answers keep-alive and then the server closes.  The next call, started from
+   * on_done, is written to that pooled connection before its EOF is seen: it must be
+   * retried on a new connection. */
+  res a = {0}, b = {0};
+  a.start_in_done = &b;
+  start_get("/bye", &a, NULL);
+  assert_true(run_until(done1, &b, 10000));
+  assert_int_equal(a.st, KL_UP_OK);
+  assert_string_equal(a.body.data, "bye");
+  assert_int_equal(b.st, KL_UP_OK);
+  assert_string_equal(b.body.data, "hello");
+  assert_int_equal(srv_get(F.s, &F.s->accepts), 2);
+
+  /* An idle pooled connection the server closes is noticed and dropped meanwhile. */
+  res c = {0}, d = {0};
+  start_get("/bye", &c, NULL);
+  assert_true(run_until(done1, &c, 10000));
+  run_until(never, NULL, 100);
+  start_get("/cl", &d, NULL);
+  assert_true(run_until(done1, &d, 10000));
+  assert_int_equal(d.st, KL_UP_OK);
+  assert_int_equal(srv_get(F.s, &F.s->requests), 4);
+  res_free(&a);
+  res_free(&b);
+  res_free(&c);
+  res_free(&d);
+}
+
+static void test_retry_only_once(void **st) {
+  (void)st;
+  res a = {0}, b = {0};
+  a.start_in_done = &b;
+  a.done_path = "/drop"; /* the retry meets a server that closes without answering */
+  start_get("/bye", &a, NULL);
+  assert_true(run_until(done1, &b, 10000));
+  assert_int_equal(a.st, KL_UP_OK);
+  assert_int_equal(b.st, KL_UP_RESET);
+  assert_int_equal(b.responses, 0);
+  assert_int_equal(srv_get(F.s, &F.s->accepts), 2);
+  res_free(&a);
+  res_free(&b);
+}
+
+static void test_connection_close_not_reused(void **st) {
+  (void)st;
+  const char *paths[] = {"/conn-close", "/http10"};
+  for (int i = 0; i < 2; i++) {
+    res a = {0}, b = {0};
+    start_get(paths[i], &a, NULL);
+    assert_true(run_until(done1, &a, 10000));
+    assert_int_equal(a.st, KL_UP_OK);
+    assert_string_equal(a.body.data, "ok");
+    int closed = i + 1; /* the client closed it (the server only waits) */
+    assert_true(run_until(server_saw_close, &closed, 10000));
+    start_get("/cl", &b, NULL);
+    assert_true(run_until(done1, &b, 10000));
+    assert_int_equal(b.st, KL_UP_OK);
+    res_free(&a);
+    res_free(&b);
+  }
+  /* conn-close, cl (pooled), http10 (on cl's pooled connection), cl: a new one again */
+  assert_int_equal(srv_get(F.s, &F.s->accepts), 3);
+  assert_int_equal(srv_get(F.s, &F.s->requests), 4);
+}
+
+static void test_cancel_inside_on_data(void **st) {
+  (void)st;
+  res r = {.cancel_in_data = true};
+  start_get("/slow", &r, NULL);
+  int one = 1;
+  assert_true(run_until(server_saw_close, &one, 10000));
+  assert_int_equal(kl_upstream_active(F.u), 0);
+  run_until(never, NULL, 50);
+  assert_int_equal(r.datas, 1);
+  assert_int_equal(r.dones, 0);
+  res_free(&r);
+}
+
+static void test_cancel_inside_on_response(void **st) {
+  (void)st;
+  res r = {.cancel_in_response = true};
+  start_get("/slow", &r, NULL);
+  int one = 1;
+  assert_true(run_until(server_saw_close, &one, 10000));
+  run_until(never, NULL, 50);
+  assert_int_equal(r.responses, 1);
+  assert_int_equal(r.datas, 0);
+  assert_int_equal(r.dones, 0);
+  assert_int_equal(kl_upstream_active(F.u), 0);
+  res_free(&r);
+}
+
+static void test_cancel_outside_callbacks(void **st) {
+  (void)st;
+  res r = {0}, r2 = {0};
+  kl_upstream_call *c = start_get("/hang", &r, NULL);
+  run_until(never, NULL, 50);
+  kl_upstream_cancel(c);
+  int one = 1;
+  assert_true(run_until(server_saw_close, &one, 10000));
+  /* cancelled right after start, before it connected */
+  kl_upstream_cancel(start_get("/cl", &r2, NULL));
+  run_until(never, NULL, 50);
+  assert_int_equal(r.dones + r2.dones, 0);
+  assert_int_equal(kl_upstream_active(F.u), 0);
+  kl_upstream_cancel(NULL);
+  res_free(&r);
+  res_free(&r2);
+}
+
+static void test_on_data_abort(void **st) {
+  (void)st;
+  res r = {.abort_in_data = 1};
+  start_get("/slow", &r, NULL);
+  assert_true(run_until(done1, &r, 10000));
+  assert_int_equal(r.st, KL_UP_ERROR);
+  assert_int_equal(r.datas, 1);
+  assert_non_null(strstr(r.err, "on_data"));
+  int one = 1;
+  assert_true(run_until(server_saw_close, &one, 10000));
+  res_free(&r);
+}
+
+static void test_cancel_from_other_on_done(void **st) {
+  (void)st;
+  res hang = {0}, fast = {0};
+  kl_upstream_call *h = start_get("/hang", &hang, NULL);
+  fast.cancel_on_done = h;
+  start_get("/cl", &fast, NULL);
+  assert_true(run_until(done1, &fast, 10000));
+  assert_int_equal(fast.st, KL_UP_OK);
+  assert_int_equal(kl_upstream_active(F.u), 0);
+  int one = 1;
+  assert_true(run_until(server_saw_close, &one, 10000));
+  assert_int_equal(hang.dones, 0);
+  res_free(&hang);
+  res_free(&fast);
+}
+
+static void test_start_inside_on_data(void **st) {
+  (void)st;
+  res a = {0}, b = {0};
+  a.start_in_data = &b;
+  start_get("/cl", &a, NULL);
+  assert_true(run_until(done1, &b, 10000));
+  assert_true(run_until(done1, &a, 10000));
+  assert_int_equal(a.st, KL_UP_OK);
+  assert_int_equal(b.st, KL_UP_OK);
+  assert_string_equal(b.body.data, "hello");
+  res_free(&a);
+  res_free(&b);
+}
+
+static void test_start_and_free_inside_on_done(void **st) {
+  (void)st;
+  res a = {0}, b = {0}, hang = {0};
+  a.start_in_done = &b;
+  b.free_in_done = true;
+  start_get("/hang", &hang, NULL);
+  kl_upstream_opts o = {.first_byte_timeout_ms = 50};
+  start_get("/hang", &a, &o);
+  assert_true(run_until(done1, &b, 10000));
+  assert_int_equal(a.st, KL_UP_TTFB_TIMEOUT);
+  assert_int_equal(b.st, KL_UP_OK);
+  assert_string_equal(b.body.data, "hello");
+  assert_null(F.u);
+  int two = 2;
+  assert_true(run_until(server_saw_close, &two, 10000));
+  assert_int_equal(hang.dones, 0);
+  assert_int_equal(a.dones, 1);
+  assert_int_equal(b.dones, 1);
+  res_free(&a);
+  res_free(&b);
+  res_free(&hang);
+}
+
+static void test_free_with_calls_in_flight(void **st) {
+  (void)st;
+  res r[4] = {{0}};
+  for (int i = 0; i < 3; i++) start_get(i == 2 ? "/slow" : "/hang", &r[i], NULL);
+  int three = 3;
+  run_until(never, NULL, 100);
+  start_host("localhost", "/hang", &r[3], (kl_upstream_opts){.method = "GET"}); /* maybe resolving */
+  kl_upstream_free(F.u);
+  F.u = NULL;
+  assert_true(run_until(server_saw_close, &three, 10000));
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(r[i].dones, 0);
+    res_free(&r[i]);
+  }
+}
+
+static void test_free_inside_on_data(void **st) {
+  (void)st;
+  res a = {.free_in_data = true}, b = {0};
+  start_get("/hang", &b, NULL);
+  start_get("/slow", &a, NULL);
+  int two = 2;
+  assert_true(run_until(server_saw_close, &two, 10000));
+  assert_null(F.u);
+  assert_int_equal(a.datas, 1);
+  assert_int_equal(a.dones + b.dones, 0);
+  res_free(&a);
+  res_free(&b);
+}
+
+#define NCONC 100
+static void test_many_concurrent(void **st) {
+  (void)st;
+  static res r[NCONC];
+  static char bodies[NCONC][32];
+  memset(r, 0, sizeof r);
+  for (int i = 0; i < NCONC; i++) {
+    snprintf(bodies[i], sizeof bodies[i], "body-%d", i);
+    kl_upstream_opts o = {.method = "POST", .body = bodies[i], .body_len = strlen(bodies[i])};
+    start_opts("/echo", &r[i], o);
+  }
+  assert_int_equal(kl_upstream_active(F.u), NCONC);
+  for (int i = 0; i < NCONC; i++) {
+    assert_true(run_until(done1, &r[i], 30000));
+    assert_int_equal(r[i].st, KL_UP_OK);
+    assert_int_equal(r[i].dones, 1);
+    assert_string_equal(r[i].body.data, bodies[i]);
+  }
+  assert_int_equal(kl_upstream_active(F.u), 0);
+  assert_int_equal(srv_get(F.s, &F.s->requests), NCONC);
+  assert_int_equal(srv_get(F.s, &F.s->accepts), NCONC); /* all started at once: no idle one yet */
+  /* A second wave runs entirely on the pooled connections. */
+  for (int i = 0; i < NCONC; i++) {
+    res_free(&r[i]);
+    memset(&r[i], 0, sizeof r[i]);
+    kl_upstream_opts o = {.method = "POST", .body = bodies[i], .body_len = strlen(bodies[i])};
+    start_opts("/echo", &r[i], o);
+  }
+  for (int i = 0; i < NCONC; i++) {
+    assert_true(run_until(done1, &r[i], 30000));
+    assert_int_equal(r[i].st, KL_UP_OK);
+    assert_string_equal(r[i].body.data, bodies[i]);
+    res_free(&r[i]);
+  }
+  assert_int_equal(srv_get(F.s, &F.s->requests), 2 * NCONC);
+  assert_int_equal(srv_get(F.s, &F.s->accepts), NCONC);
+}
+
+static void test_localhost_resolves(void **st) {
+  (void)st;
+  res r = {0}; /* localhost may resolve to ::1 first, where nothing listens: next address */
+  start_host("localhost", "/cl", &r, (kl_upstream_opts){.method = "GET"});
+  assert_true(run_until(done1, &r, 10000));
+  assert_int_equal(r.st, KL_UP_OK);
+  assert_string_equal(r.body.data, "hello");
+  char h[8192], b[8192], want[64];
+  snap(F.s, h, b);
+  snprintf(want, sizeof want, "\r\nHost: localhost:%d\r\n", F.s->port);
+  assert_non_null(strstr(h, want));
+  res_free(&r);
+}
+
+static void test_use_curl_still_curl(void **st) {
+  (void)st;
+  res r = {0};
+  kl_upstream_call *c = start_get("/cl", &r, &(kl_upstream_opts){.use_curl = true});
+  assert_int_equal(kl_up_kind(c), KL_UP_KIND_CURL);
+  assert_true(run_until(done1, &r, 10000));
+  assert_int_equal(r.st, KL_UP_OK);
+  assert_string_equal(r.body.data, "hello");
+  /* https:// always goes to libcurl; so does an http:// URL with userinfo */
+  kl_err err = {0, ""};
+  res r2 = {0}, r3 = {0};
+  kl_upstream_opts o = {.method = "GET", .url = "https://127.0.0.1:1/"};
+  c = kl_upstream_start(F.u, &o, &CBS, &r2, &err);
+  assert_non_null(c);
+  assert_int_equal(kl_up_kind(c), KL_UP_KIND_CURL);
+  kl_upstream_cancel(c);
+  o.url = "HTTP://user:pw@127.0.0.1:1/";
+  c = kl_upstream_start(F.u, &o, &CBS, &r3, &err);
+  assert_non_null(c);
+  assert_int_equal(kl_up_kind(c), KL_UP_KIND_CURL);
+  kl_upstream_cancel(c);
+  o.url = "HTTP://127.0.0.1:1/";
+  c = kl_upstream_start(F.u, &o, &CBS, &r3, &err);
+  assert_int_equal(kl_up_kind(c), KL_UP_KIND_H1);
+  kl_upstream_cancel(c);
+  assert_int_equal(r2.dones + r3.dones, 0);
+  res_free(&r);
+}
+
+/* ---- response bytes split at every point, through the socketless hooks ---- */
+
+static void feed_split(const char *method, const char *resp, size_t step, res *r) {
+  kl_h1 *p = kl_h1_new(&F.loop);
+  assert_non_null(p);
+  kl_upstream_call *c = kl_h1_test_call(p, method, &CBS, r);
+  size_t n = strlen(resp);
+  for (size_t off = 0; off < n && !r->dones; off += step)
+    kl_h1_test_input(c, resp + off, (ssize_t)(off + step <= n ? step : n - off));
+  if (!r->dones) kl_h1_test_input(c, NULL, UV_EOF);
+  kl_h1_free(p);
+  uv_run(&F.loop, UV_RUN_NOWAIT);
+}
+
+static void test_split_anywhere(void **st) {
+  (void)st;
+  static const char chunked[] =
+      "HTTP/1.1 100 Continue\r\n\r\n"
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Long-Header-Name:   v a l  \r\n"
+      "Transfer-Encoding: chunked\r\n\r\n"
+      "6\r\ndata: \r\n2;ext=1\r\nhi\r\n0\r\nX-Trailer: 1\r\n\r\n";
+  for (size_t step = 1; step <= sizeof chunked; step++) {
+    res r = {0};
+    feed_split("GET", chunked, step, &r);
+    assert_int_equal(r.dones, 1);
+    assert_int_equal(r.st, KL_UP_OK);
+    assert_int_equal(r.responses, 1);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.hdrs, "content-type=text/event-stream;x-long-header-name=v a l;transfer-encoding=chunked;");
+    assert_string_equal(r.body.data, "data: hi");
+    res_free(&r);
+  }
+  /* HEAD: a Content-Length but no body follows */
+  res h = {0};
+  feed_split("HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", 3, &h);
+  assert_int_equal(h.st, KL_UP_OK);
+  assert_int_equal(h.datas, 0);
+  res_free(&h);
+  /* garbage is a protocol error; nothing at all is a reset */
+  res g = {0}, z = {0};
+  feed_split("GET", "SSH-2.0-OpenSSH\r\n\r\n", 4, &g);
+  assert_int_equal(g.st, KL_UP_ERROR);
+  assert_int_equal(g.responses, 0);
+  feed_split("GET", "", 1, &z);
+  assert_int_equal(z.st, KL_UP_RESET);
+  res_free(&g);
+  res_free(&z);
+}
+
+int main(void) {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+  const struct CMUnitTest tests[] = {
+      T(test_content_length),
+      T(test_request_bytes),
+      T(test_chunked_streams_as_it_arrives),
+      T(test_interim_response_skipped),
+      T(test_500_is_ok),
+      T(test_close_mid_body_is_reset),
+      T(test_eof_delimited_body),
+      T(test_first_byte_timeout),
+      T(test_first_byte_timeout_stops_at_first_byte),
+      T(test_total_timeout),
+      T(test_connection_refused),
+      T(test_connection_reuse),
+      T(test_idle_close_is_retried),
+      T(test_retry_only_once),
+      T(test_connection_close_not_reused),
+      T(test_cancel_inside_on_data),
+      T(test_cancel_inside_on_response),
+      T(test_cancel_outside_callbacks),
+      T(test_on_data_abort),
+      T(test_cancel_from_other_on_done),
+      T(test_start_inside_on_data),
+      T(test_start_and_free_inside_on_done),
+      T(test_free_with_calls_in_flight),
+      T(test_free_inside_on_data),
+      T(test_many_concurrent),
+      T(test_localhost_resolves),
+      T(test_use_curl_still_curl),
+      T(test_split_anywhere),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
