@@ -35,9 +35,14 @@ void kl_sqlite_err(sqlite3 *db, int rc, const char *what, kl_err *err) {
   kl_err_set(err, code, "store: %s: %s", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
 
-static const char k_ins_obs[] = "INSERT OR REPLACE INTO observations(" KL_OBS_COLS ") VALUES("
-                                "?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
-                                "?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35)";
+#define OBS_VALUES                                                                        \
+  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"                \
+  "?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35)"
+/* New observations are inserted with DO NOTHING on conflict, so one statement both inserts
+ * and tells (sqlite3_changes) whether the key existed; only then is the row replaced.
+ * That saves a lookup per row on the common path. */
+static const char k_ins_new[] = "INSERT INTO observations(" KL_OBS_COLS ")" OBS_VALUES " ON CONFLICT DO NOTHING";
+static const char k_ins_obs[] = "INSERT OR REPLACE INTO observations(" KL_OBS_COLS ")" OBS_VALUES;
 
 #define TRACE_COLS                                                                             \
   "project_id,id,name,user_id,session_id,tags,environment,release,model,model_start_ns,"       \
@@ -129,7 +134,7 @@ static void *sqlite_open(const kl_store_opts *opts, kl_err *err) {
   if (kl_sqlite_migrate(q->db, err) != 0) goto fail;
   if (prep(q->db, "BEGIN IMMEDIATE", &q->begin, err) || prep(q->db, "COMMIT", &q->commit, err) ||
       prep(q->db, "ROLLBACK", &q->rollback, err) ||
-      prep(q->db, "SELECT 1 FROM observations WHERE project_id=?1 AND trace_id=?2 AND id=?3", &q->sel_obs, err) ||
+      prep(q->db, k_ins_new, &q->ins_new, err) ||
       prep(q->db, k_ins_obs, &q->ins_obs, err) || prep(q->db, k_trace_add, &q->trace_add, err) ||
       prep(q->db, k_trace_recompute, &q->trace_recompute, err) ||
       prep(q->db, k_trace_drop_empty, &q->trace_drop_empty, err))
@@ -148,7 +153,7 @@ static void sqlite_close(void *be) {
     q->idle = c->next;
     kl_rconn_close(c);
   }
-  sqlite3_stmt *sts[] = {q->begin, q->commit, q->rollback, q->sel_obs, q->ins_obs, q->trace_add,
+  sqlite3_stmt *sts[] = {q->begin, q->commit, q->rollback, q->ins_new, q->ins_obs, q->trace_add,
                          q->trace_recompute, q->trace_drop_empty};
   for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) sqlite3_finalize(sts[i]);
   if (q->db) sqlite3_close(q->db); /* checkpoints the WAL when it is the last connection */
@@ -222,8 +227,7 @@ static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what, kl_err *er
   return 0;
 }
 
-static int insert_obs(kl_sqlite *q, const kl_obs *o, kl_err *err) {
-  sqlite3_stmt *st = q->ins_obs;
+static int insert_obs(kl_sqlite *q, sqlite3_stmt *st, const kl_obs *o, kl_err *err) {
   sqlite3_clear_bindings(st);
   bind_text(st, 1, proj(o));
   bind_text(st, 2, o->id);
@@ -321,23 +325,12 @@ static int sqlite_write_batch(void *be, kl_obs *const *obs, size_t n, kl_err *er
   if (step_done(q->db, q->begin, "begin", err) != 0) return -1;
   for (size_t i = 0; i < n; i++) {
     const kl_obs *o = obs[i];
-    sqlite3_stmt *st = q->sel_obs;
-    sqlite3_bind_text(st, 1, proj(o), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, o->trace_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, o->id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    bool existed = rc == SQLITE_ROW;
-    if (!existed && rc != SQLITE_DONE) {
-      kl_sqlite_err(q->db, rc, "look up observation", err);
-      sqlite3_reset(st);
-      goto fail;
-    }
-    sqlite3_reset(st);
-    if (insert_obs(q, o, err) != 0) goto fail;
-    if (!existed) {
+    if (insert_obs(q, q->ins_new, o, err) != 0) goto fail;
+    if (sqlite3_changes(q->db) == 1) {
       if (trace_add(q, o, err) != 0) goto fail;
       continue;
     }
+    if (insert_obs(q, q->ins_obs, o, err) != 0) goto fail;
     /* a re-sent observation replaced its row: its trace is recomputed once, after the loop */
     if (nredo + 1 > redocap) {
       redocap = redocap ? redocap * 2 : 16;

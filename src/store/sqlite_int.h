@@ -38,7 +38,7 @@ typedef struct kl_rconn {
 typedef struct kl_sqlite {
   char *path;
   sqlite3 *db; /* the writer's connection */
-  sqlite3_stmt *begin, *commit, *rollback, *sel_obs, *ins_obs, *trace_add, *trace_recompute,
+  sqlite3_stmt *begin, *commit, *rollback, *ins_new, *ins_obs, *trace_add, *trace_recompute,
       *trace_drop_empty;
   /* reader pool */
   pthread_mutex_t pool_mu;
