@@ -1,11 +1,13 @@
-/* mock_upstream.c: `keel mock-upstream`, the mock LLM as a standalone OpenAI-compatible server.
+/* mock_upstream.c: `keel mock-upstream`, the mock LLM as a standalone OpenAI- and
+ * Anthropic-compatible server: POST /v1/chat/completions, /v1/messages (Anthropic),
+ * /v1/embeddings, /v1/responses (each also without the /v1 prefix), GET /v1/models, /health.
  *
  * Tests and benchmarks point keel (or anything else) at it like at a real provider.  What to
- * answer comes from llm/mock.c (deterministic, with per-request fault injection through
- * x-mock-* headers); this file only plays the plan over HTTP: latency and stream cadence on a
- * uv timer, 429 with Retry-After, hang (no answer until the client gives up), reset (an RST,
- * mid-stream for streams), malformed bodies and truncated streams (a clean chunked end with
- * no final chunk and no [DONE]). */
+ * answer comes from the llm layer's planners (llm/mock*.c: deterministic, with per-request
+ * fault injection through x-mock-* headers); this file only routes and plays the plan over
+ * HTTP: latency and stream cadence on a uv timer, 429 with Retry-After, hang (no answer until
+ * the client gives up), reset (an RST, mid-stream for streams), malformed bodies and
+ * truncated streams (a clean chunked end without the final events). */
 #include "api/api_internal.h"
 
 #include <stdio.h>
@@ -92,6 +94,20 @@ static void on_abort(kl_http_req *req, void *ud) {
   else kl_http_respond(req, 499, "application/json", "{}", 2);
 }
 
+/* The planner of a POST endpoint, with or without the /v1 prefix; NULL when there is none. */
+static kl_mock_planner route(const char *path) {
+  static const struct { const char *path; kl_mock_planner plan; } routes[] = {
+      {"/chat/completions", kl_mock_chat},
+      {"/messages", kl_mock_messages},
+      {"/embeddings", kl_mock_embeddings},
+      {"/responses", kl_mock_responses},
+  };
+  if (strncmp(path, "/v1/", 4) == 0) path += 3;
+  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+    if (strcmp(path, routes[i].path) == 0) return routes[i].plan;
+  return NULL;
+}
+
 static void handle(kl_http_req *req) {
   mock_ctx *ctx = req->worker;
   const char *p = req->path;
@@ -105,9 +121,12 @@ static void handle(kl_http_req *req) {
     kl_api_respond_json(req, plan.status, plan.body, plan.body_len);
     return;
   }
-  if (strcmp(p, "/v1/chat/completions") && strcmp(p, "/chat/completions")) {
-    kl_api_respond_error(req, 404, "invalid_request_error", "the mock serves /v1/chat/completions and /v1/models", NULL,
-                         "not_found");
+  kl_mock_planner planner = route(p);
+  if (!planner) {
+    kl_api_respond_error(req, 404, "invalid_request_error",
+                         "the mock serves /v1/chat/completions, /v1/messages, /v1/embeddings, /v1/responses and "
+                         "/v1/models (the /v1 prefix is optional)",
+                         NULL, "not_found");
     return;
   }
   if (strcmp(req->method, "POST")) {
@@ -116,7 +135,7 @@ static void handle(kl_http_req *req) {
   }
   mock_req *m = kl_arena_calloc(req->arena, sizeof *m);
   m->req = req;
-  kl_mock_chat(req->arena, req->body, req->body_len, kl_api_header_fn, req, &ctx->opts, &m->plan);
+  planner(req->arena, req->body, req->body_len, kl_api_header_fn, req, &ctx->opts, &m->plan);
   m->timer = malloc(sizeof *m->timer);
   if (!m->timer) abort();
   uv_timer_init(req->loop, m->timer);

@@ -56,3 +56,19 @@ char *kl_json_print_arena(kl_arena *a, const cJSON *j) {
   cJSON_free(p);
   return r;
 }
+
+size_t kl_json_pick(kl_buf *out, const cJSON *obj, const char *const *keys, size_t nkeys) {
+  size_t n = 0;
+  for (size_t k = 0; obj && k < nkeys; k++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, keys[k]);
+    if (!v || cJSON_IsNull(v)) continue;
+    char *p = cJSON_PrintUnformatted(v);
+    if (!p) continue;
+    if (n++) kl_buf_putc(out, ',');
+    kl_buf_json_str(out, keys[k], strlen(keys[k]));
+    kl_buf_putc(out, ':');
+    kl_buf_puts(out, p);
+    cJSON_free(p);
+  }
+  return n;
+}

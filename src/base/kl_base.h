@@ -93,6 +93,9 @@ int64_t kl_json_int(const cJSON *obj, const char *key, int64_t def);
 const char *kl_json_str(const cJSON *obj, const char *key);
 /* Parses n bytes (need not be NUL-terminated) after checking UTF-8; NULL + err on failure. */
 cJSON *kl_json_parse(const char *s, size_t n, kl_err *err);
+/* Appends `"key":value` for each of keys present (and not null) in obj, comma-separated, no
+ * braces; returns how many were written (so a caller can add more after a comma). */
+size_t kl_json_pick(kl_buf *out, const cJSON *obj, const char *const *keys, size_t nkeys);
 /* Prints unformatted into an arena-owned string. */
 char *kl_json_print_arena(kl_arena *a, const cJSON *j);
 

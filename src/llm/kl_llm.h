@@ -210,4 +210,21 @@ void kl_mock_chat(kl_arena *a, const char *body, size_t len, kl_header_fn hdr, v
 /* GET /v1/models of the mock: a fixed list of model ids. */
 void kl_mock_models(kl_arena *a, kl_mock_plan *out);
 
+/* Every mock endpoint plans its answer with this signature, so the in-process `mock`
+ * provider and `keel mock-upstream` can play any of them the same way. */
+typedef void (*kl_mock_planner)(kl_arena *a, const char *body, size_t len, kl_header_fn hdr,
+                                void *hdr_ud, const kl_mock_opts *opts, kl_mock_plan *out);
+
+/* POST /v1/messages (Anthropic Messages API), same control headers as kl_mock_chat plus
+ * x-mock-cache-read-tokens / x-mock-cache-write-tokens; errors in Anthropic's format; streams
+ * as Anthropic SSE events (each chunk "event: NAME\ndata: {...}\n\n"). */
+void kl_mock_messages(kl_arena *a, const char *body, size_t len, kl_header_fn hdr, void *hdr_ud,
+                      const kl_mock_opts *opts, kl_mock_plan *out);
+/* POST /v1/embeddings: deterministic, meaningful vectors (texts that share words are close). */
+void kl_mock_embeddings(kl_arena *a, const char *body, size_t len, kl_header_fn hdr, void *hdr_ud,
+                        const kl_mock_opts *opts, kl_mock_plan *out);
+/* POST /v1/responses (OpenAI Responses API), streaming included. */
+void kl_mock_responses(kl_arena *a, const char *body, size_t len, kl_header_fn hdr, void *hdr_ud,
+                       const kl_mock_opts *opts, kl_mock_plan *out);
+
 #endif

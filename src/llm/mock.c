@@ -13,8 +13,11 @@
  * tool_choice not "none") a call to the first or the named tool with arguments built from
  * its JSON schema; with response_format json_object/json_schema a JSON object string.
  * Usage: prompt = ceil(chars of all message texts / 4) + 3 per message; completion =
- * ceil(chars of the answer (tool name + arguments for calls) / 4) + x-mock-reasoning-tokens. */
-#include "llm/kl_llm.h"
+ * ceil(chars of the answer (tool name + arguments for calls) / 4) + x-mock-reasoning-tokens.
+ *
+ * The other endpoints (mock_anthropic.c, mock_embed.c, mock_responses.c) follow the same
+ * recipe; the helpers they share with this file are defined here and declared in mock_int.h. */
+#include "llm/mock_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,14 +50,13 @@ typedef struct mock_ctx {
   size_t nchunks, cap;
 } mock_ctx;
 
-/* First element of an array or object, else NULL (so loops over the wrong type run zero times). */
-static const cJSON *child_of(const cJSON *j) { return cJSON_IsArray(j) || cJSON_IsObject(j) ? j->child : NULL; }
+#define child_of mock_child
+#define utf8_back mock_utf8_back
+#define schema_value mock_schema_value
+#define mix mock_mix
 
-static const char *header(const mock_ctx *c, const char *name) { return c->hdr ? c->hdr(c->ud, name) : NULL; }
-
-/* Integer header in [0, max], else def. */
-static int64_t header_int(const mock_ctx *c, const char *name, int64_t def, int64_t max) {
-  const char *v = header(c, name);
+int64_t mock_header_int(kl_header_fn hdr, void *ud, const char *name, int64_t def, int64_t max) {
+  const char *v = hdr ? hdr(ud, name) : NULL;
   if (!v || !*v) return def;
   char *end;
   long long n = strtoll(v, &end, 10);
@@ -63,13 +65,29 @@ static int64_t header_int(const mock_ctx *c, const char *name, int64_t def, int6
   return n > max ? max : n;
 }
 
-static uint64_t fnv1a(const char *s, size_t n) {
+static int64_t header_int(const mock_ctx *c, const char *name, int64_t def, int64_t max) {
+  return mock_header_int(c->hdr, c->ud, name, def, max);
+}
+
+uint64_t mock_fnv1a(const char *s, size_t n) {
   uint64_t h = 1469598103934665603ull;
   for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
   return h;
 }
 
-static uint64_t mix(uint64_t *state) {
+uint64_t mock_seed(const cJSON *root) {
+  cJSON *canon = cJSON_Duplicate(root, 1);
+  if (!canon) abort();
+  cJSON_DeleteItemFromObjectCaseSensitive(canon, "stream");
+  cJSON_DeleteItemFromObjectCaseSensitive(canon, "stream_options");
+  char *p = cJSON_PrintUnformatted(canon);
+  uint64_t h = p ? mock_fnv1a(p, strlen(p)) : 0;
+  cJSON_free(p);
+  cJSON_Delete(canon);
+  return h;
+}
+
+uint64_t mock_mix(uint64_t *state) {
   uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -92,7 +110,7 @@ static void content_text(const cJSON *msg, kl_buf *out) {
   }
 }
 
-static size_t utf8_back(const char *s, size_t n) {
+size_t mock_utf8_back(const char *s, size_t n) {
   while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
   return n;
 }
@@ -115,7 +133,7 @@ static void first_words(const char *s, kl_buf *out) {
 
 /* A JSON value satisfying (loosely) a JSON schema: strings "mock", numbers 1, booleans true,
  * enums their first value, arrays [], objects every property. */
-static void schema_value(kl_buf *out, const cJSON *schema, int depth) {
+void mock_schema_value(kl_buf *out, const cJSON *schema, int depth) {
   if (!cJSON_IsObject(schema) || depth > SCHEMA_DEPTH) {
     kl_buf_puts(out, "\"mock\"");
     return;
@@ -176,6 +194,40 @@ static void schema_value(kl_buf *out, const cJSON *schema, int depth) {
   }
 }
 
+void mock_schema_object(kl_buf *out, const cJSON *schema) {
+  size_t start = out->len;
+  mock_schema_value(out, schema, 0);
+  if (out->data[start] != '{') { /* arguments must be an object */
+    out->len = start;
+    out->data[start] = 0;
+    kl_buf_puts(out, "{}");
+  }
+}
+
+void mock_sentence(uint64_t *rng, const char *prompt, bool after_tool, kl_buf *out) {
+  kl_buf words = KL_BUF_INIT;
+  first_words(prompt ? prompt : "", &words);
+  kl_buf_puts(out, after_tool ? "Mock answer using the tool result: " : "Mock answer to: ");
+  kl_buf_puts(out, words.len ? words.data : "(empty prompt)");
+  kl_buf_putc(out, '.');
+  int extra = 3 + (int)(mix(rng) % 10);
+  for (int i = 0; i < extra; i++) {
+    kl_buf_putc(out, ' ');
+    kl_buf_puts(out, filler[mix(rng) % (sizeof filler / sizeof filler[0])]);
+  }
+  kl_buf_putc(out, '.');
+  kl_buf_free(&words);
+}
+
+bool mock_limit(kl_buf *text, double limit) {
+  if (!(limit >= 1) || (double)((text->len + 3) / 4) <= limit) return false;
+  size_t keep = limit * 4 < (double)text->len ? (size_t)(limit * 4) : text->len;
+  keep = utf8_back(text->data, keep);
+  text->len = keep;
+  text->data[keep] = 0;
+  return true;
+}
+
 /* The tool to call, or NULL for a text answer. */
 static const cJSON *pick_tool(const cJSON *root, const cJSON *last) {
   const cJSON *tools = cJSON_GetObjectItemCaseSensitive(root, "tools");
@@ -219,11 +271,7 @@ static void build_answer(mock_ctx *c) {
   if (tool) {
     c->tool_call = true;
     c->tool_name = kl_json_str(tool, "name");
-    schema_value(&c->tool_args, cJSON_GetObjectItemCaseSensitive(tool, "parameters"), 0);
-    if (c->tool_args.data[0] != '{') { /* arguments must be an object */
-      kl_buf_reset(&c->tool_args);
-      kl_buf_puts(&c->tool_args, "{}");
-    }
+    mock_schema_object(&c->tool_args, cJSON_GetObjectItemCaseSensitive(tool, "parameters"));
     c->finish = "tool_calls";
     c->completion = (int64_t)((strlen(c->tool_name) + c->tool_args.len + 3) / 4);
     kl_buf_free(&t);
@@ -231,21 +279,12 @@ static void build_answer(mock_ctx *c) {
   }
 
   /* the sentence */
-  kl_buf text = KL_BUF_INIT, words = KL_BUF_INIT;
+  kl_buf text = KL_BUF_INIT;
   const char *lr = kl_json_str(last, "role");
   bool after_tool = lr && (strcmp(lr, "tool") == 0 || strcmp(lr, "function") == 0);
   kl_buf_reset(&t);
   content_text(after_tool ? last : last_user ? last_user : last, &t);
-  first_words(t.data ? t.data : "", &words);
-  kl_buf_puts(&text, after_tool ? "Mock answer using the tool result: " : "Mock answer to: ");
-  kl_buf_puts(&text, words.len ? words.data : "(empty prompt)");
-  kl_buf_putc(&text, '.');
-  int extra = 3 + (int)(mix(&rng) % 10);
-  for (int i = 0; i < extra; i++) {
-    kl_buf_putc(&text, ' ');
-    kl_buf_puts(&text, filler[mix(&rng) % (sizeof filler / sizeof filler[0])]);
-  }
-  kl_buf_putc(&text, '.');
+  mock_sentence(&rng, t.data, after_tool, &text);
 
   const cJSON *rf = cJSON_GetObjectItemCaseSensitive(root, "response_format");
   const char *rft = kl_json_str(rf, "type");
@@ -262,20 +301,12 @@ static void build_answer(mock_ctx *c) {
     kl_buf_append(&c->content, text.data, text.len);
   }
   kl_buf_free(&text);
-  kl_buf_free(&words);
   kl_buf_free(&t);
 
   c->finish = "stop";
   const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "max_completion_tokens");
   if (!cJSON_IsNumber(mt)) mt = cJSON_GetObjectItemCaseSensitive(root, "max_tokens");
-  double limit = cJSON_IsNumber(mt) ? mt->valuedouble : 0;
-  if (limit >= 1 && (double)((c->content.len + 3) / 4) > limit) {
-    size_t keep = limit * 4 < (double)c->content.len ? (size_t)(limit * 4) : c->content.len;
-    keep = utf8_back(c->content.data, keep);
-    c->content.len = keep;
-    c->content.data[keep] = 0;
-    c->finish = "length";
-  }
+  if (mock_limit(&c->content, cJSON_IsNumber(mt) ? mt->valuedouble : 0)) c->finish = "length";
   c->completion = (int64_t)((c->content.len + 3) / 4);
 }
 
@@ -353,7 +384,7 @@ static void chunk(mock_ctx *c, const char *delta, const char *finish) {
 /* Splits s into pieces: n > 0 pieces of about equal size (at UTF-8 boundaries), or, with
  * n <= 0, one piece per word (each piece but the first starts with its leading space).
  * Returns the number of pieces; ends[i] is the end offset of piece i. */
-static size_t split(const char *s, size_t len, long n, size_t *ends, size_t max) {
+size_t mock_split(const char *s, size_t len, long n, size_t *ends, size_t max) {
   size_t k = 0;
   if (len == 0) return 0;
   if (n > 0) {
@@ -386,7 +417,7 @@ static void build_stream(mock_ctx *c, kl_mock_plan *out, kl_mock_fault fault) {
   size_t max = len + 1;
   size_t *ends = malloc(max * sizeof *ends);
   if (!ends) abort();
-  size_t np = split(text ? text : "", len, c->tool_call && nparts <= 0 ? 4 : nparts, ends, max);
+  size_t np = mock_split(text ? text : "", len, c->tool_call && nparts <= 0 ? 4 : nparts, ends, max);
   size_t first_content = c->nchunks;
   if (c->tool_call) {
     tool_calls_json(c, &d, "", 0, true);
@@ -447,57 +478,132 @@ static void build_stream(mock_ctx *c, kl_mock_plan *out, kl_mock_fault fault) {
   if (fault == KL_MOCK_RESET) out->reset_after = c->nchunks / 2 ? c->nchunks / 2 : 1;
 }
 
-static void error_plan(mock_ctx *c, kl_mock_plan *out, int status, const char *msg, const char *code) {
-  kl_buf b = KL_BUF_INIT;
-  kl_openai_error(&b, status, NULL, msg, NULL, code);
+/* ================= shared with the other endpoints (mock_int.h) ================= */
+
+kl_mock_fault mock_ctl_begin(kl_header_fn hdr, void *ud, const kl_mock_opts *opts, kl_mock_plan *out,
+                             mock_fault_err *e) {
+  memset(out, 0, sizeof *out);
+  memset(e, 0, sizeof *e);
+  out->status = 200;
+  out->content_type = "application/json";
+  out->latency_ms = (int)mock_header_int(hdr, ud, "x-mock-latency-ms", opts ? opts->latency_ms : 0, 600000);
+  out->chunk_delay_ms =
+      (int)mock_header_int(hdr, ud, "x-mock-chunk-delay-ms", opts ? opts->chunk_delay_ms : 0, 600000);
+
+  /* transport-level faults do not look at the body */
+  const char *f = hdr ? hdr(ud, "x-mock-fault") : NULL;
+  if (!f || !*f) return KL_MOCK_OK;
+  if (strcmp(f, "429") == 0) {
+    e->status = 429;
+    snprintf(e->msg, sizeof e->msg, "mock fault: rate limited");
+    e->code = "rate_limit_exceeded";
+    return KL_MOCK_STATUS;
+  } else if (strncmp(f, "status=", 7) == 0) {
+    char *end;
+    long st = strtol(f + 7, &end, 10);
+    if (*end || st < 100 || st > 599) st = 500;
+    e->status = (int)st;
+    snprintf(e->msg, sizeof e->msg, "mock fault: injected status %ld", st);
+    return KL_MOCK_STATUS;
+  } else if (strcmp(f, "hang") == 0) {
+    out->fault = KL_MOCK_HANG;
+    return KL_MOCK_HANG;
+  } else if (strcmp(f, "reset") == 0) {
+    return KL_MOCK_RESET;
+  } else if (strcmp(f, "malformed") == 0) {
+    return KL_MOCK_MALFORMED;
+  } else if (strcmp(f, "truncate") == 0) {
+    return KL_MOCK_TRUNCATE;
+  }
+  e->status = 400;
+  snprintf(e->msg, sizeof e->msg,
+           "x-mock-fault: unknown value '%.60s' (status=NNN, 429, hang, reset, malformed, truncate)", f);
+  return KL_MOCK_STATUS;
+}
+
+void mock_error_plan(kl_arena *a, kl_header_fn hdr, void *ud, kl_mock_plan *out, int status, const char *body,
+                     size_t len) {
   out->fault = KL_MOCK_STATUS;
   out->status = status;
   out->stream = false;
   out->content_type = "application/json";
-  out->body = kl_arena_strndup(c->a, b.data, b.len);
-  out->body_len = b.len;
-  if (status == 429) out->retry_after_s = (int)header_int(c, "x-mock-retry-after", 1, 86400);
+  out->body = kl_arena_strndup(a, body, len);
+  out->body_len = len;
+  if (status == 429) out->retry_after_s = (int)mock_header_int(hdr, ud, "x-mock-retry-after", 1, 86400);
+}
+
+void mock_body_plan(kl_arena *a, kl_mock_plan *out, kl_mock_fault fault, const char *body, size_t len) {
+  out->fault = fault;
+  out->stream = false;
+  if (fault == KL_MOCK_RESET) {
+    out->body = NULL; /* reset before answering */
+    out->body_len = 0;
+    return;
+  }
+  /* malformed / truncate: the body stops in the middle of the JSON */
+  size_t n = fault == KL_MOCK_OK ? len : len / 2;
+  out->body = kl_arena_strndup(a, body, n);
+  out->body_len = n;
+}
+
+void mock_chunks_push(mock_chunks *c, const char *s, size_t n) {
+  if (c->n == c->cap) {
+    c->cap = c->cap ? c->cap * 2 : 16;
+    const char **nv = realloc(c->v, c->cap * sizeof *nv);
+    if (!nv) abort();
+    c->v = nv;
+  }
+  c->v[c->n++] = kl_arena_strndup(c->a, s, n);
+}
+
+void mock_chunks_event(mock_chunks *c, const char *event, const char *data, size_t len) {
+  kl_buf b = KL_BUF_INIT;
+  kl_buf_printf(&b, "event: %s\ndata: ", event);
+  kl_buf_append(&b, data, len);
+  kl_buf_puts(&b, "\n\n");
+  mock_chunks_push(c, b.data, b.len);
+  kl_buf_free(&b);
+}
+
+void mock_chunks_insert(mock_chunks *c, size_t at, const char *s) {
+  if (at > c->n) at = c->n;
+  mock_chunks_push(c, s, strlen(s));
+  const char *ins = c->v[c->n - 1];
+  memmove(&c->v[at + 1], &c->v[at], (c->n - 1 - at) * sizeof *c->v);
+  c->v[at] = ins;
+}
+
+void mock_chunks_plan(mock_chunks *c, kl_mock_plan *out, kl_mock_fault fault) {
+  out->fault = fault;
+  out->stream = true;
+  out->content_type = "text/event-stream";
+  out->chunks = kl_arena_alloc(c->a, (c->n ? c->n : 1) * sizeof(char *));
+  if (c->n) memcpy(out->chunks, c->v, c->n * sizeof(char *));
+  out->nchunks = c->n;
+  if (fault == KL_MOCK_RESET) out->reset_after = c->n / 2 ? c->n / 2 : 1;
+  free(c->v);
+  c->v = NULL;
+  c->n = c->cap = 0;
+}
+
+/* ================= chat completions ================= */
+
+static void error_plan(mock_ctx *c, kl_mock_plan *out, int status, const char *msg, const char *code) {
+  kl_buf b = KL_BUF_INIT;
+  kl_openai_error(&b, status, NULL, msg, NULL, code);
+  mock_error_plan(c->a, c->hdr, c->ud, out, status, b.data, b.len);
   kl_buf_free(&b);
 }
 
 void kl_mock_chat(kl_arena *a, const char *body, size_t len, kl_header_fn hdr, void *hdr_ud,
                   const kl_mock_opts *opts, kl_mock_plan *out) {
-  memset(out, 0, sizeof *out);
   mock_ctx c = {.a = a, .hdr = hdr, .ud = hdr_ud};
-  out->status = 200;
-  out->content_type = "application/json";
-  out->latency_ms = (int)header_int(&c, "x-mock-latency-ms", opts ? opts->latency_ms : 0, 600000);
-  out->chunk_delay_ms = (int)header_int(&c, "x-mock-chunk-delay-ms", opts ? opts->chunk_delay_ms : 0, 600000);
-
-  /* transport-level faults do not look at the body */
-  const char *f = header(&c, "x-mock-fault");
-  kl_mock_fault fault = KL_MOCK_OK;
-  if (f && *f) {
-    char msg[160];
-    if (strcmp(f, "429") == 0) {
-      error_plan(&c, out, 429, "mock fault: rate limited", "rate_limit_exceeded");
-      return;
-    } else if (strncmp(f, "status=", 7) == 0) {
-      char *end;
-      long st = strtol(f + 7, &end, 10);
-      if (*end || st < 100 || st > 599) st = 500;
-      snprintf(msg, sizeof msg, "mock fault: injected status %ld", st);
-      error_plan(&c, out, (int)st, msg, NULL);
-      return;
-    } else if (strcmp(f, "hang") == 0) {
-      out->fault = KL_MOCK_HANG;
-      return;
-    } else if (strcmp(f, "reset") == 0) {
-      fault = KL_MOCK_RESET;
-    } else if (strcmp(f, "malformed") == 0) {
-      fault = KL_MOCK_MALFORMED;
-    } else if (strcmp(f, "truncate") == 0) {
-      fault = KL_MOCK_TRUNCATE;
-    } else {
-      snprintf(msg, sizeof msg, "x-mock-fault: unknown value '%.60s' (status=NNN, 429, hang, reset, malformed, truncate)", f);
-      error_plan(&c, out, 400, msg, NULL);
-      return;
-    }
+  mock_fault_err fe;
+  kl_mock_fault fault = mock_ctl_begin(hdr, hdr_ud, opts, out, &fe);
+  if (fault == KL_MOCK_HANG) return;
+  if (fault == KL_MOCK_STATUS) {
+    error_plan(&c, out, fe.status, fe.msg, fe.code);
+    return;
   }
 
   kl_err err;
@@ -507,15 +613,9 @@ void kl_mock_chat(kl_arena *a, const char *body, size_t len, kl_header_fn hdr, v
     return;
   }
   /* the answer's seed: the request without its transport options */
-  cJSON *canon = cJSON_Duplicate(c.req.root, 1);
-  cJSON_DeleteItemFromObjectCaseSensitive(canon, "stream");
-  cJSON_DeleteItemFromObjectCaseSensitive(canon, "stream_options");
-  char *p = cJSON_PrintUnformatted(canon);
-  c.h = p ? fnv1a(p, strlen(p)) : 0;
-  cJSON_free(p);
-  cJSON_Delete(canon);
+  c.h = mock_seed(c.req.root);
   snprintf(c.id, sizeof c.id, "chatcmpl-mock-%016llx", (unsigned long long)c.h);
-  c.created = 1700000000 + (int64_t)(c.h % 100000000);
+  c.created = mock_created(c.h);
   c.req.model = kl_arena_strdup(a, c.req.model);
 
   build_answer(&c);
@@ -526,15 +626,10 @@ void kl_mock_chat(kl_arena *a, const char *body, size_t len, kl_header_fn hdr, v
   out->fault = fault;
   if (c.req.stream) {
     build_stream(&c, out, fault);
-  } else if (fault == KL_MOCK_RESET) {
-    out->body = NULL; /* reset before answering */
   } else {
     kl_buf b = KL_BUF_INIT;
-    full_body(&c, &b);
-    /* malformed / truncate: the body stops in the middle of the JSON */
-    size_t n = fault == KL_MOCK_OK ? b.len : b.len / 2;
-    out->body = kl_arena_strndup(a, b.data, n);
-    out->body_len = n;
+    if (fault != KL_MOCK_RESET) full_body(&c, &b);
+    mock_body_plan(a, out, fault, b.data, b.len);
     kl_buf_free(&b);
   }
   free(c.chunks);

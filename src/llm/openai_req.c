@@ -107,18 +107,7 @@ void kl_chat_req_params_json(const kl_chat_req *r, kl_buf *out) {
                                      "stream", "stop", "seed", "frequency_penalty", "presence_penalty",
                                      "service_tier", "reasoning_effort", "tool_choice", "parallel_tool_calls"};
   kl_buf_putc(out, '{');
-  bool first = true;
-  for (size_t k = 0; r && r->root && k < sizeof keys / sizeof keys[0]; k++) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->root, keys[k]);
-    if (!v || cJSON_IsNull(v)) continue;
-    char *p = cJSON_PrintUnformatted(v);
-    if (!p) continue;
-    if (!first) kl_buf_putc(out, ',');
-    first = false;
-    kl_buf_printf(out, "\"%s\":", keys[k]);
-    kl_buf_puts(out, p);
-    cJSON_free(p);
-  }
+  bool first = kl_json_pick(out, r ? r->root : NULL, keys, sizeof keys / sizeof keys[0]) == 0;
   const cJSON *rf = r && r->root ? cJSON_GetObjectItemCaseSensitive(r->root, "response_format") : NULL;
   const char *rft = cJSON_IsObject(rf) ? kl_json_str(rf, "type") : NULL;
   if (rft) {

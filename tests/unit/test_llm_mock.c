@@ -11,33 +11,8 @@
 
 #include "llm/kl_llm.h"
 
-typedef struct hdrs { const char *kv[16]; } hdrs;
-
-static const char *get_hdr(void *ud, const char *name) {
-  hdrs *h = ud;
-  for (int i = 0; h && h->kv[i]; i += 2)
-    if (strcmp(h->kv[i], name) == 0) return h->kv[i + 1];
-  return NULL;
-}
-
-static kl_arena *A;
-static int setup(void **s) { (void)s; A = kl_arena_new(1 << 16); return 0; }
-static int teardown(void **s) { (void)s; kl_arena_free(A); return 0; }
-
-static kl_mock_plan plan(const char *body, hdrs *h) {
-  kl_mock_plan p;
-  kl_mock_chat(A, body, strlen(body), get_hdr, h, NULL, &p);
-  return p;
-}
-
-/* Parses a non-streamed plan's body as a completion. */
-static cJSON *body_json(const kl_mock_plan *p) {
-  assert_false(p->stream);
-  assert_non_null(p->body);
-  cJSON *j = cJSON_ParseWithLength(p->body, p->body_len);
-  if (!j) fail_msg("not JSON: %.*s", (int)p->body_len, p->body);
-  return j;
-}
+#define MOCK_PLANNER kl_mock_chat
+#include "mock_test_util.h"
 
 static const cJSON *message(const cJSON *j) {
   return cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "message");
