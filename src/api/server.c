@@ -50,7 +50,9 @@ static void on_client_abort(kl_http_req *req, void *ud) {
   kl_gw_call_abort(ud);
 }
 
-static void handle_chat(kl_http_req *req) {
+typedef kl_gw_call *(*gw_entry)(const kl_gw_request *, const kl_gw_reply *);
+
+static void handle_llm(kl_http_req *req, gw_entry entry) {
   kl_gw_request gr = {
       .arena = req->arena,
       .worker = ((void **)req->worker)[0],
@@ -62,7 +64,7 @@ static void handle_chat(kl_http_req *req) {
       .start_mono_ns = req->start_mono_ns,
   };
   kl_gw_reply reply = {req, r_respond, r_begin, r_write, r_end};
-  kl_gw_call *c = kl_gw_chat(&gr, &reply);
+  kl_gw_call *c = entry(&gr, &reply);
   if (c) kl_http_on_abort(req, on_client_abort, c);
 }
 
@@ -97,7 +99,18 @@ static void handle(kl_http_req *req) {
   const char *p = req->path;
   if (!strcmp(p, "/v1/chat/completions") || !strcmp(p, "/chat/completions")) {
     if (!method_is(req, "POST", "chat", ctx)) return;
-    handle_chat(req);
+    handle_llm(req, kl_gw_chat);
+    return;
+  }
+  static const struct { const char *path, *route; gw_entry entry; } llm_routes[] = {
+      {"/v1/embeddings", "embeddings", kl_gw_embeddings}, {"/embeddings", "embeddings", kl_gw_embeddings},
+      {"/v1/responses", "responses", kl_gw_responses},    {"/responses", "responses", kl_gw_responses},
+      {"/v1/messages", "messages", kl_gw_messages},       {"/messages", "messages", kl_gw_messages},
+  };
+  for (size_t i = 0; i < sizeof llm_routes / sizeof *llm_routes; i++) {
+    if (strcmp(p, llm_routes[i].path)) continue;
+    if (!method_is(req, "POST", llm_routes[i].route, ctx)) return;
+    handle_llm(req, llm_routes[i].entry);
     return;
   }
   if (!strcmp(p, "/v1/models") || !strcmp(p, "/models")) {

@@ -62,7 +62,14 @@ int kl_gw_worker_active(const kl_gw_worker *w);
 /* POST /v1/chat/completions.  Always completes the reply (possibly later, on the loop). Returns
  * the call (for kl_gw_call_abort) or NULL when it completed synchronously. */
 kl_gw_call *kl_gw_chat(const kl_gw_request *req, const kl_gw_reply *reply);
-/* The client went away: cancel the upstream call, record the trace, complete the reply. */
+/* POST /v1/embeddings (OpenAI format; EMBEDDING observation), POST /v1/responses (OpenAI
+ * Responses API), POST /v1/messages (Anthropic Messages: native to anthropic deployments,
+ * translated to chat completions for the others).  Same contract as kl_gw_chat. */
+kl_gw_call *kl_gw_embeddings(const kl_gw_request *req, const kl_gw_reply *reply);
+kl_gw_call *kl_gw_responses(const kl_gw_request *req, const kl_gw_reply *reply);
+kl_gw_call *kl_gw_messages(const kl_gw_request *req, const kl_gw_reply *reply);
+/* The client went away: cancel the upstream call, record the trace, complete the reply.
+ * Works for a call of any endpoint. */
 void kl_gw_call_abort(kl_gw_call *c);
 
 /* GET /v1/models body (OpenAI list format) into out. */

@@ -84,12 +84,12 @@ static void tick(uv_timer_t *t) {
   uv_timer_start(&c->timer, tick, (uint64_t)(p->chunk_delay_ms > 0 ? p->chunk_delay_ms : 0), 0);
 }
 
-kl_mock_call *kl_mock_call_start(uv_loop_t *loop, kl_arena *a, const char *body, size_t len,
-                                 kl_header_fn hdr, void *hdr_ud, const kl_mock_opts *opts,
+kl_mock_call *kl_mock_call_start(uv_loop_t *loop, kl_arena *a, kl_mock_planner plan, const char *body,
+                                 size_t len, kl_header_fn hdr, void *hdr_ud, const kl_mock_opts *opts,
                                  const kl_upstream_cbs *cbs, void *ud) {
   kl_mock_call *c = calloc(1, sizeof *c);
   if (!c) abort();
-  kl_mock_chat(a, body, len, hdr, hdr_ud, opts, &c->plan);
+  plan(a, body, len, hdr, hdr_ud, opts, &c->plan);
   c->cbs = *cbs;
   c->ud = ud;
   uv_timer_init(loop, &c->timer);

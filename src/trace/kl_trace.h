@@ -65,6 +65,7 @@ typedef struct kl_generation {
   int http_status;               /* what the client got */
   const char *error;             /* NULL on success */
   bool stream;
+  const char *type;              /* KL_OBS_* observation type; NULL = KL_OBS_GENERATION */
 } kl_generation;
 
 /* Builds the GENERATION observation (cost from the price table) and submits it.  When

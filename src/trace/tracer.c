@@ -107,7 +107,7 @@ int kl_tracer_generation(kl_tracer *t, const kl_generation *g, double *cost_usd,
   snprintf(o.id, sizeof o.id, "%s", ctx->span_id);
   snprintf(o.trace_id, sizeof o.trace_id, "%s", ctx->trace_id);
   snprintf(o.parent_id, sizeof o.parent_id, "%s", ctx->parent_id);
-  o.type = KL_OBS_GENERATION;
+  o.type = g->type ? g->type : KL_OBS_GENERATION;
   o.name = g->name;
   o.level = g->error ? "ERROR" : "DEFAULT";
   o.status_message = kl_tracer_scrub(t, a, g->error);
