@@ -165,6 +165,8 @@ void kl_gw_record(kl_gw_call *c, kl_generation *gen, const kl_gw_outcome *o) {
   gen->model = c->m->name;
   gen->provider = kl_provider_name(c->m->provider);
   gen->upstream_model = c->m->upstream_model;
+  size_t mi = (size_t)(c->m - g->cfg->models); /* c->m points into cfg->models (kl_gw_resolve) */
+  gen->deployment_prices = mi < g->cfg->nmodels ? g->dep_prices[mi] : NULL;
   gen->http_status = o->status;
   gen->error = o->error;
   kl_err err = {0};

@@ -92,17 +92,21 @@ static const field model_fields[] = {
     {"connect_timeout_ms", F_LONG, offsetof(kl_model_cfg, connect_timeout_ms), 1, INT_MAX},
     {"first_token_timeout_ms", F_LONG, offsetof(kl_model_cfg, first_token_timeout_ms), 0, INT_MAX},
     {"insecure_tls", F_BOOL, offsetof(kl_model_cfg, insecure_tls), 0, 0},
-    OTHER("headers"),
+    OTHER("headers"), OTHER("price"),
 };
 
+/* A deployment's `price:` is the same as a `prices:` entry minus `model` (it is the
+ * deployment's): one table, with `model` last so the deployment's can leave it out. */
 static const field price_fields[] = {
-    {"model", F_STR, offsetof(kl_price_cfg, model), 1, 0},
     {"input", F_PRICE, offsetof(kl_price_cfg, input), 0, 0},
     {"output", F_PRICE, offsetof(kl_price_cfg, output), 0, 0},
     {"input_cached", F_PRICE, offsetof(kl_price_cfg, input_cached), 0, 0},
     {"input_cache_write", F_PRICE, offsetof(kl_price_cfg, input_cache_write), 0, 0},
     {"output_reasoning", F_PRICE, offsetof(kl_price_cfg, output_reasoning), 0, 0},
+    OTHER("effective_from"),
+    {"model", F_STR, offsetof(kl_price_cfg, model), 1, 0},
 };
+#define NF_DEPLOYMENT_PRICE (NF(price_fields) - 1)
 
 /* ---- node helpers ---- */
 
@@ -296,6 +300,64 @@ static bool load_headers(walk *w, kl_model_cfg *m, const yaml_node_t *n, const c
   return true;
 }
 
+/* One price mapping (a `prices:` entry, or a deployment's `price:`) into p. */
+static bool load_price(walk *w, const yaml_node_t *e, kl_price_cfg *p, size_t nf, const char *where) {
+  p->input = p->output = p->input_cached = p->input_cache_write = p->output_reasoning = -1;
+  if (e->type != YAML_MAPPING_NODE) return fail(w, e, "%s: expected a mapping, got %s", where, kind(e));
+  if (!apply_fields(w, e, price_fields, nf, p, where)) return false;
+  const yaml_node_t *dn = get(w, e, "effective_from");
+  if (!dn) return true;
+  char dw[80];
+  snprintf(dw, sizeof dw, "%s.effective_from", where);
+  char *s = value(w, dn, dw);
+  if (!s) return false;
+  int64_t t = *s ? kl_time_parse(s) : -1;
+  if (t < 0) {
+    fail(w, dn, "%s: expected a date (YYYY-MM-DD or RFC 3339), got '%.40s'", dw, s);
+    free(s);
+    return false;
+  }
+  free(s);
+  p->effective_from = t;
+  return true;
+}
+
+/* Two prices for one model with one date: which would win is a coin toss, so it is an error. */
+static bool check_dup_date(walk *w, const yaml_node_t *e, const kl_price_cfg *ps, size_t i, const char *where) {
+  const char *dated = ps[i].effective_from ? " with the same effective_from" : "";
+  for (size_t j = 0; j < i; j++) {
+    if (ps[j].effective_from != ps[i].effective_from) continue;
+    if (!ps[i].model) {
+      const yaml_node_t *at = get(w, e, "effective_from");
+      return fail(w, at ? at : e, "%s: duplicate price for this deployment%s", where,
+                  *dated ? dated : " (give each an effective_from)");
+    }
+    if (!strcmp(ps[j].model, ps[i].model))
+      return fail(w, get(w, e, "model"), "%s.model: duplicate price entry for '%.60s'%s", where, ps[i].model, dated);
+  }
+  return true;
+}
+
+/* A deployment's `price:`: one mapping, or a sequence of them (dated versions). */
+static bool load_model_price(walk *w, kl_model_cfg *m, const yaml_node_t *n, const char *where) {
+  if (!n || is_null(n)) return true;
+  char pw[64];
+  bool seq = n->type == YAML_SEQUENCE_NODE;
+  size_t cnt = seq ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start) : 1;
+  if (n->type != YAML_MAPPING_NODE && !seq)
+    return fail(w, n, "%s.price: expected a mapping (or a sequence of them), got %s", where, kind(n));
+  m->prices = kl_cfg_calloc(cnt, sizeof *m->prices);
+  for (size_t i = 0; i < cnt; i++) {
+    const yaml_node_t *e = seq ? node(w, n->data.sequence.items.start[i]) : n;
+    if (seq) snprintf(pw, sizeof pw, "%s.price[%zu]", where, i);
+    else snprintf(pw, sizeof pw, "%s.price", where);
+    m->nprices = i + 1;
+    if (!load_price(w, e, &m->prices[i], NF_DEPLOYMENT_PRICE, pw) || !check_dup_date(w, e, m->prices, i, pw))
+      return false;
+  }
+  return true;
+}
+
 static bool load_model(walk *w, kl_config *c, size_t idx, const yaml_node_t *n) {
   kl_model_cfg *m = &c->models[idx];
   m->timeout_ms = 600000;
@@ -352,7 +414,7 @@ static bool load_model(walk *w, kl_config *c, size_t idx, const yaml_node_t *n) 
   } else {
     free(given);
   }
-  return load_headers(w, m, get(w, n, "headers"), where);
+  return load_headers(w, m, get(w, n, "headers"), where) && load_model_price(w, m, get(w, n, "price"), where);
 }
 
 static bool load_models(walk *w, kl_config *c, const yaml_node_t *n) {
@@ -377,15 +439,11 @@ static bool load_prices(walk *w, kl_config *c, const yaml_node_t *n) {
     const yaml_node_t *e = node(w, n->data.sequence.items.start[i]);
     kl_price_cfg *p = &c->prices[i];
     c->nprices = i + 1;
-    p->input = p->output = p->input_cached = p->input_cache_write = p->output_reasoning = -1;
     char where[40];
     snprintf(where, sizeof where, "prices[%zu]", i);
-    if (e->type != YAML_MAPPING_NODE) return fail(w, e, "%s: expected a mapping, got %s", where, kind(e));
-    if (!apply_fields(w, e, price_fields, NF(price_fields), p, where)) return false;
+    if (!load_price(w, e, p, NF(price_fields), where)) return false;
     if (!p->model) return fail(w, e, "%s: missing 'model'", where);
-    for (size_t j = 0; j < i; j++)
-      if (!strcmp(c->prices[j].model, p->model))
-        return fail(w, get(w, e, "model"), "%s.model: duplicate price entry for '%.60s'", where, p->model);
+    if (!check_dup_date(w, e, c->prices, i, where)) return false;
   }
   return true;
 }
@@ -616,6 +674,7 @@ void kl_config_free(kl_config *c) {
     free_secret(m->api_key);
     for (size_t j = 0; j < m->nheaders; j++) free_secret(m->headers[j]); /* may carry tokens */
     free(m->headers);
+    free(m->prices);
   }
   free(c->models);
   for (size_t i = 0; i < c->nprices; i++) free(c->prices[i].model);

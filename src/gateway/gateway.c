@@ -9,6 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The config speaks USD per 1M tokens, the table per token. */
+static kl_price per_token(const kl_price_cfg *p) {
+  return (kl_price){
+      .input = p->input >= 0 ? p->input / 1e6 : -1,
+      .input_cached = p->input_cached >= 0 ? p->input_cached / 1e6 : -1,
+      .input_cache_write = p->input_cache_write >= 0 ? p->input_cache_write / 1e6 : -1,
+      .output = p->output >= 0 ? p->output / 1e6 : -1,
+      .output_reasoning = p->output_reasoning >= 0 ? p->output_reasoning / 1e6 : -1,
+  };
+}
+
 kl_gateway *kl_gateway_new(const kl_config *cfg, kl_store *store, kl_err *err) {
   kl_gateway *g = calloc(1, sizeof *g);
   if (!g) abort();
@@ -20,16 +31,24 @@ kl_gateway *kl_gateway_new(const kl_config *cfg, kl_store *store, kl_err *err) {
     return NULL;
   }
   for (size_t i = 0; i < cfg->nprices; i++) {
-    const kl_price_cfg *p = &cfg->prices[i];
-    /* the config speaks USD per 1M tokens, the table per token */
-    kl_price pr = {
-        .input = p->input >= 0 ? p->input / 1e6 : -1,
-        .input_cached = p->input_cached >= 0 ? p->input_cached / 1e6 : -1,
-        .input_cache_write = p->input_cache_write >= 0 ? p->input_cache_write / 1e6 : -1,
-        .output = p->output >= 0 ? p->output / 1e6 : -1,
-        .output_reasoning = p->output_reasoning >= 0 ? p->output_reasoning / 1e6 : -1,
-    };
-    kl_prices_override(g->prices, p->model, &pr);
+    kl_price pr = per_token(&cfg->prices[i]);
+    kl_prices_override_at(g->prices, cfg->prices[i].model, cfg->prices[i].effective_from, &pr);
+  }
+  /* A deployment's own price lives in its own override-only table, so it can never be
+   * confused with a `prices:` entry or a table model of the same name. */
+  g->dep_prices = calloc(cfg->nmodels ? cfg->nmodels : 1, sizeof *g->dep_prices);
+  if (!g->dep_prices) abort();
+  for (size_t i = 0; i < cfg->nmodels; i++) {
+    const kl_model_cfg *m = &cfg->models[i];
+    if (!m->nprices) continue;
+    if (!(g->dep_prices[i] = kl_prices_load("[]", 2, err))) {
+      kl_gateway_free(g);
+      return NULL;
+    }
+    for (size_t j = 0; j < m->nprices; j++) {
+      kl_price pr = per_token(&m->prices[j]);
+      kl_prices_override_at(g->dep_prices[i], m->name, m->prices[j].effective_from, &pr);
+    }
   }
   kl_tracer_opts topts = {
       .store = cfg->trace_enabled ? store : NULL,
@@ -57,6 +76,8 @@ void kl_gateway_free(kl_gateway *g) {
   kl_tracer_free(g->tracer);
   kl_metrics_free(g->metrics);
   kl_prices_free(g->prices);
+  for (size_t i = 0; g->dep_prices && i < g->cfg->nmodels; i++) kl_prices_free(g->dep_prices[i]);
+  free(g->dep_prices);
   free(g);
 }
 

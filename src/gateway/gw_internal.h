@@ -8,6 +8,7 @@ struct kl_gateway {
   const kl_config *cfg;
   kl_store *store;
   kl_prices *prices;
+  kl_prices **dep_prices;  /* per cfg->models[i]: that deployment's own `price:`, or NULL */
   kl_tracer *tracer;
   kl_metrics *metrics;
   int64_t created_unix;

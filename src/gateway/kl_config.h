@@ -17,6 +17,7 @@
  *   mock: {latency_ms: 0, chunk_delay_ms: 0}
  *   prices:                         # overrides of the built-in table, USD per 1M tokens
  *     - {model: my-model, input: 0.5, output: 1.5, input_cached: 0.25, input_cache_write: 0.6, output_reasoning: 1.5}
+ *     - {model: my-model, input: 0.4, output: 1.2, effective_from: 2026-01-01}  # from that date on
  *   models:
  *     - name: gpt-4o-mini            # the name clients send
  *       provider: openai             # openai | anthropic | mock
@@ -28,6 +29,13 @@
  *       first_token_timeout_ms: 0    # 0 = none
  *       insecure_tls: false
  *       headers: {X-Extra: value}   # sent upstream
+ *       price: {input: 2.5, output: 10, effective_from: 2026-01-01}  # this deployment's price
+ *                                    # (USD per 1M; a list of such mappings for several dates)
+ *
+ * Cost precedence (trace/tracer.c): a cost the upstream reports, then the deployment's
+ * `price:`, then `prices:` for the public name, then for the upstream model, then the
+ * built-in table by upstream model, then by public name.  Of several dated prices the newest
+ * whose effective_from is <= the call's start wins; none in effect falls through.
  *
  * Defaults with no file: listen 127.0.0.1:4000, data_dir ./keel-data, the models "mock"
  * (provider mock) and, when OPENAI_API_KEY is set, gpt-4o, gpt-4o-mini, gpt-4.1, gpt-4.1-mini
@@ -39,6 +47,12 @@
 #include "base/kl_base.h"
 
 typedef enum { KL_PROVIDER_MOCK = 0, KL_PROVIDER_OPENAI, KL_PROVIDER_ANTHROPIC } kl_provider_type;
+
+typedef struct kl_price_cfg {
+  char *model;             /* top-level `prices:` only; NULL in a deployment's `price:` */
+  double input, input_cached, input_cache_write, output, output_reasoning; /* USD per 1M; <0 unset */
+  int64_t effective_from;  /* unix ns; 0 = always */
+} kl_price_cfg;
 
 typedef struct kl_model_cfg {
   char *name;
@@ -53,12 +67,9 @@ typedef struct kl_model_cfg {
   char **headers;          /* "Name: value" */
   size_t nheaders;
   int line;                /* where it was defined (0 = built-in default) */
+  kl_price_cfg *prices;    /* the deployment's own `price:` (one, or several dated) */
+  size_t nprices;
 } kl_model_cfg;
-
-typedef struct kl_price_cfg {
-  char *model;
-  double input, input_cached, input_cache_write, output, output_reasoning; /* USD per 1M; <0 unset */
-} kl_price_cfg;
 
 typedef struct kl_config {
   char *path;              /* NULL when defaults */

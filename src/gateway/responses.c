@@ -9,8 +9,9 @@
  * one is an error (an error event, never a silent success), like chat's missing [DONE].
  *
  * Usage: Responses' input_tokens INCLUDES input_tokens_details.cached_tokens and
- * output_tokens INCLUDES output_tokens_details.reasoning_tokens; they are split here into
- * keel's non-overlapping buckets so no token is priced twice. */
+ * output_tokens INCLUDES output_tokens_details.reasoning_tokens; kl_usage_from_responses (llm
+ * layer, beside the other normalisers) splits them into keel's non-overlapping buckets so no
+ * token is priced twice, and records the convention. */
 #include "gateway/gw_internal.h"
 
 #include <stdio.h>
@@ -23,24 +24,6 @@ typedef struct resp_call {
   kl_chat_result res;
 } resp_call;
 
-static kl_usage usage_from_responses(const cJSON *u) {
-  kl_usage r = {0};
-  if (!cJSON_IsObject(u)) return r;
-  int64_t in = kl_json_int(u, "input_tokens", 0), out = kl_json_int(u, "output_tokens", 0);
-  int64_t cached = kl_json_int(cJSON_GetObjectItemCaseSensitive(u, "input_tokens_details"), "cached_tokens", 0);
-  int64_t reas = kl_json_int(cJSON_GetObjectItemCaseSensitive(u, "output_tokens_details"), "reasoning_tokens", 0);
-  if (in < 0) in = 0;
-  if (out < 0) out = 0;
-  if (cached < 0 || cached > in) cached = cached < 0 ? 0 : in;
-  if (reas < 0 || reas > out) reas = reas < 0 ? 0 : out;
-  r.input = in - cached;
-  r.input_cached = cached;
-  r.output = out - reas;
-  r.output_reasoning = reas;
-  r.present = true;
-  return r;
-}
-
 /* Reads a response object: usage, id, model, status as the finish reason, output items. */
 static int read_response(kl_arena *a, const cJSON *resp, kl_chat_result *out, kl_err *err) {
   memset(out, 0, sizeof *out);
@@ -49,7 +32,7 @@ static int read_response(kl_arena *a, const cJSON *resp, kl_chat_result *out, kl
     kl_err_set(err, 502, "not a response object (no output array)");
     return -1;
   }
-  out->usage = usage_from_responses(cJSON_GetObjectItemCaseSensitive(resp, "usage"));
+  out->usage = kl_usage_from_responses(cJSON_GetObjectItemCaseSensitive(resp, "usage"));
   out->id = kl_arena_strdup(a, kl_json_str(resp, "id"));
   out->model = kl_arena_strdup(a, kl_json_str(resp, "model"));
   const cJSON *inc = cJSON_GetObjectItemCaseSensitive(resp, "incomplete_details");

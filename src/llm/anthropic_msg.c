@@ -18,9 +18,11 @@
 static int64_t nonneg(int64_t v) { return v < 0 ? 0 : v; }
 
 kl_usage kl_usage_from_anthropic(const cJSON *usage) {
-  kl_usage u = {0};
+  kl_usage u = {.reported_cost = -1};
   if (!cJSON_IsObject(usage)) return u;
   u.present = true;
+  u.convention = "anthropic";
+  kl_usage_read_cost(&u, usage);
   /* input_tokens already excludes both cache buckets: no subtraction, unlike OpenAI */
   u.input = nonneg(kl_json_int(usage, "input_tokens", 0));
   u.input_cached = nonneg(kl_json_int(usage, "cache_read_input_tokens", 0));

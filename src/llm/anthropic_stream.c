@@ -53,6 +53,8 @@ static void set_str(char **slot, const char *s) {
 static void merge_usage(kl_usage *u, const cJSON *usage) {
   if (!cJSON_IsObject(usage)) return;
   u->present = true;
+  u->convention = "anthropic";
+  kl_usage_read_cost(u, usage);
   static const char *const keys[] = {"input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
                                      "output_tokens"};
   int64_t *slots[] = {&u->input, &u->input_cached, &u->input_cache_write, &u->output};

@@ -27,15 +27,32 @@ typedef struct kl_usage {
   int64_t output_reasoning;   /* reasoning tokens (billed as output) */
   bool present;               /* the upstream reported usage at all */
   bool estimated;             /* counted by keel, not reported by the upstream */
+  /* What the upstream itself said the call cost (OpenRouter / LiteLLM `usage.cost` or
+   * `usage.total_cost`, USD).  Only meaningful when cost_reported is set (a zero-initialised
+   * kl_usage must not claim a free call); the normalisers set -1 when absent. */
+  bool cost_reported;
+  double reported_cost;
+  /* The provider's convention the buckets were converted from (a static string): "openai"
+   * (prompt_tokens includes cached), "anthropic" (input_tokens excludes both cache buckets),
+   * "responses" (input_tokens includes cached); NULL when not read from an upstream. */
+  const char *convention;
 } kl_usage;
 
 /* OpenAI convention: prompt_tokens INCLUDES cached_tokens; completion_tokens INCLUDES
  * reasoning_tokens.  Reads {prompt_tokens, completion_tokens, prompt_tokens_details.cached_tokens,
- * completion_tokens_details.reasoning_tokens}.  NULL or non-object -> present=false. */
+ * completion_tokens_details.reasoning_tokens, cost | total_cost}.  NULL or non-object ->
+ * present=false. */
 kl_usage kl_usage_from_openai(const cJSON *usage);
+/* Responses API convention: {input_tokens (includes input_tokens_details.cached_tokens),
+ * output_tokens (includes output_tokens_details.reasoning_tokens), cost | total_cost}. */
+kl_usage kl_usage_from_responses(const cJSON *usage);
+/* Reads an upstream-reported cost (`cost`, else `total_cost`: a finite number >= 0, USD) from a
+ * usage object into u (cost_reported, reported_cost); leaves -1 / false when there is none. */
+void kl_usage_read_cost(kl_usage *u, const cJSON *usage);
 int64_t kl_usage_input_total(const kl_usage *u);
 int64_t kl_usage_output_total(const kl_usage *u);
-/* {"input":..,"input_cached":..,"input_cache_write":..,"output":..,"output_reasoning":..,"total":..} */
+/* {"input":..,"input_cached":..,"input_cache_write":..,"output":..,"output_reasoning":..,"total":..
+ *  [,"convention":".."][,"reported_cost":..]} */
 void kl_usage_to_json(const kl_usage *u, kl_buf *out);
 
 /* ================= prices ================= */
@@ -47,17 +64,38 @@ typedef struct kl_price {
   double input, input_cached, input_cache_write, output, output_reasoning;
 } kl_price;
 
-/* Loads a Langfuse-format price table (JSON array of models with matchPattern + pricingTiers). */
+/* Loads a Langfuse-format price table (JSON array of models with matchPattern + pricingTiers).
+ * A model or a tier may carry "effectiveFrom" / "effective_from" / "startDate" (RFC 3339 or
+ * YYYY-MM-DD, UTC): see prices.c for how dated entries are chosen. */
 kl_prices *kl_prices_load(const char *json, size_t len, kl_err *err);
 /* The table embedded in the binary (data/prices.json). */
 kl_prices *kl_prices_load_default(kl_err *err);
 void kl_prices_free(kl_prices *p);
-/* Adds an override that wins over the table for names matching `model` exactly. */
+/* Adds an override for names equal to `model`, in effect from effective_from_ns (unix ns;
+ * 0 = always).  A name may have several; the newest one in effect at the call's time wins;
+ * adding the same (name, date) again replaces it. */
+void kl_prices_override_at(kl_prices *p, const char *model, int64_t effective_from_ns, const kl_price *price);
+/* kl_prices_override_at(p, model, 0, price). */
 void kl_prices_override(kl_prices *p, const char *model, const kl_price *price);
-/* Cost in USD of `usage` for `model` (tiers chosen from usage and `params`, the request's model
- * parameters object, may be NULL).  Returns -1 when the model has no price.  If cost_json is
- * non-NULL, writes the per-bucket breakdown {"input":..,"output":..,...,"total":..}.
- * Thread-safe (the table is immutable after load/override; a per-thread match cache is used). */
+
+/* Where a recorded cost came from (the "source" of the cost JSON). */
+typedef enum { KL_COST_NONE = 0, KL_COST_TABLE, KL_COST_CONFIG, KL_COST_UPSTREAM } kl_cost_source;
+/* "table", "config", "upstream" ("none" for KL_COST_NONE). */
+const char *kl_cost_source_name(kl_cost_source s);
+
+/* Which prices of a kl_prices to consult: overrides first then the table, or only one. */
+typedef enum { KL_PRICES_ANY = 0, KL_PRICES_OVERRIDES, KL_PRICES_TABLE } kl_prices_part;
+
+/* Cost in USD of `usage` for `model` at unix time at_ns (the call's start: a price dated
+ * after it is not in effect), from `part` of p (tiers chosen from usage and `params`, the
+ * request's model parameters object, may be NULL).  Returns -1 when the model has no price in
+ * effect.  If cost_json is non-NULL, writes {"input":..,"output":..,...,"total":..,
+ * "source":"config"|"table"} (source config = an override).  *src (may be NULL) gets where
+ * the price came from.  Thread-safe (the table is immutable after load/override; a per-thread
+ * match cache is used). */
+double kl_prices_cost_at(const kl_prices *p, kl_prices_part part, const char *model, int64_t at_ns,
+                         const kl_usage *usage, const cJSON *params, kl_cost_source *src, kl_buf *cost_json);
+/* kl_prices_cost_at(p, KL_PRICES_ANY, model, kl_now_ns(), usage, params, NULL, cost_json). */
 double kl_prices_cost(const kl_prices *p, const char *model, const kl_usage *usage,
                       const cJSON *params, kl_buf *cost_json);
 

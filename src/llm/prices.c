@@ -28,7 +28,17 @@
  * table's entries are just dead weight that gets evicted.
  * Names longer than the slot are simply not cached.  Several patterns could match one name;
  * the first model in file order wins (the shipped table has no overlaps; checked by
- * expanding every finite pattern).  Overrides (exact names) are checked before the table. */
+ * expanding every finite pattern).  Overrides (exact names) are checked before the table.
+ *
+ * Effective dates.  Prices change; a call is priced with the price in effect when it
+ * started.  A table model or tier may carry "effectiveFrom" (also "effective_from", or
+ * Langfuse's "startDate"); undated means "always".  Models sharing one matchPattern string
+ * are versions of each other: the newest version whose date is <= the call's time wins (the
+ * versions are linked at load, so resolution stays one cached lookup plus a short walk).
+ * Within a model, several default tiers may exist if their dates differ (the newest in
+ * effect wins) and a dated conditional tier is skipped before its date.  Nothing in effect
+ * means no price (-1), never a stale or future one.  Overrides work the same way per name.
+ * The shipped Langfuse data has no dates, so it behaves exactly as an undated table. */
 #include "llm/kl_llm.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -75,6 +85,7 @@ typedef struct cond {
 
 typedef struct tier {
   int priority;
+  int64_t from;         /* effective from (unix ns); 0 = always */
   cond *conds;
   size_t nconds;
   kl_price price;       /* raw: -1 where the table has no price */
@@ -82,14 +93,19 @@ typedef struct tier {
 
 typedef struct model {
   char *name;
+  char *pattern;
   pcre2_code *re;
-  tier dflt;
+  int64_t from;         /* effective from (unix ns); 0 = always */
+  int next_version;     /* next model with the same pattern, -1 = none */
+  tier *dflts;          /* default tiers, newest first (usually one, undated) */
+  size_t ndflts;
   tier *tiers;          /* conditional tiers, sorted by ascending priority */
   size_t ntiers;
 } model;
 
 typedef struct override {
   char *name;
+  int64_t from;
   kl_price price;
 } override;
 
@@ -155,8 +171,10 @@ void kl_prices_free(kl_prices *p) {
   for (size_t i = 0; i < p->nmodels; i++) {
     model *m = &p->models[i];
     free(m->name);
+    free(m->pattern);
     pcre2_code_free(m->re);
-    tier_free(&m->dflt);
+    for (size_t j = 0; j < m->ndflts; j++) tier_free(&m->dflts[j]);
+    free(m->dflts);
     for (size_t j = 0; j < m->ntiers; j++) tier_free(&m->tiers[j]);
     free(m->tiers);
   }
@@ -228,10 +246,26 @@ static int parse_cond(const cJSON *j, cond *c, const char *where, pcre2_match_da
   return 0;
 }
 
+/* The optional effective date of a model or tier into *out (0 when absent).  -1 on a bad one. */
+static int parse_from(const cJSON *j, int64_t *out, const char *where, kl_err *err) {
+  static const char *const keys[] = {"effectiveFrom", "effective_from", "startDate"};
+  *out = 0;
+  for (size_t i = 0; i < 3; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[i]);
+    if (!v || cJSON_IsNull(v)) continue;
+    int64_t t = cJSON_IsString(v) ? kl_time_parse(v->valuestring) : -1;
+    if (t < 0) return kl_err_set(err, 400, "%s: '%s' must be a date (YYYY-MM-DD or RFC 3339)", where, keys[i]), -1;
+    *out = t;
+    return 0;
+  }
+  return 0;
+}
+
 static int parse_tier(const cJSON *j, tier *t, const char *where, pcre2_match_data *md, kl_err *err) {
   const cJSON *prices = cJSON_GetObjectItemCaseSensitive(j, "prices");
   if (!cJSON_IsObject(prices)) return kl_err_set(err, 400, "%s: 'prices' must be an object", where), -1;
   parse_prices(prices, &t->price);
+  if (parse_from(j, &t->from, where, err) < 0) return -1;
   t->priority = (int)kl_json_int(j, "priority", 0);
   const cJSON *conds = cJSON_GetObjectItemCaseSensitive(j, "conditions");
   if (conds && !cJSON_IsArray(conds)) return kl_err_set(err, 400, "%s: 'conditions' must be an array", where), -1;
@@ -250,6 +284,11 @@ static int tier_cmp(const void *a, const void *b) {
   return (x->priority > y->priority) - (x->priority < y->priority);
 }
 
+static int newest_first(const void *a, const void *b) {
+  const tier *x = a, *y = b;
+  return (x->from < y->from) - (x->from > y->from);
+}
+
 static int parse_model(const cJSON *j, model *m, size_t idx, pcre2_match_data *md, kl_err *err) {
   char where[160];
   const char *name = kl_json_str(j, "modelName");
@@ -258,39 +297,45 @@ static int parse_model(const cJSON *j, model *m, size_t idx, pcre2_match_data *m
   if (!cJSON_IsObject(j) || !name || !pat)
     return kl_err_set(err, 400, "%s: modelName and matchPattern are required strings", where), -1;
   m->name = xstrdup(name);
+  m->pattern = xstrdup(pat);
+  m->next_version = -1;
   if (!(m->re = compile_re(pat, false, where, err))) return -1;
+  if (parse_from(j, &m->from, where, err) < 0) return -1;
   const cJSON *tiers = cJSON_GetObjectItemCaseSensitive(j, "pricingTiers");
-  m->dflt.price = (kl_price){-1, -1, -1, -1, -1};
   if (!cJSON_IsArray(tiers)) {
+    m->dflts = xcalloc(1, sizeof(tier));
+    m->ndflts = 1;
+    m->dflts[0].price = (kl_price){-1, -1, -1, -1, -1};
     /* older flat format: prices (or inputPrice/outputPrice/totalPrice) on the model itself */
     const cJSON *prices = cJSON_GetObjectItemCaseSensitive(j, "prices");
     if (cJSON_IsObject(prices)) {
-      parse_prices(prices, &m->dflt.price);
+      parse_prices(prices, &m->dflts[0].price);
     } else {
       static const char *const ik[] = {"inputPrice", NULL}, *const ok[] = {"outputPrice", NULL},
                                *const tk[] = {"totalPrice", NULL};
       double in = price_of(j, ik), out = price_of(j, ok), tot = price_of(j, tk);
       if (in < 0 && out < 0) in = out = tot;
-      m->dflt.price = (kl_price){in, -1, -1, out, -1};
+      m->dflts[0].price = (kl_price){in, -1, -1, out, -1};
     }
     return 0;
   }
-  m->tiers = xcalloc((size_t)cJSON_GetArraySize(tiers), sizeof(tier));
-  bool have_default = false;
+  size_t n = (size_t)cJSON_GetArraySize(tiers);
+  m->tiers = xcalloc(n, sizeof(tier));
+  m->dflts = xcalloc(n, sizeof(tier));
   const cJSON *t;
   cJSON_ArrayForEach(t, tiers) {
     if (!cJSON_IsObject(t)) return kl_err_set(err, 400, "%s: pricing tier must be an object", where), -1;
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "isDefault"))) {
-      if (have_default) return kl_err_set(err, 400, "%s: more than one default tier", where), -1;
-      have_default = true;
-      if (parse_tier(t, &m->dflt, where, md, err) < 0) return -1;
-    } else {
-      tier *nt = &m->tiers[m->ntiers++];
-      if (parse_tier(t, nt, where, md, err) < 0) return -1;
-    }
+    bool is_default = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "isDefault"));
+    tier *nt = is_default ? &m->dflts[m->ndflts++] : &m->tiers[m->ntiers++];
+    if (parse_tier(t, nt, where, md, err) < 0) return -1;
+    /* several defaults are versions of one price: each needs its own date */
+    for (size_t i = 0; is_default && i + 1 < m->ndflts; i++)
+      if (m->dflts[i].from == nt->from)
+        return kl_err_set(err, 400, "%s: more than one default tier with the same effective date", where), -1;
   }
-  if (!have_default) return kl_err_set(err, 400, "%s: no default pricing tier", where), -1;
+  if (!m->ndflts) return kl_err_set(err, 400, "%s: no default pricing tier", where), -1;
   qsort(m->tiers, m->ntiers, sizeof(tier), tier_cmp);
+  qsort(m->dflts, m->ndflts, sizeof(tier), newest_first);
   return 0;
 }
 
@@ -321,6 +366,13 @@ kl_prices *kl_prices_load(const char *json, size_t len, kl_err *err) {
     kl_prices_free(p);
     return NULL;
   }
+  /* link the versions of each pattern (n^2 string compares over ~170 models, once) */
+  for (size_t i = 0; i < p->nmodels; i++)
+    for (size_t j = i + 1; j < p->nmodels; j++)
+      if (!strcmp(p->models[i].pattern, p->models[j].pattern)) {
+        p->models[i].next_version = (int)j;
+        break;
+      }
   return p;
 }
 
@@ -328,17 +380,31 @@ kl_prices *kl_prices_load_default(kl_err *err) {
   return kl_prices_load((const char *)kl_embed_prices, kl_embed_prices_len, err);
 }
 
-void kl_prices_override(kl_prices *p, const char *model, const kl_price *price) {
+void kl_prices_override_at(kl_prices *p, const char *model, int64_t effective_from_ns, const kl_price *price) {
   if (!p || !model || !price) return;
+  if (effective_from_ns < 0) effective_from_ns = 0;
   for (size_t i = 0; i < p->novr; i++)
-    if (strcmp(p->ovr[i].name, model) == 0) {
+    if (strcmp(p->ovr[i].name, model) == 0 && p->ovr[i].from == effective_from_ns) {
       p->ovr[i].price = *price;
       return;
     }
   override *n = realloc(p->ovr, (p->novr + 1) * sizeof *n);
   if (!n) abort();
   p->ovr = n;
-  p->ovr[p->novr++] = (override){xstrdup(model), *price};
+  p->ovr[p->novr++] = (override){xstrdup(model), effective_from_ns, *price};
+}
+
+void kl_prices_override(kl_prices *p, const char *model, const kl_price *price) {
+  kl_prices_override_at(p, model, 0, price);
+}
+
+const char *kl_cost_source_name(kl_cost_source s) {
+  switch (s) {
+    case KL_COST_TABLE: return "table";
+    case KL_COST_CONFIG: return "config";
+    case KL_COST_UPSTREAM: return "upstream";
+    default: return "none";
+  }
 }
 
 /* ---- per-thread resolution cache ---- */
@@ -420,14 +486,27 @@ static bool cond_holds(const cond *c, const int64_t *buckets, const cJSON *param
   }
 }
 
-static const tier *pick_tier(const model *m, const int64_t *buckets, const cJSON *params) {
+static const tier *pick_tier(const model *m, const int64_t *buckets, const cJSON *params, int64_t at) {
   for (size_t i = 0; i < m->ntiers; i++) {
     const tier *t = &m->tiers[i];
+    if (t->from > at) continue;
     bool ok = true;
     for (size_t j = 0; ok && j < t->nconds; j++) ok = cond_holds(&t->conds[j], buckets, params);
     if (ok) return t;
   }
-  return &m->dflt;
+  for (size_t i = 0; i < m->ndflts; i++) /* newest first */
+    if (m->dflts[i].from <= at) return &m->dflts[i];
+  return NULL;
+}
+
+/* The version of the model resolved to idx in effect at `at` (newest date <= at), or NULL. */
+static const model *pick_version(const kl_prices *p, int idx, int64_t at) {
+  const model *best = NULL;
+  for (; idx >= 0; idx = p->models[idx].next_version) {
+    const model *m = &p->models[idx];
+    if (m->from <= at && (!best || m->from > best->from)) best = m;
+  }
+  return best;
 }
 
 static void fmt_usd(kl_buf *out, double v) {
@@ -437,12 +516,20 @@ static void fmt_usd(kl_buf *out, double v) {
   kl_buf_puts(out, tmp);
 }
 
-double kl_prices_cost(const kl_prices *p, const char *model_name, const kl_usage *usage,
-                      const cJSON *params, kl_buf *cost_json) {
+double kl_prices_cost_at(const kl_prices *p, kl_prices_part part, const char *model_name, int64_t at,
+                         const kl_usage *usage, const cJSON *params, kl_cost_source *src, kl_buf *cost_json) {
+  if (src) *src = KL_COST_NONE;
   if (!p || !model_name || !*model_name) return -1;
   const kl_price *price = NULL;
-  for (size_t i = 0; i < p->novr; i++)
-    if (strcmp(p->ovr[i].name, model_name) == 0) price = &p->ovr[i].price;
+  kl_cost_source from = KL_COST_CONFIG;
+  if (part != KL_PRICES_TABLE) {
+    int64_t best = -1;
+    for (size_t i = 0; i < p->novr; i++)
+      if (p->ovr[i].from <= at && p->ovr[i].from > best && strcmp(p->ovr[i].name, model_name) == 0) {
+        price = &p->ovr[i].price;
+        best = p->ovr[i].from;
+      }
+  }
   kl_usage zero = {0};
   if (!usage) usage = &zero;
   int64_t buckets[B_N] = {usage->input, usage->input_cached, usage->input_cache_write, usage->output,
@@ -450,9 +537,13 @@ double kl_prices_cost(const kl_prices *p, const char *model_name, const kl_usage
   for (int b = 0; b < B_N; b++)
     if (buckets[b] < 0) buckets[b] = 0;
   if (!price) {
+    if (part == KL_PRICES_OVERRIDES) return -1;
     int idx = resolve(p, model_name);
-    if (idx < 0) return -1;
-    price = &pick_tier(&p->models[idx], buckets, params)->price;
+    const model *m = idx < 0 ? NULL : pick_version(p, idx, at);
+    const tier *t = m ? pick_tier(m, buckets, params, at) : NULL;
+    if (!t) return -1;
+    price = &t->price;
+    from = KL_COST_TABLE;
   }
   double in = price->input >= 0 ? price->input : 0;
   double out = price->output >= 0 ? price->output : 0;
@@ -470,7 +561,13 @@ double kl_prices_cost(const kl_prices *p, const char *model_name, const kl_usage
     }
     kl_buf_puts(cost_json, "\"total\":");
     fmt_usd(cost_json, total);
-    kl_buf_putc(cost_json, '}');
+    kl_buf_printf(cost_json, ",\"source\":\"%s\"}", kl_cost_source_name(from));
   }
+  if (src) *src = from;
   return total;
+}
+
+double kl_prices_cost(const kl_prices *p, const char *model_name, const kl_usage *usage, const cJSON *params,
+                      kl_buf *cost_json) {
+  return kl_prices_cost_at(p, KL_PRICES_ANY, model_name, kl_now_ns(), usage, params, NULL, cost_json);
 }

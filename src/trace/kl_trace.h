@@ -66,10 +66,17 @@ typedef struct kl_generation {
   const char *error;             /* NULL on success */
   bool stream;
   const char *type;              /* KL_OBS_* observation type; NULL = KL_OBS_GENERATION */
+  /* The deployment's own prices (overrides only, keyed by `model`, the public name), owned by
+   * the caller; NULL = none. */
+  const kl_prices *deployment_prices;
 } kl_generation;
 
-/* Builds the GENERATION observation (cost from the price table) and submits it.  When
- * cost_usd is non-NULL it receives the recorded cost (-1 when the model has no price). */
+/* Builds the GENERATION observation and submits it.  The cost, priced at start_ns, comes from
+ * the first of: (a) the cost the upstream reported in its usage ("source":"upstream");
+ * (b) a configured price: the deployment's own, then the tracer table's overrides for the
+ * public name, then for the upstream model ("config"); (c) the table by upstream model;
+ * (d) the table by public name ("table").  When cost_usd is non-NULL it receives the
+ * recorded cost (-1 when the model has no price). */
 int kl_tracer_generation(kl_tracer *t, const kl_generation *g, double *cost_usd, kl_err *err);
 /* Replaces every registered secret in s (in place, arena copy when changed). */
 const char *kl_tracer_scrub(kl_tracer *t, kl_arena *a, const char *s);

@@ -1,8 +1,12 @@
 /* tracer.c: builds GENERATION observations and submits them to the store.
  *
- * Cost: priced by the upstream model name first (that is what the provider bills), then by
- * the public name, so an alias like "fast" -> gpt-4o-mini is still priced.  An unpriced
- * model records cost -1 (unknown), never 0: a zero would look like a free call.
+ * Cost, most specific first: a cost the upstream reported itself (it knows its own discounts
+ * and surcharges); then a price the operator configured (the deployment's own `price:`, then
+ * a `prices:` entry for the public name, then for the upstream model), because an operator
+ * who wrote a price means it even for a model the table knows; then the table by upstream
+ * model (that is what the provider bills), then by public name, so an alias like "fast" ->
+ * gpt-4o-mini is still priced.  Prices are those in effect at the call's start.  An
+ * unpriced model records cost -1 (unknown), never 0: a zero would look like a free call.
  *
  * Scrubbing: a handful of registered secrets is searched with memmem in each stored
  * string; that is a few hundred ns per KiB and only runs once per call, off the streaming
@@ -99,6 +103,33 @@ const char *kl_tracer_scrub(kl_tracer *t, kl_arena *a, const char *s) {
   return r;
 }
 
+/* The recorded cost and its JSON (see the top of the file for the order); -1 = unpriced. */
+static double price_generation(const kl_tracer *t, const kl_generation *g, kl_buf *cost) {
+  const kl_usage *u = &g->usage;
+  int64_t at = g->start_ns > 0 ? g->start_ns : kl_now_ns();
+  if (u->cost_reported && u->reported_cost >= 0) {
+    kl_buf_puts(cost, "{\"total\":");
+    kl_buf_printf(cost, "%.15g", u->reported_cost);
+    kl_buf_puts(cost, ",\"source\":\"upstream\"}");
+    return u->reported_cost;
+  }
+  struct { const kl_prices *p; kl_prices_part part; const char *name; } steps[] = {
+      {g->deployment_prices, KL_PRICES_OVERRIDES, g->model},
+      {t->prices, KL_PRICES_OVERRIDES, g->model},
+      {t->prices, KL_PRICES_OVERRIDES, g->upstream_model},
+      {t->prices, KL_PRICES_TABLE, g->upstream_model},
+      {t->prices, KL_PRICES_TABLE, g->model},
+  };
+  for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+    if (!steps[i].p || !steps[i].name) continue;
+    kl_buf_reset(cost);
+    double c = kl_prices_cost_at(steps[i].p, steps[i].part, steps[i].name, at, u, g->params, NULL, cost);
+    if (c >= 0) return c;
+  }
+  kl_buf_reset(cost);
+  return -1;
+}
+
 int kl_tracer_generation(kl_tracer *t, const kl_generation *g, double *cost_usd, kl_err *err) {
   kl_arena *a = kl_arena_new(4096);
   const kl_trace_ctx *ctx = g->ctx;
@@ -134,14 +165,7 @@ int kl_tracer_generation(kl_tracer *t, const kl_generation *g, double *cost_usd,
   kl_buf usage = KL_BUF_INIT, cost = KL_BUF_INIT;
   kl_usage_to_json(&g->usage, &usage);
   o.usage_json = usage.data;
-  o.cost_usd = -1;
-  if (t->prices) {
-    if (g->upstream_model) o.cost_usd = kl_prices_cost(t->prices, g->upstream_model, &g->usage, g->params, &cost);
-    if (o.cost_usd < 0 && g->model) {
-      kl_buf_reset(&cost);
-      o.cost_usd = kl_prices_cost(t->prices, g->model, &g->usage, g->params, &cost);
-    }
-  }
+  o.cost_usd = price_generation(t, g, &cost);
   o.cost_json = o.cost_usd >= 0 && cost.len ? cost.data : NULL;
   if (cost_usd) *cost_usd = o.cost_usd;
   o.trace_name = ctx->trace_name ? ctx->trace_name : g->name;

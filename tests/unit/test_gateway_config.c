@@ -356,6 +356,49 @@ static void test_prices(void **state) {
   expect_error("prices: {model: a}\n", "keel.yaml:1: prices: expected a sequence, got a mapping");
 }
 
+/* a deployment's own `price:` (one mapping or dated versions) and dated `prices:` entries */
+static void test_prices_dated_and_per_deployment(void **state) {
+  (void)state;
+  kl_err err;
+  kl_config *c = parse("prices:\n"
+                       "  - {model: a, input: 1}\n"
+                       "  - {model: a, input: 2, effective_from: 2026-01-01}\n"
+                       "models:\n"
+                       "  - name: fast\n"
+                       "    provider: mock\n"
+                       "    price: {input: 2.5, output: 10, input_cached: 1.25}\n"
+                       "  - name: slow\n"
+                       "    provider: mock\n"
+                       "    price:\n"
+                       "      - {input: 1, output: 2}\n"
+                       "      - {input: 3, output: 4, effective_from: '2026-02-01T12:00:00Z'}\n",
+                       &err);
+  if (!c) fail_msg("%s", err.msg);
+  assert_int_equal(c->nprices, 2);
+  assert_true(c->prices[0].effective_from == 0);
+  assert_true(c->prices[1].effective_from == 1767225600000000000LL);
+  assert_int_equal(c->models[0].nprices, 1);
+  assert_null(c->models[0].prices[0].model);
+  assert_true(c->models[0].prices[0].input == 2.5 && c->models[0].prices[0].output == 10 &&
+              c->models[0].prices[0].input_cached == 1.25 && c->models[0].prices[0].output_reasoning < 0);
+  assert_int_equal(c->models[1].nprices, 2);
+  assert_true(c->models[1].prices[1].effective_from == 1769947200000000000LL);
+  kl_config_free(c);
+
+  expect_error("prices:\n  - {model: a, effective_from: 2026-01-01}\n  - {model: a, effective_from: 2026-01-01}\n",
+               "keel.yaml:3: prices[1].model: duplicate price entry for 'a' with the same effective_from");
+  expect_error("prices:\n  - {model: a, effective_from: tomorrow}\n",
+               "keel.yaml:2: prices[0].effective_from: expected a date (YYYY-MM-DD or RFC 3339), got 'tomorrow'");
+  expect_error("models:\n  - name: m\n    provider: mock\n    price: {input: x}\n",
+               "keel.yaml:4: models[0].price.input: expected a non-negative number (USD per 1M tokens), got 'x'");
+  expect_error("models:\n  - name: m\n    provider: mock\n    price: {model: m, input: 1}\n",
+               "keel.yaml:4: unknown key 'model' in models[0].price");
+  expect_error("models:\n  - name: m\n    provider: mock\n    price: 3\n",
+               "keel.yaml:4: models[0].price: expected a mapping (or a sequence of them), got a scalar");
+  expect_error("models:\n  - name: m\n    provider: mock\n    price:\n      - {input: 1}\n      - {input: 2}\n",
+               "keel.yaml:6: models[0].price[1]: duplicate price for this deployment (give each an effective_from)");
+}
+
 static void test_env_substitution(void **state) {
   (void)state;
   setenv("KL_T_A", "alpha", 1);
@@ -606,6 +649,7 @@ int main(void) {
       cmocka_unit_test_setup(test_file_models_replace_defaults, clean_env),
       cmocka_unit_test_setup(test_model_defaults_and_fields, clean_env),
       cmocka_unit_test_setup(test_prices, clean_env),
+      cmocka_unit_test_setup(test_prices_dated_and_per_deployment, clean_env),
       cmocka_unit_test_setup(test_env_substitution, clean_env),
       cmocka_unit_test_setup(test_error_lines, clean_env),
       cmocka_unit_test_setup(test_yaml_syntax_errors, clean_env),

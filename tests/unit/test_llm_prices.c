@@ -34,7 +34,8 @@ static int teardown(void **state) {
 }
 
 static kl_usage U(int64_t in, int64_t cached, int64_t write, int64_t out, int64_t reasoning) {
-  return (kl_usage){in, cached, write, out, reasoning, true, false};
+  return (kl_usage){.input = in, .input_cached = cached, .input_cache_write = write, .output = out,
+                    .output_reasoning = reasoning, .present = true};
 }
 
 static double cost(const char *model, kl_usage u, const char *params) {
