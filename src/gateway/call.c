@@ -155,8 +155,55 @@ static void finish_begin(kl_gw_call *c) {
   }
 }
 
+/* Largest request keel counts tokens for itself: BPE merging is superlinear on pathological
+ * pieces, and this runs on the event loop. */
+#define MAX_ESTIMATE_BYTES (1u << 20)
+
+/* Tokens of every string in a JSON tree: a format-independent estimate (the role names and
+ * block types it also counts are a few tokens per message, which is about what the
+ * providers' own message framing costs). */
+static int64_t count_strings(const kl_tokenizer *t, const cJSON *j) {
+  int64_t n = 0;
+  for (; j; j = j->next) {
+    if (cJSON_IsString(j) && j->valuestring) n += (int64_t)kl_tokenizer_count(t, j->valuestring, strlen(j->valuestring));
+    else if (j->child) n += count_strings(t, j->child);
+  }
+  return n;
+}
+
+static int64_t count_json_text(const kl_tokenizer *t, const char *json) {
+  if (!json) return 0;
+  cJSON *j = cJSON_Parse(json);
+  int64_t n = j ? count_strings(t, j) : 0;
+  cJSON_Delete(j);
+  return n;
+}
+
+bool kl_gw_should_estimate(const kl_gw_call *c, const kl_usage *u) {
+  /* Usage that is "present" but all zero comes from a stream cut before its usage arrived
+   * (Anthropic's message_start placeholder, a translator's initial state): a billed call
+   * always has input tokens, so it counts as absent. */
+  bool reported = u->present && (kl_usage_input_total(u) > 0 || kl_usage_output_total(u) > 0 || u->cost_reported);
+  /* only a call the upstream accepted (200) was billed; an error status was not */
+  return !reported && c->got_response && c->up_status == 200 && c->up_len <= MAX_ESTIMATE_BYTES;
+}
+
+/* The upstream reported no usage (a stream cut short, a server that never sends it): count
+ * what was sent and received with the upstream model's tokenizer, marked as estimated. */
+static void estimate_usage(kl_gw_call *c, kl_generation *gen) {
+  if (!kl_gw_should_estimate(c, &gen->usage)) return;
+  kl_err err = {0};
+  const kl_tokenizer *t = kl_tokenizer_get(kl_tokenizer_for_model(c->m->upstream_model), &err);
+  if (!t) return;
+  kl_usage u = {.present = true, .estimated = true, .reported_cost = -1};
+  u.input = count_json_text(t, gen->input_json);
+  u.output = gen->type && !strcmp(gen->type, KL_OBS_EMBEDDING) ? 0 : count_json_text(t, gen->output_json);
+  gen->usage = u;
+}
+
 void kl_gw_record(kl_gw_call *c, kl_generation *gen, const kl_gw_outcome *o) {
   kl_gateway *g = c->g;
+  estimate_usage(c, gen);
   int64_t end = kl_gw_now(c);
   gen->ctx = &c->ctx;
   gen->start_ns = c->start_unix_ns;

@@ -42,10 +42,6 @@ static const char *input_json(chat_call *cc) {
   return s;
 }
 
-/* Largest request keel will count tokens for itself: BPE merging is superlinear on
- * pathological pieces, and this runs on the event loop. */
-#define MAX_ESTIMATE_BYTES (1u << 20)
-
 /* Text of an assistant message for counting: content plus tool-call names and arguments. */
 static int64_t count_output(const kl_tokenizer *t, const char *message_json) {
   if (!message_json) return 0;
@@ -67,13 +63,13 @@ static int64_t count_output(const kl_tokenizer *t, const char *message_json) {
 /* When the upstream reported no usage (a stream cut short, a server that never sends it),
  * count with the model's BPE tokenizer and mark the usage as estimated. */
 static void estimate_usage(chat_call *cc, kl_usage *u, const char *output_json) {
-  if (u->present || cc->c.up_len > MAX_ESTIMATE_BYTES) return;
+  if (!kl_gw_should_estimate(&cc->c, u)) return;
   kl_err err = {0};
   const kl_tokenizer *t = kl_tokenizer_get(kl_tokenizer_for_model(cc->c.m->upstream_model), &err);
   if (!t) return;
+  *u = (kl_usage){.present = true, .estimated = true, .reported_cost = -1};
   u->input = kl_tokenizer_count_chat(t, cc->req.messages);
   u->output = count_output(t, output_json);
-  u->present = u->estimated = true;
 }
 
 static void chat_record(kl_gw_call *c, const kl_gw_outcome *o) {
@@ -87,8 +83,8 @@ static void chat_record(kl_gw_call *c, const kl_gw_outcome *o) {
   kl_usage u = res ? res->usage : (kl_usage){0};
   /* the stream translator knows Anthropic's usage even when the chunks did not carry it */
   if (cc->a2o && !u.present) u = kl_anth_a2o_usage(cc->a2o);
-  /* only a call the upstream accepted (200) was billed; an error status was not */
-  if (c->got_response && c->up_status == 200) estimate_usage(cc, &u, res ? res->output_json : NULL);
+  /* chat counts input with OpenAI's message recipe, more exact than the generic estimate */
+  estimate_usage(cc, &u, res ? res->output_json : NULL);
   kl_buf params = KL_BUF_INIT;
   kl_chat_req_params_json(&cc->req, &params);
   kl_generation gen = {

@@ -130,7 +130,11 @@ void kl_gw_stream_event(kl_gw_call *c, const char *event, const char *data, size
 int64_t kl_gw_now(const kl_gw_call *c);
 /* Fills gen's common fields (ctx, times, models, status, error, stream) from the call, submits
  * it to the tracer and records the metrics. */
+/* Records the observation and metrics.  Usage the upstream did not report is estimated with
+ * the tokenizer (from gen->input_json and gen->output_json) when kl_gw_should_estimate says
+ * the call was billed; an endpoint with a more exact count (chat) estimates first. */
 void kl_gw_record(kl_gw_call *c, kl_generation *gen, const kl_gw_outcome *o);
+bool kl_gw_should_estimate(const kl_gw_call *c, const kl_usage *u);
 /* Params of a request root (temperature, max_tokens, ... that are present) as JSON. */
 void kl_gw_params_json(const cJSON *root, const char *const *keys, size_t nkeys, kl_buf *out);
 

@@ -336,6 +336,11 @@ static void test_responses_faults(void **state) {
     }
     cJSON *o = last_observation(f, user);
     assert_string_equal(kl_json_str(o, "level"), "ERROR");
+    if (cases[i].stream && strcmp(cases[i].fault, "malformed")) {
+      /* the stream never delivered response.completed and its usage: keel counted it */
+      assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "usage_estimated")));
+      assert_true(kl_json_int(cJSON_GetObjectItem(o, "usage"), "input", 0) > 0);
+    }
     cJSON_Delete(o);
     kl_buf_free(&s.body);
   }
@@ -497,6 +502,11 @@ static void test_messages_errors(void **state) {
     if (cases[i].status == 429) assert_string_equal(s.retry_after, "4");
     cJSON *o = last_observation(f, user);
     assert_string_equal(kl_json_str(o, "level"), "ERROR");
+    if (cases[i].stream) {
+      /* a cut stream carried no usage: estimated, and said so */
+      assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "usage_estimated")));
+      assert_true(kl_json_int(cJSON_GetObjectItem(o, "usage"), "input", 0) > 0);
+    }
     cJSON_Delete(o);
     kl_buf_free(&s.body);
   }
