@@ -5,4 +5,7 @@
 /* keel tokens [--encoding NAME | --model NAME] [--raw]  (tokens.c) */
 int kl_cli_tokens(int argc, char **argv);
 
+/* keel guard scan [--policy default]  (guard_cmd.c) */
+int kl_cli_guard(int argc, char **argv);
+
 #endif

@@ -29,6 +29,7 @@ static void usage(FILE *f) {
           "      --chunk-delay-ms N   delay between streamed chunks\n"
           "      --workers N          event loops (default 1)\n"
           "  tokens          count tokens like tiktoken [--encoding NAME|--model NAME] [--raw] (JSON lines on stdin)\n"
+          "  guard scan      find and redact PII [--policy default] (JSON or text lines on stdin)\n"
           "  version         print the version\n");
 }
 
@@ -151,6 +152,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "serve")) return cmd_serve(argc, argv);
   if (!strcmp(cmd, "mock-upstream")) return cmd_mock(argc, argv);
   if (!strcmp(cmd, "tokens")) return kl_cli_tokens(argc, argv);
+  if (!strcmp(cmd, "guard")) return kl_cli_guard(argc, argv);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("keel %s\n", KEEL_VERSION);
     return 0;

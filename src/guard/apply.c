@@ -1,0 +1,80 @@
+/* apply.c: rewriting a text with its findings: redact, mask or hash.
+ *
+ * Placeholders are typed and numbered per text (<EMAIL_ADDRESS_1>, <EMAIL_ADDRESS_2>), and the
+ * same value always gets the same number so a model can still tell "the same person" apart
+ * from "another person".  Hashes are HMAC-SHA256 under the policy's key (a plain hash of a
+ * phone number is trivially reversible by enumeration), truncated to 16 hex chars. */
+#include "guard/guard_int.h"
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <string.h>
+
+typedef struct { const uint8_t *key; size_t len; } hkey;
+
+static void put_hash(kl_buf *b, const hkey *k, const char *s, size_t n) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int mdlen = 0;
+  if (!HMAC(EVP_sha256(), k->key, (int)k->len, (const unsigned char *)s, n, md, &mdlen)) abort();
+  for (int i = 0; i < 8; i++) kl_buf_printf(b, "%02x", md[i]);
+}
+
+static void put_mask(kl_buf *b, const kl_guard_finding *f, const char *s, size_t n) {
+  if (!strcmp(f->type, "CREDIT_CARD")) {
+    size_t digits = 0, seen = 0;
+    for (size_t i = 0; i < n; i++) digits += isdigit((unsigned char)s[i]) != 0;
+    for (size_t i = 0; i < n; i++) {
+      if (!isdigit((unsigned char)s[i])) continue;
+      kl_buf_putc(b, ++seen + 4 > digits ? s[i] : '*');
+    }
+    return;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (((unsigned char)s[i] & 0xC0) != 0x80) kl_buf_putc(b, '*');  /* one per code point */
+}
+
+/* Number of the placeholder for finding i: the number of an earlier same-type, same-value
+ * finding, or the next one of its type. */
+static unsigned placeholder_no(const char *text, const kl_guard_finding *f, size_t i, const unsigned *nos) {
+  unsigned max = 0;
+  size_t n = f[i].end - f[i].start;
+  for (size_t j = 0; j < i; j++) {
+    if (strcmp(f[j].type, f[i].type) || !nos[j]) continue;
+    if (f[j].end - f[j].start == n && !memcmp(text + f[j].start, text + f[i].start, n)) return nos[j];
+    if (nos[j] > max) max = nos[j];
+  }
+  return max + 1;
+}
+
+char *kl_guard_apply(const kl_guard_policy *p, const char *text, size_t len, const kl_guard_finding *f, size_t nf,
+                     kl_guard_action action, kl_arena *a, size_t *out_len) {
+  hkey k = {NULL, 0};
+  if (action == KL_GUARD_HASH) k.key = guard_policy_key(p, &k.len);
+  kl_buf b = KL_BUF_INIT;
+  unsigned *nos = nf ? kl_arena_calloc(a, nf * sizeof *nos) : NULL;
+  size_t cur = 0;
+  for (size_t i = 0; i < nf; i++) {
+    if (f[i].start < cur || f[i].end > len || f[i].end <= f[i].start) continue;  /* not from kl_guard_scan */
+    kl_buf_append(&b, text + cur, f[i].start - cur);
+    const char *s = text + f[i].start;
+    size_t n = f[i].end - f[i].start;
+    switch (action) {
+    case KL_GUARD_MASK: put_mask(&b, &f[i], s, n); break;
+    case KL_GUARD_HASH: put_hash(&b, &k, s, n); break;
+    case KL_GUARD_REDACT:
+    case KL_GUARD_BLOCK:
+      nos[i] = placeholder_no(text, f, i, nos);
+      kl_buf_printf(&b, "<%s_%u>", f[i].type, nos[i]);
+      break;
+    }
+    cur = f[i].end;
+  }
+  kl_buf_append(&b, text + cur, len - cur);
+  char *out = kl_arena_alloc(a, b.len + 1);
+  if (b.len) memcpy(out, b.data, b.len);
+  out[b.len] = 0;
+  if (out_len) *out_len = b.len;
+  kl_buf_free(&b);
+  return out;
+}

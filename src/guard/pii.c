@@ -1,0 +1,334 @@
+/* pii.c: the PII scanners: one table of rules (Presidio's entity names) and their validators.
+ *
+ * Expressions are deliberately loose and ASCII-only; precision comes from the validators
+ * (checksums, digit counts, invalidation rules), which are cheap because they only ever see
+ * candidates.  Scores follow Presidio's spirit: checksum-validated types score high, shapes
+ * that plain numbers can take (phones, bare SSNs) score low and rely on context words. */
+#include "guard/guard_int.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <openssl/sha.h>
+#include <string.h>
+
+static size_t count_digits(const char *s, size_t n) {
+  size_t d = 0;
+  for (size_t i = 0; i < n; i++) d += isdigit((unsigned char)s[i]) != 0;
+  return d;
+}
+
+/* ---- email ---- */
+static bool v_email(const char *t, size_t len, size_t s, size_t *e, double *score) {
+  (void)len; (void)score;
+  const char *at = memchr(t + s, '@', *e - s);
+  if (!at || at == t + s || at[-1] == '.' || t[s] == '.') return false;
+  for (const char *p = t + s; p + 1 < t + *e; p++)
+    if (p[0] == '.' && p[1] == '.') return false;
+  return true;
+}
+
+/* ---- phone numbers ---- */
+/* A phone has 7..15 digits (E.164), not counting an extension. */
+static size_t phone_digits(const char *t, size_t s, size_t e) {
+  size_t d = 0;
+  for (size_t i = s; i < e; i++) {
+    if (t[i] == 'x' || t[i] == 'X' || t[i] == 'e') break;
+    d += isdigit((unsigned char)t[i]) != 0;
+  }
+  return d;
+}
+
+static bool v_phone_intl(const char *t, size_t len, size_t s, size_t *e, double *score) {
+  (void)len; (void)score;
+  size_t d = phone_digits(t, s, *e);
+  return d >= 8 && d <= 16;
+}
+
+static bool v_phone_us(const char *t, size_t len, size_t s, size_t *e, double *score) {
+  (void)len; (void)score;
+  size_t d = phone_digits(t, s, *e);
+  return d >= 10 && d <= 12;
+}
+
+static bool is_year(unsigned v) { return v >= 1900 && v <= 2099; }
+
+/* Generic national groups (UK, DE, FR, IN, ...): 7..13 digits, not a date, an IPv4 or a
+ * run of years; a single kind of separator. */
+static bool v_phone_groups(const char *t, size_t len, size_t s, size_t *e, double *score) {
+  (void)len; (void)score;
+  unsigned g[8], ng = 0, glen[8];
+  char sep = 0;
+  bool mixed = false, paren = false;
+  for (size_t i = s; i < *e && ng < 8;) {
+    if (t[i] == '(' || t[i] == ')') {
+      paren = true;
+      if (t[i++] == ')' && i < *e && !isdigit((unsigned char)t[i])) i++;  /* "(37) 788-063" */
+      continue;
+    }
+    if (isdigit((unsigned char)t[i])) {
+      unsigned v = 0, l = 0;
+      while (i < *e && isdigit((unsigned char)t[i])) { v = v * 10 + (unsigned)(t[i] - '0'); l++; i++; }
+      g[ng] = v; glen[ng++] = l;
+      continue;
+    }
+    if (sep && t[i] != sep && !(paren && t[i] == ' ')) mixed = true;
+    if (!sep) sep = t[i];
+    i++;
+  }
+  size_t d = count_digits(t + s, *e - s);
+  if (d < 7 || d > 13 || ng < 2) return false;
+  if (mixed && !paren) return false;
+  if (ng == 3 && glen[2] == 4 && is_year(g[2]) && g[0] <= 31 && g[1] <= 31) return false;
+  if (ng == 3 && glen[0] == 4 && is_year(g[0]) && g[1] <= 31 && g[2] <= 31) return false;
+  if (ng == 4 && sep == '.' && glen[0] <= 3 && glen[1] <= 3 && glen[2] <= 3 && glen[3] <= 3) return false;
+  bool years = true;
+  for (unsigned i = 0; i < ng; i++) years = years && glen[i] == 4 && is_year(g[i]);
+  if (years) return false;
+  if (ng == 3 && glen[0] == 3 && glen[1] == 2 && glen[2] == 4 && sep == '-') return false;  /* SSN shape */
+  /* two bare groups without a trunk 0 ("3536 1659") are as often house numbers: weak alone */
+  if (ng == 2 && !paren && t[s] != '0') *score = 0.2;
+  return true;
+}
+
+/* ---- credit cards ---- */
+static bool luhn(const char *digits, size_t n) {
+  unsigned sum = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned v = (unsigned)(digits[n - 1 - i] - '0');
+    if (i & 1) { v *= 2; if (v > 9) v -= 9; }
+    sum += v;
+  }
+  return sum % 10 == 0;
+}
+
+/* Issuer prefix and length must agree (an 18-digit number starting 37 is no Amex card): the
+ * networks' published ranges.  Called with n >= 12. */
+static bool card_iin(const char *d, size_t n) {
+  int p2 = (d[0] - '0') * 10 + (d[1] - '0');
+  int p3 = p2 * 10 + (d[2] - '0');
+  int p4 = p3 * 10 + (d[3] - '0');
+  int p6 = p4 * 100 + (d[4] - '0') * 10 + (d[5] - '0');
+  if (d[0] == '4') return n == 13 || n == 16 || n == 19;                                /* Visa */
+  if (p2 == 34 || p2 == 37) return n == 15;                                             /* Amex */
+  if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) return n == 16;            /* Mastercard */
+  if (p4 == 6011 || p2 == 65 || (p3 >= 644 && p3 <= 649) || (p6 >= 622126 && p6 <= 622925))
+    return n >= 16 && n <= 19;                                                          /* Discover */
+  /* JCB's assigned range is 3528-3589; the rest of 35 is unassigned but issued by generators
+   * and test suites (Presidio's synthetic set), and Luhn still has to hold */
+  if (p2 == 35) return n >= 16 && n <= 19;                                              /* JCB */
+  if (p4 == 2131 || p4 == 1800) return n == 15;                                         /* old JCB */
+  if (p2 == 36 || p2 == 38 || p2 == 39 || (p3 >= 300 && p3 <= 305)) return n >= 14 && n <= 19; /* Diners */
+  if (p2 == 62) return n >= 16 && n <= 19;                                              /* UnionPay */
+  if (p2 == 50 || (p2 >= 56 && p2 <= 69) || p4 == 604) return n >= 12 && n <= 19;     /* Maestro (incl. 0604) */
+  return false;
+}
+
+static bool v_card(const char *t, size_t len, size_t s, size_t *e, double *score) {
+  (void)len; (void)score;
+  char d[24];
+  size_t n = 0;
+  char sep = 0;
+  for (size_t i = s; i < *e; i++) {
+    if (isdigit((unsigned char)t[i])) { if (n == sizeof d) return false; d[n++] = t[i]; continue; }
+    if (sep && t[i] != sep) return false;
+    sep = t[i];
+  }
+  return n >= 12 && n <= 19 && card_iin(d, n) && luhn(d, n);
+}
+
+/* ---- IBAN ---- */
+static const struct { char cc[3]; unsigned char len; } iban_len[] = {
+  {"AD", 24}, {"AE", 23}, {"AL", 28}, {"AT", 20}, {"AZ", 28}, {"BA", 20}, {"BE", 16}, {"BG", 22},
+  {"BH", 22}, {"BR", 29}, {"BY", 28}, {"CH", 21}, {"CR", 22}, {"CY", 28}, {"CZ", 24}, {"DE", 22},
+  {"DK", 18}, {"DO", 28}, {"EE", 20}, {"EG", 29}, {"ES", 24}, {"FI", 18}, {"FO", 18}, {"FR", 27},
+  {"GB", 22}, {"GE", 22}, {"GI", 23}, {"GL", 18}, {"GR", 27}, {"GT", 28}, {"HR", 21}, {"HU", 28},
+  {"IE", 22}, {"IL", 23}, {"IQ", 23}, {"IS", 26}, {"IT", 27}, {"JO", 30}, {"KW", 30}, {"KZ", 20},
+  {"LB", 28}, {"LC", 32}, {"LI", 21}, {"LT", 20}, {"LU", 20}, {"LV", 21}, {"MC", 27}, {"MD", 24},
+  {"ME", 22}, {"MK", 19}, {"MR", 27}, {"MT", 31}, {"MU", 30}, {"NL", 18}, {"NO", 15}, {"PK", 24},
+  {"PL", 28}, {"PS", 29}, {"PT", 25}, {"QA", 29}, {"RO", 24}, {"RS", 22}, {"SA", 24}, {"SC", 31},
+  {"SE", 24}, {"SI", 19}, {"SK", 24}, {"SM", 27}, {"TL", 23}, {"TN", 24}, {"TR", 26}, {"UA", 29},
+  {"VA", 22}, {"VG", 24}, {"XK", 20},
+};
+
+/* Takes exactly the country's length of characters (spaces between groups allowed), so a
+ * word after the code is never swallowed, then checks mod-97 == 1. */
+static bool v_iban(const char *t, size_t len, size_t s, size_t *e, double *score) {
+  (void)score;
+  char cc[3] = {(char)toupper((unsigned char)t[s]), (char)toupper((unsigned char)t[s + 1]), 0};
+  unsigned want = 0;
+  for (size_t i = 0; i < sizeof iban_len / sizeof iban_len[0]; i++)
+    if (!memcmp(iban_len[i].cc, cc, 2)) want = iban_len[i].len;
+  if (!want) return false;
+  char c[40];
+  unsigned n = 0;
+  size_t i = s;
+  while (i < len && n < want) {
+    if (isalnum((unsigned char)t[i])) c[n++] = (char)toupper((unsigned char)t[i]);
+    else if (t[i] != ' ' || n < 4) return false;
+    i++;
+  }
+  if (n != want || (i < len && isalnum((unsigned char)t[i]))) return false;
+  unsigned rem = 0;
+  for (unsigned k = 0; k < n; k++) {
+    char ch = c[(k + 4) % n];
+    if (isdigit((unsigned char)ch)) rem = (rem * 10 + (unsigned)(ch - '0')) % 97;
+    else rem = (rem * 100 + (unsigned)(ch - 'A' + 10)) % 97;
+  }
+  if (rem != 1) return false;
+  *e = i;
+  return true;
+}
+
+/* ---- US SSN (Presidio's invalidation rules) ---- */
+static bool v_ssn(const char *t, size_t len, size_t s, size_t *e, double *score) {
+  (void)len;
+  char d[9], seps[2] = {0, 0};
+  size_t n = 0, ns = 0;
+  for (size_t i = s; i < *e; i++) {
+    if (isdigit((unsigned char)t[i])) { if (n == 9) return false; d[n++] = t[i]; }
+    else if (ns < 2) seps[ns++] = t[i];
+    else return false;
+  }
+  if (n != 9 || (ns == 1) || (ns == 2 && seps[0] != seps[1])) return false;
+  bool same = true;
+  for (int i = 1; i < 9; i++) same = same && d[i] == d[0];
+  if (same) return false;
+  if (!memcmp(d, "000", 3) || !memcmp(d, "666", 3) || d[0] == '9') return false;
+  if (!memcmp(d + 3, "00", 2) || !memcmp(d + 5, "0000", 4)) return false;
+  if (ns == 0) *score = 0.25;  /* any 9-digit number: needs context */
+  return true;
+}
+
+/* ---- IP and MAC addresses ---- */
+static bool v_inet(int af, const char *t, size_t s, size_t e) {
+  char buf[64];
+  unsigned char out[16];
+  if (e - s >= sizeof buf) return false;
+  memcpy(buf, t + s, e - s);
+  buf[e - s] = 0;
+  return inet_pton(af, buf, out) == 1;
+}
+static bool v_ipv4(const char *t, size_t len, size_t s, size_t *e, double *score) {
+  (void)len; (void)score;
+  return v_inet(AF_INET, t, s, *e);
+}
+static bool v_ipv6(const char *t, size_t len, size_t s, size_t *e, double *score) {
+  (void)len; (void)score;
+  return v_inet(AF_INET6, t, s, *e);
+}
+
+static bool v_mac(const char *t, size_t len, size_t s, size_t *e, double *score) {
+  (void)len;
+  char sep = 0;
+  bool alpha = false;
+  for (size_t i = s; i < *e; i++) {
+    if (isxdigit((unsigned char)t[i])) { alpha = alpha || isalpha((unsigned char)t[i]); continue; }
+    if (sep && t[i] != sep) return false;
+    sep = t[i];
+  }
+  if (!alpha) *score = 0.4;
+  return true;
+}
+
+/* ---- crypto wallets ---- */
+static bool v_base58check(const char *t, size_t len, size_t s, size_t *e, double *score) {
+  (void)len; (void)score;
+  static const char alpha[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+  unsigned char b[25] = {0};
+  for (size_t i = s; i < *e; i++) {
+    const char *p = strchr(alpha, t[i]);
+    if (!p || !t[i]) return false;
+    unsigned carry = (unsigned)(p - alpha);
+    for (int k = 24; k >= 0; k--) {
+      carry += 58u * b[k];
+      b[k] = (unsigned char)carry;
+      carry >>= 8;
+    }
+    if (carry) return false;
+  }
+  if (b[0] != 0x00 && b[0] != 0x05) return false;
+  unsigned char h1[32], h2[32];
+  SHA256(b, 21, h1);
+  SHA256(h1, 32, h2);
+  return !memcmp(h2, b + 21, 4);
+}
+
+static uint32_t bech32_polymod(const unsigned char *v, size_t n) {
+  static const uint32_t gen[5] = {0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3};
+  uint32_t chk = 1;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t top = chk >> 25;
+    chk = ((chk & 0x1ffffff) << 5) ^ v[i];
+    for (int k = 0; k < 5; k++)
+      if ((top >> k) & 1) chk ^= gen[k];
+  }
+  return chk;
+}
+
+static bool v_bech32(const char *t, size_t len, size_t s, size_t *e, double *score) {
+  (void)len; (void)score;
+  static const char cs[] = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+  unsigned char v[100];
+  size_t n = *e - s;
+  if (n < 14 || n > 90) return false;
+  bool lower = false, upper = false;
+  v[0] = 3; v[1] = 3; v[2] = 0; v[3] = 2; v[4] = 3;  /* hrp "bc" expanded */
+  size_t k = 5;
+  for (size_t i = s + 3; i < *e; i++) {
+    char c = t[i];
+    lower = lower || (c >= 'a' && c <= 'z');
+    upper = upper || (c >= 'A' && c <= 'Z');
+    const char *p = strchr(cs, tolower((unsigned char)c));
+    if (!p || !c) return false;
+    v[k++] = (unsigned char)(p - cs);
+  }
+  if (lower && upper) return false;
+  uint32_t pm = bech32_polymod(v, k);
+  return pm == 1 || pm == 0x2bc830a3;  /* bech32 (v0) or bech32m (v1+) */
+}
+
+/* ---- the table ---- */
+#define EXT "(?:\\s?(?:x|ext\\.?)\\s?\\d{1,5})?"
+const guard_rule guard_pii_rules[] = {
+  {KL_GUARD_EMAIL_ADDRESS, "email", "[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\\.){1,8}[A-Za-z]{2,24}",
+   "(?<![A-Za-z0-9._%+-])", "(?![A-Za-z0-9-]|\\.[A-Za-z0-9])", false, 640, 1.0, v_email},
+  {KL_GUARD_PHONE_NUMBER, "phone_intl", "\\+[1-9]\\d{0,2}(?:[ .-]?\\(0?\\d{1,4}\\))?(?:[ .-]?\\d{1,5}){1,6}" EXT,
+   "(?<![\\w+])", "(?![\\w-]|[.]\\d)", false, 80, 0.7, v_phone_intl},
+  {KL_GUARD_PHONE_NUMBER, "phone_us", "(?:(?:\\+?1|001)[ .-]?)?(?:\\(\\d{3}\\)[ .-]?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}" EXT,
+   "(?<![\\w.+-])", "(?![\\w]|-\\d|[.]\\d)", false, 60, 0.6, v_phone_us},
+  {KL_GUARD_PHONE_NUMBER, "phone_national", "\\(?\\d{2,5}\\)?(?:[ .-]\\d{2,8}){1,5}",
+   "(?<![\\w.,+/:-])(?<!\\d[ .-])", "(?![\\w/:]|-\\d|[.,]\\d)", false, 60, 0.4, v_phone_groups},
+  {KL_GUARD_CREDIT_CARD, "credit_card", "\\d(?:[ -]?\\d){11,18}", "(?<![\\w.-])", "(?![\\w-]|\\.\\d)", false, 40,
+   1.0, v_card},
+  {KL_GUARD_IBAN_CODE, "iban", "[A-Z]{2}\\d{2}(?: ?[A-Z0-9]{1,4}){3,8}", "(?<![A-Za-z0-9])", "", true, 48, 1.0,
+   v_iban},
+  {KL_GUARD_US_SSN, "us_ssn", "\\d{3}([- .]?)\\d{2}[- .]?\\d{4}", "(?<![\\w.+-])", "(?![\\w-]|[.]\\d)", false, 12,
+   0.5, v_ssn},
+  {KL_GUARD_IP_ADDRESS, "ipv4", "(?:\\d{1,3}\\.){3}\\d{1,3}", "(?<![\\w.])", "(?![\\w]|\\.\\d)", false, 16, 0.6,
+   v_ipv4},
+  {KL_GUARD_IP_ADDRESS, "ipv6", "(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}", "(?<![\\w:])", "(?![\\w:])", false,
+   40, 0.6, v_ipv6},
+  {KL_GUARD_MAC_ADDRESS, "mac",
+   "[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}", "(?<![\\w:.-])",
+   "(?![\\w:-]|\\.\\w)", false, 17, 0.7, v_mac},
+  {KL_GUARD_CRYPTO, "btc_base58", "[13][1-9A-HJ-NP-Za-km-z]{25,34}", "(?<![A-Za-z0-9])", "(?![A-Za-z0-9])", false,
+   35, 1.0, v_base58check},
+  {KL_GUARD_CRYPTO, "btc_bech32", "bc1[ac-hj-np-z02-9]{11,87}", "(?<![A-Za-z0-9])", "(?![A-Za-z0-9])", true, 90,
+   1.0, v_bech32},
+  {KL_GUARD_CRYPTO, "eth", "0x[0-9a-fA-F]{40}", "(?<![A-Za-z0-9])", "(?![A-Za-z0-9])", false, 42, 0.6, NULL},
+};
+const size_t guard_pii_nrules = sizeof guard_pii_rules / sizeof guard_pii_rules[0];
+
+const char *const *guard_context_words(kl_guard_type t) {
+  static const char *const w[KL_GUARD_NTYPES][10] = {
+    [KL_GUARD_EMAIL_ADDRESS] = {"email", "e-mail", "mail", "contact", NULL},
+    [KL_GUARD_PHONE_NUMBER] = {"phone", "tel", "cell", "mobile", "call", "fax", "number", NULL},
+    [KL_GUARD_CREDIT_CARD] = {"card", "credit", "debit", "visa", "mastercard", "amex", "payment", NULL},
+    [KL_GUARD_IBAN_CODE] = {"iban", "bank", "account", "transfer", NULL},
+    [KL_GUARD_US_SSN] = {"ssn", "social security", "social", NULL},
+    [KL_GUARD_IP_ADDRESS] = {"ip", "address", "server", "host", NULL},
+    [KL_GUARD_MAC_ADDRESS] = {"mac", "hardware", "ethernet", "device", NULL},
+    [KL_GUARD_CRYPTO] = {"wallet", "bitcoin", "btc", "eth", "crypto", "address", NULL},
+  };
+  return w[t];
+}

@@ -1,0 +1,40 @@
+// `keel guard scan` through the real binary: JSON lines in, one verdict line out per input.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { KEEL_BIN } from './lib.mjs';
+
+function scan(lines) {
+  const r = spawnSync(KEEL_BIN, ['guard', 'scan'], { input: lines.join('\n') + '\n', encoding: 'utf8', timeout: 30000 });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+}
+
+test('findings carry Presidio entity names and byte offsets; redaction uses typed placeholders', () => {
+  const text = 'café owner: jane.doe@example.com, card 4111 1111 1111 1111, again jane.doe@example.com';
+  const [r] = scan([JSON.stringify({ id: 'x1', text })]);
+  assert.equal(r.id, 'x1');
+  assert.equal(r.action, 'redact');
+  const bytes = Buffer.from(text, 'utf8');
+  const types = r.findings.map((f) => f.type);
+  assert.deepEqual(types, ['EMAIL_ADDRESS', 'CREDIT_CARD', 'EMAIL_ADDRESS']);
+  for (const f of r.findings) {
+    const v = bytes.subarray(f.start, f.end).toString('utf8');
+    assert.ok(f.type !== 'EMAIL_ADDRESS' || v === 'jane.doe@example.com', `offsets are bytes: ${v}`);
+    assert.ok(f.score > 0 && f.score <= 1);
+    assert.equal(f.scanner, 'pii');
+  }
+  assert.equal(r.redacted, 'café owner: <EMAIL_ADDRESS_1>, card <CREDIT_CARD_1>, again <EMAIL_ADDRESS_1>');
+});
+
+test('clean text is allowed; plain text lines are accepted; invalid checksums are not PII', () => {
+  const out = scan([
+    JSON.stringify({ id: 1, text: 'release 1.2.3.4.5 shipped on 2024-05-01, order 1234-5678' }),
+    'card 4111 1111 1111 1112 fails Luhn, IBAN DE89 3704 0044 0532 0130 01 fails mod-97',
+    'my SSN is 078-05-1120',
+  ]);
+  assert.equal(out[0].action, 'allow');
+  assert.deepEqual(out[0].findings, []);
+  assert.deepEqual(out[1].findings, []);
+  assert.equal(out[2].findings[0].type, 'US_SSN');
+});
