@@ -17,87 +17,12 @@
 #include "gw_test_sink.h"
 
 
-typedef struct fixture {
-  char dir[64];
-  kl_config *cfg;
-  kl_store *store;
-  kl_gateway *gw;
-  uv_loop_t loop;
-  kl_gw_worker *w;
-} fixture;
-
 static int setup(void **state) {
-  fixture *f = calloc(1, sizeof *f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/keel-test-gw-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
   const char *yaml =
       "models:\n"
       "  - name: mock\n    provider: mock\n"
       "  - name: mock-slow\n    provider: mock\n    timeout_ms: 200\n";
-  kl_err e = {0};
-  f->cfg = kl_config_parse(yaml, strlen(yaml), "test.yaml", &e);
-  assert_non_null(f->cfg);
-  kl_store_opts so = {.data_dir = f->dir};
-  f->store = kl_store_open(&so, &e);
-  assert_non_null(f->store);
-  f->gw = kl_gateway_new(f->cfg, f->store, &e);
-  assert_non_null(f->gw);
-  uv_loop_init(&f->loop);
-  f->w = kl_gw_worker_new(f->gw, &f->loop, &e);
-  assert_non_null(f->w);
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  fixture *f = *state;
-  kl_gw_worker_free(f->w);
-  uv_run(&f->loop, UV_RUN_DEFAULT);
-  assert_int_equal(uv_loop_close(&f->loop), 0);
-  kl_gateway_free(f->gw);
-  kl_store_close(f->store);
-  kl_config_free(f->cfg);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-  assert_int_equal(system(cmd), 0);
-  free(f);
-  return 0;
-}
-
-/* Runs one call to completion; returns the sink (caller frees body). */
-static kl_gw_call *start(fixture *f, kl_arena *a, const char *body, hdrs *h, sink *s) {
-  kl_gw_request r = {.arena = a, .worker = f->w, .body = body, .body_len = strlen(body), .header = hget,
-                     .header_ud = h, .start_unix_ns = kl_now_ns(), .start_mono_ns = kl_mono_ns()};
-  kl_gw_reply reply = {s, s_respond, s_begin, s_write, s_end};
-  return kl_gw_chat(&r, &reply);
-}
-
-static void run_call(fixture *f, const char *body, hdrs *h, sink *s) {
-  kl_arena *a = kl_arena_new(0);
-  start(f, a, body, h, s);
-  while (!s->completed) uv_run(&f->loop, UV_RUN_ONCE);
-  assert_int_equal(s->completions, 1);
-  kl_arena_free(a);
-}
-
-static cJSON *last_observation(fixture *f, const char *user) {
-  kl_store_flush(f->store);
-  kl_trace_filter tf = {.user_id = user, .limit = 10};
-  kl_buf out = KL_BUF_INIT;
-  kl_err e = {0};
-  assert_int_equal(kl_store_list_traces(f->store, &tf, &out, &e), 0);
-  cJSON *l = cJSON_Parse(out.data);
-  cJSON *row = cJSON_GetArrayItem(cJSON_GetObjectItem(l, "data"), 0);
-  assert_non_null(row);
-  kl_buf d = KL_BUF_INIT;
-  assert_int_equal(kl_store_get_trace(f->store, NULL, kl_json_str(row, "id"), &d, &e), 0);
-  cJSON *t = cJSON_Parse(d.data);
-  cJSON *o = cJSON_Duplicate(cJSON_GetArrayItem(cJSON_GetObjectItem(t, "observations"), 0), 1);
-  cJSON_Delete(t);
-  cJSON_Delete(l);
-  kl_buf_free(&out);
-  kl_buf_free(&d);
-  return o;
+  return gw_setup(state, yaml);
 }
 
 #define REQ(extra) "{\"model\":\"mock\",\"user\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"hello there gateway\"}]" extra "}"
@@ -107,7 +32,7 @@ static void test_plain_answer_traced(void **state) {
   sink s = {0};
   char body[256];
   snprintf(body, sizeof body, REQ(""), "u-plain");
-  run_call(f, body, NULL, &s);
+  run_call(f, kl_gw_chat, body, NULL, &s);
   assert_int_equal(s.status, 200);
   assert_false(s.streamed);
   cJSON *r = cJSON_Parse(s.body.data);
@@ -128,7 +53,7 @@ static void test_stream_hides_usage_chunk(void **state) {
   sink s = {0};
   char body[256];
   snprintf(body, sizeof body, REQ(",\"stream\":true"), "u-stream");
-  run_call(f, body, NULL, &s);
+  run_call(f, kl_gw_chat, body, NULL, &s);
   assert_true(s.streamed);
   assert_int_equal(s.status, 200);
   assert_non_null(strstr(s.body.data, "data: [DONE]\n\n"));
@@ -141,7 +66,7 @@ static void test_stream_hides_usage_chunk(void **state) {
 
   sink s2 = {0};
   snprintf(body, sizeof body, REQ(",\"stream\":true,\"stream_options\":{\"include_usage\":true}"), "u-stream2");
-  run_call(f, body, NULL, &s2);
+  run_call(f, kl_gw_chat, body, NULL, &s2);
   assert_non_null(strstr(s2.body.data, "\"choices\":[]"));
   kl_buf_free(&s2.body);
 }
@@ -163,7 +88,7 @@ static void test_faults(void **state) {
     snprintf(user, sizeof user, "u-fault-%zu", i);
     snprintf(body, sizeof body, cases[i].stream ? REQ(",\"stream\":true") : REQ(""), user);
     hdrs h = {{"x-mock-fault", "x-mock-retry-after"}, {cases[i].fault, "3"}, 2};
-    run_call(f, body, &h, &s);
+    run_call(f, kl_gw_chat, body, &h, &s);
     assert_int_equal(s.status, cases[i].status);
     if (cases[i].stream) {
       if (strstr(s.body.data, "data: [DONE]")) fail_msg("%s: stream ended with [DONE]:\n%s", cases[i].fault, s.body.data);
@@ -188,7 +113,7 @@ static void test_hang_times_out(void **state) {
   sink s = {0};
   const char *body = "{\"model\":\"mock-slow\",\"user\":\"u-hang\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
   hdrs h = {{"x-mock-fault"}, {"hang"}, 1};
-  run_call(f, body, &h, &s);
+  run_call(f, kl_gw_chat, body, &h, &s);
   assert_int_equal(s.status, 504);
   assert_non_null(strstr(s.body.data, "upstream_timeout"));
   kl_buf_free(&s.body);
@@ -201,7 +126,7 @@ static void test_abort(void **state) {
   snprintf(body, sizeof body, REQ(",\"stream\":true"), "u-abort");
   hdrs h = {{"x-mock-latency-ms"}, {"5000"}, 1};
   kl_arena *a = kl_arena_new(0);
-  kl_gw_call *c = start(f, a, body, &h, &s);
+  kl_gw_call *c = start(f, kl_gw_chat, a, body, &h, &s);
   assert_non_null(c);
   uv_run(&f->loop, UV_RUN_NOWAIT);
   assert_false(s.completed);
@@ -228,7 +153,7 @@ static void test_rejections(void **state) {
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     sink s = {0};
     hdrs h = {{"x-keel-metadata"}, {"[]"}, i == 3 ? 1 : 0};
-    run_call(f, cases[i].body, &h, &s);
+    run_call(f, kl_gw_chat, cases[i].body, &h, &s);
     assert_int_equal(s.status, cases[i].status);
     assert_non_null(strstr(s.body.data, cases[i].needle));
     kl_buf_free(&s.body);
@@ -247,7 +172,7 @@ static void test_models_and_metrics(void **state) {
   sink s = {0};
   char body[256];
   snprintf(body, sizeof body, REQ(""), "u-metrics");
-  run_call(f, body, NULL, &s);
+  run_call(f, kl_gw_chat, body, NULL, &s);
   kl_buf_free(&s.body);
   kl_metrics_render(kl_gateway_metrics(f->gw), f->store, &b);
   assert_non_null(strstr(b.data, "keel_requests_total{model=\"mock\",status=\"200\"}"));
