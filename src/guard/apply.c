@@ -1,4 +1,4 @@
-/* apply.c: rewriting a text with its findings: redact, mask or hash.
+/* apply.c: rewriting a text with its findings: redact, mask, hash, or anonymise-and-restore.
  *
  * Placeholders are typed and numbered per text (<EMAIL_ADDRESS_1>, <EMAIL_ADDRESS_2>), and the
  * same value always gets the same number so a model can still tell "the same person" apart
@@ -47,28 +47,101 @@ static unsigned placeholder_no(const char *text, const kl_guard_finding *f, size
   return max + 1;
 }
 
-char *kl_guard_apply(const kl_guard_policy *p, const char *text, size_t len, const kl_guard_finding *f, size_t nf,
-                     kl_guard_action action, kl_arena *a, size_t *out_len) {
+/* Which action rewrites finding f: the override, else its own; ALLOW = leave it. */
+static kl_guard_action rewrite_action(const kl_guard_policy *p, const kl_guard_finding *f, kl_guard_action override) {
+  if (!guard_policy_rewrites(p, f->scanner)) return KL_GUARD_ALLOW;
+  kl_guard_action act = override ? override : f->action;
+  switch (act) {
+  case KL_GUARD_REDACT: case KL_GUARD_MASK: case KL_GUARD_HASH: case KL_GUARD_RESTORE: return act;
+  case KL_GUARD_BLOCK: return KL_GUARD_REDACT;  /* a blocked text shown redacted (CLI, traces) */
+  default: return KL_GUARD_ALLOW;
+  }
+}
+
+static void vault_add(kl_guard_vault *v, size_t cap, kl_arena *a, const char *ph, size_t phlen, const char *val,
+                      size_t n) {
+  for (size_t i = 0; i < v->n; i++)
+    if (!strcmp(v->placeholder[i], ph)) return;  /* the same value seen again */
+  if (v->n >= cap) return;
+  v->placeholder[v->n] = kl_arena_strndup(a, ph, phlen);
+  v->value[v->n] = kl_arena_strndup(a, val, n);
+  v->value_len[v->n++] = n;
+}
+
+static char *rewrite(const kl_guard_policy *p, const char *text, size_t len, const kl_guard_finding *f, size_t nf,
+                     kl_guard_action override, kl_guard_vault *vault, kl_arena *a, size_t *out_len) {
   hkey k = {NULL, 0};
-  if (action == KL_GUARD_HASH) k.key = guard_policy_key(p, &k.len);
+  k.key = guard_policy_key(p, &k.len);
   kl_buf b = KL_BUF_INIT;
   unsigned *nos = nf ? kl_arena_calloc(a, nf * sizeof *nos) : NULL;
+  if (vault) {
+    *vault = (kl_guard_vault){0};
+    if (nf) {
+      vault->placeholder = kl_arena_alloc(a, nf * sizeof *vault->placeholder);
+      vault->value = kl_arena_alloc(a, nf * sizeof *vault->value);
+      vault->value_len = kl_arena_alloc(a, nf * sizeof *vault->value_len);
+    }
+  }
   size_t cur = 0;
   for (size_t i = 0; i < nf; i++) {
-    if (f[i].start < cur || f[i].end > len || f[i].end <= f[i].start) continue;  /* not from kl_guard_scan */
+    if (f[i].start < cur || f[i].end > len || f[i].end <= f[i].start) continue;  /* overlaps across scanners */
+    kl_guard_action act = rewrite_action(p, &f[i], override);
+    if (act == KL_GUARD_ALLOW) continue;
     kl_buf_append(&b, text + cur, f[i].start - cur);
     const char *s = text + f[i].start;
     size_t n = f[i].end - f[i].start;
-    switch (action) {
+    switch (act) {
     case KL_GUARD_MASK: put_mask(&b, &f[i], s, n); break;
     case KL_GUARD_HASH: put_hash(&b, &k, s, n); break;
-    case KL_GUARD_REDACT:
-    case KL_GUARD_BLOCK:
+    default: {
       nos[i] = placeholder_no(text, f, i, nos);
+      size_t at = b.len;
       kl_buf_printf(&b, "<%s_%u>", f[i].type, nos[i]);
+      if (act == KL_GUARD_RESTORE && vault) vault_add(vault, nf, a, b.data + at, b.len - at, s, n);
       break;
     }
+    }
     cur = f[i].end;
+  }
+  kl_buf_append(&b, text + cur, len - cur);
+  char *out = kl_arena_alloc(a, b.len + 1);
+  if (b.len) memcpy(out, b.data, b.len);
+  out[b.len] = 0;
+  if (out_len) *out_len = b.len;
+  kl_buf_free(&b);
+  return out;
+}
+
+char *kl_guard_apply(const kl_guard_policy *p, const char *text, size_t len, const kl_guard_finding *f, size_t nf,
+                     kl_guard_action action, kl_arena *a, size_t *out_len) {
+  return rewrite(p, text, len, f, nf, action, NULL, a, out_len);
+}
+
+char *kl_guard_anonymise(const kl_guard_policy *p, const char *text, size_t len, const kl_guard_finding *f,
+                         size_t nf, kl_guard_vault *vault, kl_arena *a, size_t *out_len) {
+  return rewrite(p, text, len, f, nf, KL_GUARD_ALLOW, vault, a, out_len);
+}
+
+char *kl_guard_restore(const kl_guard_vault *v, const char *text, size_t len, kl_arena *a, size_t *out_len) {
+  kl_buf b = KL_BUF_INIT;
+  size_t cur = 0;
+  for (const char *q; v->n && (q = memchr(text + cur, '<', len - cur));) {
+    size_t at = (size_t)(q - text), hit = (size_t)-1;
+    for (size_t i = 0; i < v->n; i++) {
+      size_t pl = strlen(v->placeholder[i]);
+      if (pl <= len - at && !memcmp(text + at, v->placeholder[i], pl)) {
+        hit = i;
+        break;
+      }
+    }
+    kl_buf_append(&b, text + cur, at - cur);
+    if (hit == (size_t)-1) {
+      kl_buf_putc(&b, '<');
+      cur = at + 1;
+      continue;
+    }
+    kl_buf_append(&b, v->value[hit], v->value_len[hit]);
+    cur = at + strlen(v->placeholder[hit]);
   }
   kl_buf_append(&b, text + cur, len - cur);
   char *out = kl_arena_alloc(a, b.len + 1);

@@ -1,149 +1,260 @@
-/* guard.c: the guard engine: policy build (one Hyperscan database for every rule) and scan.
+/* guard.c: policies: the scanner kinds, building a policy from its scanners, names.
  *
- * Scan = one Hyperscan pass that only records, per rule, windows [end - max_len, end] around
- * match ends (no start-of-match tracking: HS_FLAG_SOM_LEFTMOST makes large rule sets too big);
- * then PCRE2 (JIT) re-matches each merged window with the rule's boundary lookarounds to find
- * exact spans, validators confirm, context words boost, and overlaps are resolved.  Windows
- * bound PCRE2's work, so the cost stays linear in the text.  A rule Hyperscan rejects is
- * compiled in PREFILTER mode: PCRE2 confirms anyway.  hs_scratch is not shareable between
- * threads, so the policy keeps a small mutex-guarded pool of clones: scans never block each
- * other for longer than a list pop. */
-#include "guard/guard_int.h"
+ * A policy owns its scanner instances (each with a deep copy of its config, its rules and its
+ * private state) and one compiled rule set per stage holding the rules of every scanner of
+ * that stage, so a check is one Hyperscan pass whatever the number of scanners.  Everything
+ * is built up front and immutable afterwards: checks from any thread share it freely. */
+#include "guard/db.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <ctype.h>
-#include <hs/hs.h>
-#include <pcre2.h>
-#include <pthread.h>
-#include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct scratch_node {
-  hs_scratch_t *s;
-  struct scratch_node *next;
-} scratch_node;
-
 struct kl_guard_policy {
   char *name;
-  kl_guard_opts opts;
   uint8_t key[32];
-  size_t nrules;
-  const guard_rule **rules;
-  pcre2_code **pcre;
-  hs_database_t *db;
-  hs_scratch_t *proto;
-  pthread_mutex_t mu;
-  scratch_node *pool;
+  size_t key_len;
+  guard_scanner *sc;
+  size_t nsc;
+  guard_db *stage_db[3];
+  kl_arena *mem;  /* strings of the scanners' configs and rules */
 };
 
-static const char *const type_names[KL_GUARD_NTYPES] = {
-  "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS", "MAC_ADDRESS", "CRYPTO",
+/* The registry.  Order = the order scanners of one check report in. */
+#pragma weak guard_kind_secrets
+#pragma weak guard_kind_injection
+#pragma weak guard_kind_banned
+#pragma weak guard_kind_topics
+#pragma weak guard_kind_invisible
+#pragma weak guard_kind_token_limit
+#pragma weak guard_kind_regex
+#pragma weak guard_kind_canary
+#pragma weak guard_kind_json
+#pragma weak guard_kind_refusal
+#pragma weak guard_kind_urls
+static const guard_kind *const kinds[] = {
+  &guard_kind_pii, &guard_kind_secrets, &guard_kind_injection, &guard_kind_banned, &guard_kind_topics,
+  &guard_kind_invisible, &guard_kind_token_limit, &guard_kind_regex, &guard_kind_canary, &guard_kind_json,
+  &guard_kind_refusal, &guard_kind_urls, &guard_kind_classifier,
 };
+#define NKINDS (sizeof kinds / sizeof kinds[0])
 
-const char *kl_guard_type_name(kl_guard_type t) { return (unsigned)t < KL_GUARD_NTYPES ? type_names[t] : "UNKNOWN"; }
+const char *const *kl_guard_kinds(void) {
+  static const char *names[NKINDS + 1];
+  if (!names[0])
+    for (size_t i = 0, k = 0; i < NKINDS; i++)
+      if (kinds[i]) names[k++] = kinds[i]->kind;
+  return names;
+}
+
+static const guard_kind *find_kind(const char *k) {
+  for (size_t i = 0; i < NKINDS; i++)
+    if (k && kinds[i] && !strcmp(kinds[i]->kind, k)) return kinds[i];
+  return NULL;
+}
+
+static const char *const action_names[] = {"allow", "flag", "redact", "mask", "hash", "restore", "reask", "block"};
 
 const char *kl_guard_action_name(kl_guard_action a) {
-  switch (a) {
-  case KL_GUARD_REDACT: return "redact";
-  case KL_GUARD_MASK: return "mask";
-  case KL_GUARD_HASH: return "hash";
-  case KL_GUARD_BLOCK: return "block";
-  }
-  return "redact";
+  return (unsigned)a < sizeof action_names / sizeof *action_names ? action_names[a] : "allow";
+}
+
+bool kl_guard_action_parse(const char *s, kl_guard_action *out) {
+  for (unsigned i = 0; s && i < sizeof action_names / sizeof *action_names; i++)
+    if (!strcmp(s, action_names[i])) {
+      *out = (kl_guard_action)i;
+      return true;
+    }
+  if (s && !strcmp(s, "anonymize")) return *out = KL_GUARD_RESTORE, true;
+  if (s && !strcmp(s, "anonymise")) return *out = KL_GUARD_RESTORE, true;
+  return false;
+}
+
+const char *kl_guard_stage_name(kl_guard_stage s) {
+  return s == KL_GUARD_OUTPUT ? "output" : s == KL_GUARD_DURING ? "during" : "input";
 }
 
 const char *kl_guard_policy_name(const kl_guard_policy *p) { return p->name; }
-kl_guard_action kl_guard_policy_action(const kl_guard_policy *p) { return p->opts.action; }
+
+kl_guard_action kl_guard_policy_action(const kl_guard_policy *p) {
+  return p->nsc ? p->sc[0].action : KL_GUARD_ALLOW;
+}
 
 const uint8_t *guard_policy_key(const kl_guard_policy *p, size_t *len) {
-  *len = p->opts.hash_key_len;
+  *len = p->key_len;
   return p->key;
 }
 
-static void *xcalloc(size_t n, size_t sz) {
-  void *p = calloc(n ? n : 1, sz);
+bool guard_policy_rewrites(const kl_guard_policy *p, const char *scanner_name) {
+  for (size_t i = 0; i < p->nsc; i++)
+    if (p->sc[i].name == scanner_name || !strcmp(p->sc[i].name, scanner_name)) return p->sc[i].kind->rewrites;
+  return false;
+}
+
+bool kl_guard_policy_has_stage(const kl_guard_policy *p, kl_guard_stage st) {
+  for (size_t i = 0; i < p->nsc; i++)
+    if (p->sc[i].stage == st) return true;
+  return false;
+}
+
+size_t kl_guard_policy_classifiers(const kl_guard_policy *p, kl_guard_stage st, const kl_guard_scanner_cfg **out,
+                                   size_t max) {
+  size_t n = 0;
+  for (size_t i = 0; i < p->nsc; i++)
+    if (p->sc[i].stage == st && p->sc[i].kind == &guard_kind_classifier) {
+      if (n < max) out[n] = &p->sc[i].cfg;
+      n++;
+    }
+  return n;
+}
+
+/* ---- what scanners use ---- */
+char *guard_scanner_strdup(guard_scanner *s, const char *str, size_t len) {
+  return kl_arena_strndup(s->policy->mem, str, len);
+}
+
+guard_rule *guard_scanner_add_rule(guard_scanner *s, const guard_rule *r) {
+  if (s->nrules == s->cap) {
+    s->cap = s->cap ? s->cap * 2 : 8;
+    s->rules = realloc(s->rules, s->cap * sizeof *s->rules);
+    if (!s->rules) abort();
+  }
+  s->rules[s->nrules] = *r;
+  return &s->rules[s->nrules++];
+}
+
+void guard_scanner_want_own_db(guard_scanner *s) { s->want_own_db = true; }
+
+size_t guard_scanner_rescan(const guard_scanner *s, const char *text, size_t len, guard_hit **hits) {
+  *hits = NULL;
+  guard_db_hits h = {0};
+  kl_err err = {0};
+  if (!s->own_db || !guard_db_scan(s->own_db, text, len, &h, &err)) {
+    guard_db_hits_free(&h);
+    return 0;
+  }
+  free(h.owner);
+  *hits = h.v;
+  return h.n;
+}
+
+char *guard_re_literal(guard_scanner *s, const char *lit, size_t len) {
+  kl_buf b = KL_BUF_INIT;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)lit[i];
+    if (c >= 0x80) kl_buf_printf(&b, "\\x%02x", c);  /* raw bytes: the rule is not UTF-8 mode */
+    else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == ' ' || c == '_'))
+      kl_buf_printf(&b, "\\x%02x", c);
+    else kl_buf_putc(&b, (char)c);
+  }
+  char *out = guard_scanner_strdup(s, b.data ? b.data : "", b.len);
+  kl_buf_free(&b);
+  return out;
+}
+
+double guard_entropy(const char *s, size_t n) {
+  if (!n) return 0;
+  unsigned cnt[256] = {0};
+  for (size_t i = 0; i < n; i++) cnt[(unsigned char)s[i]]++;
+  double h = 0;
+  for (int i = 0; i < 256; i++)
+    if (cnt[i]) {
+      double p = (double)cnt[i] / (double)n;
+      h -= p * log2(p);
+    }
+  return h;
+}
+
+/* ---- building ---- */
+static const char *copy_str(kl_arena *a, const char *s) { return s ? kl_arena_strdup(a, s) : NULL; }
+
+static void copy_cfg(kl_arena *a, kl_guard_scanner_cfg *dst, const kl_guard_scanner_cfg *src) {
+  *dst = *src;
+  dst->kind = copy_str(a, src->kind);
+  dst->name = copy_str(a, src->name);
+  dst->url = copy_str(a, src->url);
+  if (src->nlist) {
+    const char **l = kl_arena_alloc(a, src->nlist * sizeof *l);
+    for (size_t i = 0; i < src->nlist; i++) l[i] = copy_str(a, src->list[i] ? src->list[i] : "");
+    dst->list = l;
+  } else {
+    dst->list = NULL;
+  }
+}
+
+static bool build_stage(kl_guard_policy *p, kl_guard_stage st, kl_err *err) {
+  size_t n = 0;
+  for (size_t i = 0; i < p->nsc; i++)
+    if (p->sc[i].stage == st) n += p->sc[i].nrules;
+  if (!n) return true;
+  const guard_rule **rules = calloc(n, sizeof *rules);
+  unsigned *owner = calloc(n, sizeof *owner);
+  if (!rules || !owner) abort();
+  size_t k = 0;
+  for (size_t i = 0; i < p->nsc; i++)
+    if (p->sc[i].stage == st)
+      for (size_t j = 0; j < p->sc[i].nrules; j++) {
+        rules[k] = &p->sc[i].rules[j];
+        owner[k++] = (unsigned)i;
+      }
+  p->stage_db[st] = guard_db_build(rules, owner, n, err);
+  free(rules);
+  free(owner);
+  return p->stage_db[st] != NULL;
+}
+
+kl_guard_policy *kl_guard_policy_build(const kl_guard_policy_cfg *cfg, kl_err *err) {
+  kl_guard_policy *p = calloc(1, sizeof *p);
   if (!p) abort();
-  return p;
-}
-
-static bool compile_pcre(kl_guard_policy *p, size_t i, kl_err *err) {
-  const guard_rule *r = p->rules[i];
-  size_t n = strlen(r->pre) + strlen(r->re) + strlen(r->post) + 8;
-  char *pat = xcalloc(n, 1);
-  snprintf(pat, n, "%s(?:%s)%s", r->pre, r->re, r->post);
-  int ec;
-  PCRE2_SIZE eo;
-  p->pcre[i] = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, r->caseless ? PCRE2_CASELESS : 0, &ec, &eo, NULL);
-  free(pat);
-  if (!p->pcre[i]) {
-    PCRE2_UCHAR msg[128];
-    pcre2_get_error_message(ec, msg, sizeof msg);
-    kl_err_set(err, 500, "guard: rule %s: pcre2: %s at %zu", r->name, (char *)msg, (size_t)eo);
-    return false;
-  }
-  pcre2_jit_compile(p->pcre[i], PCRE2_JIT_COMPLETE);  /* falls back to the interpreter */
-  return true;
-}
-
-static bool compile_hs(kl_guard_policy *p, kl_err *err) {
-  const char **exprs = xcalloc(p->nrules, sizeof *exprs);
-  unsigned *flags = xcalloc(p->nrules, sizeof *flags), *ids = xcalloc(p->nrules, sizeof *ids);
-  for (size_t i = 0; i < p->nrules; i++) {
-    exprs[i] = p->rules[i]->re;
-    flags[i] = p->rules[i]->caseless ? HS_FLAG_CASELESS : 0;
-    ids[i] = (unsigned)i;
-  }
-  bool ok = false;
-  for (int attempt = 0; attempt <= (int)p->nrules; attempt++) {
-    hs_compile_error_t *ce = NULL;
-    if (hs_compile_multi(exprs, flags, ids, (unsigned)p->nrules, HS_MODE_BLOCK, NULL, &p->db, &ce) == HS_SUCCESS) {
-      ok = true;
-      break;
-    }
-    int bad = ce ? ce->expression : -1;
-    if (bad < 0 || (flags[bad] & HS_FLAG_PREFILTER)) {
-      kl_err_set(err, 500, "guard: hyperscan: %s", ce && ce->message ? ce->message : "compile failed");
-      hs_free_compile_error(ce);
-      break;
-    }
-    hs_free_compile_error(ce);
-    flags[bad] |= HS_FLAG_PREFILTER;  /* PCRE2 confirms every candidate anyway */
-  }
-  free(exprs);
-  free(flags);
-  free(ids);
-  if (ok && hs_alloc_scratch(p->db, &p->proto) != HS_SUCCESS) {
-    kl_err_set(err, 500, "guard: hyperscan: cannot allocate scratch");
-    ok = false;
-  }
-  return ok;
-}
-
-kl_guard_policy *kl_guard_policy_new(const char *name, const kl_guard_opts *opts, kl_err *err) {
-  kl_guard_policy *p = xcalloc(1, sizeof *p);
-  p->name = strdup(name ? name : "default");
-  if (!p->name) abort();
-  if (opts) p->opts = *opts;
-  else p->opts.min_score = KL_GUARD_DEFAULT_MIN_SCORE;
-  if (!p->opts.types) p->opts.types = KL_GUARD_ALL_PII;
-  if (p->opts.hash_key && p->opts.hash_key_len) {
-    size_t n = p->opts.hash_key_len < sizeof p->key ? p->opts.hash_key_len : sizeof p->key;
-    memcpy(p->key, p->opts.hash_key, n);
-    p->opts.hash_key_len = n;
+  p->mem = kl_arena_new(4096);
+  p->name = kl_arena_strdup(p->mem, cfg->name ? cfg->name : "default");
+  if (cfg->hash_key && cfg->hash_key_len) {
+    p->key_len = cfg->hash_key_len < sizeof p->key ? cfg->hash_key_len : sizeof p->key;
+    memcpy(p->key, cfg->hash_key, p->key_len);
   } else {
     kl_random_bytes(p->key, sizeof p->key);
-    p->opts.hash_key_len = sizeof p->key;
+    p->key_len = sizeof p->key;
   }
-  p->opts.hash_key = p->key;
-  pthread_mutex_init(&p->mu, NULL);
-  p->rules = xcalloc(guard_pii_nrules, sizeof *p->rules);
-  for (size_t i = 0; i < guard_pii_nrules; i++)
-    if (p->opts.types & (1u << guard_pii_rules[i].type)) p->rules[p->nrules++] = &guard_pii_rules[i];
-  p->pcre = xcalloc(p->nrules, sizeof *p->pcre);
-  for (size_t i = 0; i < p->nrules; i++)
-    if (!compile_pcre(p, i, err)) goto fail;
-  if (p->nrules && !compile_hs(p, err)) goto fail;
+  p->sc = calloc(cfg->nscanners ? cfg->nscanners : 1, sizeof *p->sc);
+  if (!p->sc) abort();
+  for (size_t i = 0; i < cfg->nscanners; i++) {
+    const kl_guard_scanner_cfg *c = &cfg->scanners[i];
+    const guard_kind *k = find_kind(c->kind);
+    if (!k) {
+      kl_err_set(err, 400, "guard: policy %s: unknown scanner kind '%s'", p->name, c->kind ? c->kind : "");
+      goto fail;
+    }
+    if (!(k->stages & (1u << c->stage))) {
+      kl_err_set(err, 400, "guard: policy %s: scanner '%s' cannot run at stage %s", p->name, k->kind,
+                 kl_guard_stage_name(c->stage));
+      goto fail;
+    }
+    guard_scanner *s = &p->sc[p->nsc++];
+    s->kind = k;
+    s->policy = p;
+    copy_cfg(p->mem, &s->cfg, c);
+    s->name = kl_arena_strdup(p->mem, c->name ? c->name : k->kind);
+    s->stage = c->stage;
+    s->action = c->action ? c->action : k->action;
+    s->threshold = c->threshold > 0 ? c->threshold : k->threshold;
+    if (k->init && !k->init(s, &s->cfg, err)) {
+      kl_err kept = *err;
+      kl_err_set(err, kept.code ? kept.code : 400, "guard: policy %s: scanner %s: %s", p->name, s->name, kept.msg);
+      goto fail;
+    }
+  }
+  for (int st = 0; st < 3; st++)
+    if (!build_stage(p, (kl_guard_stage)st, err)) goto fail;
+  for (size_t i = 0; i < p->nsc; i++) {
+    guard_scanner *s = &p->sc[i];
+    if (!s->want_own_db || !s->nrules) continue;
+    const guard_rule **rules = calloc(s->nrules, sizeof *rules);
+    if (!rules) abort();
+    for (size_t j = 0; j < s->nrules; j++) rules[j] = &s->rules[j];
+    s->own_db = guard_db_build(rules, NULL, s->nrules, err);
+    free(rules);
+    if (!s->own_db) goto fail;
+  }
   return p;
 fail:
   kl_guard_policy_free(p);
@@ -152,207 +263,46 @@ fail:
 
 void kl_guard_policy_free(kl_guard_policy *p) {
   if (!p) return;
-  for (scratch_node *n = p->pool, *next; n; n = next) {
-    next = n->next;
-    hs_free_scratch(n->s);
-    free(n);
+  for (int st = 0; st < 3; st++) guard_db_free(p->stage_db[st]);
+  for (size_t i = 0; i < p->nsc; i++) {
+    guard_scanner *s = &p->sc[i];
+    if (s->kind->free) s->kind->free(s);
+    guard_db_free(s->own_db);
+    free(s->rules);
   }
-  hs_free_scratch(p->proto);
-  hs_free_database(p->db);
-  for (size_t i = 0; i < p->nrules; i++) pcre2_code_free(p->pcre[i]);
-  free(p->pcre);
-  free(p->rules);
-  pthread_mutex_destroy(&p->mu);
-  free(p->name);
+  free(p->sc);
+  kl_arena_free(p->mem);
   free(p);
 }
 
-/* ---- scan ---- */
-typedef struct { unsigned rule; size_t start, end; } window;
-
-typedef struct {
-  const kl_guard_policy *p;
-  window *w;
-  size_t nw, cap;
-  long *last;  /* per rule: index of its latest window, -1 if none */
-} scan_ctx;
-
-static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *vctx) {
-  (void)from; (void)flags;
-  scan_ctx *c = vctx;
-  size_t ml = c->p->rules[id]->max_len, end = (size_t)to, start = end > ml ? end - ml : 0;
-  long li = c->last[id];
-  if (li >= 0 && start <= c->w[li].end) {
-    if (end > c->w[li].end) c->w[li].end = end;
-    return 0;
-  }
-  if (c->nw == c->cap) {
-    c->cap = c->cap ? c->cap * 2 : 32;
-    c->w = realloc(c->w, c->cap * sizeof *c->w);
-    if (!c->w) abort();
-  }
-  c->w[c->nw] = (window){id, start, end};
-  c->last[id] = (long)c->nw++;
-  return 0;
+kl_guard_policy *kl_guard_policy_new(const char *name, const kl_guard_opts *opts, kl_err *err) {
+  kl_guard_opts o = {.min_score = KL_GUARD_DEFAULT_MIN_SCORE};
+  if (opts) o = *opts;
+  kl_guard_scanner_cfg sc = {.kind = "pii", .stage = KL_GUARD_INPUT, .types = o.types,
+                             .action = o.action ? o.action : KL_GUARD_REDACT,
+                             /* 0 keeps everything: a tiny positive threshold does the same */
+                             .threshold = o.min_score > 0 ? o.min_score : 1e-9};
+  kl_guard_policy_cfg pc = {.name = name, .scanners = &sc, .nscanners = 1, .hash_key = o.hash_key,
+                            .hash_key_len = o.hash_key_len};
+  return kl_guard_policy_build(&pc, err);
 }
 
-static int cmp_window(const void *a, const void *b) {
-  const window *x = a, *y = b;
-  if (x->rule != y->rule) return x->rule < y->rule ? -1 : 1;
-  return x->start < y->start ? -1 : x->start > y->start;
+kl_guard_policy *kl_guard_policy_default(const char *name, kl_err *err) {
+  const kl_guard_scanner_cfg sc[] = {
+    {.kind = "pii", .stage = KL_GUARD_INPUT},
+    {.kind = "secrets", .stage = KL_GUARD_INPUT},
+    {.kind = "injection", .stage = KL_GUARD_INPUT},
+    {.kind = "pii", .stage = KL_GUARD_OUTPUT},
+    {.kind = "secrets", .stage = KL_GUARD_OUTPUT},
+  };
+  kl_guard_policy_cfg pc = {.name = name ? name : "default", .scanners = sc, .nscanners = sizeof sc / sizeof *sc};
+  return kl_guard_policy_build(&pc, err);
 }
 
-static int cmp_finding(const void *a, const void *b) {
-  const kl_guard_finding *x = a, *y = b;
-  if (x->start != y->start) return x->start < y->start ? -1 : 1;
-  if (x->end != y->end) return x->end > y->end ? -1 : 1;
-  return x->score > y->score ? -1 : x->score < y->score;
+/* for check.c */
+size_t guard_policy_scanners(const kl_guard_policy *p, const guard_scanner **out) {
+  *out = p->sc;
+  return p->nsc;
 }
 
-static bool has_word(const char *lw, size_t n, const char *w) {
-  size_t wl = strlen(w);
-  for (const char *q = lw; (q = memmem(q, n - (size_t)(q - lw), w, wl)); q++) {
-    size_t i = (size_t)(q - lw);
-    if ((i == 0 || !isalpha((unsigned char)lw[i - 1])) && (i + wl >= n || !isalpha((unsigned char)lw[i + wl])))
-      return true;
-  }
-  return false;
-}
-
-/* Presidio-like context: a type's keyword in the 48 bytes before or 24 after adds 0.35.
- * The two sides are lowercased into one buffer, split by a NUL so no word spans the finding. */
-static double context_boost(const char *t, size_t len, size_t s, size_t e, kl_guard_type type) {
-  char lw[48 + 1 + 24];
-  size_t bs = s > 48 ? s - 48 : 0, ae = e + 24 < len ? e + 24 : len, n = 0;
-  for (size_t i = bs; i < s; i++) lw[n++] = (char)tolower((unsigned char)t[i]);
-  lw[n++] = 0;
-  for (size_t i = e; i < ae; i++) lw[n++] = (char)tolower((unsigned char)t[i]);
-  for (const char *const *w = guard_context_words(type); *w; w++)
-    if (has_word(lw, n, *w)) return 0.35;
-  return 0;
-}
-
-typedef struct { kl_guard_finding *v; size_t n, cap; } fvec;
-
-static void fvec_push(fvec *f, kl_guard_finding x) {
-  if (f->n == f->cap) {
-    f->cap = f->cap ? f->cap * 2 : 16;
-    f->v = realloc(f->v, f->cap * sizeof *f->v);
-    if (!f->v) abort();
-  }
-  f->v[f->n++] = x;
-}
-
-static void confirm_window(const kl_guard_policy *p, const window *w, size_t *scanned, const char *text, size_t len,
-                           pcre2_match_data *md, fvec *out) {
-  const guard_rule *r = p->rules[w->rule];
-  /* the subject stops a little after the longest match that can start in the window */
-  size_t slen = w->end + r->max_len + 16 < len ? w->end + r->max_len + 16 : len;
-  size_t off = w->start > *scanned ? w->start : *scanned;
-  while (off <= w->end && off < slen) {
-    int rc = pcre2_match(p->pcre[w->rule], (PCRE2_SPTR)text, slen, off, 0, md, NULL);
-    if (rc < 0) break;
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-    size_t ms = ov[0], me = ov[1];
-    if (ms > w->end) break;
-    double score = r->score;
-    /* a rejected candidate may hide a valid one starting inside it (the lookbehinds keep
-     * this from restarting mid-token); an accepted one is skipped whole */
-    if (me <= ms || (r->validate && !r->validate(text, len, ms, &me, &score))) {
-      off = *scanned = ms + 1;
-      continue;
-    }
-    off = *scanned = me;
-    if (score < 1) score += context_boost(text, len, ms, me, r->type);
-    if (score > 1) score = 1;
-    if (score < p->opts.min_score) continue;
-    fvec_push(out, (kl_guard_finding){"pii", type_names[r->type], r->name, ms, me, score});
-  }
-}
-
-/* Sorted by start: overlaps of one type merge; of different types the higher score stays. */
-static size_t resolve(kl_guard_finding *v, size_t n) {
-  if (n < 2) return n;
-  qsort(v, n, sizeof *v, cmp_finding);
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (k && v[i].start < v[k - 1].end) {
-      kl_guard_finding *l = &v[k - 1];
-      if (l->type == v[i].type) {
-        if (v[i].end > l->end) l->end = v[i].end;
-        if (v[i].score > l->score) l->score = v[i].score;
-      } else if (v[i].score > l->score) {
-        *l = v[i];
-      }
-      continue;
-    }
-    v[k++] = v[i];
-  }
-  return k;
-}
-
-static hs_scratch_t *take_scratch(kl_guard_policy *p) {
-  pthread_mutex_lock(&p->mu);
-  scratch_node *n = p->pool;
-  if (n) p->pool = n->next;
-  pthread_mutex_unlock(&p->mu);
-  hs_scratch_t *s = NULL;
-  if (n) {
-    s = n->s;
-    free(n);
-  } else if (hs_clone_scratch(p->proto, &s) != HS_SUCCESS) {
-    abort();  /* out of memory */
-  }
-  return s;
-}
-
-static void give_scratch(kl_guard_policy *p, hs_scratch_t *s) {
-  scratch_node *n = malloc(sizeof *n);
-  if (!n) abort();
-  n->s = s;
-  pthread_mutex_lock(&p->mu);
-  n->next = p->pool;
-  p->pool = n;
-  pthread_mutex_unlock(&p->mu);
-}
-
-long kl_guard_scan(const kl_guard_policy *cp, const char *text, size_t len, kl_arena *a, kl_guard_finding **out,
-                   kl_err *err) {
-  *out = NULL;
-  if (!cp->nrules || !len) return 0;
-  if (len > 0xffffffffu) {
-    kl_err_set(err, 413, "guard: text too large to scan (%zu bytes)", len);
-    return -1;
-  }
-  kl_guard_policy *p = (kl_guard_policy *)cp;  /* only the scratch pool mutates, under its mutex */
-  scan_ctx c = {.p = p};
-  c.last = xcalloc(p->nrules, sizeof *c.last);
-  for (size_t i = 0; i < p->nrules; i++) c.last[i] = -1;
-  hs_scratch_t *s = take_scratch(p);
-  hs_error_t rc = hs_scan(p->db, text, (unsigned)len, 0, s, on_match, &c);
-  give_scratch(p, s);
-  free(c.last);
-  if (rc != HS_SUCCESS) {
-    free(c.w);
-    kl_err_set(err, 500, "guard: hyperscan scan failed (%d)", (int)rc);
-    return -1;
-  }
-  if (c.nw > 1) qsort(c.w, c.nw, sizeof *c.w, cmp_window);
-  fvec f = {0};
-  pcre2_match_data *md = pcre2_match_data_create(8, NULL);
-  if (!md) abort();
-  size_t scanned = 0;
-  for (size_t i = 0; i < c.nw; i++) {
-    if (i == 0 || c.w[i].rule != c.w[i - 1].rule) scanned = 0;
-    confirm_window(p, &c.w[i], &scanned, text, len, md, &f);
-  }
-  pcre2_match_data_free(md);
-  free(c.w);
-  size_t n = resolve(f.v, f.n);
-  if (n) {
-    *out = kl_arena_alloc(a, n * sizeof **out);
-    memcpy(*out, f.v, n * sizeof **out);
-  }
-  free(f.v);
-  return (long)n;
-}
+const guard_db *guard_policy_stage_db(const kl_guard_policy *p, kl_guard_stage st) { return p->stage_db[st]; }

@@ -1,4 +1,10 @@
-/* guard_int.h: what the guard engine (guard.c) and the scanners (pii.c) share.
+/* guard_int.h: what the guard engine (guard.c, check.c) and the scanners share.
+ *
+ * A policy is a list of scanner instances.  A scanner kind (pii.c, secrets.c, injection.c, ...)
+ * is a small vtable: `init` reads the instance's config and adds rules; `finish` turns the
+ * confirmed matches of its rules into findings (or looks at the whole text itself: json,
+ * token_limit).  The engine compiles the rules of every scanner of a stage into ONE Hyperscan
+ * database, scans once, and hands each scanner its own confirmed matches.
  *
  * A rule is one regular expression plus an optional validator.  The same expression feeds
  * Hyperscan (to find match ends in one pass over the text) and PCRE2 (to recover the span,
@@ -9,28 +15,118 @@
 
 #include "guard/kl_guard.h"
 
-/* Confirms the candidate text[start, *end); may shorten *end (IBAN) and adjust *score. */
-typedef bool (*guard_validate_fn)(const char *text, size_t len, size_t start, size_t *end,
-                                  double *score);
+/* Confirms the candidate text[start, *end); may shorten *end (IBAN) and adjust *score.
+ * `rule` is the rule being confirmed (its `data` carries scanner-specific parameters). */
+struct guard_rule;
+typedef bool (*guard_validate_fn)(const char *text, size_t len, size_t start, size_t *end, double *score);
+typedef bool (*guard_validate_rule_fn)(const struct guard_rule *rule, const char *text, size_t len, size_t start,
+                                       size_t *end, double *score);
+
+enum {
+  GUARD_RE_CASELESS = 1,  /* Hyperscan HS_FLAG_CASELESS, PCRE2_CASELESS */
+  GUARD_RE_UTF8 = 2,      /* non-ASCII expression: HS_FLAG_UTF8|HS_FLAG_UCP, PCRE2_UTF|PCRE2_UCP */
+  GUARD_RE_DOTALL = 4,    /* HS_FLAG_DOTALL, PCRE2_DOTALL */
+  GUARD_RE_MULTILINE = 8, /* HS_FLAG_MULTILINE, PCRE2_MULTILINE */
+};
 
 typedef struct guard_rule {
-  kl_guard_type type;
-  const char *name;
-  const char *re;        /* core expression: ASCII only, no lookarounds (Hyperscan + PCRE2) */
-  const char *pre, *post; /* PCRE2-only boundary assertions around the core */
-  bool caseless;
-  unsigned max_len;
+  const char *type;        /* finding type: "EMAIL_ADDRESS", "SECRET", "PROMPT_INJECTION", ... */
+  const char *name;        /* rule id */
+  const char *re;          /* core expression (Hyperscan + PCRE2); no lookarounds, no backrefs */
+  const char *pre, *post;  /* PCRE2-only boundary assertions around the core ("" or NULL: none) */
+  unsigned flags;          /* GUARD_RE_* */
+  unsigned max_len;        /* longest match: sizes the PCRE2 window */
   double score;
-  guard_validate_fn validate;
+  guard_validate_fn validate;          /* may be NULL */
+  guard_validate_rule_fn validate_rule;  /* may be NULL; run after validate */
+  const char *const *context;  /* lowercase context words that add 0.35 when near; NULL-terminated or NULL */
+  const void *data;        /* scanner-owned parameters (secret group, entropy, ...) */
 } guard_rule;
 
-extern const guard_rule guard_pii_rules[];
-extern const size_t guard_pii_nrules;
+/* A confirmed match of one rule. */
+typedef struct guard_hit {
+  const guard_rule *rule;
+  size_t start, end;
+  double score;
+} guard_hit;
 
-/* Context words of a type (lowercase, NULL-terminated list). */
+/* Findings being collected by a check (malloc'd vector; the engine copies them to the arena). */
+typedef struct guard_out {
+  kl_guard_finding *v;
+  size_t n, cap;
+} guard_out;
+
+typedef struct guard_scanner guard_scanner;
+
+typedef struct guard_kind {
+  const char *kind;
+  unsigned stages;          /* bit set of (1u << kl_guard_stage) the kind may run at */
+  kl_guard_action action;   /* default action */
+  double threshold;         /* default threshold */
+  bool rewrites;            /* findings are values that redact/mask/hash/restore replace (pii,
+                               secrets); other kinds' findings are verdicts, never rewritten */
+  /* Reads cfg into s (s->state, rules via guard_scanner_add_rule).  false with err set. */
+  bool (*init)(guard_scanner *s, const kl_guard_scanner_cfg *cfg, kl_err *err);
+  /* Turns this scanner's confirmed matches (sorted by start) into findings with
+   * guard_out_push.  NULL: every hit scoring >= threshold becomes a finding. */
+  void (*finish)(const guard_scanner *s, const kl_guard_text *in, const guard_hit *hits, size_t nhits,
+                 kl_arena *a, guard_out *out);
+  void (*free)(guard_scanner *s);  /* frees s->state; may be NULL */
+} guard_kind;
+
+struct guard_scanner {
+  const guard_kind *kind;
+  const kl_guard_policy *policy;
+  char *name;
+  kl_guard_stage stage;
+  kl_guard_action action;
+  double threshold;
+  kl_guard_scanner_cfg cfg;  /* a deep copy (strings and list owned by the policy) */
+  guard_rule *rules;         /* rules added by init (owned; their strings are the scanner's) */
+  size_t nrules, cap;
+  void *state;
+  /* Optional private Hyperscan database of this scanner's rules alone, for scanners that
+   * rescan derived text (decoded base64, normalised homoglyphs): set by init with
+   * guard_scanner_want_own_db, built by the engine, used through guard_scanner_rescan. */
+  bool want_own_db;
+  void *own_db;
+};
+
+/* Adds a copy of r (r's strings are NOT copied: keep them static or in guard_scanner_strdup
+ * memory).  Returns the copy. */
+guard_rule *guard_scanner_add_rule(guard_scanner *s, const guard_rule *r);
+/* A string owned by the scanner (freed with the policy). */
+char *guard_scanner_strdup(guard_scanner *s, const char *str, size_t len);
+void guard_scanner_want_own_db(guard_scanner *s);
+/* Scans derived text with this scanner's own rules: confirmed hits (malloc'd; free()), count. */
+size_t guard_scanner_rescan(const guard_scanner *s, const char *text, size_t len, guard_hit **hits);
+
+/* Adds a finding of scanner s (dropped when score < s->threshold; clamped to 1). */
+void guard_out_push(guard_out *o, const guard_scanner *s, const char *type, const char *rule, size_t start,
+                    size_t end, double score);
+
+/* A regular expression matching the literal string (escaped); in scanner memory. */
+char *guard_re_literal(guard_scanner *s, const char *lit, size_t len);
+
+/* The scanner kinds. */
+extern const guard_kind guard_kind_pii, guard_kind_secrets, guard_kind_injection, guard_kind_banned,
+    guard_kind_topics, guard_kind_invisible, guard_kind_token_limit, guard_kind_regex, guard_kind_canary,
+    guard_kind_json, guard_kind_refusal, guard_kind_urls, guard_kind_classifier;
+
+/* PII (pii.c) */
+typedef struct guard_pii_rule {
+  kl_guard_type type;
+  guard_rule rule;
+} guard_pii_rule;
+extern const guard_pii_rule guard_pii_rules[];
+extern const size_t guard_pii_nrules;
 const char *const *guard_context_words(kl_guard_type t);
 
-/* The policy's HMAC key (guard.c keeps the struct private). */
+/* The policy's HMAC key; whether the scanner that produced a finding rewrites (by name). */
+bool guard_policy_rewrites(const kl_guard_policy *p, const char *scanner_name);
 const uint8_t *guard_policy_key(const kl_guard_policy *p, size_t *len);
+
+/* Shannon entropy in bits per byte of s[0..n). */
+double guard_entropy(const char *s, size_t n);
 
 #endif

@@ -1,4 +1,4 @@
-/* pii.c: the PII scanners: one table of rules (Presidio's entity names) and their validators.
+/* pii.c: the `pii` scanner kind: one table of rules (Presidio's entity names) and their validators.
  *
  * Expressions are deliberately loose and ASCII-only; precision comes from the validators
  * (checksums, digit counts, invalidation rules), which are cheap because they only ever see
@@ -289,35 +289,34 @@ static bool v_bech32(const char *t, size_t len, size_t s, size_t *e, double *sco
 
 /* ---- the table ---- */
 #define EXT "(?:\\s?(?:x|ext\\.?)\\s?\\d{1,5})?"
-const guard_rule guard_pii_rules[] = {
-  {KL_GUARD_EMAIL_ADDRESS, "email", "[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\\.){1,8}[A-Za-z]{2,24}",
-   "(?<![A-Za-z0-9._%+-])", "(?![A-Za-z0-9-]|\\.[A-Za-z0-9])", false, 640, 1.0, v_email},
-  {KL_GUARD_PHONE_NUMBER, "phone_intl", "\\+[1-9]\\d{0,2}(?:[ .-]?\\(0?\\d{1,4}\\))?(?:[ .-]?\\d{1,5}){1,6}" EXT,
-   "(?<![\\w+])", "(?![\\w-]|[.]\\d)", false, 80, 0.7, v_phone_intl},
-  {KL_GUARD_PHONE_NUMBER, "phone_us", "(?:(?:\\+?1|001)[ .-]?)?(?:\\(\\d{3}\\)[ .-]?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}" EXT,
-   "(?<![\\w.+-])", "(?![\\w]|-\\d|[.]\\d)", false, 60, 0.6, v_phone_us},
-  {KL_GUARD_PHONE_NUMBER, "phone_national", "\\(?\\d{2,5}\\)?(?:[ .-]\\d{2,8}){1,5}",
-   "(?<![\\w.,+/:-])(?<!\\d[ .-])", "(?![\\w/:]|-\\d|[.,]\\d)", false, 60, 0.4, v_phone_groups},
-  {KL_GUARD_CREDIT_CARD, "credit_card", "\\d(?:[ -]?\\d){11,18}", "(?<![\\w.-])", "(?![\\w-]|\\.\\d)", false, 40,
-   1.0, v_card},
-  {KL_GUARD_IBAN_CODE, "iban", "[A-Z]{2}\\d{2}(?: ?[A-Z0-9]{1,4}){3,8}", "(?<![A-Za-z0-9])", "", true, 48, 1.0,
-   v_iban},
-  {KL_GUARD_US_SSN, "us_ssn", "\\d{3}([- .]?)\\d{2}[- .]?\\d{4}", "(?<![\\w.+-])", "(?![\\w-]|[.]\\d)", false, 12,
-   0.5, v_ssn},
-  {KL_GUARD_IP_ADDRESS, "ipv4", "(?:\\d{1,3}\\.){3}\\d{1,3}", "(?<![\\w.])", "(?![\\w]|\\.\\d)", false, 16, 0.6,
-   v_ipv4},
-  {KL_GUARD_IP_ADDRESS, "ipv6", "(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}", "(?<![\\w:])", "(?![\\w:])", false,
-   40, 0.6, v_ipv6},
-  {KL_GUARD_MAC_ADDRESS, "mac",
+const guard_pii_rule guard_pii_rules[] = {
+  {KL_GUARD_EMAIL_ADDRESS, {"EMAIL_ADDRESS", "email", "[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\\.){1,8}[A-Za-z]{2,24}",
+   "(?<![A-Za-z0-9._%+-])", "(?![A-Za-z0-9-]|\\.[A-Za-z0-9])", 0, 640, 1.0, v_email, NULL, NULL, NULL}},
+  {KL_GUARD_PHONE_NUMBER, {"PHONE_NUMBER", "phone_intl", "\\+[1-9]\\d{0,2}(?:[ .-]?\\(0?\\d{1,4}\\))?(?:[ .-]?\\d{1,5}){1,6}" EXT,
+   "(?<![\\w+])", "(?![\\w-]|[.]\\d)", 0, 80, 0.7, v_phone_intl, NULL, NULL, NULL}},
+  {KL_GUARD_PHONE_NUMBER, {"PHONE_NUMBER", "phone_us", "(?:(?:\\+?1|001)[ .-]?)?(?:\\(\\d{3}\\)[ .-]?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}" EXT,
+   "(?<![\\w.+-])", "(?![\\w]|-\\d|[.]\\d)", 0, 60, 0.6, v_phone_us, NULL, NULL, NULL}},
+  {KL_GUARD_PHONE_NUMBER, {"PHONE_NUMBER", "phone_national", "\\(?\\d{2,5}\\)?(?:[ .-]\\d{2,8}){1,5}",
+   "(?<![\\w.,+/:-])(?<!\\d[ .-])", "(?![\\w/:]|-\\d|[.,]\\d)", 0, 60, 0.4, v_phone_groups, NULL, NULL, NULL}},
+  {KL_GUARD_CREDIT_CARD, {"CREDIT_CARD", "credit_card", "\\d(?:[ -]?\\d){11,18}", "(?<![\\w.-])", "(?![\\w-]|\\.\\d)", 0, 40, 1.0, v_card, NULL, NULL, NULL}},
+  {KL_GUARD_IBAN_CODE, {"IBAN_CODE", "iban", "[A-Z]{2}\\d{2}(?: ?[A-Z0-9]{1,4}){3,8}", "(?<![A-Za-z0-9])", "", GUARD_RE_CASELESS, 48, 1.0, v_iban, NULL, NULL, NULL}},
+  {KL_GUARD_US_SSN, {"US_SSN", "us_ssn", "\\d{3}([- .]?)\\d{2}[- .]?\\d{4}", "(?<![\\w.+-])", "(?![\\w-]|[.]\\d)", 0, 12, 0.5, v_ssn, NULL, NULL, NULL}},
+  {KL_GUARD_IP_ADDRESS, {"IP_ADDRESS", "ipv4", "(?:\\d{1,3}\\.){3}\\d{1,3}", "(?<![\\w.])", "(?![\\w]|\\.\\d)", 0, 16, 0.6, v_ipv4, NULL, NULL, NULL}},
+  {KL_GUARD_IP_ADDRESS, {"IP_ADDRESS", "ipv6", "(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}", "(?<![\\w:])", "(?![\\w:])", 0, 40, 0.6, v_ipv6, NULL, NULL, NULL}},
+  {KL_GUARD_MAC_ADDRESS, {"MAC_ADDRESS", "mac",
    "[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}", "(?<![\\w:.-])",
-   "(?![\\w:-]|\\.\\w)", false, 17, 0.7, v_mac},
-  {KL_GUARD_CRYPTO, "btc_base58", "[13][1-9A-HJ-NP-Za-km-z]{25,34}", "(?<![A-Za-z0-9])", "(?![A-Za-z0-9])", false,
-   35, 1.0, v_base58check},
-  {KL_GUARD_CRYPTO, "btc_bech32", "bc1[ac-hj-np-z02-9]{11,87}", "(?<![A-Za-z0-9])", "(?![A-Za-z0-9])", true, 90,
-   1.0, v_bech32},
-  {KL_GUARD_CRYPTO, "eth", "0x[0-9a-fA-F]{40}", "(?<![A-Za-z0-9])", "(?![A-Za-z0-9])", false, 42, 0.6, NULL},
+   "(?![\\w:-]|\\.\\w)", 0, 17, 0.7, v_mac, NULL, NULL, NULL}},
+  {KL_GUARD_CRYPTO, {"CRYPTO", "btc_base58", "[13][1-9A-HJ-NP-Za-km-z]{25,34}", "(?<![A-Za-z0-9])", "(?![A-Za-z0-9])", 0, 35, 1.0, v_base58check, NULL, NULL, NULL}},
+  {KL_GUARD_CRYPTO, {"CRYPTO", "btc_bech32", "bc1[ac-hj-np-z02-9]{11,87}", "(?<![A-Za-z0-9])", "(?![A-Za-z0-9])", GUARD_RE_CASELESS, 90, 1.0, v_bech32, NULL, NULL, NULL}},
+  {KL_GUARD_CRYPTO, {"CRYPTO", "eth", "0x[0-9a-fA-F]{40}", "(?<![A-Za-z0-9])", "(?![A-Za-z0-9])", 0, 42, 0.6, NULL, NULL, NULL, NULL}},
 };
 const size_t guard_pii_nrules = sizeof guard_pii_rules / sizeof guard_pii_rules[0];
+
+static const char *const type_names[KL_GUARD_NTYPES] = {
+  "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS", "MAC_ADDRESS", "CRYPTO",
+};
+
+const char *kl_guard_type_name(kl_guard_type t) { return (unsigned)t < KL_GUARD_NTYPES ? type_names[t] : "UNKNOWN"; }
 
 const char *const *guard_context_words(kl_guard_type t) {
   static const char *const w[KL_GUARD_NTYPES][10] = {
@@ -332,3 +331,28 @@ const char *const *guard_context_words(kl_guard_type t) {
   };
   return w[t];
 }
+
+/* ---- the scanner kind ---- */
+static bool pii_init(guard_scanner *s, const kl_guard_scanner_cfg *cfg, kl_err *err) {
+  unsigned types = cfg->types ? cfg->types : KL_GUARD_ALL_PII;
+  if (types & ~KL_GUARD_ALL_PII) {
+    kl_err_set(err, 400, "unknown PII type bits 0x%x", types & ~KL_GUARD_ALL_PII);
+    return false;
+  }
+  for (size_t i = 0; i < guard_pii_nrules; i++) {
+    if (!(types & (1u << guard_pii_rules[i].type))) continue;
+    guard_rule *r = guard_scanner_add_rule(s, &guard_pii_rules[i].rule);
+    r->context = guard_context_words(guard_pii_rules[i].type);
+  }
+  return true;
+}
+
+/* Offered for the output stage too: a model repeating PII it was given, or making some up. */
+const guard_kind guard_kind_pii = {
+  .kind = "pii",
+  .stages = 1u << KL_GUARD_INPUT | 1u << KL_GUARD_DURING | 1u << KL_GUARD_OUTPUT,
+  .action = KL_GUARD_REDACT,
+  .threshold = KL_GUARD_DEFAULT_MIN_SCORE,
+  .rewrites = true,
+  .init = pii_init,
+};

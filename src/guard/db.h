@@ -1,0 +1,30 @@
+/* db.h: a compiled rule set (db.c): one Hyperscan database + PCRE2 confirmation.
+ * Internal to the guard pillar. */
+#ifndef KL_GUARD_DB_H
+#define KL_GUARD_DB_H
+
+#include "guard/guard_int.h"
+
+typedef struct guard_db guard_db;
+
+/* Confirmed hits of a scan, grouped by rule (in rule order), each rule's sorted by start;
+ * owner[i] is the tag given at build time to hit i's rule. */
+typedef struct guard_db_hits {
+  guard_hit *v;
+  unsigned *owner;
+  size_t n, cap;
+} guard_db_hits;
+
+/* Compiles rules[0..n) (kept by pointer: they must outlive the set).  NULL with err set. */
+guard_db *guard_db_build(const guard_rule *const *rules, const unsigned *owner, size_t n, kl_err *err);
+void guard_db_free(guard_db *d);
+size_t guard_db_nrules(const guard_db *d);
+/* Appends the confirmed hits in text to out (reset it yourself).  false with err set. */
+bool guard_db_scan(const guard_db *d, const char *text, size_t len, guard_db_hits *out, kl_err *err);
+void guard_db_hits_free(guard_db_hits *h);
+
+/* What check.c needs of a policy (guard.c keeps the struct private). */
+size_t guard_policy_scanners(const kl_guard_policy *p, const guard_scanner **out);
+const guard_db *guard_policy_stage_db(const kl_guard_policy *p, kl_guard_stage st);
+
+#endif
