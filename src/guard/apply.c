@@ -58,14 +58,34 @@ static kl_guard_action rewrite_action(const kl_guard_policy *p, const kl_guard_f
   }
 }
 
-static void vault_add(kl_guard_vault *v, size_t cap, kl_arena *a, const char *ph, size_t phlen, const char *val,
-                      size_t n) {
+/* The vault's placeholder for (type, value), or NULL. */
+static const char *vault_find(const kl_guard_vault *v, const char *type, const char *val, size_t n) {
   for (size_t i = 0; i < v->n; i++)
-    if (!strcmp(v->placeholder[i], ph)) return;  /* the same value seen again */
-  if (v->n >= cap) return;
-  v->placeholder[v->n] = kl_arena_strndup(a, ph, phlen);
+    if (v->value_len[i] == n && !strcmp(v->type[i], type) && !memcmp(v->value[i], val, n)) return v->placeholder[i];
+  return NULL;
+}
+
+static const char *vault_add(kl_guard_vault *v, kl_arena *a, const char *type, const char *val, size_t n) {
+  unsigned no = 1;
+  for (size_t i = 0; i < v->n; i++) no += !strcmp(v->type[i], type);
+  if (v->n == v->cap) {
+    size_t cap = v->cap ? v->cap * 2 : 8;
+    const char **ph = kl_arena_alloc(a, cap * sizeof *ph), **vl = kl_arena_alloc(a, cap * sizeof *vl),
+               **ty = kl_arena_alloc(a, cap * sizeof *ty);
+    size_t *ln = kl_arena_alloc(a, cap * sizeof *ln);
+    if (v->n) {
+      memcpy(ph, v->placeholder, v->n * sizeof *ph);
+      memcpy(vl, v->value, v->n * sizeof *vl);
+      memcpy(ty, v->type, v->n * sizeof *ty);
+      memcpy(ln, v->value_len, v->n * sizeof *ln);
+    }
+    v->placeholder = ph, v->value = vl, v->type = ty, v->value_len = ln, v->cap = cap;
+  }
+  v->placeholder[v->n] = kl_arena_sprintf(a, "<%s_%u>", type, no);
   v->value[v->n] = kl_arena_strndup(a, val, n);
-  v->value_len[v->n++] = n;
+  v->type[v->n] = type;
+  v->value_len[v->n] = n;
+  return v->placeholder[v->n++];
 }
 
 static char *rewrite(const kl_guard_policy *p, const char *text, size_t len, const kl_guard_finding *f, size_t nf,
@@ -74,14 +94,6 @@ static char *rewrite(const kl_guard_policy *p, const char *text, size_t len, con
   k.key = guard_policy_key(p, &k.len);
   kl_buf b = KL_BUF_INIT;
   unsigned *nos = nf ? kl_arena_calloc(a, nf * sizeof *nos) : NULL;
-  if (vault) {
-    *vault = (kl_guard_vault){0};
-    if (nf) {
-      vault->placeholder = kl_arena_alloc(a, nf * sizeof *vault->placeholder);
-      vault->value = kl_arena_alloc(a, nf * sizeof *vault->value);
-      vault->value_len = kl_arena_alloc(a, nf * sizeof *vault->value_len);
-    }
-  }
   size_t cur = 0;
   for (size_t i = 0; i < nf; i++) {
     if (f[i].start < cur || f[i].end > len || f[i].end <= f[i].start) continue;  /* overlaps across scanners */
@@ -93,13 +105,18 @@ static char *rewrite(const kl_guard_policy *p, const char *text, size_t len, con
     switch (act) {
     case KL_GUARD_MASK: put_mask(&b, &f[i], s, n); break;
     case KL_GUARD_HASH: put_hash(&b, &k, s, n); break;
-    default: {
+    case KL_GUARD_RESTORE:
+      if (vault) {
+        const char *ph = vault_find(vault, f[i].type, s, n);
+        kl_buf_puts(&b, ph ? ph : vault_add(vault, a, f[i].type, s, n));
+        break;
+      }
+      /* without a vault, restore is a redaction */
+      __attribute__((fallthrough));
+    default:
       nos[i] = placeholder_no(text, f, i, nos);
-      size_t at = b.len;
       kl_buf_printf(&b, "<%s_%u>", f[i].type, nos[i]);
-      if (act == KL_GUARD_RESTORE && vault) vault_add(vault, nf, a, b.data + at, b.len - at, s, n);
       break;
-    }
     }
     cur = f[i].end;
   }

@@ -86,6 +86,7 @@ int kl_guard_check(const kl_guard_policy *p, const kl_guard_text *in, kl_arena *
   for (size_t i = 0; i < nsc; i++) {
     const guard_scanner *s = &sc[i];
     if (s->stage != in->stage || s->kind == &guard_kind_classifier) continue;
+    if (in->partial && s->kind->whole_text) continue;
     while (r < h.n && refs[r].owner < i) r++;
     size_t nm = 0;
     for (; r < h.n && refs[r].owner == i; r++) mine[nm++] = h.v[refs[r].idx];
@@ -96,7 +97,7 @@ int kl_guard_check(const kl_guard_policy *p, const kl_guard_text *in, kl_arena *
       for (size_t j = 0; j < nm; j++)
         guard_out_push(&o, s, mine[j].rule->type, mine[j].rule->name, mine[j].start, mine[j].end, mine[j].score);
     }
-    o.n = before + resolve(o.v + before, o.n - before);
+    if (o.n > before) o.n = before + resolve(o.v + before, o.n - before);
   }
   free(refs);
   free(mine);

@@ -234,7 +234,8 @@ static void confirm_window(const guard_db *d, const window *w, size_t *scanned, 
   size_t slen = w->end + r->max_len + 16 < len ? w->end + r->max_len + 16 : len;
   size_t off = w->start > *scanned ? w->start : *scanned;
   while (off <= w->end && off <= slen) {
-    int rc = pcre2_match(d->pcre[w->rule], (PCRE2_SPTR)text, slen, off, 0, md, NULL);
+    /* a subject cut short must not let `$` match at the cut */
+    int rc = pcre2_match(d->pcre[w->rule], (PCRE2_SPTR)text, slen, off, slen < len ? PCRE2_NOTEOL : 0, md, NULL);
     if (rc < 0) break;
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
     size_t ms = ov[0], me = ov[1];

@@ -63,6 +63,7 @@ typedef struct guard_kind {
   unsigned stages;          /* bit set of (1u << kl_guard_stage) the kind may run at */
   kl_guard_action action;   /* default action */
   double threshold;         /* default threshold */
+  bool whole_text;          /* judges a whole text: skipped on kl_guard_text.partial windows */
   bool rewrites;            /* findings are values that redact/mask/hash/restore replace (pii,
                                secrets); other kinds' findings are verdicts, never rewritten */
   /* Reads cfg into s (s->state, rules via guard_scanner_add_rule).  false with err set. */
@@ -125,6 +126,14 @@ const char *const *guard_context_words(kl_guard_type t);
 /* The policy's HMAC key; whether the scanner that produced a finding rewrites (by name). */
 bool guard_policy_rewrites(const kl_guard_policy *p, const char *scanner_name);
 const uint8_t *guard_policy_key(const kl_guard_policy *p, size_t *len);
+
+/* UTF-8 (text.c): the code point at / before byte i (*n = its length; invalid bytes decode
+ * as U+FFFD of length 1); whether a code point is a letter or digit of any script. */
+uint32_t guard_utf8_next(const char *t, size_t len, size_t i, size_t *n);
+uint32_t guard_utf8_prev(const char *t, size_t i, size_t *n);
+bool guard_cp_is_word(uint32_t c);
+/* A fresh canary token: 128 random bits as 32 lowercase hex chars (output.c). */
+void guard_canary_make(char out[33]);
 
 /* Shannon entropy in bits per byte of s[0..n). */
 double guard_entropy(const char *s, size_t n);

@@ -146,6 +146,10 @@ typedef struct kl_guard_text {
   const char *json_schema;   /* output json: the request's response_format schema (JSON), or NULL */
   size_t json_schema_len;
   const char *canary;        /* output canary: this request's token, or NULL */
+  bool expect_json;          /* output json: the request asked for JSON (json_object or a schema);
+                                the json scanner passes texts of requests that did not */
+  bool partial;              /* a window of a longer text (streams): scanners that judge a whole
+                                text (json, token_limit, refusal, regex must_match) skip it */
 } kl_guard_text;
 
 typedef struct kl_guard_result {
@@ -166,11 +170,18 @@ int kl_guard_check(const kl_guard_policy *p, const kl_guard_text *in, kl_arena *
 long kl_guard_scan(const kl_guard_policy *p, const char *text, size_t len, kl_arena *a,
                    kl_guard_finding **out, kl_err *err);
 
-/* Rewrites the text with the findings replaced per action (only findings that cover a span
- * shorter than the whole text and whose scanner rewrites: pii, secrets).  The result is
- * NUL-terminated, in the arena; *out_len gets its length.  For KL_GUARD_RESTORE the mapping
- * placeholder -> value is stored in *vault (arena memory; never written anywhere else). */
-typedef struct kl_guard_vault { const char **placeholder, **value; size_t *value_len; size_t n; } kl_guard_vault;
+/* Rewrites the text with the findings replaced per action (only findings of scanners whose
+ * findings are values: pii, secrets).  kl_guard_apply uses `action` for every such finding
+ * (ALLOW: each finding's own); kl_guard_anonymise uses each finding's own action and, for
+ * KL_GUARD_RESTORE, adds placeholder -> value to *vault (zero it before the first text of a
+ * request; numbering continues across the texts added to one vault, so <EMAIL_ADDRESS_1> means
+ * one value in the whole request).  Results are NUL-terminated, in the arena; *out_len gets
+ * the length.  The vault is arena memory and is never written anywhere else. */
+typedef struct kl_guard_vault {
+  const char **placeholder, **value, **type;
+  size_t *value_len;
+  size_t n, cap;
+} kl_guard_vault;
 char *kl_guard_apply(const kl_guard_policy *p, const char *text, size_t len,
                      const kl_guard_finding *f, size_t nf, kl_guard_action action, kl_arena *a,
                      size_t *out_len);
