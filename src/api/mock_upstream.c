@@ -1,6 +1,7 @@
 /* mock_upstream.c: `keel mock-upstream`, the mock LLM as a standalone OpenAI- and
  * Anthropic-compatible server: POST /v1/chat/completions, /v1/messages (Anthropic),
- * /v1/embeddings, /v1/responses (each also without the /v1 prefix), GET /v1/models, /health.
+ * /v1/embeddings, /v1/responses (each also without the /v1 prefix), POST /classify (a
+ * guardrail classifier), GET /v1/models, /health.
  *
  * Tests and benchmarks point keel (or anything else) at it like at a real provider.  What to
  * answer comes from the llm layer's planners (llm/mock*.c: deterministic, with per-request
@@ -101,6 +102,7 @@ static kl_mock_planner route(const char *path) {
       {"/messages", kl_mock_messages},
       {"/embeddings", kl_mock_embeddings},
       {"/responses", kl_mock_responses},
+      {"/classify", kl_mock_classify},
   };
   if (strncmp(path, "/v1/", 4) == 0) path += 3;
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)

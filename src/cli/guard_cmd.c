@@ -1,13 +1,15 @@
 /* guard_cmd.c: `keel guard scan`, the guardrails engine from the command line.
  *
- *   keel guard scan [--policy default]
+ *   keel guard scan [--config FILE] [--policy NAME] [--stage input|output]
  *
  * Reads lines on stdin: a JSON object {"id": any, "text": "..."} or, when a line is not such an
  * object, the line itself as plain text (its id is then the line number).  Writes one JSON line
  * per input: {"id", "action": "allow"|"block"|"redact", "findings": [...], "redacted": "..."}.
- * Only the built-in default policy exists for now (all PII scanners, action redact); policies
- * from the YAML config come later. */
+ * The policy is the built-in "default" (PII, secrets, injection) unless --policy names one of
+ * the config's `guardrails.policies`.  The action is the verdict folded onto the three the
+ * format knows: block (and reask) -> block, redact/mask/hash/restore -> redact, flag -> allow. */
 #include "cli/cli.h"
+#include "gateway/kl_config.h"
 #include "guard/kl_guard.h"
 
 #include <cjson/cJSON.h>
@@ -17,35 +19,55 @@
 
 static int usage_err(const char *msg, const char *arg) {
   fprintf(stderr, "keel guard: %s%s%s\n", msg, arg ? " " : "", arg ? arg : "");
-  fprintf(stderr, "usage: keel guard scan [--policy default] < input\n");
+  fprintf(stderr, "usage: keel guard scan [--config FILE] [--policy NAME] [--stage input|output] < input\n");
   return 2;
 }
 
-static void scan_one(const kl_guard_policy *p, const char *id_json, const char *text, size_t len, kl_arena *a,
-                     kl_buf *out) {
+static const char *fold(kl_guard_action a) {
+  switch (a) {
+    case KL_GUARD_BLOCK: case KL_GUARD_REASK: return "block";
+    case KL_GUARD_REDACT: case KL_GUARD_MASK: case KL_GUARD_HASH: case KL_GUARD_RESTORE: return "redact";
+    default: return "allow";
+  }
+}
+
+static void json_field(kl_buf *out, const char *key, const char *v) {
+  kl_buf_printf(out, "\"%s\":", key);
+  kl_buf_json_str(out, v ? v : "", v ? strlen(v) : 0);
+}
+
+static void scan_one(const kl_guard_policy *p, kl_guard_stage st, const char *id_json, const char *text, size_t len,
+                     kl_arena *a, kl_buf *out) {
   kl_err err = {0};
-  kl_guard_finding *f = NULL;
-  long n = kl_guard_scan(p, text, len, a, &f, &err);
-  if (n < 0) {
+  kl_guard_text in = {.text = text, .len = len, .stage = st};
+  kl_guard_result res;
+  if (kl_guard_check(p, &in, a, &res, &err) != 0) {
     kl_buf_printf(out, "{\"id\":%s,\"error\":", id_json);
     kl_buf_json_str(out, err.msg, strlen(err.msg));
     kl_buf_puts(out, "}\n");
     return;
   }
-  kl_guard_action act = kl_guard_policy_action(p);
-  const char *verdict = n == 0 ? "allow" : act == KL_GUARD_BLOCK ? "block" : "redact";
-  kl_buf_printf(out, "{\"id\":%s,\"action\":\"%s\",\"findings\":[", id_json, verdict);
-  for (long i = 0; i < n; i++)
-    kl_buf_printf(out, "%s{\"scanner\":\"%s\",\"type\":\"%s\",\"rule\":\"%s\",\"start\":%zu,\"end\":%zu,\"score\":%.2f}",
-                  i ? "," : "", f[i].scanner, f[i].type, f[i].rule, f[i].start, f[i].end, f[i].score);
+  const kl_guard_finding *f = res.findings;
+  kl_buf_printf(out, "{\"id\":%s,\"action\":\"%s\",\"findings\":[", id_json, fold(res.action));
+  for (size_t i = 0; i < res.n; i++) {
+    kl_buf_puts(out, i ? ",{" : "{");
+    json_field(out, "scanner", f[i].scanner);
+    kl_buf_putc(out, ',');
+    json_field(out, "type", f[i].type);
+    kl_buf_putc(out, ',');
+    json_field(out, "rule", f[i].rule);
+    kl_buf_printf(out, ",\"start\":%zu,\"end\":%zu,\"score\":%.2f}", f[i].start, f[i].end, f[i].score);
+  }
   size_t rl = 0;
-  char *red = kl_guard_apply(p, text, len, f, (size_t)n, act, a, &rl);
+  /* blocked texts are shown redacted too: the line says what was found and where */
+  char *red = kl_guard_apply(p, text, len, f, res.n, res.action == KL_GUARD_BLOCK ? KL_GUARD_REDACT : KL_GUARD_ALLOW, a,
+                             &rl);
   kl_buf_puts(out, "],\"redacted\":");
   kl_buf_json_str(out, red, rl);
   kl_buf_puts(out, "}\n");
 }
 
-static int guard_scan(const kl_guard_policy *p) {
+static int guard_scan(const kl_guard_policy *p, kl_guard_stage st) {
   char *line = NULL;
   size_t cap = 0, lineno = 0;
   ssize_t n;
@@ -60,12 +82,12 @@ static int guard_scan(const kl_guard_policy *p) {
     if (cJSON_IsString(text)) {
       const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
       char *idj = id ? cJSON_PrintUnformatted(id) : NULL;
-      scan_one(p, idj ? idj : "null", text->valuestring, strlen(text->valuestring), a, &out);
+      scan_one(p, st, idj ? idj : "null", text->valuestring, strlen(text->valuestring), a, &out);
       cJSON_free(idj);
     } else {
       char idj[32];
       snprintf(idj, sizeof idj, "%zu", lineno);
-      scan_one(p, idj, line, (size_t)n, a, &out);
+      scan_one(p, st, idj, line, (size_t)n, a, &out);
     }
     cJSON_Delete(j);
     fwrite(out.data, 1, out.len, stdout);
@@ -81,19 +103,43 @@ static int guard_scan(const kl_guard_policy *p) {
 
 int kl_cli_guard(int argc, char **argv) {
   if (argc < 3 || strcmp(argv[2], "scan")) return usage_err("expected a subcommand:", "scan");
-  const char *policy = "default";
+  const char *policy = "default", *config = NULL;
+  kl_guard_stage st = KL_GUARD_INPUT;
   for (int i = 3; i < argc; i++) {
     if (!strcmp(argv[i], "--policy") && i + 1 < argc) policy = argv[++i];
-    else return usage_err("unknown option", argv[i]);
+    else if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
+    else if (!strcmp(argv[i], "--stage") && i + 1 < argc) {
+      const char *s = argv[++i];
+      if (!strcmp(s, "input")) st = KL_GUARD_INPUT;
+      else if (!strcmp(s, "output")) st = KL_GUARD_OUTPUT;
+      else return usage_err("--stage must be input or output, got", s);
+    } else return usage_err("unknown option", argv[i]);
   }
-  if (strcmp(policy, "default")) return usage_err("unknown policy (only 'default' exists for now):", policy);
   kl_err err = {0};
-  kl_guard_policy *p = kl_guard_policy_new("default", NULL, &err);
+  kl_config *cfg = NULL;
+  if (config && !(cfg = kl_config_load(config, &err))) {
+    fprintf(stderr, "keel guard: %s\n", err.msg);
+    return 1;
+  }
+  const kl_policy_cfg *pc = NULL;
+  for (size_t i = 0; cfg && i < cfg->npolicies; i++)
+    if (!strcmp(cfg->policies[i].name, policy)) pc = &cfg->policies[i];
+  kl_guard_policy *p = NULL;
+  if (pc) {
+    kl_guard_policy_cfg gc = {.name = pc->name, .scanners = pc->scanners, .nscanners = pc->nscanners};
+    p = kl_guard_policy_build(&gc, &err);
+  } else if (!strcmp(policy, "default")) {
+    p = kl_guard_policy_default("default", &err);
+  } else {
+    kl_config_free(cfg);
+    return usage_err(config ? "no such policy in the config:" : "without --config only 'default' exists, not", policy);
+  }
+  kl_config_free(cfg);
   if (!p) {
     fprintf(stderr, "keel guard: %s\n", err.msg);
     return 1;
   }
-  int rc = guard_scan(p);
+  int rc = guard_scan(p, st);
   kl_guard_policy_free(p);
   return rc;
 }

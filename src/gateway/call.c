@@ -132,6 +132,7 @@ static void release(kl_gw_call *c) {
     uv_close((uv_handle_t *)c->timer, timer_closed);
     c->timer = NULL;
   }
+  if (c->guard) kl_gw_guard_release(c);
   if (c->sse_ready) kl_sse_free(&c->sse);
   c->sse_ready = false;
   kl_buf_free(&c->body);
@@ -143,8 +144,11 @@ static void release(kl_gw_call *c) {
 
 static void finish_begin(kl_gw_call *c) {
   c->finished = true;
-  c->w->active--;
-  kl_metrics_inflight(c->g->metrics, -1);
+  if (c->active) {
+    c->active = false;
+    c->w->active--;
+    kl_metrics_inflight(c->g->metrics, -1);
+  }
   if (c->up) {
     kl_upstream_cancel(c->up);
     c->up = NULL;
@@ -371,17 +375,28 @@ static void relay_error(kl_gw_call *c) {
 
 /* ---------- provider callbacks ---------- */
 
+void kl_gw_stream_done(kl_gw_call *c, bool pending) {
+  if (c->fail) {
+    kl_gw_fail(c, c->fail_status ? c->fail_status : 502, c->fail_type ? c->fail_type : "upstream_error",
+               c->fail_code ? c->fail_code : "upstream_invalid_stream", c->fail);
+    return;
+  }
+  c->ops->stream_end(c, pending);
+}
+
 static void finish_stream(kl_gw_call *c, kl_upstream_status st, const char *msg) {
   bool pending = kl_sse_finish(&c->sse);
   if (st != KL_UP_OK && !c->fail) {
     kl_gw_fail_transport(c, st, msg);
     return;
   }
-  if (c->fail) {
-    kl_gw_fail(c, 502, "upstream_error", "upstream_invalid_stream", c->fail);
+  if (c->guard && !c->fail && kl_gw_guard_holding(c)) {
+    /* a `during` rail has not answered yet: the end waits with the events */
+    c->guard->held_end = true;
+    c->guard->held_end_pending = pending;
     return;
   }
-  c->ops->stream_end(c, pending);
+  kl_gw_stream_done(c, pending);
 }
 
 static void up_response(void *ud, int status, const kl_http_header *h, size_t n) {
@@ -399,10 +414,27 @@ static void up_response(void *ud, int status, const kl_http_header *h, size_t n)
   }
 }
 
+/* Events while a `during` rail is pending are kept (name NUL, 8-byte length, data) and replayed
+ * by guard_classify.c once it passes. */
+static void gated_event(void *ud, const char *event, const char *data, size_t len) {
+  kl_gw_call *c = ud;
+  if (!kl_gw_guard_holding(c)) {
+    c->ops->on_event(ud, event, data, len);
+    return;
+  }
+  kl_buf *h = &c->guard->held_events;
+  kl_buf_puts(h, event ? event : "");
+  kl_buf_putc(h, 0);
+  uint64_t n = len;
+  kl_buf_append(h, (const char *)&n, sizeof n);
+  kl_buf_append(h, data, len);
+}
+
 static int up_data(void *ud, const char *data, size_t len) {
   kl_gw_call *c = ud;
   if (c->sse_ready) {
-    if (kl_sse_feed(&c->sse, data, len, c->ops->on_event, c) != 0) c->fail = "upstream stream event too large";
+    if (kl_sse_feed(&c->sse, data, len, c->guard ? gated_event : c->ops->on_event, c) != 0)
+      c->fail = "upstream stream event too large";
     return c->fail ? 1 : 0;
   }
   if (c->body.len + len > MAX_UPSTREAM_BODY) {
@@ -435,6 +467,10 @@ static void up_done(void *ud, kl_upstream_status st, const char *msg) {
     relay_error(c);
     return;
   }
+  if (c->guard && kl_gw_guard_holding(c)) {
+    c->guard->held_body = true;  /* delivered when the `during` rails pass */
+    return;
+  }
   c->ops->body_done(c);
 }
 
@@ -458,7 +494,8 @@ static void mock_timeout(uv_timer_t *t) {
 static const char *fwd_headers[] = {"x-mock-fault", "x-mock-retry-after", "x-mock-latency-ms",
                                     "x-mock-chunk-delay-ms", "x-mock-cached-tokens",
                                     "x-mock-reasoning-tokens", "x-mock-chunks",
-                                    "x-mock-cache-read-tokens", "x-mock-cache-write-tokens"};
+                                    "x-mock-cache-read-tokens", "x-mock-cache-write-tokens",
+                                    "x-mock-content"};
 #define NFWD (sizeof fwd_headers / sizeof *fwd_headers)
 
 static int start_http(kl_gw_call *c, const char *url, const char *const *extra, size_t nextra, kl_err *err) {
@@ -514,9 +551,19 @@ static void start_mock(kl_gw_call *c, kl_mock_planner plan) {
   c->mock = kl_mock_call_start(c->w->loop, c->arena, plan, c->up_body, c->up_len, c->hdr, c->hdr_ud, &mo, &cbs, c);
 }
 
-int kl_gw_start(kl_gw_call *c, const char *url, const char *const *extra, size_t nextra, kl_mock_planner plan) {
+void kl_gw_activate(kl_gw_call *c) {
+  if (c->active) return;
+  c->active = true;
   c->w->active++;
   kl_metrics_inflight(c->g->metrics, 1);
+}
+
+int kl_gw_start(kl_gw_call *c, const char *url, const char *const *extra, size_t nextra, kl_mock_planner plan) {
+  kl_gw_activate(c);
+  c->url = url;
+  c->extra = extra;
+  c->nextra = nextra;
+  c->plan = plan;
   if (c->m->provider == KL_PROVIDER_MOCK) {
     start_mock(c, plan);
     return 0;
@@ -525,4 +572,40 @@ int kl_gw_start(kl_gw_call *c, const char *url, const char *const *extra, size_t
   if (start_http(c, url, extra, nextra, &err) == 0) return 0;
   kl_gw_fail(c, 502, "upstream_error", "upstream_error", err.msg);
   return -1;
+}
+
+int kl_gw_retry(kl_gw_call *c, char *body, size_t len) {
+  free(c->up_owned);
+  c->up_owned = body;
+  c->up_body = body;
+  c->up_len = len;
+  c->got_response = false;
+  c->up_status = 0;
+  c->event_stream = false;
+  c->retry_after = NULL;
+  c->first_token_ns = 0;
+  kl_buf_reset(&c->body);
+  if (c->timer) {
+    uv_timer_stop(c->timer);
+    uv_close((uv_handle_t *)c->timer, timer_closed);
+    c->timer = NULL;
+  }
+  if (c->m->provider == KL_PROVIDER_MOCK) {
+    start_mock(c, c->plan);
+    return 0;
+  }
+  kl_err err = {0};
+  if (start_http(c, c->url, c->extra, c->nextra, &err) == 0) return 0;
+  kl_gw_fail(c, 502, "upstream_error", "upstream_error", err.msg);
+  return -1;
+}
+
+void kl_gw_refuse(kl_gw_call *c, int status, const char *type, const char *msg, const char *param, const char *code) {
+  const char *emsg = kl_arena_strdup(c->arena, msg);
+  kl_gw_outcome o = {.status = status, .error = emsg, .error_type = code};
+  c->ops->record(c, &o);  /* records the metrics (kl_metrics_http included) */
+  kl_buf b = KL_BUF_INIT;
+  error_body(c, &b, status, type, emsg, param, code);
+  c->reply.respond(c->reply.ud, status, "application/json", NULL, 0, b.data, b.len);
+  kl_buf_free(&b);
 }

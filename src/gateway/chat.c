@@ -24,6 +24,7 @@
 typedef struct chat_call {
   kl_gw_call c;               /* first: the common head */
   kl_chat_req req;
+  const char *url;
   kl_chat_stream *acc;
   bool native_anth;           /* the upstream speaks Anthropic Messages */
   kl_anth_a2o *a2o;           /* its streams: Anthropic events -> OpenAI chunks */
@@ -85,13 +86,23 @@ static void chat_record(kl_gw_call *c, const kl_gw_outcome *o) {
   if (cc->a2o && !u.present) u = kl_anth_a2o_usage(cc->a2o);
   /* chat counts input with OpenAI's message recipe, more exact than the generic estimate */
   estimate_usage(cc, &u, res ? res->output_json : NULL);
+  const char *output_json = res ? res->output_json : NULL;
+  if (c->guard) {
+    /* answers a reask replaced were billed too */
+    u.input += c->guard->spent.input;
+    u.input_cached += c->guard->spent.input_cached;
+    u.output += c->guard->spent.output;
+    u.output_reasoning += c->guard->spent.output_reasoning;
+    /* a filtered stream is stored as released (rewritten), never as the upstream sent it */
+    if (c->guard->stream_rails) output_json = kl_gw_guard_stored_output(c, output_json);
+  }
   kl_buf params = KL_BUF_INIT;
   kl_chat_req_params_json(&cc->req, &params);
   kl_generation gen = {
       .name = "chat.completions",
       .model_params_json = params.len ? params.data : NULL,
       .input_json = input_json(cc),
-      .output_json = res ? res->output_json : NULL,
+      .output_json = output_json,
       .finish_reason = res ? res->finish_reason : NULL,
       .usage = u,
       .params = cc->req.root,
@@ -112,6 +123,38 @@ static void chat_release(kl_gw_call *c) {
 }
 
 /* ---------- non-streamed answers ---------- */
+
+static int anthropic_body(chat_call *cc, kl_err *err);
+
+/* Output rails asked for another answer: the same request plus the rejected answer and the
+ * validation error.  The first answer's usage is kept (it was billed). */
+static void chat_reask(chat_call *cc, const kl_usage *spent) {
+  kl_gw_call *c = &cc->c;
+  c->guard->spent.input += spent->input;
+  c->guard->spent.input_cached += spent->input_cached;
+  c->guard->spent.output += spent->output;
+  c->guard->spent.output_reasoning += spent->output_reasoning;
+  size_t len;
+  char *body = kl_gw_guard_reask_body(c, cc->req.root, c->m->upstream_model, &len);
+  if (cc->native_anth) {
+    kl_err err = {0};
+    cJSON *r = cJSON_Parse(body);
+    free(body);
+    cJSON *a = r ? kl_anth_req_from_openai(r, &err) : NULL;
+    cJSON_Delete(r);
+    if (!a) {
+      kl_gw_fail(c, 500, "server_error", "guardrail_error", "cannot translate the reask request");
+      return;
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(a, "model", cJSON_CreateString(c->m->upstream_model));
+    char *s = cJSON_PrintUnformatted(a);
+    cJSON_Delete(a);
+    if (!s || !(body = strdup(s))) abort();
+    cJSON_free(s);
+    len = strlen(body);
+  }
+  kl_gw_retry(c, body, len);
+}
 
 static void chat_body_done(kl_gw_call *c) {
   kl_chat_result res;
@@ -138,9 +181,23 @@ static void chat_body_done(kl_gw_call *c) {
     kl_gw_fail(c, 502, "upstream_error", "upstream_invalid_response", m);
     return;
   }
+  const char *client_body = c->body.data;
+  size_t client_len = c->body.len;
+  if (c->guard) {
+    switch (kl_gw_guard_output(c, &c->body, &client_body, &client_len)) {
+      case KL_GW_GUARD_DONE: return;
+      case KL_GW_GUARD_REASK: chat_reask((chat_call *)c, &res.usage); return;
+      case KL_GW_GUARD_PASS: break;
+    }
+    /* the trace keeps the answer as rewritten (placeholders, redactions) */
+    if (kl_chat_resp_parse(c->arena, c->body.data ? c->body.data : "", c->body.len, &res, &e) != 0) {
+      kl_gw_fail(c, 500, "server_error", "guardrail_error", "output rails produced an invalid answer");
+      return;
+    }
+  }
   c->first_token_ns = 0;
   kl_gw_outcome o = {.status = 200, .res = &res};
-  kl_gw_complete_json(c, &o, c->body.data, c->body.len);
+  kl_gw_complete_json(c, &o, client_body, client_len);
 }
 
 /* ---------- streamed answers ---------- */
@@ -148,6 +205,7 @@ static void chat_body_done(kl_gw_call *c) {
 static void chat_stream_begin(kl_gw_call *c) {
   chat_call *cc = (chat_call *)c;
   cc->acc = kl_chat_stream_new();
+  if (c->guard) kl_gw_guard_stream_on(c);
 }
 
 /* One chat.completion.chunk (or [DONE]) from the upstream or from the Anthropic translator. */
@@ -160,12 +218,14 @@ static void on_chunk(void *ud, const char *event, const char *data, size_t len) 
   switch (k) {
     case KL_CHUNK_CONTENT:
       if (!c->first_token_ns && kl_chat_stream_deltas(cc->acc) > before) c->first_token_ns = kl_gw_now(c);
-      kl_gw_stream_event(c, event, data, len);
+      if (c->guard && c->guard->stream_rails) kl_gw_guard_stream_chunk(c, event, data, len);
+      else kl_gw_stream_event(c, event, data, len);
       break;
     case KL_CHUNK_USAGE_ONLY:
       if (cc->req.client_include_usage) kl_gw_stream_event(c, event, data, len);
       break;
     case KL_CHUNK_DONE:
+      if (c->guard && !kl_gw_guard_stream_finish(c)) break;  /* blocked: no [DONE] */
       kl_gw_stream_event(c, event, data, len);
       break;
     case KL_CHUNK_ERROR:
@@ -195,6 +255,10 @@ static void chat_on_event(void *ud, const char *event, const char *data, size_t 
 
 static void chat_stream_end(kl_gw_call *c, bool pending) {
   chat_call *cc = (chat_call *)c;
+  if (c->guard && !kl_gw_guard_stream_finish(c)) {
+    kl_gw_stream_done(c, false);  /* c->fail says how */
+    return;
+  }
   if (!kl_chat_stream_saw_done(cc->acc)) {
     kl_gw_fail(c, 502, "upstream_error", "upstream_stream_truncated",
                pending ? "upstream stream ended in the middle of an event"
@@ -220,6 +284,8 @@ static const kl_gw_ops chat_ops = {
 };
 
 /* ---------- entry point ---------- */
+
+static void chat_start(kl_gw_call *c) { kl_gw_start(c, ((chat_call *)c)->url, NULL, 0, kl_mock_chat); }
 
 /* Anthropic deployments: the request translated to a Messages request (400 when it cannot be). */
 static int anthropic_body(chat_call *cc, kl_err *err) {
@@ -252,6 +318,18 @@ kl_gw_call *kl_gw_chat(const kl_gw_request *r, const kl_gw_reply *reply) {
     return NULL;
   }
   c->want_stream = cc->req.stream;
+  bool changed = false;
+  if (kl_gw_guard_input(c, cc->req.root, &changed) != 0) {
+    cJSON_Delete(cc->req.root);
+    return NULL;
+  }
+  if (c->guard && c->guard->r->local[KL_GUARD_OUTPUT] && cc->req.stream &&
+      cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cc->req.root, "n")) > 1) {
+    kl_gw_reject(c, 400, "invalid_request_error", "output guardrails filter streams of one choice: n must be 1", "n",
+                 "invalid_request");
+    cJSON_Delete(cc->req.root);
+    return NULL;
+  }
   const kl_model_cfg *m = c->m;
   const char *url;
   if (m->provider == KL_PROVIDER_ANTHROPIC) {
@@ -262,7 +340,7 @@ kl_gw_call *kl_gw_chat(const kl_gw_request *r, const kl_gw_reply *reply) {
     }
     url = kl_arena_sprintf(c->arena, "%s/v1/messages", m->base_url);
   } else {
-    if (!cc->req.stream && !strcmp(cc->req.model, m->upstream_model)) {
+    if (!cc->req.stream && !changed && !strcmp(cc->req.model, m->upstream_model)) {
       /* nothing to rewrite: forward the client's bytes as they came (saves a serialisation) */
       c->up_body = r->body;
       c->up_len = r->body_len;
@@ -271,6 +349,12 @@ kl_gw_call *kl_gw_chat(const kl_gw_request *r, const kl_gw_reply *reply) {
       c->up_body = c->up_owned;
     }
     url = kl_arena_sprintf(c->arena, "%s/chat/completions", m->base_url);
+  }
+  cc->url = url;
+  switch (kl_gw_guard_classify(c, cc->req.root, chat_start)) {
+    case -1: return NULL;  /* answered */
+    case 0: return c;      /* the call starts when the input classifiers pass */
+    default: break;
   }
   if (kl_gw_start(c, url, NULL, 0, kl_mock_chat) != 0) return NULL;
   return c;

@@ -32,25 +32,7 @@
 
 #define MAX_FILE_BYTES (16u << 20)
 
-typedef struct walk {
-  yaml_document_t *doc;
-  const char *path; /* for messages: the file name or "<config>" */
-  kl_err *err;
-} walk;
 
-typedef enum { F_OTHER, F_INT, F_LONG, F_SIZE, F_BOOL, F_PRICE, F_STR } ftype;
-
-/* One key of a mapping section.  F_OTHER keys are allowed but handled by the caller.
- * For F_STR, min 1 means "must not be empty" and min 0 means "empty = NULL". */
-typedef struct field {
-  const char *key;
-  ftype type;
-  size_t off;
-  long long min, max;
-} field;
-
-#define OTHER(k) {k, F_OTHER, 0, 0, 0}
-#define NF(t) (sizeof(t) / sizeof((t)[0]))
 
 static const field top_fields[] = {
     OTHER("listen"),
@@ -58,6 +40,7 @@ static const field top_fields[] = {
     {"admin_key", F_STR, offsetof(kl_config, admin_key), 0, 0},
     {"workers", F_INT, offsetof(kl_config, workers), 0, 1024},
     OTHER("log_level"), OTHER("limits"), OTHER("trace"), OTHER("mock"), OTHER("prices"), OTHER("models"),
+    OTHER("guardrails"),
 };
 
 static const field limit_fields[] = {
@@ -93,6 +76,7 @@ static const field model_fields[] = {
     {"first_token_timeout_ms", F_LONG, offsetof(kl_model_cfg, first_token_timeout_ms), 0, INT_MAX},
     {"insecure_tls", F_BOOL, offsetof(kl_model_cfg, insecure_tls), 0, 0},
     OTHER("headers"), OTHER("price"),
+    {"guardrails", F_STR, offsetof(kl_model_cfg, guardrails), 1, 0},
 };
 
 /* A deployment's `price:` is the same as a `prices:` entry minus `model` (it is the
@@ -110,20 +94,20 @@ static const field price_fields[] = {
 
 /* ---- node helpers ---- */
 
-static unsigned long line_of(const yaml_node_t *n) { return (unsigned long)n->start_mark.line + 1; }
+unsigned long kl_cfg_line_of(const yaml_node_t *n) { return (unsigned long)n->start_mark.line + 1; }
 
-static bool fail(walk *w, const yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static bool fail(walk *w, const yaml_node_t *n, const char *fmt, ...) {
+bool kl_cfg_fail(walk *w, const yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+bool kl_cfg_fail(walk *w, const yaml_node_t *n, const char *fmt, ...) {
   char msg[256];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  kl_err_set(w->err, 1, "%s:%lu: %s", w->path, line_of(n), msg);
+  kl_err_set(w->err, 1, "%s:%lu: %s", w->path, kl_cfg_line_of(n), msg);
   return false;
 }
 
-static const char *kind(const yaml_node_t *n) {
+const char *kl_cfg_kind(const yaml_node_t *n) {
   switch (n->type) {
   case YAML_SCALAR_NODE: return "a scalar";
   case YAML_SEQUENCE_NODE: return "a sequence";
@@ -132,10 +116,10 @@ static const char *kind(const yaml_node_t *n) {
   }
 }
 
-static const yaml_node_t *node(walk *w, int id) { return yaml_document_get_node(w->doc, id); }
+const yaml_node_t *kl_cfg_node(walk *w, int id) { return yaml_document_get_node(w->doc, id); }
 
 /* An empty value, "~" or "null" (plain, not quoted). */
-static bool is_null(const yaml_node_t *n) {
+bool kl_cfg_is_null(const yaml_node_t *n) {
   if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return false;
   const char *v = (const char *)n->data.scalar.value;
   size_t l = n->data.scalar.length;
@@ -153,72 +137,72 @@ static bool same_key(const yaml_node_t *a, const yaml_node_t *b) {
          !memcmp(a->data.scalar.value, b->data.scalar.value, a->data.scalar.length);
 }
 
-static const yaml_node_t *get(walk *w, const yaml_node_t *map, const char *key) {
+const yaml_node_t *kl_cfg_get(walk *w, const yaml_node_t *map, const char *key) {
   for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++)
-    if (key_is(node(w, p->key), key)) return node(w, p->value);
+    if (key_is(kl_cfg_node(w, p->key), key)) return kl_cfg_node(w, p->value);
   return NULL;
 }
 
 /* Every key a scalar, known, and present once.  `where` names the section in messages. */
-static bool check_keys(walk *w, const yaml_node_t *map, const field *f, size_t nf, const char *where) {
+bool kl_cfg_check_keys(walk *w, const yaml_node_t *map, const field *f, size_t nf, const char *where) {
   const char *names[16];
   for (size_t i = 0; i < nf && i < 16; i++) names[i] = f[i].key;
   const char *in = where ? " in " : "", *wh = where ? where : "";
   for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-    const yaml_node_t *k = node(w, p->key);
-    if (k->type != YAML_SCALAR_NODE) return fail(w, k, "expected a key%s%s, got %s", in, wh, kind(k));
+    const yaml_node_t *k = kl_cfg_node(w, p->key);
+    if (k->type != YAML_SCALAR_NODE) return kl_cfg_fail(w, k, "expected a key%s%s, got %s", in, wh, kl_cfg_kind(k));
     const char *ks = (const char *)k->data.scalar.value;
     size_t i = 0;
     while (i < nf && !key_is(k, f[i].key)) i++;
     if (i == nf) {
       const char *s = kl_cfg_suggest(ks, names, nf < 16 ? nf : 16);
-      return fail(w, k, "unknown key '%.40s'%s%s%s%s%s", ks, in, wh, s ? " (did you mean '" : "", s ? s : "",
+      return kl_cfg_fail(w, k, "unknown key '%.40s'%s%s%s%s%s", ks, in, wh, s ? " (did you mean '" : "", s ? s : "",
                   s ? "'?)" : "");
     }
     for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++)
-      if (same_key(node(w, q->key), k))
-        return fail(w, k, "duplicate key '%s'%s%s (first on line %lu)", f[i].key, in, wh,
-                    line_of(node(w, q->key)));
+      if (same_key(kl_cfg_node(w, q->key), k))
+        return kl_cfg_fail(w, k, "duplicate key '%s'%s%s (first on line %lu)", f[i].key, in, wh,
+                    kl_cfg_line_of(kl_cfg_node(w, q->key)));
   }
   return true;
 }
 
 /* A scalar value after ${ENV} expansion, malloc'd; NULL after setting the error. */
-static char *value(walk *w, const yaml_node_t *n, const char *where) {
+char *kl_cfg_value(walk *w, const yaml_node_t *n, const char *where) {
   if (n->type != YAML_SCALAR_NODE) {
-    fail(w, n, "%s: expected a single value, got %s", where, kind(n));
+    kl_cfg_fail(w, n, "%s: expected a single value, got %s", where, kl_cfg_kind(n));
     return NULL;
   }
-  if (is_null(n)) return kl_cfg_strdup("");
+  if (kl_cfg_is_null(n)) return kl_cfg_strdup("");
   const char *v = (const char *)n->data.scalar.value;
   char why[KL_CFG_WHY];
   char *s = memchr(v, 0, n->data.scalar.length) ? NULL : kl_cfg_expand(v, n->data.scalar.length, why);
   if (!s) {
-    fail(w, n, "%s: %s", where, memchr(v, 0, n->data.scalar.length) ? "contains a NUL byte" : why);
+    kl_cfg_fail(w, n, "%s: %s", where, memchr(v, 0, n->data.scalar.length) ? "contains a NUL byte" : why);
     return NULL;
   }
   /* no config value needs a control character, and in a header or key one is an injection */
   for (const unsigned char *p = (const unsigned char *)s; *p; p++)
     if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
       free(s);
-      fail(w, n, "%s: contains a control character", where);
+      kl_cfg_fail(w, n, "%s: contains a control character", where);
       return NULL;
     }
   return s;
 }
 
 /* Checks the keys of `map` and stores every non-F_OTHER field into `base`. */
-static bool apply_fields(walk *w, const yaml_node_t *map, const field *f, size_t nf, void *base,
+bool kl_cfg_apply_fields(walk *w, const yaml_node_t *map, const field *f, size_t nf, void *base,
                          const char *prefix) {
-  if (!check_keys(w, map, f, nf, prefix)) return false;
+  if (!kl_cfg_check_keys(w, map, f, nf, prefix)) return false;
   for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-    const yaml_node_t *k = node(w, p->key), *vn = node(w, p->value);
+    const yaml_node_t *k = kl_cfg_node(w, p->key), *vn = kl_cfg_node(w, p->value);
     size_t i = 0;
     while (!key_is(k, f[i].key)) i++; /* check_keys proved it is there */
     if (f[i].type == F_OTHER) continue;
     char where[128];
     snprintf(where, sizeof where, "%s%s%s", prefix ? prefix : "", prefix ? "." : "", f[i].key);
-    char *s = value(w, vn, where);
+    char *s = kl_cfg_value(w, vn, where);
     if (!s) return false;
     char why[KL_CFG_WHY];
     char *dst = (char *)base + f[i].off;
@@ -249,16 +233,16 @@ static bool apply_fields(walk *w, const yaml_node_t *map, const field *f, size_t
     case F_OTHER: break;
     }
     free(s);
-    if (!ok) return fail(w, vn, "%s: %s", where, why);
+    if (!ok) return kl_cfg_fail(w, vn, "%s: %s", where, why);
   }
   return true;
 }
 
 /* A mapping section such as `limits:`; an empty value keeps the defaults. */
 static bool section(walk *w, const yaml_node_t *n, const field *f, size_t nf, void *base, const char *name) {
-  if (!n || is_null(n)) return true;
-  if (n->type != YAML_MAPPING_NODE) return fail(w, n, "%s: expected a mapping, got %s", name, kind(n));
-  return apply_fields(w, n, f, nf, base, name);
+  if (!n || kl_cfg_is_null(n)) return true;
+  if (n->type != YAML_MAPPING_NODE) return kl_cfg_fail(w, n, "%s: expected a mapping, got %s", name, kl_cfg_kind(n));
+  return kl_cfg_apply_fields(w, n, f, nf, base, name);
 }
 
 /* ---- models ---- */
@@ -273,24 +257,24 @@ static bool header_token(const char *s) {
 }
 
 static bool load_headers(walk *w, kl_model_cfg *m, const yaml_node_t *n, const char *where) {
-  if (!n || is_null(n)) return true;
+  if (!n || kl_cfg_is_null(n)) return true;
   if (n->type != YAML_MAPPING_NODE)
-    return fail(w, n, "%s.headers: expected a mapping of header names to values, got %s", where, kind(n));
+    return kl_cfg_fail(w, n, "%s.headers: expected a mapping of header names to values, got %s", where, kl_cfg_kind(n));
   size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-  if (cnt > 64) return fail(w, n, "%s.headers: too many headers (%zu, at most 64)", where, cnt);
+  if (cnt > 64) return kl_cfg_fail(w, n, "%s.headers: too many headers (%zu, at most 64)", where, cnt);
   m->headers = kl_cfg_calloc(cnt, sizeof *m->headers);
   for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-    const yaml_node_t *k = node(w, p->key);
-    if (k->type != YAML_SCALAR_NODE) return fail(w, k, "%s.headers: expected a header name, got %s", where, kind(k));
+    const yaml_node_t *k = kl_cfg_node(w, p->key);
+    if (k->type != YAML_SCALAR_NODE) return kl_cfg_fail(w, k, "%s.headers: expected a header name, got %s", where, kl_cfg_kind(k));
     const char *name = (const char *)k->data.scalar.value;
     if (memchr(name, 0, k->data.scalar.length) || !header_token(name))
-      return fail(w, k, "%s.headers: bad header name '%.40s'", where, name);
+      return kl_cfg_fail(w, k, "%s.headers: bad header name '%.40s'", where, name);
     for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++)
-      if (!strcasecmp((const char *)node(w, q->key)->data.scalar.value, name))
-        return fail(w, k, "%s.headers: duplicate header '%.40s'", where, name);
+      if (!strcasecmp((const char *)kl_cfg_node(w, q->key)->data.scalar.value, name))
+        return kl_cfg_fail(w, k, "%s.headers: duplicate header '%.40s'", where, name);
     char hw[200];
     snprintf(hw, sizeof hw, "%s.headers.%.60s", where, name);
-    char *v = value(w, node(w, p->value), hw);
+    char *v = kl_cfg_value(w, kl_cfg_node(w, p->value), hw);
     if (!v) return false;
     kl_buf b = KL_BUF_INIT;
     kl_buf_printf(&b, "%s: %s", name, v);
@@ -303,17 +287,17 @@ static bool load_headers(walk *w, kl_model_cfg *m, const yaml_node_t *n, const c
 /* One price mapping (a `prices:` entry, or a deployment's `price:`) into p. */
 static bool load_price(walk *w, const yaml_node_t *e, kl_price_cfg *p, size_t nf, const char *where) {
   p->input = p->output = p->input_cached = p->input_cache_write = p->output_reasoning = -1;
-  if (e->type != YAML_MAPPING_NODE) return fail(w, e, "%s: expected a mapping, got %s", where, kind(e));
-  if (!apply_fields(w, e, price_fields, nf, p, where)) return false;
-  const yaml_node_t *dn = get(w, e, "effective_from");
+  if (e->type != YAML_MAPPING_NODE) return kl_cfg_fail(w, e, "%s: expected a mapping, got %s", where, kl_cfg_kind(e));
+  if (!kl_cfg_apply_fields(w, e, price_fields, nf, p, where)) return false;
+  const yaml_node_t *dn = kl_cfg_get(w, e, "effective_from");
   if (!dn) return true;
   char dw[80];
   snprintf(dw, sizeof dw, "%s.effective_from", where);
-  char *s = value(w, dn, dw);
+  char *s = kl_cfg_value(w, dn, dw);
   if (!s) return false;
   int64_t t = *s ? kl_time_parse(s) : -1;
   if (t < 0) {
-    fail(w, dn, "%s: expected a date (YYYY-MM-DD or RFC 3339), got '%.40s'", dw, s);
+    kl_cfg_fail(w, dn, "%s: expected a date (YYYY-MM-DD or RFC 3339), got '%.40s'", dw, s);
     free(s);
     return false;
   }
@@ -328,27 +312,27 @@ static bool check_dup_date(walk *w, const yaml_node_t *e, const kl_price_cfg *ps
   for (size_t j = 0; j < i; j++) {
     if (ps[j].effective_from != ps[i].effective_from) continue;
     if (!ps[i].model) {
-      const yaml_node_t *at = get(w, e, "effective_from");
-      return fail(w, at ? at : e, "%s: duplicate price for this deployment%s", where,
+      const yaml_node_t *at = kl_cfg_get(w, e, "effective_from");
+      return kl_cfg_fail(w, at ? at : e, "%s: duplicate price for this deployment%s", where,
                   *dated ? dated : " (give each an effective_from)");
     }
     if (!strcmp(ps[j].model, ps[i].model))
-      return fail(w, get(w, e, "model"), "%s.model: duplicate price entry for '%.60s'%s", where, ps[i].model, dated);
+      return kl_cfg_fail(w, kl_cfg_get(w, e, "model"), "%s.model: duplicate price entry for '%.60s'%s", where, ps[i].model, dated);
   }
   return true;
 }
 
 /* A deployment's `price:`: one mapping, or a sequence of them (dated versions). */
 static bool load_model_price(walk *w, kl_model_cfg *m, const yaml_node_t *n, const char *where) {
-  if (!n || is_null(n)) return true;
+  if (!n || kl_cfg_is_null(n)) return true;
   char pw[64];
   bool seq = n->type == YAML_SEQUENCE_NODE;
   size_t cnt = seq ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start) : 1;
   if (n->type != YAML_MAPPING_NODE && !seq)
-    return fail(w, n, "%s.price: expected a mapping (or a sequence of them), got %s", where, kind(n));
+    return kl_cfg_fail(w, n, "%s.price: expected a mapping (or a sequence of them), got %s", where, kl_cfg_kind(n));
   m->prices = kl_cfg_calloc(cnt, sizeof *m->prices);
   for (size_t i = 0; i < cnt; i++) {
-    const yaml_node_t *e = seq ? node(w, n->data.sequence.items.start[i]) : n;
+    const yaml_node_t *e = seq ? kl_cfg_node(w, n->data.sequence.items.start[i]) : n;
     if (seq) snprintf(pw, sizeof pw, "%s.price[%zu]", where, i);
     else snprintf(pw, sizeof pw, "%s.price", where);
     m->nprices = i + 1;
@@ -362,22 +346,22 @@ static bool load_model(walk *w, kl_config *c, size_t idx, const yaml_node_t *n) 
   kl_model_cfg *m = &c->models[idx];
   m->timeout_ms = 600000;
   m->connect_timeout_ms = 10000;
-  m->line = (int)line_of(n);
+  m->line = (int)kl_cfg_line_of(n);
   char where[40], why[KL_CFG_WHY];
   snprintf(where, sizeof where, "models[%zu]", idx);
-  if (n->type != YAML_MAPPING_NODE) return fail(w, n, "%s: expected a mapping, got %s", where, kind(n));
-  if (!apply_fields(w, n, model_fields, NF(model_fields), m, where)) return false;
-  if (!m->name) return fail(w, n, "%s: missing 'name'", where);
+  if (n->type != YAML_MAPPING_NODE) return kl_cfg_fail(w, n, "%s: expected a mapping, got %s", where, kl_cfg_kind(n));
+  if (!kl_cfg_apply_fields(w, n, model_fields, NF(model_fields), m, where)) return false;
+  if (!m->name) return kl_cfg_fail(w, n, "%s: missing 'name'", where);
   for (size_t j = 0; j < idx; j++)
     if (!strcmp(c->models[j].name, m->name))
-      return fail(w, get(w, n, "name"), "%s.name: duplicate model '%.60s' (first defined on line %d)", where,
+      return kl_cfg_fail(w, kl_cfg_get(w, n, "name"), "%s.name: duplicate model '%.60s' (first defined on line %d)", where,
                   m->name, c->models[j].line);
 
-  const yaml_node_t *pv = get(w, n, "provider");
-  if (!pv) return fail(w, n, "%s: missing 'provider' (openai, anthropic or mock)", where);
+  const yaml_node_t *pv = kl_cfg_get(w, n, "provider");
+  if (!pv) return kl_cfg_fail(w, n, "%s: missing 'provider' (openai, anthropic or mock)", where);
   char pw[64];
   snprintf(pw, sizeof pw, "%s.provider", where);
-  char *prov = value(w, pv, pw);
+  char *prov = kl_cfg_value(w, pv, pw);
   if (!prov) return false;
   bool known = true;
   if (!strcmp(prov, "openai")) m->provider = KL_PROVIDER_OPENAI;
@@ -385,7 +369,7 @@ static bool load_model(walk *w, kl_config *c, size_t idx, const yaml_node_t *n) 
   else if (!strcmp(prov, "mock")) m->provider = KL_PROVIDER_MOCK;
   else known = false;
   if (!known) {
-    fail(w, pv, "%s: expected one of openai, anthropic, mock, got '%.40s'", pw, prov);
+    kl_cfg_fail(w, pv, "%s: expected one of openai, anthropic, mock, got '%.40s'", pw, prov);
     free(prov);
     return false;
   }
@@ -394,10 +378,10 @@ static bool load_model(walk *w, kl_config *c, size_t idx, const yaml_node_t *n) 
   if (!m->upstream_model) m->upstream_model = kl_cfg_strdup(m->name);
 
   /* base_url: validated even for mock (a typo there is still a typo), but mock keeps NULL */
-  const yaml_node_t *bv = get(w, n, "base_url");
+  const yaml_node_t *bv = kl_cfg_get(w, n, "base_url");
   char bw[64];
   snprintf(bw, sizeof bw, "%s.base_url", where);
-  char *given = bv ? value(w, bv, bw) : NULL;
+  char *given = bv ? kl_cfg_value(w, bv, bw) : NULL;
   if (bv && !given) return false;
   const char *url = given && *given ? given
                     : m->provider == KL_PROVIDER_OPENAI ? "https://api.openai.com/v1"
@@ -406,7 +390,7 @@ static bool load_model(walk *w, kl_config *c, size_t idx, const yaml_node_t *n) 
   if (url) {
     m->base_url = kl_cfg_base_url(url, why);
     free(given);
-    if (!m->base_url) return fail(w, bv ? bv : n, "%s: %s", bw, why);
+    if (!m->base_url) return kl_cfg_fail(w, bv ? bv : n, "%s: %s", bw, why);
     if (m->provider == KL_PROVIDER_MOCK) {
       free(m->base_url);
       m->base_url = NULL;
@@ -414,35 +398,35 @@ static bool load_model(walk *w, kl_config *c, size_t idx, const yaml_node_t *n) 
   } else {
     free(given);
   }
-  return load_headers(w, m, get(w, n, "headers"), where) && load_model_price(w, m, get(w, n, "price"), where);
+  return load_headers(w, m, kl_cfg_get(w, n, "headers"), where) && load_model_price(w, m, kl_cfg_get(w, n, "price"), where);
 }
 
 static bool load_models(walk *w, kl_config *c, const yaml_node_t *n) {
   if (n->type != YAML_SEQUENCE_NODE)
-    return fail(w, n, "models: expected a sequence of models, got %s", is_null(n) ? "nothing" : kind(n));
+    return kl_cfg_fail(w, n, "models: expected a sequence of models, got %s", kl_cfg_is_null(n) ? "nothing" : kl_cfg_kind(n));
   size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-  if (!cnt) return fail(w, n, "models: at least one model is required");
+  if (!cnt) return kl_cfg_fail(w, n, "models: at least one model is required");
   c->models = kl_cfg_calloc(cnt, sizeof *c->models);
   for (size_t i = 0; i < cnt; i++) {
     c->nmodels = i + 1; /* so kl_config_free sees the half-built entry */
-    if (!load_model(w, c, i, node(w, n->data.sequence.items.start[i]))) return false;
+    if (!load_model(w, c, i, kl_cfg_node(w, n->data.sequence.items.start[i]))) return false;
   }
   return true;
 }
 
 static bool load_prices(walk *w, kl_config *c, const yaml_node_t *n) {
-  if (is_null(n)) return true;
-  if (n->type != YAML_SEQUENCE_NODE) return fail(w, n, "prices: expected a sequence, got %s", kind(n));
+  if (kl_cfg_is_null(n)) return true;
+  if (n->type != YAML_SEQUENCE_NODE) return kl_cfg_fail(w, n, "prices: expected a sequence, got %s", kl_cfg_kind(n));
   size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
   c->prices = kl_cfg_calloc(cnt, sizeof *c->prices);
   for (size_t i = 0; i < cnt; i++) {
-    const yaml_node_t *e = node(w, n->data.sequence.items.start[i]);
+    const yaml_node_t *e = kl_cfg_node(w, n->data.sequence.items.start[i]);
     kl_price_cfg *p = &c->prices[i];
     c->nprices = i + 1;
     char where[40];
     snprintf(where, sizeof where, "prices[%zu]", i);
     if (!load_price(w, e, p, NF(price_fields), where)) return false;
-    if (!p->model) return fail(w, e, "%s: missing 'model'", where);
+    if (!p->model) return kl_cfg_fail(w, e, "%s: missing 'model'", where);
     if (!check_dup_date(w, e, c->prices, i, where)) return false;
   }
   return true;
@@ -451,42 +435,43 @@ static bool load_prices(walk *w, kl_config *c, const yaml_node_t *n) {
 /* ---- top level ---- */
 
 static bool load_top(walk *w, kl_config *c, const yaml_node_t *root, bool *models_seen) {
-  if (!root || is_null(root)) return true; /* an empty file is all defaults */
+  if (!root || kl_cfg_is_null(root)) return true; /* an empty file is all defaults */
   if (root->type != YAML_MAPPING_NODE)
-    return fail(w, root, "expected a mapping of settings at the top level, got %s", kind(root));
-  if (!apply_fields(w, root, top_fields, NF(top_fields), c, NULL)) return false;
+    return kl_cfg_fail(w, root, "expected a mapping of settings at the top level, got %s", kl_cfg_kind(root));
+  if (!kl_cfg_apply_fields(w, root, top_fields, NF(top_fields), c, NULL)) return false;
   char why[KL_CFG_WHY];
   const yaml_node_t *n;
-  if ((n = get(w, root, "listen"))) {
-    char *s = value(w, n, "listen"), *host = NULL;
+  if ((n = kl_cfg_get(w, root, "listen"))) {
+    char *s = kl_cfg_value(w, n, "listen"), *host = NULL;
     if (!s) return false;
     bool ok = kl_cfg_listen(s, &host, &c->listen_port, why);
     free(s);
-    if (!ok) return fail(w, n, "listen: %s", why);
+    if (!ok) return kl_cfg_fail(w, n, "listen: %s", why);
     free(c->listen_host);
     c->listen_host = host;
   }
-  if ((n = get(w, root, "log_level"))) {
-    char *s = value(w, n, "log_level");
+  if ((n = kl_cfg_get(w, root, "log_level"))) {
+    char *s = kl_cfg_value(w, n, "log_level");
     if (!s) return false;
     if (strcmp(s, "debug") && strcmp(s, "info") && strcmp(s, "warn") && strcmp(s, "error")) {
-      fail(w, n, "log_level: expected one of debug, info, warn, error, got '%.40s'", s);
+      kl_cfg_fail(w, n, "log_level: expected one of debug, info, warn, error, got '%.40s'", s);
       free(s);
       return false;
     }
     free(c->log_level);
     c->log_level = s;
   }
-  if (!section(w, get(w, root, "limits"), limit_fields, NF(limit_fields), c, "limits") ||
-      !section(w, get(w, root, "trace"), trace_fields, NF(trace_fields), c, "trace") ||
-      !section(w, get(w, root, "mock"), mock_fields, NF(mock_fields), c, "mock"))
+  if (!section(w, kl_cfg_get(w, root, "limits"), limit_fields, NF(limit_fields), c, "limits") ||
+      !section(w, kl_cfg_get(w, root, "trace"), trace_fields, NF(trace_fields), c, "trace") ||
+      !section(w, kl_cfg_get(w, root, "mock"), mock_fields, NF(mock_fields), c, "mock"))
     return false;
-  if ((n = get(w, root, "prices")) && !load_prices(w, c, n)) return false;
-  if ((n = get(w, root, "models"))) {
+  if ((n = kl_cfg_get(w, root, "prices")) && !load_prices(w, c, n)) return false;
+  if ((n = kl_cfg_get(w, root, "guardrails")) && !kl_cfg_load_guardrails(w, c, n)) return false;
+  if ((n = kl_cfg_get(w, root, "models"))) {
     *models_seen = true;
     if (!load_models(w, c, n)) return false;
   }
-  return true;
+  return kl_cfg_check_policies(w, c);
 }
 
 /* ---- defaults ---- */
@@ -606,7 +591,7 @@ kl_config *kl_config_parse(const char *yaml, size_t len, const char *path, kl_er
       ok = false;
     } else {
       const yaml_node_t *r2 = yaml_document_get_root_node(&extra);
-      if (r2) ok = fail(&w, r2, "expected a single YAML document, found another one");
+      if (r2) ok = kl_cfg_fail(&w, r2, "expected a single YAML document, found another one");
       yaml_document_delete(&extra);
     }
   }
@@ -675,8 +660,10 @@ void kl_config_free(kl_config *c) {
     for (size_t j = 0; j < m->nheaders; j++) free_secret(m->headers[j]); /* may carry tokens */
     free(m->headers);
     free(m->prices);
+    free(m->guardrails);
   }
   free(c->models);
+  kl_cfg_free_guardrails(c);
   for (size_t i = 0; i < c->nprices; i++) free(c->prices[i].model);
   free(c->prices);
   free(c);

@@ -29,4 +29,46 @@ char *kl_cfg_base_url(const char *s, char why[KL_CFG_WHY]);
 /* Closest candidate within a small edit distance, or NULL. */
 const char *kl_cfg_suggest(const char *key, const char *const *cands, size_t n);
 
+/* ---- the YAML walk (config.c), shared with the sections in their own files ---- */
+#include <yaml.h>
+#include <stddef.h>
+
+typedef struct walk {
+  yaml_document_t *doc;
+  const char *path; /* for messages: the file name or "<config>" */
+  kl_err *err;
+} walk;
+
+typedef enum { F_OTHER, F_INT, F_LONG, F_SIZE, F_BOOL, F_PRICE, F_STR } ftype;
+
+/* One key of a mapping section.  F_OTHER keys are allowed but handled by the caller.
+ * For F_STR, min 1 means "must not be empty" and min 0 means "empty = NULL". */
+typedef struct field {
+  const char *key;
+  ftype type;
+  size_t off;
+  long long min, max;
+} field;
+
+#define OTHER(k) {k, F_OTHER, 0, 0, 0}
+#define NF(t) (sizeof(t) / sizeof((t)[0]))
+
+bool kl_cfg_fail(walk *w, const yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+const char *kl_cfg_kind(const yaml_node_t *n);
+const yaml_node_t *kl_cfg_node(walk *w, int id);
+bool kl_cfg_is_null(const yaml_node_t *n);
+const yaml_node_t *kl_cfg_get(walk *w, const yaml_node_t *map, const char *key);
+bool kl_cfg_check_keys(walk *w, const yaml_node_t *map, const field *f, size_t nf, const char *where);
+/* A scalar, ${ENV}-expanded, malloc'd ("" for null); NULL after failing. */
+char *kl_cfg_value(walk *w, const yaml_node_t *n, const char *where);
+/* Checks the keys of `map` and stores every non-F_OTHER field into `base`. */
+bool kl_cfg_apply_fields(walk *w, const yaml_node_t *map, const field *f, size_t nf, void *base, const char *prefix);
+unsigned long kl_cfg_line_of(const yaml_node_t *n);
+
+/* config_guard.c: the `guardrails:` section and a model's `guardrails:` key. */
+bool kl_cfg_load_guardrails(walk *w, kl_config *c, const yaml_node_t *n);
+/* After the models are loaded: every model's policy name exists. */
+bool kl_cfg_check_policies(walk *w, kl_config *c);
+void kl_cfg_free_guardrails(kl_config *c);
+
 #endif

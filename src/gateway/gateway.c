@@ -68,11 +68,16 @@ kl_gateway *kl_gateway_new(const kl_config *cfg, kl_store *store, kl_err *err) {
   kl_tracer_add_secret(g->tracer, cfg->admin_key);
   g->metrics = kl_metrics_new(cfg);
   g->created_unix = kl_now_ns() / 1000000000;
+  if (!kl_gw_guard_init(g, err)) {
+    kl_gateway_free(g);
+    return NULL;
+  }
   return g;
 }
 
 void kl_gateway_free(kl_gateway *g) {
   if (!g) return;
+  kl_gw_guard_free(g);
   kl_tracer_free(g->tracer);
   kl_metrics_free(g->metrics);
   kl_prices_free(g->prices);

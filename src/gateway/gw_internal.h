@@ -4,8 +4,13 @@
 
 #include "gateway/kl_gateway.h"
 
+typedef struct kl_gw_rails kl_gw_rails;
+
 struct kl_gateway {
   const kl_config *cfg;
+  kl_gw_rails *rails;      /* [0] = the built-in "default", then cfg->policies in order */
+  size_t nrails;
+  const kl_gw_rails **model_rails;  /* per cfg->models[i]: its policy or NULL */
   kl_store *store;
   kl_prices *prices;
   kl_prices **dep_prices;  /* per cfg->models[i]: that deployment's own `price:`, or NULL */
@@ -52,6 +57,8 @@ typedef struct kl_gw_outcome {
 
 /* The endpoint's part of a call.  Every hook gets the call head (the endpoint struct starts
  * with it, so it casts back). */
+typedef struct kl_gw_guard kl_gw_guard;
+
 typedef struct kl_gw_ops {
   const char *route;  /* metrics route label */
   kl_gw_fmt fmt;
@@ -101,7 +108,16 @@ struct kl_gw_call {
   bool stream_started;
   int64_t first_token_ns;
   const char *fail;            /* set when the call is to be aborted (on_data / on_event) */
+  int fail_status;             /* with fail: how to answer (0 = 502 upstream_invalid_stream) */
+  const char *fail_type, *fail_code;
+  bool active;                 /* counted in w->active (from kl_gw_start, or a classifier) */
   bool finished;
+  /* what kl_gw_start was given, for kl_gw_retry */
+  const char *url;
+  const char *const *extra;
+  size_t nextra;
+  kl_mock_planner plan;
+  kl_gw_guard *guard;          /* guardrails state, NULL when the model has no policy */
 };
 
 void kl_gw_call_init(kl_gw_call *c, const kl_gw_ops *ops, const kl_gw_request *r, const kl_gw_reply *reply);
@@ -118,6 +134,17 @@ void kl_gw_body_model(kl_gw_call *c, const cJSON *root, const char *body, size_t
  * url with the deployment's headers and timeouts plus `extra` header lines.  The call is
  * active from here.  0, or -1 after completing the call with a 502. */
 int kl_gw_start(kl_gw_call *c, const char *url, const char *const *extra, size_t nextra, kl_mock_planner plan);
+/* The stream's clean end (c->fail, then the endpoint's stream_end): guard_classify.c calls
+ * it for an end that was held. */
+void kl_gw_stream_done(kl_gw_call *c, bool pending);
+/* Marks the call active (idempotent): from here it must end through kl_gw_fail / complete. */
+void kl_gw_activate(kl_gw_call *c);
+/* Starts the provider call again with a new body (malloc'd, taken over) after a complete
+ * answer (reask); the call stays active.  0, or -1 after failing the call. */
+int kl_gw_retry(kl_gw_call *c, char *body, size_t len);
+/* Refuses a request before any provider call, but records it (trace + metrics) like a call:
+ * guardrail blocks, which must leave a trace. */
+void kl_gw_refuse(kl_gw_call *c, int status, const char *type, const char *msg, const char *param, const char *code);
 /* Fails the call: records, then replies with an error (or an error event when the stream began). */
 void kl_gw_fail(kl_gw_call *c, int status, const char *type, const char *code, const char *msg);
 void kl_gw_fail_transport(kl_gw_call *c, kl_upstream_status st, const char *msg);
@@ -137,5 +164,88 @@ void kl_gw_record(kl_gw_call *c, kl_generation *gen, const kl_gw_outcome *o);
 bool kl_gw_should_estimate(const kl_gw_call *c, const kl_usage *u);
 /* Params of a request root (temperature, max_tokens, ... that are present) as JSON. */
 void kl_gw_params_json(const cJSON *root, const char *const *keys, size_t nkeys, kl_buf *out);
+
+/* ---------- guard_rails.c, guard_stream.c, guard_classify.c: guardrails ---------- */
+
+/* A compiled policy and how the gateway runs it. */
+struct kl_gw_rails {
+  const char *name;
+  kl_guard_policy *policy;
+  bool canary;
+  size_t holdback;
+  bool local[3];           /* per stage: a scanner that runs in-process */
+  size_t n_cls[3];         /* per stage: classifier scanners */
+};
+
+/* One checked text and its result. */
+typedef struct kl_gw_guard_part {
+  cJSON *node;             /* the JSON string holding the text */
+  const char *part;        /* "messages[1].content" */
+  kl_guard_result res;
+} kl_gw_guard_part;
+
+typedef struct kl_gw_cls kl_gw_cls;
+
+struct kl_gw_guard {
+  const kl_gw_rails *r;
+  kl_guard_vault vault;    /* restore: placeholder -> value, this call only */
+  char canary[33];         /* "" = none */
+  bool expect_json;
+  const char *schema;      /* response_format's JSON schema, or NULL */
+  size_t schema_len;
+  int reasks;
+  const char *reask_error, *reask_answer;
+  kl_usage spent;          /* usage of answers replaced by a reask */
+  /* classifiers (guard_classify.c) */
+  kl_gw_cls *cls;          /* calls in flight */
+  int pending;             /* DURING classifiers not yet answered: the answer is held */
+  int pending_input;       /* INPUT classifiers not yet answered: the upstream call waits */
+  void (*then)(kl_gw_call *c);  /* starts the upstream call once the INPUT ones passed */
+  bool held_body, held_end, held_end_pending;
+  kl_buf held_events;      /* SSE events received while held: event \0 data-len data ... */
+  /* streamed output (guard_stream.c) */
+  bool stream_rails, finished;
+  kl_buf held;             /* text not yet released (the hold-back) */
+  kl_buf carry;            /* the tail of the released text, re-scanned with the next window */
+  kl_buf full;             /* the whole answer, for the final check */
+  kl_buf stored;           /* the answer as released, before restore: what the trace keeps */
+  kl_buf head;             /* text-less chunks held until the first release (event NUL data NUL) */
+};
+
+typedef enum { KL_GW_GUARD_PASS = 0, KL_GW_GUARD_DONE, KL_GW_GUARD_REASK } kl_gw_guard_out;
+
+bool kl_gw_guard_init(kl_gateway *g, kl_err *err);
+void kl_gw_guard_free(kl_gateway *g);
+const kl_gw_rails *kl_gw_rails_for(const kl_gateway *g, const kl_model_cfg *m);
+/* Input (and local during) rails over a chat request's messages, rewriting them in place; sets
+ * up c->guard when the model has a policy.  0 = go on (*changed: root was modified), -1 =
+ * the call was answered (blocked). */
+int kl_gw_guard_input(kl_gw_call *c, cJSON *root, bool *changed);
+/* Output rails over a complete chat.completion in body (rewritten in place: what is traced);
+ * *client_body is what the client gets (values restored).  DONE: the call was failed (a
+ * block); REASK: call kl_gw_guard_reask_body and kl_gw_retry. */
+kl_gw_guard_out kl_gw_guard_output(kl_gw_call *c, kl_buf *body, const char **client_body, size_t *client_len);
+char *kl_gw_guard_reask_body(kl_gw_call *c, const cJSON *req_root, const char *upstream_model, size_t *len);
+void kl_gw_guard_observe(kl_gw_call *c, kl_guard_stage st, const kl_gw_guard_part *parts, size_t nparts,
+                         kl_guard_action verdict, const char *blocked, int64_t start_ns, double us);
+
+/* Streams (guard_stream.c): whether output rails filter this stream; one content chunk
+ * (takes over relaying it); the end of the stream (flushes, runs whole-text rails).  false =
+ * the call was failed. */
+bool kl_gw_guard_stream_on(kl_gw_call *c);
+bool kl_gw_guard_stream_chunk(kl_gw_call *c, const char *event, const char *data, size_t len);
+bool kl_gw_guard_stream_finish(kl_gw_call *c);
+void kl_gw_guard_release(kl_gw_call *c);
+/* The assistant message to store for a filtered stream: its content as released. */
+const char *kl_gw_guard_stored_output(kl_gw_call *c, const char *output_json);
+
+/* Classifiers (guard_classify.c).  Starts the INPUT and DURING classifier calls for the
+ * request's texts.  1: start the provider call now (DURING ones may be running); 0: INPUT
+ * ones are pending and `then` starts the provider call when they pass; -1: the call was
+ * answered (do not touch it). */
+int kl_gw_guard_classify(kl_gw_call *c, const cJSON *root, void (*then)(kl_gw_call *c));
+/* While DURING classifiers are pending, the answer is held: call.c asks before delivering. */
+bool kl_gw_guard_holding(const kl_gw_call *c);
+void kl_gw_guard_cls_cancel(kl_gw_call *c);
 
 #endif

@@ -31,6 +31,23 @@
  *       headers: {X-Extra: value}   # sent upstream
  *       price: {input: 2.5, output: 10, effective_from: 2026-01-01}  # this deployment's price
  *                                    # (USD per 1M; a list of such mappings for several dates)
+ *       guardrails: strict           # a policy name; "none" turns rails off for this model
+ *   guardrails:
+ *     default: default               # policy of models without `guardrails:` (default: none);
+ *                                    # "default" is built in: input pii (redact), secrets and
+ *                                    # injection (block); output pii and secrets
+ *     policies:
+ *       - name: strict
+ *         canary: true               # canary token in the system prompt, blocked in outputs
+ *         stream_holdback: 128       # bytes of a stream held back for the output rails
+ *         scanners:                  # kinds: see guard/kl_guard.h
+ *           - {kind: pii, stage: input, action: redact, types: [EMAIL_ADDRESS, CREDIT_CARD]}
+ *           - {kind: secrets, action: block}
+ *           - {kind: injection, threshold: 0.5}
+ *           - {kind: banned, list: [project falcon]}
+ *           - {kind: json, stage: output, action: reask}
+ *           - {kind: classifier, stage: during, url: "http://127.0.0.1:9000/classify",
+ *              timeout_ms: 300, fail_open: true}
  *
  * Cost precedence (trace/tracer.c): a cost the upstream reports, then the deployment's
  * `price:`, then `prices:` for the public name, then for the upstream model, then the
@@ -45,6 +62,7 @@
 #define KL_CONFIG_H
 
 #include "base/kl_base.h"
+#include "guard/kl_guard.h"
 
 typedef enum { KL_PROVIDER_MOCK = 0, KL_PROVIDER_OPENAI, KL_PROVIDER_ANTHROPIC } kl_provider_type;
 
@@ -69,7 +87,18 @@ typedef struct kl_model_cfg {
   int line;                /* where it was defined (0 = built-in default) */
   kl_price_cfg *prices;    /* the deployment's own `price:` (one, or several dated) */
   size_t nprices;
+  char *guardrails;        /* policy name; NULL = guardrails.default; "none" = no rails */
 } kl_model_cfg;
+
+/* A guardrails policy: its scanners (strings malloc'd) and how the gateway runs them. */
+typedef struct kl_policy_cfg {
+  char *name;
+  kl_guard_scanner_cfg *scanners;
+  size_t nscanners;
+  bool canary;             /* add a canary token to the system prompt; block outputs containing it */
+  size_t stream_holdback;  /* bytes of streamed text held back for output rails (default 128) */
+  int line;
+} kl_policy_cfg;
 
 typedef struct kl_config {
   char *path;              /* NULL when defaults */
@@ -89,6 +118,9 @@ typedef struct kl_config {
   size_t nmodels;
   kl_price_cfg *prices;
   size_t nprices;
+  kl_policy_cfg *policies; /* `guardrails.policies`; the built-in "default" is not listed */
+  size_t npolicies;
+  char *default_policy;    /* `guardrails.default`: for models without their own; NULL = none */
 } kl_config;
 
 /* path NULL = embedded defaults (plus the environment).  Returns NULL with err on failure. */

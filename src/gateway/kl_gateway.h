@@ -92,6 +92,8 @@ void kl_metrics_free(kl_metrics *m);
 void kl_metrics_record(kl_metrics *m, const kl_metrics_obs *o);
 void kl_metrics_http(kl_metrics *m, const char *route, int status); /* every HTTP request */
 void kl_metrics_inflight(kl_metrics *m, int delta);
+/* One guardrail check: stage "input" | "during" | "output", verdict kl_guard_action_name(). */
+void kl_metrics_guard(kl_metrics *m, const char *stage, const char *verdict, double us);
 /* Renders all metrics; store stats are included when store is non-NULL. */
 void kl_metrics_render(kl_metrics *m, kl_store *store, kl_buf *out);
 

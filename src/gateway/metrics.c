@@ -20,7 +20,8 @@ static const char *k_routes[] = {"chat", "embeddings", "responses", "messages", 
 static const char *k_errors[] = {"invalid_request", "model_not_found", "upstream_timeout", "upstream_unreachable",
                                  "upstream_reset", "upstream_status", "upstream_invalid_response",
                                  "upstream_invalid_stream", "upstream_stream_truncated", "client_disconnected",
-                                 "upstream_error", "error"};
+                                 "upstream_error", "guardrail_blocked", "guardrail_unavailable", "guardrail_error",
+                                 "error"};
 #define NERRORS (sizeof k_errors / sizeof *k_errors)
 
 typedef struct hist {
@@ -40,7 +41,14 @@ typedef struct model_slot {
   _Atomic uint64_t unpriced;
 } model_slot;
 
+/* guardrail checks by stage (input, during, output) and verdict (kl_guard_action order) */
+static const char *k_gstages[] = {"input", "during", "output"};
+#define NGSTAGES 3
+#define NGVERDICTS 8
+
 struct kl_metrics {
+  _Atomic uint64_t guard[NGSTAGES][NGVERDICTS];
+  _Atomic uint64_t guard_us[NGSTAGES];
   size_t nslots;
   model_slot *slots;
   _Atomic uint64_t http[NROUTES][NSTATUS];
@@ -119,6 +127,16 @@ static size_t route_idx(const char *route) {
 
 void kl_metrics_http(kl_metrics *m, const char *route, int status) {
   ADD(m->http[route_idx(route)][status_idx(status)], 1);
+}
+
+void kl_metrics_guard(kl_metrics *m, const char *stage, const char *verdict, double us) {
+  size_t st = 0, v = 0;
+  for (size_t i = 0; i < NGSTAGES; i++)
+    if (!strcmp(k_gstages[i], stage)) st = i;
+  kl_guard_action a;
+  if (kl_guard_action_parse(verdict, &a) && (size_t)a < NGVERDICTS) v = (size_t)a;
+  ADD(m->guard[st][v], 1);
+  ADD(m->guard_us[st], us + 0.5);
 }
 
 void kl_metrics_inflight(kl_metrics *m, int delta) {
@@ -234,6 +252,20 @@ void kl_metrics_render(kl_metrics *m, kl_store *store, kl_buf *out) {
       if (k_status[k]) kl_buf_printf(out, "keel_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n", k_routes[r], k_status[k], v);
       else kl_buf_printf(out, "keel_http_requests_total{route=\"%s\",status=\"other\"} %llu\n", k_routes[r], v);
     }
+  kl_buf_puts(out, "# HELP keel_guardrail_checks_total Guardrail checks by stage and verdict.\n"
+                   "# TYPE keel_guardrail_checks_total counter\n");
+  for (size_t st = 0; st < NGSTAGES; st++)
+    for (size_t v = 0; v < NGVERDICTS; v++) {
+      unsigned long long n = LOAD(m->guard[st][v]);
+      if (n)
+        kl_buf_printf(out, "keel_guardrail_checks_total{stage=\"%s\",verdict=\"%s\"} %llu\n", k_gstages[st],
+                      kl_guard_action_name((kl_guard_action)v), n);
+    }
+  kl_buf_puts(out, "# HELP keel_guardrail_seconds_total Time spent in guardrail checks by stage.\n"
+                   "# TYPE keel_guardrail_seconds_total counter\n");
+  for (size_t st = 0; st < NGSTAGES; st++)
+    kl_buf_printf(out, "keel_guardrail_seconds_total{stage=\"%s\"} %.6f\n", k_gstages[st],
+                  (double)LOAD(m->guard_us[st]) / 1e6);
   kl_buf_printf(out, "# HELP keel_inflight_requests LLM calls in progress.\n# TYPE keel_inflight_requests gauge\n"
                      "keel_inflight_requests %lld\n", (long long)atomic_load(&m->inflight));
   kl_buf_printf(out, "# HELP keel_start_time_seconds Start time of the process.\n# TYPE keel_start_time_seconds gauge\n"

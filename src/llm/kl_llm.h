@@ -236,6 +236,9 @@ typedef const char *(*kl_header_fn)(void *ud, const char *lower_name);
  *   x-mock-latency-ms, x-mock-chunk-delay-ms: override opts
  *   x-mock-cached-tokens: N   report N of the prompt tokens as cached
  *   x-mock-reasoning-tokens: N  report N reasoning tokens
+ *   x-mock-content: TEXT  the answer is exactly TEXT, unless the conversation already holds an
+ *                         assistant turn with that text (so a guardrail re-ask gets a normal answer);
+ *                         "{system}" in TEXT stands for the system prompt
  *   x-mock-chunks: N          number of content chunks to stream (default: one per word)
  * The answer is derived deterministically from the request (same request, same answer). Tools
  * in the request with tool_choice other than "none", and a last message that is not a tool
@@ -261,6 +264,9 @@ void kl_mock_messages(kl_arena *a, const char *body, size_t len, kl_header_fn hd
 /* POST /v1/embeddings: deterministic, meaningful vectors (texts that share words are close). */
 void kl_mock_embeddings(kl_arena *a, const char *body, size_t len, kl_header_fn hdr, void *hdr_ud,
                         const kl_mock_opts *opts, kl_mock_plan *out);
+/* POST /classify: the stand-in for a guardrail classifier server (see mock_classify.c). */
+void kl_mock_classify(kl_arena *a, const char *body, size_t len, kl_header_fn hdr, void *hdr_ud,
+                      const kl_mock_opts *opts, kl_mock_plan *out);
 /* POST /v1/responses (OpenAI Responses API), streaming included. */
 void kl_mock_responses(kl_arena *a, const char *body, size_t len, kl_header_fn hdr, void *hdr_ud,
                        const kl_mock_opts *opts, kl_mock_plan *out);

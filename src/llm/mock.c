@@ -278,6 +278,33 @@ static void build_answer(mock_ctx *c) {
     return;
   }
 
+  /* x-mock-content: a fixed answer, but not twice in one conversation */
+  const char *fixed = c->hdr ? c->hdr(c->ud, "x-mock-content") : NULL;
+  cJSON_ArrayForEach(m, msgs) {
+    const char *role = kl_json_str(m, "role"), *mc = kl_json_str(m, "content");
+    if (fixed && role && !strcmp(role, "assistant") && mc && !strcmp(mc, fixed)) fixed = NULL;
+  }
+  if (fixed) {
+    /* "{system}" stands for the system prompt: a model leaking its instructions */
+    const char *sys = NULL;
+    cJSON_ArrayForEach(m, msgs) {
+      const char *role = kl_json_str(m, "role");
+      if (!sys && role && (!strcmp(role, "system") || !strcmp(role, "developer"))) sys = kl_json_str(m, "content");
+    }
+    const char *at = strstr(fixed, "{system}");
+    if (at && sys) {
+      kl_buf_append(&c->content, fixed, (size_t)(at - fixed));
+      kl_buf_puts(&c->content, sys);
+      kl_buf_puts(&c->content, at + 8);
+    } else {
+      kl_buf_puts(&c->content, fixed);
+    }
+    kl_buf_free(&t);
+    c->finish = "stop";
+    c->completion = (int64_t)((c->content.len + 3) / 4);
+    return;
+  }
+
   /* the sentence */
   kl_buf text = KL_BUF_INIT;
   const char *lr = kl_json_str(last, "role");

@@ -78,6 +78,21 @@ typedef struct kl_generation {
  * (d) the table by public name ("table").  When cost_usd is non-NULL it receives the
  * recorded cost (-1 when the model has no price). */
 int kl_tracer_generation(kl_tracer *t, const kl_generation *g, double *cost_usd, kl_err *err);
+/* Any other observation of a call (GUARDRAIL verdicts, ...): a child of the call's
+ * generation unless parent_id is given.  Strings are copied (and scrubbed) before returning. */
+typedef struct kl_span {
+  const kl_trace_ctx *ctx;
+  const char *id;                /* NULL: a new random span id */
+  const char *parent_id;         /* NULL: ctx->span_id (the generation) */
+  const char *type;              /* KL_OBS_*; NULL = KL_OBS_SPAN */
+  const char *name;
+  const char *trace_name;        /* used when ctx has none */
+  int64_t start_ns, end_ns;      /* unix ns */
+  const char *level;             /* NULL = DEFAULT */
+  const char *status_message;
+  const char *input_json, *output_json, *metadata_json;
+} kl_span;
+int kl_tracer_span(kl_tracer *t, const kl_span *s, kl_err *err);
 /* Replaces every registered secret in s (in place, arena copy when changed). */
 const char *kl_tracer_scrub(kl_tracer *t, kl_arena *a, const char *s);
 

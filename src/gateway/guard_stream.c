@@ -1,0 +1,265 @@
+/* guard_stream.c: output rails on a streamed answer: a sliding window with hold-back.
+ *
+ * Streamed text is released to the client as it arrives, minus the last `holdback` bytes,
+ * which stay in `held` until more text (or the end) shows whether they start an entity.
+ * Each content chunk runs the output rails over `carry` (the last CARRY bytes already
+ * released, unchanged) + `held`: an entity split across two chunks, or across the release
+ * boundary of the previous chunk, is seen whole.  Findings decide what is released:
+ *   - a BLOCK finding ends the stream with an error event, fail closed: nothing after it
+ *     reaches the client (what went before it did: that is the price of streaming, and the
+ *     hold-back is how much of it a rail gets to see first);
+ *   - rewriting findings (redact / mask / hash) are applied to the released text; the
+ *     release boundary never cuts a finding or a UTF-8 sequence;
+ *   - with anonymise-and-restore, placeholders in the answer are replaced by their values
+ *     just before they go out; the boundary never cuts a placeholder either.
+ * Scanners that judge a whole text (json, token_limit, refusal, regex must_match) skip the
+ * windows (kl_guard_text.partial) and run once over the complete answer at its end; so
+ * does the GUARDRAIL observation, whose offsets are into the complete answer.  keel writes
+ * the chunks itself from the upstream's (same id, model, fields), replacing delta.content.
+ * Only choice 0 is filtered: chat.c refuses n > 1 streams on models with output rails. */
+#include "gateway/gw_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CARRY 256  /* bytes of released text re-scanned with the next window */
+
+/* Rails run inside the upstream's callbacks, where the call must not end: they mark it
+ * failed (the upstream is then aborted, and call.c answers with these fields). */
+static void mark_fail(kl_gw_call *c, int status, const char *type, const char *code, const char *msg) {
+  if (c->fail) return;
+  c->fail = msg;
+  c->fail_status = status;
+  c->fail_type = type;
+  c->fail_code = code;
+}
+
+bool kl_gw_guard_stream_on(kl_gw_call *c) {
+  kl_gw_guard *gd = c->guard;
+  if (!gd) return false;
+  gd->stream_rails = gd->r->local[KL_GUARD_OUTPUT] || gd->vault.n;
+  return gd->stream_rails;
+}
+
+/* Where a release may end: not inside a finding, a UTF-8 sequence or a placeholder. */
+static size_t release_point(const kl_gw_guard *gd, const kl_guard_result *res, size_t want) {
+  size_t cl = gd->carry.len, b = cl + want;
+  for (size_t i = 0; i < res->n; i++) {
+    const kl_guard_finding *f = &res->findings[i];
+    if (f->start < b && f->end > b && f->start >= cl) b = f->start;
+  }
+  size_t rel = b - cl;
+  const char *h = gd->held.data;
+  while (rel > 0 && rel < gd->held.len && ((unsigned char)h[rel] & 0xC0) == 0x80) rel--;
+  if (gd->vault.n && rel < gd->held.len) {
+    /* a '<' in the last 48 bytes without its '>' may start a placeholder */
+    for (size_t i = rel; i > 0 && rel - i < 48; i--)
+      if (h[i - 1] == '>') break;
+      else if (h[i - 1] == '<') {
+        rel = i - 1;
+        break;
+      }
+  }
+  return rel;
+}
+
+/* Releases held[0, rel): rewritten per the findings inside it, placeholders restored. */
+static char *release(kl_gw_call *c, const kl_guard_result *res, size_t rel, size_t *out_len) {
+  kl_gw_guard *gd = c->guard;
+  size_t cl = gd->carry.len;
+  kl_guard_finding *f = res->n ? kl_arena_alloc(c->arena, res->n * sizeof *f) : NULL;
+  size_t nf = 0;
+  for (size_t i = 0; i < res->n; i++)
+    if (res->findings[i].start >= cl && res->findings[i].end <= cl + rel) {
+      f[nf] = res->findings[i];
+      f[nf].start -= cl;
+      f[nf].end -= cl;
+      nf++;
+    }
+  size_t len;
+  char *text = kl_guard_apply(gd->r->policy, gd->held.data ? gd->held.data : "", rel, f, nf, KL_GUARD_ALLOW,
+                              c->arena, &len);
+  kl_buf_append(&gd->stored, text, len);  /* what the trace keeps: rewritten, not restored */
+  if (gd->vault.n) text = kl_guard_restore(&gd->vault, text, len, c->arena, &len);
+  /* carry = the tail of the original text, for the next window */
+  kl_buf_append(&gd->carry, gd->held.data, rel);
+  if (gd->carry.len > CARRY) {
+    size_t drop = gd->carry.len - CARRY;
+    memmove(gd->carry.data, gd->carry.data + drop, CARRY);
+    gd->carry.len = CARRY;
+  }
+  memmove(gd->held.data, gd->held.data + rel, gd->held.len - rel);
+  gd->held.len -= rel;
+  *out_len = len;
+  return text;
+}
+
+static void stream_block(kl_gw_call *c, const kl_guard_finding *f) {
+  const char *msg = kl_arena_sprintf(c->arena, "guardrail policy '%s' blocked the answer: %s found %s (rule %s)",
+                                     c->guard->r->name, f->scanner, f->type, f->rule ? f->rule : "-");
+  mark_fail(c, 400, "invalid_request_error", "guardrail_blocked", msg);
+}
+
+/* Scans carry + held; returns the text to release now (NULL after blocking the stream). */
+static char *window(kl_gw_call *c, bool final, size_t *out_len) {
+  kl_gw_guard *gd = c->guard;
+  kl_buf w = KL_BUF_INIT;
+  kl_buf_append(&w, gd->carry.data, gd->carry.len);
+  kl_buf_append(&w, gd->held.data, gd->held.len);
+  kl_guard_text in = {.text = w.data ? w.data : "", .len = w.len, .stage = KL_GUARD_OUTPUT, .partial = true,
+                      .canary = gd->canary[0] ? gd->canary : NULL};
+  kl_guard_result res = {0};
+  kl_err err = {0};
+  bool ok = !gd->r->local[KL_GUARD_OUTPUT] || kl_guard_check(gd->r->policy, &in, c->arena, &res, &err) == 0;
+  kl_buf_free(&w);
+  if (!ok) {
+    mark_fail(c, 500, "server_error", "guardrail_error", kl_arena_strdup(c->arena, err.msg));
+    return NULL;
+  }
+  for (size_t i = 0; i < res.n; i++)
+    if (res.findings[i].action == KL_GUARD_BLOCK && res.findings[i].end > gd->carry.len) {
+      stream_block(c, &res.findings[i]);
+      return NULL;
+    }
+  size_t want = final ? gd->held.len : gd->held.len > gd->r->holdback ? gd->held.len - gd->r->holdback : 0;
+  size_t rel = final ? want : release_point(gd, &res, want);
+  return release(c, &res, rel, out_len);
+}
+
+/* Writes chunk (the upstream's, parsed) with its choice-0 delta.content set to text.  Until
+ * some text is released, chunks without text (the role chunk) wait in `head`: a block before
+ * the first release is then still a plain HTTP 400, not a stream that ends in an error. */
+static void emit(kl_gw_call *c, const char *event, cJSON *chunk, cJSON *delta, const char *text, size_t len,
+                 bool hold) {
+  kl_gw_guard *gd = c->guard;
+  char *t = kl_arena_strndup(c->arena, text, len);
+  if (cJSON_GetObjectItemCaseSensitive(delta, "content"))
+    cJSON_ReplaceItemInObjectCaseSensitive(delta, "content", cJSON_CreateString(t));
+  else cJSON_AddStringToObject(delta, "content", t);
+  char *s = cJSON_PrintUnformatted(chunk);
+  if (!s) abort();
+  if (hold && !len && !c->stream_started) {
+    kl_buf_puts(&gd->head, event ? event : "");
+    kl_buf_putc(&gd->head, 0);
+    kl_buf_puts(&gd->head, s);
+    kl_buf_putc(&gd->head, 0);
+    cJSON_free(s);
+    return;
+  }
+  for (size_t off = 0; off < gd->head.len;) {
+    const char *ev = gd->head.data + off, *data = ev + strlen(ev) + 1;
+    kl_gw_stream_event(c, *ev ? ev : NULL, data, strlen(data));
+    off = (size_t)(data + strlen(data) + 1 - gd->head.data);
+  }
+  kl_buf_reset(&gd->head);
+  kl_gw_stream_event(c, event, s, strlen(s));
+  cJSON_free(s);
+}
+
+/* The whole answer: whole-text rails, the observation; false = blocked. */
+static bool final_check(kl_gw_call *c) {
+  kl_gw_guard *gd = c->guard;
+  if (!gd->r->local[KL_GUARD_OUTPUT]) return true;
+  int64_t t0 = kl_gw_now(c);
+  kl_gw_guard_part part = {.part = "choices[0].message.content"};
+  kl_guard_text in = {.text = gd->full.data ? gd->full.data : "", .len = gd->full.len, .stage = KL_GUARD_OUTPUT,
+                      .canary = gd->canary[0] ? gd->canary : NULL, .json_schema = gd->schema,
+                      .json_schema_len = gd->schema_len, .expect_json = gd->expect_json};
+  kl_err err = {0};
+  if (kl_guard_check(gd->r->policy, &in, c->arena, &part.res, &err) != 0) {
+    mark_fail(c, 500, "server_error", "guardrail_error", kl_arena_strdup(c->arena, err.msg));
+    return false;
+  }
+  kl_guard_action v = part.res.action;
+  if (v == KL_GUARD_REASK) v = KL_GUARD_BLOCK;  /* a streamed answer cannot be asked again */
+  const kl_guard_finding *b = part.res.blocker;
+  const char *msg = v == KL_GUARD_BLOCK && b ? kl_arena_sprintf(c->arena,
+                        "guardrail policy '%s' blocked the answer: %s found %s (rule %s)", gd->r->name, b->scanner,
+                        b->type, b->rule ? b->rule : "-") : NULL;
+  kl_gw_guard_observe(c, KL_GUARD_OUTPUT, &part, 1, v, msg, t0, part.res.us);
+  kl_metrics_guard(c->g->metrics, "output", kl_guard_action_name(v), part.res.us);
+  if (v == KL_GUARD_BLOCK && b) {
+    mark_fail(c, 400, "invalid_request_error", "guardrail_blocked", msg);
+    return false;
+  }
+  return true;
+}
+
+bool kl_gw_guard_stream_chunk(kl_gw_call *c, const char *event, const char *data, size_t len) {
+  kl_gw_guard *gd = c->guard;
+  cJSON *chunk = cJSON_ParseWithLength(data, len);
+  cJSON *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(chunk, "choices"), 0);
+  cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
+  if (!cJSON_IsObject(delta)) {  /* not a content chunk after all: relay it */
+    cJSON_Delete(chunk);
+    kl_gw_stream_event(c, event, data, len);
+    return true;
+  }
+  const cJSON *content = cJSON_GetObjectItemCaseSensitive(delta, "content");
+  const cJSON *fr = cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");
+  bool final = fr && !cJSON_IsNull(fr);
+  if (cJSON_IsString(content)) {
+    size_t n = strlen(content->valuestring);
+    kl_buf_append(&gd->held, content->valuestring, n);
+    kl_buf_append(&gd->full, content->valuestring, n);
+  }
+  size_t outn = 0;
+  char *out = window(c, final, &outn);
+  if (final) gd->finished = true;
+  if (!out || (final && !final_check(c))) {
+    cJSON_Delete(chunk);
+    return false;
+  }
+  /* a chunk that only carried (now held) text is not written; anything else is */
+  bool other = cJSON_GetArraySize(delta) > (cJSON_GetObjectItemCaseSensitive(delta, "content") ? 1 : 0) || final;
+  if (outn || other || !cJSON_IsString(content)) emit(c, event, chunk, delta, out, outn, !final);
+  cJSON_Delete(chunk);
+  return true;
+}
+
+bool kl_gw_guard_stream_finish(kl_gw_call *c) {
+  kl_gw_guard *gd = c->guard;
+  if (!gd || !gd->stream_rails || gd->finished) return true;
+  gd->finished = true;
+  size_t outn = 0;
+  char *out = window(c, true, &outn);
+  if (!out) return false;
+  if (outn) {
+    /* the upstream ended without a finish chunk: the rest goes out in a chunk of keel's own */
+    cJSON *chunk = cJSON_CreateObject(), *choices = cJSON_AddArrayToObject(chunk, "choices"), *ch = cJSON_CreateObject();
+    cJSON_AddStringToObject(chunk, "object", "chat.completion.chunk");
+    cJSON_AddNumberToObject(ch, "index", 0);
+    cJSON *delta = cJSON_AddObjectToObject(ch, "delta");
+    cJSON_AddItemToArray(choices, ch);
+    emit(c, NULL, chunk, delta, out, outn, false);
+    cJSON_Delete(chunk);
+  }
+  return final_check(c);
+}
+
+void kl_gw_guard_release(kl_gw_call *c) {
+  kl_gw_guard *gd = c->guard;
+  kl_gw_guard_cls_cancel(c);
+  kl_buf_free(&gd->held);
+  kl_buf_free(&gd->carry);
+  kl_buf_free(&gd->full);
+  kl_buf_free(&gd->stored);
+  kl_buf_free(&gd->head);
+  kl_buf_free(&gd->held_events);
+}
+
+const char *kl_gw_guard_stored_output(kl_gw_call *c, const char *output_json) {
+  kl_gw_guard *gd = c->guard;
+  cJSON *m = output_json ? cJSON_Parse(output_json) : NULL;
+  if (!m) {
+    m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", "assistant");
+  }
+  char *t = kl_arena_strndup(c->arena, gd->stored.data ? gd->stored.data : "", gd->stored.len);
+  if (cJSON_GetObjectItemCaseSensitive(m, "content"))
+    cJSON_ReplaceItemInObjectCaseSensitive(m, "content", cJSON_CreateString(t));
+  else cJSON_AddStringToObject(m, "content", t);
+  const char *out = kl_json_print_arena(c->arena, m);
+  cJSON_Delete(m);
+  return out;
+}
