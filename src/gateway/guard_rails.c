@@ -324,6 +324,11 @@ int kl_gw_guard_input(kl_gw_call *c, cJSON *root, bool *changed) {
     if (cJSON_IsObject(js)) {
       c->guard->schema = kl_json_print_arena(c->arena, js);
       c->guard->schema_len = strlen(c->guard->schema);
+      kl_err err = {0};
+      if (r->local[KL_GUARD_OUTPUT] && kl_guard_schema_check(c->guard->schema, c->guard->schema_len, &err) != 0) {
+        kl_gw_refuse(c, 400, "invalid_request_error", err.msg, "response_format.json_schema.schema", "invalid_request");
+        return -1;
+      }
     }
   }
   return 0;
@@ -395,10 +400,13 @@ kl_gw_guard_out kl_gw_guard_output(kl_gw_call *c, kl_buf *body, const char **cli
     return KL_GW_GUARD_DONE;
   }
   if (v == KL_GUARD_REASK) {
-    gd->reask_error = kl_arena_sprintf(c->arena, "%s", msg);
     gd->reask_answer = parts && blk ? kl_arena_strdup(c->arena, parts[0].node->valuestring) : "";
     for (size_t i = 0; i < n; i++)
       if (parts[i].res.blocker) gd->reask_answer = kl_arena_strdup(c->arena, parts[i].node->valuestring);
+    /* the model gets the validator's words when the json rail decided, else the rule */
+    const char *why = kl_guard_json_problem(gd->reask_answer, strlen(gd->reask_answer), gd->schema, gd->schema_len,
+                                            c->arena);
+    gd->reask_error = why ? why : kl_arena_sprintf(c->arena, "%s", msg);
     cJSON_Delete(root);
     return KL_GW_GUARD_REASK;
   }

@@ -133,6 +133,11 @@ size_t kl_guard_policy_classifiers(const kl_guard_policy *p, kl_guard_stage st, 
  * SAFE/BENIGN/LABEL_0 count as 1 - score) and the label.  0, or -1 with err (not JSON, no label). */
 int kl_guard_classifier_verdict(const kl_guard_scanner_cfg *cfg, const char *body, size_t n, double *score,
                                 const char **label, kl_arena *a, kl_err *err);
+/* A response_format JSON schema keel can validate against: 0, or -1 with err (400, naming the
+ * place in the schema).  The gateway refuses a request with a bad schema before calling. */
+int kl_guard_schema_check(const char *schema, size_t len, kl_err *err);
+/* Why an answer fails the json scanner, in words for the model (reask), or NULL if it passes. */
+const char *kl_guard_json_problem(const char *text, size_t len, const char *schema, size_t schema_len, kl_arena *a);
 const char *kl_guard_action_name(kl_guard_action a);  /* "allow", "flag", "redact", ... */
 bool kl_guard_action_parse(const char *s, kl_guard_action *out);
 const char *kl_guard_stage_name(kl_guard_stage s);    /* "input", "during", "output" */
