@@ -51,13 +51,14 @@ int64_t kl_time_parse(const char *s) {
   if (all_digits) {
     if (strlen(s) > 18) return -1;
     int64_t v = strtoll(s, NULL, 10);
-    /* below 1e11 it is seconds, below 1e14 ms, else ns */
-    if (v < 100000000000LL) return v * 1000000000;
-    if (v < 100000000000000LL) return v * 1000000;
+    /* below 1e11 it is seconds, below 1e14 ms, else ns; what int64 ns cannot hold (after
+     * 2262) is an error, not an overflow */
+    if (v < 100000000000LL) return v > INT64_MAX / 1000000000 ? -1 : v * 1000000000;
+    if (v < 100000000000000LL) return v > INT64_MAX / 1000000 ? -1 : v * 1000000;
     return v;
   }
   int Y = digits(&p, 4);
-  if (Y < 0 || *p++ != '-') return -1;
+  if (Y < 1970 || Y > 2261 || *p++ != '-') return -1;  /* the range of int64 ns since 1970 */
   int M = digits(&p, 2);
   if (M < 1 || M > 12 || *p++ != '-') return -1;
   int D = digits(&p, 2);
