@@ -16,10 +16,13 @@
 #include <ctype.h>
 #include <hs/hs.h>
 #include <pcre2.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct scratch_node {
   hs_scratch_t *s;
@@ -77,6 +80,92 @@ static unsigned hs_flags(const guard_rule *r) {
   return f;
 }
 
+/* ---- the compile cache ----
+ * Compiling the gitleaks rules takes ~0.8 s (most of a policy's build), and keel builds the
+ * same databases at every start and every `keel guard scan`.  A compiled database is
+ * serialised to $KEEL_CACHE_DIR (default $XDG_CACHE_HOME/keel, then ~/.cache/keel) under the
+ * SHA-256 of everything that determines it: Hyperscan's version, the platform it was tuned
+ * for, and each expression with its flags.  Loading it takes milliseconds.  A missing,
+ * unwritable or corrupt cache only costs the compile: every failure falls back to it. */
+static bool cache_dir(char *out, size_t n) {
+  const char *d = getenv("KEEL_CACHE_DIR");
+  if (d && !strcmp(d, "off")) return false;
+  if (d && *d) return snprintf(out, n, "%s", d) < (int)n;
+  const char *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
+  if (x && *x) return snprintf(out, n, "%s/keel", x) < (int)n;
+  if (h && *h) return snprintf(out, n, "%s/.cache/keel", h) < (int)n;
+  return false;
+}
+
+static bool cache_path(const char *const *exprs, const unsigned *flags, size_t n, char *out, size_t outn) {
+  char dir[512];
+  if (!cache_dir(dir, sizeof dir)) return false;
+  hs_platform_info_t pl;
+  if (hs_populate_platform(&pl) != HS_SUCCESS) return false;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  if (!ctx) abort();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+  const char *v = hs_version();
+  EVP_DigestUpdate(ctx, v, strlen(v) + 1);
+  EVP_DigestUpdate(ctx, &pl, sizeof pl);
+  for (size_t i = 0; i < n; i++) {
+    EVP_DigestUpdate(ctx, exprs[i], strlen(exprs[i]) + 1);
+    EVP_DigestUpdate(ctx, &flags[i], sizeof flags[i]);
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned mdlen = 0;
+  EVP_DigestFinal_ex(ctx, md, &mdlen);
+  EVP_MD_CTX_free(ctx);
+  int k = snprintf(out, outn, "%s/hs-", dir);
+  for (int i = 0; i < 16 && k > 0 && (size_t)k + 3 < outn; i++) k += snprintf(out + k, outn - (size_t)k, "%02x", md[i]);
+  return k > 0 && (size_t)k + 4 < outn && snprintf(out + k, outn - (size_t)k, ".db") > 0;
+}
+
+static hs_database_t *cache_load(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  hs_database_t *db = NULL;
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && st.st_size > 0 && st.st_size < (64 << 20)) {
+    char *buf = malloc((size_t)st.st_size);
+    if (!buf) abort();
+    if (fread(buf, 1, (size_t)st.st_size, f) == (size_t)st.st_size &&
+        hs_deserialize_database(buf, (size_t)st.st_size, &db) != HS_SUCCESS)
+      db = NULL;
+    free(buf);
+  }
+  fclose(f);
+  return db;
+}
+
+static void cache_store(const char *path, const hs_database_t *db) {
+  char *bytes = NULL;
+  size_t n = 0;
+  if (hs_serialize_database(db, &bytes, &n) != HS_SUCCESS) return;
+  char dir[512], tmp[600];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash) {
+    *slash = 0;
+    for (char *p = dir + 1; *p; p++)  /* mkdir -p */
+      if (*p == '/') {
+        *p = 0;
+        mkdir(dir, 0700);
+        *p = '/';
+      }
+    mkdir(dir, 0700);
+  }
+  /* write then rename: a concurrent reader never sees half a file */
+  snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+  FILE *f = fopen(tmp, "wb");
+  if (f) {
+    bool ok = fwrite(bytes, 1, n, f) == n;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) unlink(tmp);
+  }
+  free(bytes);
+}
+
 static bool compile_hs(guard_db *d, kl_err *err) {
   const char **exprs = xcalloc(d->nrules, sizeof *exprs);
   unsigned *flags = xcalloc(d->nrules, sizeof *flags), *ids = xcalloc(d->nrules, sizeof *ids);
@@ -86,6 +175,12 @@ static bool compile_hs(guard_db *d, kl_err *err) {
     ids[i] = (unsigned)i;
   }
   bool ok = false;
+  char cpath[700];
+  bool cached = cache_path(exprs, flags, d->nrules, cpath, sizeof cpath);
+  if (cached && (d->db = cache_load(cpath))) {
+    ok = true;
+    goto compiled;
+  }
   /* Each failed compile names one bad expression: retry it in PREFILTER mode, and as a last
    * resort replace it by a pattern that matches every byte (PCRE2 then scans the whole text
    * for that rule: slow but correct, and only for exotic configured patterns). */
@@ -109,6 +204,10 @@ static bool compile_hs(guard_db *d, kl_err *err) {
       flags[bad] = HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH;
     }
   }
+  /* keyed by the rules as given: the PREFILTER fallbacks are deterministic, so the same
+   * rules always come to this database */
+  if (ok && cached) cache_store(cpath, d->db);
+compiled:
   free(exprs);
   free(flags);
   free(ids);
