@@ -107,7 +107,7 @@ int kl_gw_trace_init(kl_gw_call *c, const char *body_user, const cJSON *body_met
 }
 
 void kl_gw_body_model(kl_gw_call *c, const cJSON *root, const char *body, size_t len) {
-  if (!strcmp(kl_json_str(root, "model"), c->m->upstream_model)) {
+  if (!(c->guard && c->guard->changed) && !strcmp(kl_json_str(root, "model"), c->m->upstream_model)) {
     c->up_body = body;
     c->up_len = len;
     return;

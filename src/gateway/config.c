@@ -40,7 +40,7 @@ static const field top_fields[] = {
     {"admin_key", F_STR, offsetof(kl_config, admin_key), 0, 0},
     {"workers", F_INT, offsetof(kl_config, workers), 0, 1024},
     OTHER("log_level"), OTHER("limits"), OTHER("trace"), OTHER("mock"), OTHER("prices"), OTHER("models"),
-    OTHER("guardrails"),
+    OTHER("guardrails"), OTHER("export"),
 };
 
 static const field limit_fields[] = {
@@ -467,6 +467,7 @@ static bool load_top(walk *w, kl_config *c, const yaml_node_t *root, bool *model
     return false;
   if ((n = kl_cfg_get(w, root, "prices")) && !load_prices(w, c, n)) return false;
   if ((n = kl_cfg_get(w, root, "guardrails")) && !kl_cfg_load_guardrails(w, c, n)) return false;
+  if ((n = kl_cfg_get(w, root, "export")) && !kl_cfg_load_export(w, c, n)) return false;
   if ((n = kl_cfg_get(w, root, "models"))) {
     *models_seen = true;
     if (!load_models(w, c, n)) return false;
@@ -664,6 +665,7 @@ void kl_config_free(kl_config *c) {
   }
   free(c->models);
   kl_cfg_free_guardrails(c);
+  kl_cfg_free_export(c);
   for (size_t i = 0; i < c->nprices; i++) free(c->prices[i].model);
   free(c->prices);
   free(c);

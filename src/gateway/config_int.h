@@ -71,4 +71,8 @@ bool kl_cfg_load_guardrails(walk *w, kl_config *c, const yaml_node_t *n);
 bool kl_cfg_check_policies(walk *w, kl_config *c);
 void kl_cfg_free_guardrails(kl_config *c);
 
+/* config_export.c: the `export:` section (export.otlp). */
+bool kl_cfg_load_export(walk *w, kl_config *c, const yaml_node_t *n);
+void kl_cfg_free_export(kl_config *c);
+
 #endif

@@ -172,7 +172,10 @@ kl_gw_call *kl_gw_embeddings(const kl_gw_request *r, const kl_gw_reply *reply) {
   ec->input = cJSON_GetObjectItemCaseSensitive(ec->root, "input");
   const char *model = kl_json_str(ec->root, "model");
   const cJSON *md = cJSON_GetObjectItemCaseSensitive(ec->root, "metadata");
-  if (kl_gw_resolve(c, model) != 0 || kl_gw_trace_init(c, kl_json_str(ec->root, "user"), cJSON_IsObject(md) ? md : NULL) != 0) {
+  bool changed = false;
+  if (kl_gw_resolve(c, model) != 0 ||
+      kl_gw_trace_init(c, kl_json_str(ec->root, "user"), cJSON_IsObject(md) ? md : NULL) != 0 ||
+      kl_gw_guard_input_other(c, ec->root, false, &changed) != 0) {
     embed_release(c);
     return NULL;
   }

@@ -5,6 +5,7 @@
  * share it without locks.  A kl_gw_worker holds what must not be shared across threads: the
  * libcurl multi handle (kl_upstream) and the count of calls in flight on that loop. */
 #include "gateway/gw_internal.h"
+#include "trace/kl_export.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,35 @@ static kl_price per_token(const kl_price_cfg *p) {
       .output = p->output >= 0 ? p->output / 1e6 : -1,
       .output_reasoning = p->output_reasoning >= 0 ? p->output_reasoning / 1e6 : -1,
   };
+}
+
+/* export.otlp -> the OTLP exporter (its own thread); NULL when not configured. */
+static bool start_exporter(kl_gateway *g, const kl_export_cfg *x, kl_err *err) {
+  if (!x->endpoint) return true;
+  kl_export_attr *res = calloc(x->nresource ? x->nresource : 1, sizeof *res);
+  if (!res) abort();
+  for (size_t i = 0; i < x->nresource; i++) res[i] = (kl_export_attr){x->resource_keys[i], x->resource_values[i]};
+  kl_exporter_opts o = {
+      .endpoint = x->endpoint,
+      .protocol = x->json ? KL_EXPORT_JSON : KL_EXPORT_PROTOBUF,
+      .headers = (const char *const *)x->headers,
+      .nheaders = x->nheaders,
+      .resource = res,
+      .nresource = x->nresource,
+      .omit_content = !x->capture_content,
+      .gzip = x->gzip,
+      .insecure_tls = x->insecure_tls,
+      .batch_max = x->batch_max,
+      .queue_capacity = x->queue_capacity,
+      .flush_interval_ms = x->flush_interval_ms,
+      .timeout_ms = x->timeout_ms,
+      .max_attempts = x->max_attempts,
+      .shutdown_timeout_ms = x->shutdown_timeout_ms,
+  };
+  g->exporter = kl_exporter_new(&o, err);
+  free(res);
+  if (g->exporter) kl_info("exporting traces (OTLP %s) to %s", x->json ? "http/json" : "http/protobuf", x->endpoint);
+  return g->exporter != NULL;
 }
 
 kl_gateway *kl_gateway_new(const kl_config *cfg, kl_store *store, kl_err *err) {
@@ -50,10 +80,15 @@ kl_gateway *kl_gateway_new(const kl_config *cfg, kl_store *store, kl_err *err) {
       kl_prices_override_at(g->dep_prices[i], m->name, m->prices[j].effective_from, &pr);
     }
   }
+  if (!start_exporter(g, &cfg->export_otlp, err)) {
+    kl_gateway_free(g);
+    return NULL;
+  }
   kl_tracer_opts topts = {
       .store = cfg->trace_enabled ? store : NULL,
       .prices = g->prices,
       .capture_content = cfg->trace_capture_content,
+      .exporter = g->exporter,
   };
   g->tracer = kl_tracer_new(&topts);
   for (size_t i = 0; i < cfg->nmodels; i++) {
@@ -66,6 +101,10 @@ kl_gateway *kl_gateway_new(const kl_config *cfg, kl_store *store, kl_err *err) {
     }
   }
   kl_tracer_add_secret(g->tracer, cfg->admin_key);
+  for (size_t h = 0; h < cfg->export_otlp.nheaders; h++) { /* a collector's credentials */
+    const char *colon = strchr(cfg->export_otlp.headers[h], ':');
+    if (colon) kl_tracer_add_secret(g->tracer, colon + 1 + strspn(colon + 1, " "));
+  }
   g->metrics = kl_metrics_new(cfg);
   g->created_unix = kl_now_ns() / 1000000000;
   if (!kl_gw_guard_init(g, err)) {
@@ -79,6 +118,7 @@ void kl_gateway_free(kl_gateway *g) {
   if (!g) return;
   kl_gw_guard_free(g);
   kl_tracer_free(g->tracer);
+  kl_exporter_free(g->exporter); /* after the tracer: flushes what it submitted */
   kl_metrics_free(g->metrics);
   kl_prices_free(g->prices);
   for (size_t i = 0; g->dep_prices && i < g->cfg->nmodels; i++) kl_prices_free(g->dep_prices[i]);

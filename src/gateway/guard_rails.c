@@ -114,24 +114,35 @@ const kl_gw_rails *kl_gw_rails_for(const kl_gateway *g, const kl_model_cfg *m) {
 
 /* ---------- the texts of a request or an answer ---------- */
 
-/* Visits every text: a message's `content` string, or the `text` of its text parts. */
+/* Visits every text a model reads, in any of the request formats keel serves: chat
+ * (messages[].content, string or parts' text), Anthropic Messages (system, messages[].content
+ * blocks, tool_result content), Responses (instructions, input as a string or items with
+ * content parts) and embeddings (input, a string or a list of strings).  Only these keys are
+ * followed, so ids, roles, URLs and tool schemas are never scanned. */
 typedef void (*text_fn)(void *ud, cJSON *str, const char *part);
 
-static void each_text(cJSON *messages, kl_arena *a, text_fn fn, void *ud) {
+static bool text_key(const char *k) {
+  static const char *const keys[] = {"messages", "content", "text", "system", "input", "instructions"};
+  for (size_t i = 0; k && i < sizeof keys / sizeof *keys; i++)
+    if (!strcmp(k, keys[i])) return true;
+  return false;
+}
+
+static void walk_texts(cJSON *n, const char *path, int depth, kl_arena *a, text_fn fn, void *ud) {
+  if (depth > 8) return;
+  if (cJSON_IsString(n)) {
+    fn(ud, n, path);
+    return;
+  }
   int i = 0;
-  for (cJSON *m = messages ? messages->child : NULL; m; m = m->next, i++) {
-    cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
-    if (cJSON_IsString(content)) {
-      fn(ud, content, kl_arena_sprintf(a, "messages[%d].content", i));
-      continue;
-    }
-    int j = 0;
-    for (cJSON *p = cJSON_IsArray(content) ? content->child : NULL; p; p = p->next, j++) {
-      cJSON *t = cJSON_GetObjectItemCaseSensitive(p, "text");
-      if (cJSON_IsString(t)) fn(ud, t, kl_arena_sprintf(a, "messages[%d].content[%d].text", i, j));
-    }
+  for (cJSON *ch = (cJSON_IsArray(n) || cJSON_IsObject(n)) ? n->child : NULL; ch; ch = ch->next, i++) {
+    if (cJSON_IsArray(n)) walk_texts(ch, kl_arena_sprintf(a, "%s[%d]", path, i), depth + 1, a, fn, ud);
+    else if (text_key(ch->string))
+      walk_texts(ch, *path ? kl_arena_sprintf(a, "%s.%s", path, ch->string) : ch->string, depth + 1, a, fn, ud);
   }
 }
+
+static void each_text(cJSON *root, kl_arena *a, text_fn fn, void *ud) { walk_texts(root, "", 0, a, fn, ud); }
 
 /* ---------- observations ---------- */
 
@@ -272,10 +283,10 @@ static void add_canary(kl_gw_call *c, cJSON *messages) {
   cJSON_InsertItemInArray(messages, 0, m);
 }
 
-static bool run_input_stage(kl_gw_call *c, cJSON *messages, kl_guard_stage st, bool *changed) {
+static bool run_input_stage(kl_gw_call *c, cJSON *root, kl_guard_stage st, bool *changed) {
   in_walk w = {.c = c, .st = st};
   int64_t t0 = kl_gw_now(c);
-  each_text(messages, c->arena, check_text, &w);
+  each_text(root, c->arena, check_text, &w);
   if (w.failed) {
     kl_gw_refuse(c, 500, "server_error", w.err.msg, NULL, "guardrail_error");
     return false;
@@ -310,11 +321,12 @@ int kl_gw_guard_input(kl_gw_call *c, cJSON *root, bool *changed) {
   c->guard->r = r;
   cJSON *messages = cJSON_GetObjectItemCaseSensitive(root, "messages");
   for (int st = KL_GUARD_INPUT; st <= KL_GUARD_DURING; st++)
-    if (r->local[st] && !run_input_stage(c, messages, (kl_guard_stage)st, changed)) return -1;
+    if (r->local[st] && !run_input_stage(c, root, (kl_guard_stage)st, changed)) return -1;
   if (r->canary && cJSON_IsArray(messages) && messages->child) {
     add_canary(c, messages);
     *changed = true;
   }
+  c->guard->changed = *changed;
   /* what the output json scanner must check against */
   const cJSON *rf = cJSON_GetObjectItemCaseSensitive(root, "response_format");
   const char *rft = kl_json_str(rf, "type");
@@ -331,6 +343,27 @@ int kl_gw_guard_input(kl_gw_call *c, cJSON *root, bool *changed) {
       }
     }
   }
+  return 0;
+}
+
+int kl_gw_guard_input_other(kl_gw_call *c, cJSON *root, bool has_output, bool *changed) {
+  *changed = false;
+  const kl_gw_rails *r = kl_gw_rails_for(c->g, c->m);
+  if (!r) return 0;
+  if ((has_output && r->local[KL_GUARD_OUTPUT]) || r->n_cls[KL_GUARD_INPUT] || r->n_cls[KL_GUARD_DURING]) {
+    /* refusing beats answering around a policy the operator set */
+    kl_gw_reject(c, 400, "invalid_request_error",
+                 kl_arena_sprintf(c->arena, "model '%s' has guardrail policy '%s' with output or classifier rails, "
+                                            "which keel runs on /v1/chat/completions only", c->m->name, r->name),
+                 "model", "guardrail_unsupported");
+    return -1;
+  }
+  c->guard = kl_arena_calloc(c->arena, sizeof *c->guard);
+  c->guard->r = r;
+  for (int st = KL_GUARD_INPUT; st <= KL_GUARD_DURING; st++)
+    if (r->local[st] && !run_input_stage(c, root, (kl_guard_stage)st, changed)) return -1;
+  c->guard->vault.n = 0;  /* no answer to restore into: restore acts as redact here */
+  c->guard->changed = *changed;
   return 0;
 }
 

@@ -15,6 +15,7 @@ struct kl_gateway {
   kl_prices *prices;
   kl_prices **dep_prices;  /* per cfg->models[i]: that deployment's own `price:`, or NULL */
   kl_tracer *tracer;
+  kl_exporter *exporter;   /* export.otlp, or NULL */
   kl_metrics *metrics;
   int64_t created_unix;
 };
@@ -188,6 +189,7 @@ typedef struct kl_gw_cls kl_gw_cls;
 
 struct kl_gw_guard {
   const kl_gw_rails *r;
+  bool changed;            /* input rails rewrote the request: it must be re-serialised */
   kl_guard_vault vault;    /* restore: placeholder -> value, this call only */
   char canary[33];         /* "" = none */
   bool expect_json;
@@ -221,6 +223,11 @@ const kl_gw_rails *kl_gw_rails_for(const kl_gateway *g, const kl_model_cfg *m);
  * up c->guard when the model has a policy.  0 = go on (*changed: root was modified), -1 =
  * the call was answered (blocked). */
 int kl_gw_guard_input(kl_gw_call *c, cJSON *root, bool *changed);
+/* Input rails for /v1/messages, /v1/responses (has_output) and /v1/embeddings: the same texts
+ * checks; `restore` acts as `redact` (there is no output path to restore into) and a policy
+ * with output or classifier rails is refused (400 guardrail_unsupported) where there is an
+ * answer to check.  Same return values as kl_gw_guard_input. */
+int kl_gw_guard_input_other(kl_gw_call *c, cJSON *root, bool has_output, bool *changed);
 /* Output rails over a complete chat.completion in body (rewritten in place: what is traced);
  * *client_body is what the client gets (values restored).  DONE: the call was failed (a
  * block); REASK: call kl_gw_guard_reask_body and kl_gw_retry. */

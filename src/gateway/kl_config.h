@@ -48,6 +48,21 @@
  *           - {kind: json, stage: output, action: reask}
  *           - {kind: classifier, stage: during, url: "http://127.0.0.1:9000/classify",
  *              timeout_ms: 300, fail_open: true}
+ *   export:                          # keel's own traces to an OTLP/HTTP collector (best effort;
+ *     otlp:                          # the store stays the record; see trace/kl_export.h)
+ *       endpoint: http://127.0.0.1:4318/v1/traces   # no path: /v1/traces is appended
+ *       protocol: http/protobuf      # or http/json
+ *       headers: {Authorization: "Basic ${LANGFUSE_AUTH}"}
+ *       resource: {deployment.environment.name: prod}  # service.name defaults to keel
+ *       capture_content: true        # export prompts/completions (when the trace stores them)
+ *       gzip: false
+ *       batch_max: 512               # spans per request
+ *       flush_interval_ms: 1000      # partial batches are sent this often
+ *       queue_capacity: 8192         # full queue: the oldest span is dropped (and counted)
+ *       timeout_ms: 10000            # per request
+ *       max_attempts: 5              # retries on 429/502/503/504 and connection errors
+ *       shutdown_timeout_ms: 5000    # flush deadline at exit
+ *       insecure_tls: false
  *
  * Cost precedence (trace/tracer.c): a cost the upstream reports, then the deployment's
  * `price:`, then `prices:` for the public name, then for the upstream model, then the
@@ -100,6 +115,19 @@ typedef struct kl_policy_cfg {
   int line;
 } kl_policy_cfg;
 
+/* `export.otlp` (config_export.c); endpoint NULL = no export.  0 = the exporter's default. */
+typedef struct kl_export_cfg {
+  char *endpoint;
+  bool json;               /* protocol http/json (default http/protobuf) */
+  bool gzip, capture_content, insecure_tls;
+  char **headers;          /* "Name: value" (secrets: scrubbed from traces, wiped on free) */
+  size_t nheaders;
+  char **resource_keys, **resource_values;
+  size_t nresource;
+  size_t batch_max, queue_capacity;
+  int flush_interval_ms, timeout_ms, max_attempts, shutdown_timeout_ms;
+} kl_export_cfg;
+
 typedef struct kl_config {
   char *path;              /* NULL when defaults */
   char *listen_host;
@@ -121,6 +149,7 @@ typedef struct kl_config {
   kl_policy_cfg *policies; /* `guardrails.policies`; the built-in "default" is not listed */
   size_t npolicies;
   char *default_policy;    /* `guardrails.default`: for models without their own; NULL = none */
+  kl_export_cfg export_otlp; /* `export.otlp` */
 } kl_config;
 
 /* path NULL = embedded defaults (plus the environment).  Returns NULL with err on failure. */

@@ -219,7 +219,9 @@ kl_gw_call *kl_gw_messages(const kl_gw_request *r, const kl_gw_reply *reply) {
     kl_gw_reject(c, 400, "invalid_request_error", err.msg, NULL, "invalid_request");
     return NULL;
   }
-  if (kl_gw_resolve(c, mc->req.model) != 0 || kl_gw_trace_init(c, mc->req.user, NULL) != 0) {
+  bool changed = false;
+  if (kl_gw_resolve(c, mc->req.model) != 0 || kl_gw_trace_init(c, mc->req.user, NULL) != 0 ||
+      kl_gw_guard_input_other(c, mc->req.root, true, &changed) != 0) {
     msg_release(c);
     return NULL;
   }

@@ -190,8 +190,10 @@ kl_gw_call *kl_gw_responses(const kl_gw_request *r, const kl_gw_reply *reply) {
   }
   const char *model = kl_json_str(rc->root, "model");
   const cJSON *md = cJSON_GetObjectItemCaseSensitive(rc->root, "metadata");
+  bool changed = false;
   if (kl_gw_resolve(c, model) != 0 ||
-      kl_gw_trace_init(c, kl_json_str(rc->root, "user"), cJSON_IsObject(md) ? md : NULL) != 0) {
+      kl_gw_trace_init(c, kl_json_str(rc->root, "user"), cJSON_IsObject(md) ? md : NULL) != 0 ||
+      kl_gw_guard_input_other(c, rc->root, true, &changed) != 0) {
     resp_release(c);
     return NULL;
   }

@@ -73,7 +73,7 @@ async function traceOf(id) {
   const deadline = Date.now() + 10000;
   for (;;) {
     const r = await getJSON(`${keel.url}/api/v1/traces/${id}`);
-    if (r.status === 200 && r.json.observations.some((o) => o.type === 'GENERATION')) {
+    if (r.status === 200 && r.json.observations.some((o) => (o.type === 'GENERATION' || o.type === 'EMBEDDING'))) {
       await new Promise((res) => setTimeout(res, 100));  // guardrail rows of the same call
       return (await getJSON(`${keel.url}/api/v1/traces/${id}`)).json;
     }
@@ -274,4 +274,29 @@ test('models without a policy are untouched; metrics count the checks', async ()
   const m = await fetch(`${keel.url}/metrics`).then((x) => x.text());
   assert.match(m, /keel_guardrail_checks_total\{stage="input",verdict="block"\} [1-9]/);
   assert.match(m, /keel_guardrail_checks_total\{stage="output",verdict="redact"\} [1-9]/);
+});
+
+test('other endpoints: input rails on /v1/messages, /v1/responses and /v1/embeddings; output rails refused there', async () => {
+  const post = (path, body) => fetch(`${keel.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    .then(async (r) => ({ status: r.status, json: await r.json() }));
+  const blocked = await post('/v1/messages', { model: 'm-block', max_tokens: 50, system: 'be brief', messages: user(`card ${CARD}`) });
+  assert.equal(blocked.status, 400);
+  assert.equal(blocked.json.type, 'error');  // Anthropic's error format
+  assert.match(blocked.json.error.message, /CREDIT_CARD/);
+  const sys = await post('/v1/messages', { model: 'm-block', max_tokens: 50, system: [{ type: 'text', text: `card ${CARD}` }], messages: user('hi') });
+  assert.equal(sys.status, 400, 'the system prompt is checked too');
+  const ok = await post('/v1/messages', { model: 'm-mask', max_tokens: 50, messages: user(`card ${CARD} ok`) });
+  assert.equal(ok.status, 200);
+  assert.match(ok.json.content[0].text, /\*{12}1111/);
+  const resp = await post('/v1/responses', { model: 'm-block', input: `card ${CARD}` });
+  assert.equal(resp.status, 400);
+  const id = tid();
+  const emb = await fetch(`${keel.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-keel-trace-id': id },
+    body: JSON.stringify({ model: 'm-restore', input: [`mail ${EMAIL}`, 'plain'] }) });
+  assert.equal(emb.status, 200);
+  const t = await traceOf(id);
+  assert.ok(!JSON.stringify(t).includes(EMAIL), 'embedded texts are redacted before they leave');
+  const refused = await post('/v1/messages', { model: 'm-outpii', max_tokens: 50, messages: user('hi') });
+  assert.equal(refused.status, 400);
+  assert.match(refused.json.error.message, /output or classifier rails/);
 });
