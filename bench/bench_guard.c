@@ -1,10 +1,12 @@
-/* bench_guard.c: guard scan speed with the default policy (all PII scanners).
+/* bench_guard.c: guard check speed, µs per 4 KiB.
  *
  *   bench_guard [seconds]
  *
- * Scans a 4 KiB prompt-like text (prose, code, JSON and a few PII values, so the PCRE2
- * confirmation path runs too) over and over, single-threaded, and prints µs per 4 KiB for
- * scan alone and for scan + redact, plus the policy build time. */
+ * Checks a 4 KiB prompt-like text (prose, code, JSON and a few PII values, so the PCRE2
+ * confirmation path runs too) over and over, single-threaded: first a PII-only policy (scan,
+ * scan + redact), then each scanner kind alone, then every in-process kind together at the
+ * input and the output stage (the "every scanner on" figure).  Build times are printed too
+ * (they include the on-disk compile cache: run with KEEL_CACHE_DIR=off for cold builds). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,74 @@ static const char *sample =
     "{\"id\":\"chatcmpl-123\",\"object\":\"chat.completion\",\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":34}}\n"
     "Our server 10.20.30.40 logged it. Grüße aus Köln, café naïve Straße — 日本語のテキスト 🎉.\n"
     "Numbers like 3.14159, 1,234,567 and 42 are not PII; neither is version 1.2.3.4.5 nor 12:30:45.\n";
+
+/* Median-free simple timing: repeat checks for `secs`, return µs per 4 KiB. */
+static double time_check(const kl_guard_policy *p, kl_guard_stage st, const kl_buf *text, double secs, size_t *nf) {
+  kl_arena *a = kl_arena_new(1 << 16);
+  kl_err err = {0};
+  kl_guard_text in = {.text = text->data, .len = text->len, .stage = st, .canary = "0123456789abcdef0123456789abcdef",
+                      .expect_json = false};
+  long iters = 0;
+  int64_t start = kl_mono_ns(), end = start + (int64_t)(secs * 1e9), now;
+  kl_guard_result r = {0};
+  do {
+    for (int k = 0; k < 50; k++) {
+      if (kl_guard_check(p, &in, a, &r, &err) != 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(1);
+      }
+      kl_arena_reset(a);
+    }
+    iters += 50;
+    now = kl_mono_ns();
+  } while (now < end);
+  *nf = r.n;
+  kl_arena_free(a);
+  return (double)(now - start) / 1e3 / (double)iters * 4096.0 / (double)text->len;
+}
+
+/* Every kind alone, then every in-process kind together at each stage (the policy of
+ * bench/guard_rails.sh). */
+static void per_kind(const kl_buf *text, double secs) {
+  static const char *const banned[] = {"project falcon", "internal only", "do not distribute"};
+  static const char *const topics[] = {"weapons: rifle, ammunition, explosive", "medical: diagnosis, prescription"};
+  static const char *const hosts[] = {"example.com"};
+  const kl_guard_scanner_cfg all[] = {
+      {.kind = "pii"}, {.kind = "secrets"}, {.kind = "injection"},
+      {.kind = "banned", .list = banned, .nlist = 3}, {.kind = "topics", .list = topics, .nlist = 2},
+      {.kind = "invisible"}, {.kind = "token_limit", .limit = 8000},
+      {.kind = "pii", .stage = KL_GUARD_OUTPUT}, {.kind = "secrets", .stage = KL_GUARD_OUTPUT},
+      {.kind = "banned", .stage = KL_GUARD_OUTPUT, .list = banned, .nlist = 3},
+      {.kind = "canary", .stage = KL_GUARD_OUTPUT}, {.kind = "refusal", .stage = KL_GUARD_OUTPUT},
+      {.kind = "urls", .stage = KL_GUARD_OUTPUT, .list = hosts, .nlist = 1},
+      {.kind = "invisible", .stage = KL_GUARD_OUTPUT},
+  };
+  size_t n = sizeof all / sizeof *all;
+  kl_err err = {0};
+  for (size_t i = 0; i <= n; i++) {
+    kl_guard_policy_cfg pc = {.name = "b", .scanners = i < n ? &all[i] : all, .nscanners = i < n ? 1 : n};
+    int64_t t0 = kl_mono_ns();
+    kl_guard_policy *p = kl_guard_policy_build(&pc, &err);
+    if (!p) {
+      fprintf(stderr, "%s\n", err.msg);
+      exit(1);
+    }
+    double build_ms = (double)(kl_mono_ns() - t0) / 1e6;
+    if (i < n) {
+      size_t nf;
+      double us = time_check(p, all[i].stage, text, secs / 4, &nf);
+      printf("kind=%-12s stage=%-6s us_per_4KiB=%7.2f findings=%zu build_ms=%.1f\n", all[i].kind,
+             kl_guard_stage_name(all[i].stage), us, nf, build_ms);
+    } else {
+      size_t ni, no;
+      double ui = time_check(p, KL_GUARD_INPUT, text, secs, &ni), uo = time_check(p, KL_GUARD_OUTPUT, text, secs, &no);
+      printf("ALL input  us_per_4KiB=%.2f findings=%zu build_ms=%.1f\n", ui, ni, build_ms);
+      printf("ALL output us_per_4KiB=%.2f findings=%zu\n", uo, no);
+      printf("ALL input+output us_per_4KiB=%.2f\n", ui + uo);
+    }
+    kl_guard_policy_free(p);
+  }
+}
 
 int main(int argc, char **argv) {
   double secs = argc > 1 ? atof(argv[1]) : 2.0;
@@ -54,6 +124,7 @@ int main(int argc, char **argv) {
   }
   kl_arena_free(a);
   kl_guard_policy_free(p);
+  per_kind(&text, secs);
   kl_buf_free(&text);
   return 0;
 }

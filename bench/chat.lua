@@ -3,7 +3,11 @@
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local stream = os.getenv("STREAM") == "1"
-wrk.body = '{"model":"' .. (os.getenv("MODEL") or "gpt-4o-mini") .. '","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Give me one short sentence about the sea."}]' .. (stream and ',"stream":true' or '') .. '}'
+-- PROMPT_FILE: the user message is that file's text (JSON-escaped by the caller), else one sentence
+local prompt = "Give me one short sentence about the sea."
+local pf = os.getenv("PROMPT_FILE")
+if pf and pf ~= "" then local f = assert(io.open(pf)); prompt = f:read("*a"); f:close() end
+wrk.body = '{"model":"' .. (os.getenv("MODEL") or "gpt-4o-mini") .. '","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"' .. prompt .. '"}]' .. (stream and ',"stream":true' or '') .. '}'
 
 local rate = tonumber(os.getenv("RATE") or "0")
 local conns = tonumber(os.getenv("CONNS") or "1")

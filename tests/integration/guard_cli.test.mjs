@@ -38,3 +38,36 @@ test('clean text is allowed; plain text lines are accepted; invalid checksums ar
   assert.deepEqual(out[1].findings, []);
   assert.equal(out[2].findings[0].type, 'US_SSN');
 });
+
+test('--config/--policy/--stage: a policy from keel.yaml; unknown policies and stages are usage errors', async () => {
+  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'keel-guard-'));
+  const cfg = join(dir, 'keel.yaml');
+  writeFileSync(cfg, `guardrails:
+  policies:
+    - name: words
+      scanners:
+        - {kind: banned, list: [project falcon]}
+        - {kind: pii, action: flag, types: [EMAIL_ADDRESS]}
+        - {kind: refusal, stage: output}
+models: [{name: m, provider: mock}]
+`);
+  const run = (args, input) => spawnSync(KEEL_BIN, ['guard', 'scan', ...args], { input, encoding: 'utf8', timeout: 30000 });
+  let r = run(['--config', cfg, '--policy', 'words'], 'about Project Falcon\nmail a.b@example.com\nfine\n');
+  assert.equal(r.status, 0, r.stderr);
+  const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(out.map((o) => o.action), ['block', 'allow', 'allow']);
+  assert.equal(out[0].findings[0].type, 'BANNED_SUBSTRING');
+  assert.deepEqual([out[0].findings[0].start, out[0].findings[0].end], [6, 20]);
+  assert.equal(out[1].findings[0].type, 'EMAIL_ADDRESS');  // flagged: reported, not rewritten
+  assert.equal(out[1].redacted, 'mail a.b@example.com');
+  r = run(['--config', cfg, '--policy', 'words', '--stage', 'output'], "I'm sorry, but I can't help with that.\n");
+  assert.equal(JSON.parse(r.stdout).findings[0].type, 'REFUSAL');
+  r = run(['--config', cfg, '--policy', 'nope'], 'x\n');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /no such policy/);
+  r = run(['--stage', 'sideways'], 'x\n');
+  assert.equal(r.status, 2);
+});

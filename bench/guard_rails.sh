@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# bench/guard_rails.sh: gateway throughput with guardrails on vs off, side by side in one run.
+#
+# One keel (tracing on) in front of `keel mock-upstream`, two public names for the same
+# upstream: `plain` (no policy) and `railed` (every in-process scanner kind on: input pii,
+# secrets, injection, banned, topics, invisible, token_limit; output pii, secrets, canary,
+# refusal, urls, banned).  wrk alternates between them (off, on, off, on) so drift on this
+# shared 2-core machine hits both alike; the report is railed / plain throughput, for a short
+# prompt and for a ~4 KiB one, non-streamed and streamed.
+# Usage: bench/guard_rails.sh [SECONDS per run, default 8]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-8}
+KEEL=${KEEL_BIN:-./build/keel}
+[ -x "$KEEL" ] || { echo "build first: make build"; exit 1; }
+command -v wrk >/dev/null || { echo "needs wrk (make deps)"; exit 1; }
+TMP=$(mktemp -d)
+P_MOCK=18111 P_KEEL=18112
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+trap cleanup EXIT
+
+"$KEEL" mock-upstream --listen 127.0.0.1:$P_MOCK --workers 1 --log-level warn 2>"$TMP/mock.log" &
+pids+=($!)
+cat >"$TMP/keel.yaml" <<YAML
+listen: 127.0.0.1:$P_KEEL
+data_dir: $TMP/keel-data
+workers: 1
+log_level: warn
+guardrails:
+  policies:
+    - name: everything
+      canary: true
+      scanners:
+        - {kind: pii, action: redact}
+        - {kind: secrets}
+        - {kind: injection}
+        - {kind: banned, list: [project falcon, internal only, do not distribute]}
+        - {kind: topics, list: ["weapons: rifle, ammunition, explosive", "medical: diagnosis, prescription"]}
+        - {kind: invisible}
+        - {kind: token_limit, limit: 8000}
+        - {kind: pii, stage: output, action: redact}
+        - {kind: secrets, stage: output}
+        - {kind: banned, stage: output, list: [internal only]}
+        - {kind: refusal, stage: output}
+        - {kind: urls, stage: output, list: [example.com]}
+models:
+  - {name: plain, provider: openai, base_url: "http://127.0.0.1:$P_MOCK/v1", api_key: sk-bench}
+  - {name: railed, provider: openai, base_url: "http://127.0.0.1:$P_MOCK/v1", api_key: sk-bench, guardrails: everything}
+YAML
+"$KEEL" serve --config "$TMP/keel.yaml" 2>"$TMP/keel.log" &
+pids+=($!)
+for _ in $(seq 600); do curl -sf -o /dev/null "http://127.0.0.1:$P_KEEL/health" && break; sleep 0.1; done
+curl -sf -o /dev/null "http://127.0.0.1:$P_KEEL/health" || { cat "$TMP/keel.log"; exit 1; }
+
+# a ~4 KiB prompt of ordinary prose with a few entities, JSON-escaped for chat.lua
+python3 - "$TMP/prompt4k.txt" <<'PY'
+import json, sys
+para = ("Our quarterly review covered onboarding, the migration of the billing service and the "
+        "support backlog. Contact the team lead at maria.lopez@example.org or +44 20 7946 0958 "
+        "if anything is unclear; the staging host is 10.20.30.40. ")
+text = (para * 40)[:4096]
+open(sys.argv[1], "w").write(json.dumps(text)[1:-1])
+PY
+
+run() {  # model prompt_file stream
+  MODEL=$1 PROMPT_FILE=$2 STREAM=$3 wrk -t1 -c32 -d"${SECS}s" -s bench/chat.lua \
+    "http://127.0.0.1:$P_KEEL/v1/chat/completions" 2>/dev/null | awk '/^RESULT/ {sub(/.*rps=/, ""); sub(/ .*/, ""); print}'
+}
+printf "%-26s %12s %12s %8s\n" "case" "off req/s" "on req/s" "on/off"
+for prompt in "" "$TMP/prompt4k.txt"; do
+  for stream in 0 1; do
+    name="$( [ -z "$prompt" ] && echo short || echo 4KiB ) $( [ "$stream" = 1 ] && echo stream || echo json )"
+    off1=$(run plain "$prompt" $stream); on1=$(run railed "$prompt" $stream)
+    off2=$(run plain "$prompt" $stream); on2=$(run railed "$prompt" $stream)
+    awk -v n="$name" -v a="$off1" -v b="$on1" -v c="$off2" -v d="$on2" \
+      'BEGIN { off = (a + c) / 2; on = (b + d) / 2; printf "%-26s %12.0f %12.0f %8.3f\n", n, off, on, on / off }'
+  done
+done
