@@ -17,12 +17,15 @@
 #include "store/kl_store.h"
 
 typedef struct kl_tracer kl_tracer;
+typedef struct kl_exporter kl_exporter; /* trace/kl_export.h */
 
 typedef struct kl_tracer_opts {
   kl_store *store;           /* not owned */
   const kl_prices *prices;   /* not owned */
   bool capture_content;      /* store request messages and responses (default true) */
   const char *environment;   /* NULL = "default" */
+  kl_exporter *exporter;     /* not owned; NULL = none: every observation submitted to the store
+                              * is also handed to kl_exporter_submit (OTLP export) */
 } kl_tracer_opts;
 
 kl_tracer *kl_tracer_new(const kl_tracer_opts *opts);

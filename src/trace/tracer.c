@@ -12,6 +12,7 @@
  * string; that is a few hundred ns per KiB and only runs once per call, off the streaming
  * path.  "Bearer xxx" tokens are masked too. */
 #include "trace/kl_trace.h"
+#include "trace/kl_export.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 
 struct kl_tracer {
   kl_store *store;
+  kl_exporter *exporter;   /* OTLP export (kl_export.h), or NULL */
   const kl_prices *prices;
   bool capture_content;
   char *environment;
@@ -33,6 +35,7 @@ kl_tracer *kl_tracer_new(const kl_tracer_opts *opts) {
   kl_tracer *t = calloc(1, sizeof *t);
   if (!t) abort();
   t->store = opts->store;
+  t->exporter = opts->exporter;
   t->prices = opts->prices;
   t->capture_content = opts->capture_content;
   t->environment = strdup(opts->environment ? opts->environment : "default");
@@ -101,6 +104,13 @@ const char *kl_tracer_scrub(kl_tracer *t, kl_arena *a, const char *s) {
   const char *r = kl_arena_strdup(a, b.data);
   kl_buf_free(&b);
   return r;
+}
+
+/* OTLP export hook (keel issue 5): every observation that goes to the store also goes to the
+ * exporter, which copies it and never blocks; either may be absent. */
+static int submit(kl_tracer *t, const kl_obs *o, kl_err *err) {
+  if (t->exporter) kl_exporter_submit(t->exporter, o);
+  return t->store ? kl_store_submit(t->store, o, err) : 0;
 }
 
 /* The recorded cost and its JSON (see the top of the file for the order); -1 = unpriced. */
@@ -173,7 +183,7 @@ int kl_tracer_generation(kl_tracer *t, const kl_generation *g, double *cost_usd,
   o.session_id = ctx->session_id;
   o.tags_json = ctx->tags_json;
   o.environment = t->environment;
-  int rc = t->store ? kl_store_submit(t->store, &o, err) : 0;
+  int rc = submit(t, &o, err);
   kl_buf_free(&usage);
   kl_buf_free(&cost);
   kl_arena_free(a);
@@ -181,7 +191,7 @@ int kl_tracer_generation(kl_tracer *t, const kl_generation *g, double *cost_usd,
 }
 
 int kl_tracer_span(kl_tracer *t, const kl_span *s, kl_err *err) {
-  if (!t->store) return 0;
+  if (!t->store && !t->exporter) return 0;
   kl_arena *a = kl_arena_new(1024);
   const kl_trace_ctx *ctx = s->ctx;
   kl_obs o;
@@ -207,7 +217,7 @@ int kl_tracer_span(kl_tracer *t, const kl_span *s, kl_err *err) {
   o.session_id = ctx->session_id;
   o.tags_json = ctx->tags_json;
   o.environment = t->environment;
-  int rc = kl_store_submit(t->store, &o, err);
+  int rc = submit(t, &o, err);
   kl_arena_free(a);
   return rc;
 }
