@@ -2,6 +2,7 @@
  *  - kl_obs_from_json (spill-file lines, which a crash can tear anywhere): must not crash,
  *    and what it accepts must round-trip: after one normalisation (invalid UTF-8 becomes
  *    U+FFFD, long ids are cut to KL_OBS_ID_MAX bytes) to_json(from_json(x)) is a fixed point.
+ *  - kl_rec_from_json (the same lines for partial records and scores): the same fixed point.
  *  - the list cursor (comes from API clients): any bytes give 0 or a 400, never a crash. */
 #include <stdint.h>
 #include <stdio.h>
@@ -43,8 +44,31 @@ static void open_once(void) {
   kl_store_flush(g_store);
 }
 
+/* to_json(from_json(x)) is a fixed point after one normalisation. */
+static void rec_roundtrip(const uint8_t *data, size_t size) {
+  kl_err err;
+  kl_rec *r = kl_rec_from_json((const char *)data, size, &err);
+  if (!r) return;
+  kl_buf a = KL_BUF_INIT, b = KL_BUF_INIT, c = KL_BUF_INIT;
+  kl_rec_to_json(r, &a);
+  kl_rec *r2 = kl_rec_from_json(a.data, a.len, &err);
+  if (!r2) abort();
+  kl_rec_to_json(r2, &b);
+  kl_rec *r3 = kl_rec_from_json(b.data, b.len, &err);
+  if (!r3) abort();
+  kl_rec_to_json(r3, &c);
+  if (c.len != b.len || memcmp(c.data, b.data, b.len) != 0 || r3->kind != r->kind) abort();
+  kl_rec_free(r);
+  kl_rec_free(r2);
+  kl_rec_free(r3);
+  kl_buf_free(&a);
+  kl_buf_free(&b);
+  kl_buf_free(&c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   open_once();
+  rec_roundtrip(data, size);
   kl_err err;
   kl_obs *o = kl_obs_from_json((const char *)data, size, &err);
   if (o) {

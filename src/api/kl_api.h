@@ -6,7 +6,12 @@
  *   POST /v1/chat/completions      (also /chat/completions)
  *   GET  /v1/models                (also /models)
  *   GET  /health, GET /metrics
- *   GET  /api/v1/traces, GET /api/v1/traces/{id}   (Bearer admin key when one is set) */
+ *   GET  /api/v1/traces, GET /api/v1/traces/{id}   (Bearer admin key when one is set, or a
+ *        project's key pair as Basic auth: then scoped to that project)
+ *   GET  /api/v1/observations/{id}, GET /api/v1/scores/{id}   (same auth)
+ *   POST /v1/traces, /api/public/otel/v1/traces      (OTLP/HTTP, protobuf or JSON, gzip)
+ *   POST /api/public/ingestion                       (Langfuse batches)
+ *        ingestion needs Basic base64(pk-lf-..:sk-lf-..) (or the admin key) */
 #ifndef KL_API_H
 #define KL_API_H
 
@@ -15,6 +20,16 @@
 /* Runs `keel serve` with this configuration until SIGINT/SIGTERM; returns 0 after a clean
  * shutdown (in-flight calls finished, traces flushed), -1 with err when it could not start. */
 int kl_api_serve(const kl_config *cfg, kl_err *err);
+
+/* Creates a key pair for `project` (created if missing) in the store under opts->data_dir:
+ * pk-lf-<uuid> and sk-lf-<uuid>, the secret stored only as a salted SHA-256.  The secret is
+ * returned once, here. */
+#define KL_API_KEY_BUF 48
+int kl_api_key_create(const kl_store_opts *opts, const char *project, char pk[KL_API_KEY_BUF], char sk[KL_API_KEY_BUF],
+                      kl_err *err);
+
+/* The store's merge hook (kl_store_opts.merge) for ingested records: kl_ingest_merge. */
+void kl_api_ingest_merge(kl_obs_patch *dst, const kl_obs_patch *src, kl_arena *a);
 
 typedef struct kl_mock_server_opts {
   const char *host;      /* default 127.0.0.1 */

@@ -5,9 +5,11 @@
  * record them; on shutdown the HTTP server drains first (in-flight calls finish and submit
  * their traces), then the store flushes and closes, so SIGTERM loses nothing.
  *
- * Auth: every /api/ route needs `Authorization: Bearer <admin key>` when an admin key is configured;
- * without one keel refuses to listen on a non-loopback address (kl_api_serve), so an open
- * read API is only ever reachable from the machine itself. */
+ * Auth (auth.c): every /api/ route needs `Authorization: Bearer <admin key>` when an admin key
+ * is configured, or a project's key pair as Basic auth (then it sees that project only);
+ * without an admin key keel refuses to listen on a non-loopback address (kl_api_serve), so an
+ * open read API is only ever reachable from the machine itself.  Ingestion (ingest.c) always
+ * needs a credential. */
 #include "api/api_internal.h"
 
 #include <errno.h>
@@ -68,18 +70,6 @@ static void handle_llm(kl_http_req *req, gw_entry entry) {
   if (c) kl_http_on_abort(req, on_client_abort, c);
 }
 
-/* Constant-time comparison of the presented bearer token with the admin key. */
-static bool authorized(const kl_config *cfg, kl_http_req *req) {
-  if (!cfg->admin_key) return true;
-  const char *h = kl_http_header_get(req, "authorization");
-  if (!h || strncasecmp(h, "Bearer ", 7) != 0) return false;
-  const char *tok = h + 7;
-  size_t a = strlen(tok), b = strlen(cfg->admin_key);
-  unsigned char diff = (unsigned char)(a != b);
-  for (size_t i = 0; i < b; i++) diff |= (unsigned char)(tok[i < a ? i : 0] ^ cfg->admin_key[i]);
-  return diff == 0;
-}
-
 static bool method_is(kl_http_req *req, const char *m, const char *route, kl_api_ctx *ctx) {
   if (!strcmp(req->method, m)) return true;
   kl_metrics_http(kl_gateway_metrics(ctx->gw), route, 405);
@@ -93,10 +83,45 @@ static bool method_is(kl_http_req *req, const char *m, const char *route, kl_api
   return false;
 }
 
+static void not_found(kl_http_req *req, kl_metrics *met) {
+  kl_metrics_http(met, "other", 404);
+  char msg[256];
+  snprintf(msg, sizeof msg, "no route for %s %.180s", req->method, req->path);
+  kl_api_respond_error(req, 404, "invalid_request_error", msg, NULL, "not_found");
+}
+
+/* /api/ routes, once the credentials named a project (auth.c). */
+static void on_api_auth(kl_http_req *req, kl_api_ctx *ctx, const char *project, int status, void *ud) {
+  (void)ud;
+  kl_metrics *met = kl_gateway_metrics(ctx->gw);
+  const char *p = req->path;
+  if (!project) {
+    kl_metrics_http(met, "traces", status);
+    kl_api_respond_unauthorized(req, status);
+    return;
+  }
+  if (!strcmp(p, "/api/v1/traces")) {
+    if (!method_is(req, "GET", "traces", ctx)) return;
+    kl_api_traces(req, ctx, NULL, project);
+    return;
+  }
+  static const struct { const char *prefix; void (*fn)(kl_http_req *, kl_api_ctx *, const char *, const char *); } one[] = {
+      {"/api/v1/traces/", kl_api_traces}, {"/api/v1/observations/", kl_api_observation}, {"/api/v1/scores/", kl_api_score}};
+  for (size_t i = 0; i < sizeof one / sizeof *one; i++) {
+    size_t n = strlen(one[i].prefix);
+    if (strncmp(p, one[i].prefix, n) || !p[n] || strchr(p + n, '/')) continue;
+    if (!method_is(req, "GET", "traces", ctx)) return;
+    one[i].fn(req, ctx, p + n, project);
+    return;
+  }
+  not_found(req, met);
+}
+
 static void handle(kl_http_req *req) {
   kl_api_ctx *ctx = ((void **)req->worker)[1];
   kl_metrics *met = kl_gateway_metrics(ctx->gw);
   const char *p = req->path;
+  if (kl_api_ingest_route(req, ctx)) return;
   if (!strcmp(p, "/v1/chat/completions") || !strcmp(p, "/chat/completions")) {
     if (!method_is(req, "POST", "chat", ctx)) return;
     handle_llm(req, kl_gw_chat);
@@ -139,31 +164,12 @@ static void handle(kl_http_req *req) {
     return;
   }
   if (!strncmp(p, "/api/", 5)) {
-    if (!authorized(ctx->cfg, req)) {
-      kl_metrics_http(met, "traces", 401);
-      kl_buf b = KL_BUF_INIT;
-      kl_openai_error(&b, 401, "authentication_error", "missing or invalid admin key (Authorization: Bearer <key>)", NULL, "unauthorized");
-      kl_http_header h[] = {{"WWW-Authenticate", "Bearer realm=\"keel\""}};
-      kl_http_respond_ex(req, 401, "application/json", h, 1, b.data, b.len);
-      kl_buf_free(&b);
-      return;
-    }
-    if (!strcmp(p, "/api/v1/traces")) {
-      if (!method_is(req, "GET", "traces", ctx)) return;
-      kl_api_traces(req, ctx, NULL);
-      return;
-    }
-    if (!strncmp(p, "/api/v1/traces/", 15) && p[15] && !strchr(p + 15, '/')) {
-      if (!method_is(req, "GET", "traces", ctx)) return;
-      kl_api_traces(req, ctx, p + 15);
-      return;
-    }
+    kl_api_authenticate(req, ctx, true, on_api_auth, NULL);
+    return;
   }
-  kl_metrics_http(met, "other", 404);
-  char msg[256];
-  snprintf(msg, sizeof msg, "no route for %s %.180s", req->method, p);
-  kl_api_respond_error(req, 404, "invalid_request_error", msg, NULL, "not_found");
+  not_found(req, met);
 }
+
 
 /* Worker pointer = {kl_gw_worker *, kl_api_ctx *}: the gateway's per-loop state plus the
  * shared context, so the handler reaches both without globals. */
@@ -216,6 +222,7 @@ int kl_api_serve(const kl_config *cfg, kl_err *err) {
       .queue_capacity = cfg->trace_queue_capacity,
       .batch_max = cfg->trace_batch_max,
       .flush_interval_ms = cfg->trace_flush_interval_ms,
+      .merge = kl_api_ingest_merge,
   };
   kl_store *store = kl_store_open(&so, err);
   if (!store) return -1;
@@ -224,7 +231,7 @@ int kl_api_serve(const kl_config *cfg, kl_err *err) {
     kl_store_close(store);
     return -1;
   }
-  kl_api_ctx ctx = {.cfg = cfg, .gw = gw, .store = store};
+  kl_api_ctx ctx = {.cfg = cfg, .gw = gw, .store = store, .keys = kl_api_keycache_new()};
   kl_http_server_opts ho = {
       .host = cfg->listen_host,
       .port = cfg->listen_port,
@@ -242,6 +249,7 @@ int kl_api_serve(const kl_config *cfg, kl_err *err) {
   };
   kl_http_server *srv = kl_http_server_new(&ho, err);
   if (!srv) {
+    kl_api_keycache_free(ctx.keys);
     kl_gateway_free(gw);
     kl_store_close(store);
     return -1;
@@ -254,6 +262,7 @@ int kl_api_serve(const kl_config *cfg, kl_err *err) {
   kl_info("shutting down: flushing traces");
   kl_gateway_free(gw);
   kl_store_close(store);
+  kl_api_keycache_free(ctx.keys);
   kl_info("stopped: traces flushed");
   return 0;
 }

@@ -2,7 +2,9 @@
  *
  *   GET /api/v1/traces?limit=&cursor=&user_id=&session_id=&model=&from=&to=
  *   GET /api/v1/traces/{id}
+ *   GET /api/v1/observations/{id}, GET /api/v1/scores/{id}
  *
+ * Every query is scoped to the project the credentials named (server.c, auth.c).
  * SQL never runs on an event loop: the query is handed to libuv's thread pool
  * (uv_queue_work) and the response is sent from the after-work callback on the loop.  The
  * store answers with JSON ready to send.  `from`/`to` accept RFC 3339 or epoch seconds / ms. */
@@ -18,6 +20,8 @@ typedef struct trace_work {
   kl_api_ctx *ctx;
   kl_trace_filter f;
   const char *id;
+  const char *project;
+  char what;     /* 't' trace (or list), 'o' observation, 's' score */
   kl_buf out;
   kl_err err;
   int rc;
@@ -25,7 +29,9 @@ typedef struct trace_work {
 
 static void run_query(uv_work_t *w) {
   trace_work *tw = w->data;
-  if (tw->id) tw->rc = kl_store_get_trace(tw->ctx->store, NULL, tw->id, &tw->out, &tw->err);
+  if (tw->what == 'o') tw->rc = kl_store_get_observation(tw->ctx->store, tw->project, tw->id, &tw->out, &tw->err);
+  else if (tw->what == 's') tw->rc = kl_store_get_score(tw->ctx->store, tw->project, tw->id, &tw->out, &tw->err);
+  else if (tw->id) tw->rc = kl_store_get_trace(tw->ctx->store, tw->project, tw->id, &tw->out, &tw->err);
   else tw->rc = kl_store_list_traces(tw->ctx->store, &tw->f, &tw->out, &tw->err);
 }
 
@@ -36,7 +42,8 @@ static void after_query(uv_work_t *w, int status) {
     int code = tw->err.code >= 400 && tw->err.code < 600 ? tw->err.code : 500;
     kl_metrics_http(met, "traces", code);
     kl_api_respond_error(tw->req, code, code == 404 ? "not_found_error" : code == 400 ? "invalid_request_error" : "api_error",
-                         tw->err.msg[0] ? tw->err.msg : "query failed", NULL, code == 404 ? "trace_not_found" : NULL);
+                         tw->err.msg[0] ? tw->err.msg : "query failed", NULL,
+                         code != 404 ? NULL : tw->what == 'o' ? "observation_not_found" : tw->what == 's' ? "score_not_found" : "trace_not_found");
   } else {
     kl_metrics_http(met, "traces", 200);
     kl_api_respond_json(tw->req, 200, tw->out.data, tw->out.len);
@@ -58,11 +65,39 @@ static int parse_time(kl_http_req *req, const char *key, int64_t *out) {
   return 0;
 }
 
-void kl_api_traces(kl_http_req *req, kl_api_ctx *ctx, const char *id) {
+static trace_work *new_work(kl_http_req *req, kl_api_ctx *ctx, const char *project, char what) {
   trace_work *tw = kl_arena_calloc(req->arena, sizeof *tw);
   tw->req = req;
   tw->ctx = ctx;
   tw->work.data = tw;
+  tw->project = project;
+  tw->f.project_id = project;
+  tw->what = what;
+  return tw;
+}
+
+static void get_one(kl_http_req *req, kl_api_ctx *ctx, const char *id, const char *project, char what) {
+  if (strlen(id) > 64) {
+    kl_api_respond_error(req, 404, "not_found_error", what == 'o' ? "no such observation" : "no such score", NULL,
+                         what == 'o' ? "observation_not_found" : "score_not_found");
+    return;
+  }
+  trace_work *tw = new_work(req, ctx, project, what);
+  tw->id = id;
+  int rc = uv_queue_work(req->loop, &tw->work, run_query, after_query);
+  if (rc != 0) kl_api_respond_error(req, 500, "api_error", uv_strerror(rc), NULL, NULL);
+}
+
+void kl_api_observation(kl_http_req *req, kl_api_ctx *ctx, const char *id, const char *project) {
+  get_one(req, ctx, id, project, 'o');
+}
+
+void kl_api_score(kl_http_req *req, kl_api_ctx *ctx, const char *id, const char *project) {
+  get_one(req, ctx, id, project, 's');
+}
+
+void kl_api_traces(kl_http_req *req, kl_api_ctx *ctx, const char *id, const char *project) {
+  trace_work *tw = new_work(req, ctx, project, 't');
   if (id) {
     if (strlen(id) > 64) {
       kl_api_respond_error(req, 404, "not_found_error", "no such trace", NULL, "trace_not_found");

@@ -8,4 +8,7 @@ int kl_cli_tokens(int argc, char **argv);
 /* keel guard scan [--policy default]  (guard_cmd.c) */
 int kl_cli_guard(int argc, char **argv);
 
+/* keel keys create [--project NAME] [--data-dir DIR | --config FILE] [--json]  (keys.c) */
+int kl_cli_keys(int argc, char **argv);
+
 #endif

@@ -30,6 +30,7 @@ static void usage(FILE *f) {
           "      --workers N          event loops (default 1)\n"
           "  tokens          count tokens like tiktoken [--encoding NAME|--model NAME] [--raw] (JSON lines on stdin)\n"
           "  guard scan      find and redact PII [--policy default] (JSON or text lines on stdin)\n"
+          "  keys create     a project's API key pair for ingestion [--project NAME] [--data-dir DIR|--config FILE] [--json]\n"
           "  version         print the version\n");
 }
 
@@ -153,6 +154,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "mock-upstream")) return cmd_mock(argc, argv);
   if (!strcmp(cmd, "tokens")) return kl_cli_tokens(argc, argv);
   if (!strcmp(cmd, "guard")) return kl_cli_guard(argc, argv);
+  if (!strcmp(cmd, "keys")) return kl_cli_keys(argc, argv);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("keel %s\n", KEEL_VERSION);
     return 0;

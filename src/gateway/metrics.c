@@ -15,7 +15,7 @@ static const int k_status[] = {200, 400, 401, 403, 404, 408, 413, 422, 429, 431,
 #define NSTATUS (sizeof k_status / sizeof *k_status) /* last = other */
 static const double k_lat_buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
 #define NLAT (sizeof k_lat_buckets / sizeof *k_lat_buckets)
-static const char *k_routes[] = {"chat", "embeddings", "responses", "messages", "models", "health", "metrics", "traces", "ui", "other"};
+static const char *k_routes[] = {"chat", "embeddings", "responses", "messages", "models", "health", "metrics", "traces", "ingest", "ui", "other"};
 #define NROUTES (sizeof k_routes / sizeof *k_routes)
 static const char *k_errors[] = {"invalid_request", "model_not_found", "upstream_timeout", "upstream_unreachable",
                                  "upstream_reset", "upstream_status", "upstream_invalid_response",

@@ -142,7 +142,7 @@ static void cache_store(const char *path, const hs_database_t *db) {
   char *bytes = NULL;
   size_t n = 0;
   if (hs_serialize_database(db, &bytes, &n) != HS_SUCCESS) return;
-  char dir[512], tmp[600];
+  char dir[1024], tmp[1100];
   snprintf(dir, sizeof dir, "%s", path);
   char *slash = strrchr(dir, '/');
   if (slash) {

@@ -13,15 +13,33 @@
 
 #include "store/kl_store.h"
 
+/* What the queue holds: a plain observation (the gateway's, complete), a partial record
+ * (ingested observation or trace record) or a score.  One malloc block with its strings
+ * (store/ingest_rec.c). */
+typedef enum { KL_REC_OBS = 0, KL_REC_PATCH, KL_REC_SCORE } kl_rec_kind;
+typedef struct kl_rec {
+  kl_rec_kind kind;
+  union {
+    kl_obs obs;          /* OBS */
+    kl_obs_patch patch;  /* PATCH */
+    kl_score score;      /* SCORE */
+  } u;
+} kl_rec;
+
 typedef struct kl_backend_vt {
   const char *name;
   /* Creates/migrates the database under opts->data_dir (which already exists). */
   void *(*open)(const kl_store_opts *opts, kl_err *err);
-  /* Writes all n observations in one transaction: all or nothing.  Upsert by
-   * (project_id, id), so writing the same observation twice has one effect. */
-  int (*write_batch)(void *be, kl_obs *const *obs, size_t n, kl_err *err);
+  /* Writes all n records in one transaction: all or nothing.  Upsert by key, so writing the
+   * same record twice has one effect; patches are merged with `merge`. */
+  int (*write_batch)(void *be, kl_rec *const *recs, size_t n, kl_obs_merge_fn merge, kl_err *err);
   int (*list_traces)(void *be, const kl_trace_filter *f, kl_buf *out, kl_err *err);
   int (*get_trace)(void *be, const char *project_id, const char *trace_id, kl_buf *out, kl_err *err);
+  int (*get_observation)(void *be, const char *project_id, const char *id, kl_buf *out, kl_err *err);
+  int (*get_score)(void *be, const char *project_id, const char *id, kl_buf *out, kl_err *err);
+  int (*key_get)(void *be, const char *public_key, kl_store_key *out, kl_err *err);
+  /* Runs on the writer's connection, but only on a backend opened for it alone (no writer). */
+  int (*key_create)(void *be, const char *project, const kl_store_key *k, kl_err *err);
   void (*close)(void *be);
 } kl_backend_vt;
 

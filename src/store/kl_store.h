@@ -1,4 +1,4 @@
-/* kl_store.h: keel's persistent store of observations (and, later, scores).
+/* kl_store.h: keel's persistent store of observations, scores, projects and API keys.
  *
  * Data model: observations-first, as Langfuse does it.  A trace is the set of its
  * observations, identified by (project, trace id, observation id): re-submitting that key
@@ -85,6 +85,64 @@ typedef struct kl_obs {
 
 typedef struct kl_store kl_store;
 
+/* ---- ingested records (other SDKs: Langfuse, OpenTelemetry; see store/ingest_write.c) ----
+ *
+ * An ingested observation or trace arrives as a PARTIAL record: `set` says which fields the
+ * sender gave (one bit per field group); the others must not overwrite what is stored.  The
+ * bits have the values of trace/kl_ingest.h's KL_INGEST_F_* (the store sits below the trace
+ * layer, so it repeats them; api/ingest.c asserts they agree). */
+enum {
+  KL_OBS_F_TYPE = 1u << 0, KL_OBS_F_NAME = 1u << 1, KL_OBS_F_PARENT = 1u << 2, KL_OBS_F_LEVEL = 1u << 3,
+  KL_OBS_F_STATUS_MESSAGE = 1u << 4, KL_OBS_F_START = 1u << 5, KL_OBS_F_END = 1u << 6,
+  KL_OBS_F_COMPLETION_START = 1u << 7, KL_OBS_F_MODEL = 1u << 8, KL_OBS_F_PROVIDER = 1u << 9,
+  KL_OBS_F_UPSTREAM_MODEL = 1u << 10, KL_OBS_F_MODEL_PARAMS = 1u << 11, KL_OBS_F_INPUT = 1u << 12,
+  KL_OBS_F_OUTPUT = 1u << 13, KL_OBS_F_METADATA = 1u << 14, KL_OBS_F_FINISH_REASON = 1u << 15,
+  KL_OBS_F_USAGE = 1u << 16, KL_OBS_F_COST = 1u << 17, KL_OBS_F_TRACE_NAME = 1u << 18,
+  KL_OBS_F_USER = 1u << 19, KL_OBS_F_SESSION = 1u << 20, KL_OBS_F_TAGS = 1u << 21,
+  KL_OBS_F_ENVIRONMENT = 1u << 22, KL_OBS_F_RELEASE = 1u << 23, KL_OBS_F_VERSION = 1u << 24,
+  KL_OBS_F_PROMPT = 1u << 25,
+  KL_OBS_F_ALL = (1u << 26) - 1,
+};
+
+typedef struct kl_obs_patch {
+  kl_obs obs;                /* trace_id "" = unknown (an update): the store finds it by id */
+  uint32_t set;              /* KL_OBS_F_* */
+  bool trace_record;         /* a trace (Langfuse trace-create, an upsert): obs.id == obs.trace_id,
+                              * only trace-level bits; stored in `traces`, copied onto its
+                              * observations */
+  bool update;               /* an update (may arrive before its create) rather than a create */
+  int64_t received_ns;       /* envelope time (0 = none): orders records of one key */
+  const char *version;       /* KL_OBS_F_VERSION */
+  const char *prompt_name;   /* KL_OBS_F_PROMPT */
+  int64_t prompt_version;
+} kl_obs_patch;
+
+/* Folds src into dst (same key) honouring the bits; the api layer passes kl_ingest_merge
+ * through this (the store cannot call the trace layer).  Strings are shared with src or
+ * allocated in `a`. */
+typedef void (*kl_obs_merge_fn)(kl_obs_patch *dst, const kl_obs_patch *src, kl_arena *a);
+
+/* A score (Langfuse score-create): attached to a trace, an observation, a session or a
+ * dataset run.  Upserted by (project, id), so a re-sent score has one effect. */
+typedef struct kl_score {
+  char id[KL_OBS_ID_MAX + 1];
+  char trace_id[KL_OBS_ID_MAX + 1];       /* "" = none */
+  char observation_id[KL_OBS_ID_MAX + 1]; /* "" = none */
+  char session_id[KL_OBS_ID_MAX + 1];     /* "" = none */
+  char dataset_run_id[KL_OBS_ID_MAX + 1]; /* "" = none */
+  const char *project_id;    /* NULL = "default" */
+  const char *name;          /* required */
+  const char *data_type;     /* NUMERIC | BOOLEAN | CATEGORICAL | TEXT (NULL = NUMERIC) */
+  double value;              /* NUMERIC, BOOLEAN (0/1) */
+  const char *string_value;  /* CATEGORICAL / TEXT; "True"/"False" for BOOLEAN */
+  const char *source;        /* API | EVAL | ANNOTATION (NULL = API) */
+  const char *comment;
+  const char *config_id;
+  const char *environment;
+  const char *metadata_json;
+  int64_t timestamp_ns;
+} kl_score;
+
 typedef struct kl_store_opts {
   const char *backend;        /* "sqlite" (default) */
   const char *data_dir;       /* created if missing; holds keel.db and spill.jsonl */
@@ -92,6 +150,7 @@ typedef struct kl_store_opts {
   size_t batch_max;           /* default 512 per transaction */
   int flush_interval_ms;      /* writer wakes at least this often; default 50 */
   bool sync_full;             /* PRAGMA synchronous=FULL instead of NORMAL */
+  kl_obs_merge_fn merge;      /* needed by kl_store_submit_patch; NULL: patches are refused */
 } kl_store_opts;
 
 /* Opens (creating and migrating as needed), replays any spill file, starts the writer. */
@@ -102,6 +161,11 @@ void kl_store_close(kl_store *s);
 /* Never blocks on I/O other than a spill append when the queue is full.  Returns 0, or -1 if
  * the observation could be neither queued nor spilled (err says why). */
 int kl_store_submit(kl_store *s, const kl_obs *obs, kl_err *err);
+/* Partial records and scores: queued like observations (never block, spill when full); the
+ * writer merges a patch with the stored row inside the batch's transaction, whatever order
+ * creates and updates arrive in, and a record applied twice has one effect. */
+int kl_store_submit_patch(kl_store *s, const kl_obs_patch *p, kl_err *err);
+int kl_store_submit_score(kl_store *s, const kl_score *sc, kl_err *err);
 /* Blocks until everything submitted before the call is committed. */
 void kl_store_flush(kl_store *s);
 
@@ -134,5 +198,31 @@ int kl_store_list_traces(kl_store *s, const kl_trace_filter *f, kl_buf *out, kl_
  *   field, JSON fields embedded as JSON, "usage":{buckets}, "cost_usd", "latency_ms", "ttft_ms"}]}.
  * Returns 0, or -1 with err code 404 when the trace does not exist. */
 int kl_store_get_trace(kl_store *s, const char *project_id, const char *trace_id, kl_buf *out, kl_err *err);
+/* One observation by (project, id), the same fields as in get_trace plus "version",
+ * "prompt_name", "prompt_version".  404 when unknown. */
+int kl_store_get_observation(kl_store *s, const char *project_id, const char *id, kl_buf *out, kl_err *err);
+/* {"id","trace_id","observation_id","session_id","dataset_run_id","name","value","string_value",
+ *  "data_type","source","comment","config_id","environment","metadata","timestamp"}.  404 when unknown. */
+int kl_store_get_score(kl_store *s, const char *project_id, const char *id, kl_buf *out, kl_err *err);
+
+/* ---- projects and API keys ----
+ * A key pair is pk-lf-... (public, stored as is) and sk-lf-... (secret, stored only as
+ * SHA-256(salt || secret) with a per-key random salt; hashing lives in the api layer). */
+#define KL_KEY_PUBLIC_MAX 80
+#define KL_KEY_SALT_LEN 16
+#define KL_KEY_HASH_LEN 32
+typedef struct kl_store_key {
+  char public_key[KL_KEY_PUBLIC_MAX + 1];
+  char project_id[KL_OBS_ID_MAX + 1];
+  unsigned char salt[KL_KEY_SALT_LEN];
+  unsigned char hash[KL_KEY_HASH_LEN];
+  int64_t created_ns;
+} kl_store_key;
+/* Creates the project if missing and adds the key, in one transaction.  Opens the database
+ * on its own (no writer thread, no spill replay), so the CLI can run it beside a serving
+ * keel.  k->project_id is ignored; the project's id is its name. */
+int kl_store_key_create(const kl_store_opts *opts, const char *project, const kl_store_key *k, kl_err *err);
+/* Blocking (thread pool): the key, or -1 with err 404 when unknown. */
+int kl_store_key_get(kl_store *s, const char *public_key, kl_store_key *out, kl_err *err);
 
 #endif

@@ -53,30 +53,41 @@ static void copy_id(char dst[KL_OBS_ID_MAX + 1], const char *src) {
   dst[n] = 0;
 }
 
-kl_obs *kl_obs_clone(const kl_obs *o) {
-  size_t lens[NSTR], total = sizeof(kl_obs);
+size_t kl_obs_strings_size(const kl_obs *o) {
+  size_t total = 0;
   for (size_t i = 0; i < NSTR; i++) {
     const char *v = *str_at(o, i);
-    lens[i] = v ? strlen(v) + 1 : 0;
-    total += lens[i];
+    total += v ? strlen(v) + 1 : 0;
   }
+  return total;
+}
+
+void kl_obs_copy_into(kl_obs *c, const kl_obs *o, char **pp) {
+  *c = *o;
+  copy_id(c->id, o->id);
+  copy_id(c->trace_id, o->trace_id);
+  copy_id(c->parent_id, o->parent_id);
+  char *p = *pp;
+  for (size_t i = 0; i < NSTR; i++) {
+    const char *v = *str_at(o, i);
+    if (!v) continue;
+    size_t n = strlen(v) + 1;
+    memcpy(p, v, n);
+    *str_at(c, i) = p;
+    p += n;
+  }
+  *pp = p;
+}
+
+kl_obs *kl_obs_clone(const kl_obs *o) {
+  size_t total = sizeof(kl_obs) + kl_obs_strings_size(o);
   kl_obs *c = malloc(total);
   if (!c) {
     fprintf(stderr, "keel: out of memory (observation of %zu bytes)\n", total);
     abort();
   }
-  *c = *o;
-  copy_id(c->id, o->id);
-  copy_id(c->trace_id, o->trace_id);
-  copy_id(c->parent_id, o->parent_id);
   char *p = (char *)(c + 1);
-  for (size_t i = 0; i < NSTR; i++) {
-    const char *v = *str_at(o, i);
-    if (!v) continue;
-    memcpy(p, v, lens[i]);
-    *str_at(c, i) = p;
-    p += lens[i];
-  }
+  kl_obs_copy_into(c, o, &p);
   return c;
 }
 

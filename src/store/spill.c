@@ -1,7 +1,8 @@
 /* spill.c: the overflow file data_dir/spill.jsonl.
  *
  * When the queue is full (or a batch failed to commit) observations are appended here
- * instead of being dropped: one JSON object per line (obs.c's format), each line handed
+ * instead of being dropped: one JSON object per line (ingest_rec.c's format, which for a
+ * plain observation is obs.c's), each line handed
  * to a single write() loop under spill_mu on an O_APPEND descriptor, so lines from
  * concurrent submitters never interleave.  There is no fsync per line: a line that reached
  * write() survives a kill -9 (it is in the page cache), and only a power loss can cost the
@@ -59,7 +60,7 @@ static int write_whole(int fd, const char *p, size_t n) {
   return 0;
 }
 
-int kl_spill_append(kl_store *s, kl_obs *const *obs, size_t n, kl_err *err) {
+int kl_spill_append(kl_store *s, kl_rec *const *recs, size_t n, kl_err *err) {
   kl_buf line = KL_BUF_INIT;
   int rc = 0;
   pthread_mutex_lock(&s->spill_mu);
@@ -69,7 +70,7 @@ int kl_spill_append(kl_store *s, kl_obs *const *obs, size_t n, kl_err *err) {
   }
   for (size_t i = 0; i < n; i++) {
     kl_buf_reset(&line);
-    kl_obs_to_json(obs[i], &line);
+    kl_rec_to_json(recs[i], &line);
     kl_buf_putc(&line, '\n');
     if (write_whole(s->spill_fd, line.data, line.len) != 0) {
       kl_err_set(err, 503, "store: cannot append to spill file %s: %s", s->spill_path, strerror(errno));
@@ -84,8 +85,8 @@ out:
   return rc;
 }
 
-static void free_batch(kl_obs **b, size_t *n) {
-  for (size_t i = 0; i < *n; i++) kl_obs_free(b[i]);
+static void free_batch(kl_rec **b, size_t *n) {
+  for (size_t i = 0; i < *n; i++) kl_rec_free(b[i]);
   *n = 0;
 }
 
@@ -97,7 +98,7 @@ int kl_spill_replay(kl_store *s, kl_err *err) {
     return -1;
   }
   size_t bmax = s->opts.batch_max, n = 0;
-  kl_obs **batch = calloc(bmax, sizeof *batch);
+  kl_rec **batch = calloc(bmax, sizeof *batch);
   if (!batch) abort();
   char *line = NULL;
   size_t lcap = 0;
@@ -114,7 +115,7 @@ int kl_spill_replay(kl_store *s, kl_err *err) {
     if (len == 1) continue;
     kl_err perr;
     kl_err_clear(&perr);
-    kl_obs *o = kl_obs_from_json(line, (size_t)len - 1, &perr);
+    kl_rec *o = kl_rec_from_json(line, (size_t)len - 1, &perr);
     if (!o) {
       kl_warn("store: spill file %s line %" PRIu64 ": %s; skipped", s->spill_path, lineno, perr.msg);
       skipped++;
@@ -122,13 +123,13 @@ int kl_spill_replay(kl_store *s, kl_err *err) {
     }
     batch[n++] = o;
     if (n == bmax) {
-      if (s->vt->write_batch(s->be, batch, n, err) != 0) { rc = -1; break; }
+      if (s->vt->write_batch(s->be, batch, n, s->opts.merge, err) != 0) { rc = -1; break; }
       loaded += n;
       free_batch(batch, &n);
     }
   }
   if (rc == 0 && n > 0) {
-    if (s->vt->write_batch(s->be, batch, n, err) != 0) rc = -1;
+    if (s->vt->write_batch(s->be, batch, n, s->opts.merge, err) != 0) rc = -1;
     else loaded += n;
   }
   free_batch(batch, &n);

@@ -14,6 +14,9 @@
  * "subtracted" correctly (min/max are not invertible), so its trace is recomputed from
  * observations once at the end of the batch.  That keeps replays idempotent, and the common case, new rows, cheap.
  *
+ * Ingested records (partial observations, trace records, scores: ingest_sqlite.c) are written
+ * in the same transaction by the same loop; a replaced ingested row joins the recompute list.
+ *
  * Trace fields denormalised on observations (name, user, session, tags, environment,
  * release) take the value of the most recently written observation that has one: the
  * incremental path uses COALESCE(new, old), the recompute path the highest rowid
@@ -86,7 +89,7 @@ static const char k_trace_recompute[] =
     " observation_count=excluded.observation_count, error_count=excluded.error_count";
 
 static const char k_trace_drop_empty[] =
-    "DELETE FROM traces WHERE project_id=?1 AND id=?2 AND NOT EXISTS"
+    "DELETE FROM traces WHERE project_id=?1 AND id=?2 AND ingest_set IS NULL AND NOT EXISTS"
     " (SELECT 1 FROM observations INDEXED BY sqlite_autoindex_observations_1 WHERE project_id=?1 AND trace_id=?2)";
 
 static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, kl_err *err) {
@@ -137,8 +140,9 @@ static void *sqlite_open(const kl_store_opts *opts, kl_err *err) {
       prep(q->db, k_ins_new, &q->ins_new, err) ||
       prep(q->db, k_ins_obs, &q->ins_obs, err) || prep(q->db, k_trace_add, &q->trace_add, err) ||
       prep(q->db, k_trace_recompute, &q->trace_recompute, err) ||
-      prep(q->db, k_trace_drop_empty, &q->trace_drop_empty, err))
+      prep(q->db, k_trace_drop_empty, &q->trace_drop_empty, err) || kl_sqlite_ingest_prepare(q, err))
     goto fail;
+  q->arena = kl_arena_new(64 * 1024);
   return q;
 fail:
   sqlite_close(q);
@@ -156,6 +160,8 @@ static void sqlite_close(void *be) {
   sqlite3_stmt *sts[] = {q->begin, q->commit, q->rollback, q->ins_new, q->ins_obs, q->trace_add,
                          q->trace_recompute, q->trace_drop_empty};
   for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) sqlite3_finalize(sts[i]);
+  kl_sqlite_ingest_finalize(q);
+  if (q->arena) kl_arena_free(q->arena);
   if (q->db) sqlite3_close(q->db); /* checkpoints the WAL when it is the last connection */
   pthread_mutex_destroy(&q->pool_mu);
   pthread_cond_destroy(&q->pool_cv);
@@ -216,7 +222,7 @@ static void bind_i64_or_null(sqlite3_stmt *st, int i, int64_t v) {
 
 static const char *proj(const kl_obs *o) { return o->project_id && *o->project_id ? o->project_id : "default"; }
 
-static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what, kl_err *err) {
+int kl_sqlite_step(sqlite3 *db, sqlite3_stmt *st, const char *what, kl_err *err) {
   int rc = sqlite3_step(st);
   if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
     kl_sqlite_err(db, rc, what, err); /* before reset, which may replace the message */
@@ -227,7 +233,7 @@ static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what, kl_err *er
   return 0;
 }
 
-static int insert_obs(kl_sqlite *q, sqlite3_stmt *st, const kl_obs *o, kl_err *err) {
+void kl_sqlite_bind_obs(sqlite3_stmt *st, const kl_obs *o) {
   sqlite3_clear_bindings(st);
   bind_text(st, 1, proj(o));
   bind_text(st, 2, o->id);
@@ -264,14 +270,18 @@ static int insert_obs(kl_sqlite *q, sqlite3_stmt *st, const kl_obs *o, kl_err *e
   bind_text(st, 33, o->tags_json);
   bind_text(st, 34, o->environment);
   bind_text(st, 35, o->release);
-  return step_done(q->db, st, "insert observation", err);
+}
+
+static int insert_obs(kl_sqlite *q, sqlite3_stmt *st, const kl_obs *o, kl_err *err) {
+  kl_sqlite_bind_obs(st, o);
+  return kl_sqlite_step(q->db, st, "insert observation", err);
 }
 
 static bool is_generation(const kl_obs *o) {
   return o->type && (strcmp(o->type, KL_OBS_GENERATION) == 0 || strcmp(o->type, KL_OBS_EMBEDDING) == 0);
 }
 
-static int trace_add(kl_sqlite *q, const kl_obs *o, kl_err *err) {
+int kl_sqlite_trace_add(kl_sqlite *q, const kl_obs *o, kl_err *err) {
   sqlite3_stmt *st = q->trace_add;
   sqlite3_clear_bindings(st);
   bind_text(st, 1, proj(o));
@@ -292,66 +302,74 @@ static int trace_add(kl_sqlite *q, const kl_obs *o, kl_err *err) {
   sqlite3_bind_int64(st, 14, o->usage_output + o->usage_output_reasoning);
   if (o->cost_usd >= 0) sqlite3_bind_double(st, 15, o->cost_usd);
   sqlite3_bind_int(st, 16, o->level && strcmp(o->level, "ERROR") == 0);
-  return step_done(q->db, st, "update trace", err);
+  return kl_sqlite_step(q->db, st, "update trace", err);
 }
 
-/* A trace whose aggregate must be recomputed at the end of the batch. */
-typedef struct {
-  const char *project; /* points into the batch's observations */
-  char trace[KL_OBS_ID_MAX + 1];
-} redo;
+void kl_redo_push(kl_redo_list *l, const char *project, const char *trace) {
+  if (l->n + 1 > l->cap) {
+    l->cap = l->cap ? l->cap * 2 : 16;
+    l->v = realloc(l->v, l->cap * sizeof *l->v);
+    if (!l->v) abort();
+  }
+  snprintf(l->v[l->n].project, sizeof l->v[l->n].project, "%s", project);
+  snprintf(l->v[l->n].trace, sizeof l->v[l->n].trace, "%s", trace);
+  l->n++;
+}
 
 static int redo_cmp(const void *a, const void *b) {
-  const redo *x = a, *y = b;
+  const kl_redo *x = a, *y = b;
   int c = strcmp(x->project, y->project);
   return c ? c : strcmp(x->trace, y->trace);
 }
 
-static int recompute(kl_sqlite *q, const redo *r, kl_err *err) {
+static int recompute(kl_sqlite *q, const kl_redo *r, kl_err *err) {
   sqlite3_stmt *sts[2] = {q->trace_recompute, q->trace_drop_empty};
   for (int i = 0; i < 2; i++) {
     sqlite3_clear_bindings(sts[i]);
     sqlite3_bind_text(sts[i], 1, r->project, -1, SQLITE_STATIC);
     sqlite3_bind_text(sts[i], 2, r->trace, -1, SQLITE_STATIC);
-    if (step_done(q->db, sts[i], "recompute trace", err) != 0) return -1;
+    if (kl_sqlite_step(q->db, sts[i], "recompute trace", err) != 0) return -1;
   }
   return 0;
 }
 
-static int sqlite_write_batch(void *be, kl_obs *const *obs, size_t n, kl_err *err) {
+static int write_obs(kl_sqlite *q, const kl_obs *o, kl_redo_list *redo, kl_err *err) {
+  if (insert_obs(q, q->ins_new, o, err) != 0) return -1;
+  if (sqlite3_changes(q->db) == 1) return kl_sqlite_trace_add(q, o, err);
+  if (insert_obs(q, q->ins_obs, o, err) != 0) return -1;
+  /* a re-sent observation replaced its row: its trace is recomputed once, after the loop */
+  kl_redo_push(redo, proj(o), o->trace_id);
+  return 0;
+}
+
+static int sqlite_write_batch(void *be, kl_rec *const *recs, size_t n, kl_obs_merge_fn merge, kl_err *err) {
   kl_sqlite *q = be;
-  redo *redos = NULL;
-  size_t nredo = 0, redocap = 0;
-  if (step_done(q->db, q->begin, "begin", err) != 0) return -1;
+  kl_redo_list redo = {0};
+  bool orphans = q->have_orphans, trace_records = q->have_trace_records;
+  if (kl_sqlite_step(q->db, q->begin, "begin", err) != 0) return -1;
   for (size_t i = 0; i < n; i++) {
-    const kl_obs *o = obs[i];
-    if (insert_obs(q, q->ins_new, o, err) != 0) goto fail;
-    if (sqlite3_changes(q->db) == 1) {
-      if (trace_add(q, o, err) != 0) goto fail;
-      continue;
-    }
-    if (insert_obs(q, q->ins_obs, o, err) != 0) goto fail;
-    /* a re-sent observation replaced its row: its trace is recomputed once, after the loop */
-    if (nredo + 1 > redocap) {
-      redocap = redocap ? redocap * 2 : 16;
-      redos = realloc(redos, redocap * sizeof *redos);
-      if (!redos) abort();
-    }
-    redos[nredo].project = proj(o);
-    snprintf(redos[nredo++].trace, KL_OBS_ID_MAX + 1, "%s", o->trace_id);
+    const kl_rec *r = recs[i];
+    int rc = r->kind == KL_REC_OBS     ? write_obs(q, &r->u.obs, &redo, err)
+             : r->kind == KL_REC_PATCH ? kl_sqlite_write_patch(q, &r->u.patch, merge, &redo, err)
+                                       : kl_sqlite_write_score(q, &r->u.score, err);
+    if (rc != 0) goto fail;
   }
-  if (nredo) {
-    qsort(redos, nredo, sizeof *redos, redo_cmp);
-    for (size_t i = 0; i < nredo; i++) {
-      if (i > 0 && redo_cmp(&redos[i - 1], &redos[i]) == 0) continue;
-      if (recompute(q, &redos[i], err) != 0) goto fail;
+  if (redo.n) {
+    qsort(redo.v, redo.n, sizeof *redo.v, redo_cmp);
+    for (size_t i = 0; i < redo.n; i++) {
+      if (i > 0 && redo_cmp(&redo.v[i - 1], &redo.v[i]) == 0) continue;
+      if (recompute(q, &redo.v[i], err) != 0) goto fail;
     }
   }
-  if (step_done(q->db, q->commit, "commit", err) != 0) goto fail;
-  free(redos);
+  if (kl_sqlite_step(q->db, q->commit, "commit", err) != 0) goto fail;
+  free(redo.v);
+  kl_arena_reset(q->arena);
   return 0;
 fail:
-  free(redos);
+  free(redo.v);
+  kl_arena_reset(q->arena);
+  q->have_orphans = orphans; /* what the rolled-back batch set is gone */
+  q->have_trace_records = trace_records;
   if (!sqlite3_get_autocommit(q->db)) {
     sqlite3_step(q->rollback);
     sqlite3_reset(q->rollback);
@@ -365,5 +383,9 @@ const kl_backend_vt kl_backend_sqlite = {
     .write_batch = sqlite_write_batch,
     .list_traces = kl_sqlite_list_traces,
     .get_trace = kl_sqlite_get_trace,
+    .get_observation = kl_sqlite_get_observation,
+    .get_score = kl_sqlite_get_score,
+    .key_get = kl_sqlite_key_get,
+    .key_create = kl_sqlite_key_create,
     .close = sqlite_close,
 };

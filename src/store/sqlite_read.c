@@ -13,7 +13,8 @@
  * get: the trace row, then its observations by start_ns.  JSON-text columns are embedded
  * as JSON when they parse (the writer stores what callers gave it, normally valid JSON) and
  * as a JSON string otherwise, so a bad value never produces invalid output.  The trace's
- * "metadata" is its root observation's (first without a parent_id), {} when none. */
+ * "metadata" is the one a trace record set, else its root observation's (first without a
+ * parent_id), {} when none; "scores" are the trace's (ingest_read.c). */
 #include "store/sqlite_int.h"
 
 #include <cjson/cJSON.h>
@@ -31,13 +32,14 @@ enum { F_USER = 1, F_SESSION = 2, F_MODEL = 4, F_FROM = 8, F_TO = 16, F_CURSOR =
 
 #define TRACE_ROW_COLS "id,start_ns,name,user_id,session_id,model,input_tokens,output_tokens,cost_usd,end_ns,error_count"
 enum { TC_ID, TC_START, TC_NAME, TC_USER, TC_SESSION, TC_MODEL, TC_IN, TC_OUT, TC_COST, TC_END, TC_ERR,
-       TC_TAGS, TC_ENV, TC_RELEASE, TC_NOBS };
+       TC_TAGS, TC_ENV, TC_RELEASE, TC_NOBS, TC_INPUT, TC_OUTPUT, TC_METADATA, TC_VERSION };
 
 void kl_rconn_close(kl_rconn *c) {
   if (!c) return;
   for (int i = 0; i < KL_LIST_VARIANTS; i++) sqlite3_finalize(c->list[i]);
   sqlite3_finalize(c->trace);
   sqlite3_finalize(c->obs);
+  kl_sqlite_ingest_rconn_close(c);
   sqlite3_close(c->db);
   free(c);
 }
@@ -288,7 +290,7 @@ int kl_sqlite_list_traces(void *be, const kl_trace_filter *f, kl_buf *out, kl_er
 
 /* ---- get ---- */
 
-static void put_obs(kl_buf *b, sqlite3_stmt *st) {
+void kl_sqlite_put_obs(kl_buf *b, sqlite3_stmt *st, bool ext) {
   static const struct { const char *key; int col; char kind; } k[] = {
       /* s: text, j: JSON text, i: integer or null, t: ISO time of an ns column */
       {"id", OC_ID, 's'}, {"trace_id", OC_TRACE, 's'}, {"parent_id", OC_PARENT, 's'},
@@ -333,6 +335,14 @@ static void put_obs(kl_buf *b, sqlite3_stmt *st) {
   put_ms_between(b, st, OC_START, OC_END);
   kl_buf_puts(b, ",\"ttft_ms\":");
   put_ms_between(b, st, OC_START, OC_CSTART);
+  if (ext) {
+    kl_buf_puts(b, ",\"version\":");
+    put_col_str(b, st, OC_VERSION);
+    kl_buf_puts(b, ",\"prompt_name\":");
+    put_col_str(b, st, OC_PROMPT_NAME);
+    kl_buf_puts(b, ",\"prompt_version\":");
+    put_col_i64_or_null(b, st, OC_PROMPT_VERSION);
+  }
   kl_buf_putc(b, '}');
 }
 
@@ -354,10 +364,11 @@ int kl_sqlite_get_trace(void *be, const char *project_id, const char *trace_id, 
   int ret = -1;
   kl_buf obs = KL_BUF_INIT, meta = KL_BUF_INIT;
   if (prep_once(c, &c->trace,
-                "SELECT " TRACE_ROW_COLS ",tags,environment,release,observation_count FROM traces"
+                "SELECT " TRACE_ROW_COLS ",tags,environment,release,observation_count,input,output,metadata,version"
+                " FROM traces"
                 " WHERE project_id=?1 AND id=?2", err) ||
       prep_once(c, &c->obs,
-                "SELECT " KL_OBS_COLS " FROM observations INDEXED BY sqlite_autoindex_observations_1"
+                "SELECT " KL_OBS_COLS "," KL_OBS_EXT_COLS " FROM observations INDEXED BY sqlite_autoindex_observations_1"
                 " WHERE project_id=?1 AND trace_id=?2"
                 " ORDER BY start_ns, id", err))
     goto done;
@@ -374,7 +385,7 @@ int kl_sqlite_get_trace(void *be, const char *project_id, const char *trace_id, 
   kl_buf_putc(&obs, '[');
   while ((rc = sqlite3_step(c->obs)) == SQLITE_ROW) {
     if (n++) kl_buf_putc(&obs, ',');
-    put_obs(&obs, c->obs);
+    kl_sqlite_put_obs(&obs, c->obs, true);
     if (!have_root && sqlite3_column_type(c->obs, OC_PARENT) == SQLITE_NULL) {
       have_root = true;
       put_col_json(&meta, c->obs, OC_METADATA, "{}");
@@ -408,9 +419,18 @@ int kl_sqlite_get_trace(void *be, const char *project_id, const char *trace_id, 
                 (int64_t)sqlite3_column_int64(c->trace, TC_NOBS), (int64_t)sqlite3_column_int64(c->trace, TC_ERR));
   put_col_json(out, c->trace, TC_TAGS, "[]");
   kl_buf_puts(out, ",\"metadata\":");
-  kl_buf_puts(out, meta.len ? meta.data : "{}");
+  if (sqlite3_column_type(c->trace, TC_METADATA) != SQLITE_NULL) put_col_json(out, c->trace, TC_METADATA, "{}");
+  else kl_buf_puts(out, meta.len ? meta.data : "{}");
+  kl_buf_puts(out, ",\"input\":");
+  put_col_json(out, c->trace, TC_INPUT, "null");
+  kl_buf_puts(out, ",\"output\":");
+  put_col_json(out, c->trace, TC_OUTPUT, "null");
+  kl_buf_puts(out, ",\"version\":");
+  put_col_str(out, c->trace, TC_VERSION);
   kl_buf_puts(out, ",\"observations\":");
   kl_buf_append(out, obs.data, obs.len);
+  kl_buf_puts(out, ",\"scores\":");
+  if (kl_sqlite_trace_scores(c, project_id, trace_id, out, err) != 0) goto end_read;
   kl_buf_putc(out, '}');
   ret = 0;
 end_read:

@@ -111,13 +111,13 @@ void kl_store_close(kl_store *s) {
   kl_writer_stop(s); /* drains the queue first */
   /* Only reachable if the writer never started: nothing may stay in memory unsaved. */
   if (s->count > 0) {
-    kl_obs **tmp = malloc(s->count * sizeof *tmp);
+    kl_rec **tmp = malloc(s->count * sizeof *tmp);
     if (!tmp) abort();
     for (size_t i = 0; i < s->count; i++) tmp[i] = s->ring[(s->head + i) % s->cap];
     kl_err e;
     kl_err_clear(&e);
     if (kl_spill_append(s, tmp, s->count, &e) != 0) kl_error("store: LOST %zu observations: %s", s->count, e.msg);
-    for (size_t i = 0; i < s->count; i++) kl_obs_free(tmp[i]);
+    for (size_t i = 0; i < s->count; i++) kl_rec_free(tmp[i]);
     free(tmp);
     s->count = 0;
   }
@@ -142,11 +142,42 @@ int kl_store_submit(kl_store *s, const kl_obs *obs, kl_err *err) {
     kl_err_set(err, 400, "store: observation without id or trace_id");
     return -1;
   }
-  kl_obs *c = kl_obs_clone(obs); /* outside the lock: the copy is the expensive part */
+  return kl_store_enqueue(s, kl_rec_from_obs(obs), err); /* the copy is made outside the lock */
+}
+
+int kl_store_submit_patch(kl_store *s, const kl_obs_patch *p, kl_err *err) {
+  if (!s || !p) {
+    kl_err_set(err, 400, "store: NULL store or record");
+    return -1;
+  }
+  if (!s->opts.merge) {
+    kl_err_set(err, 500, "store: opened without a merge function; cannot take partial records");
+    return -1;
+  }
+  if (!p->obs.id[0] || (!p->obs.trace_id[0] && (!p->update || p->trace_record))) {
+    kl_err_set(err, 400, "store: record without id or trace_id");
+    return -1;
+  }
+  return kl_store_enqueue(s, kl_rec_from_patch(p), err);
+}
+
+int kl_store_submit_score(kl_store *s, const kl_score *sc, kl_err *err) {
+  if (!s || !sc) {
+    kl_err_set(err, 400, "store: NULL store or score");
+    return -1;
+  }
+  if (!sc->id[0] || !sc->name || !*sc->name) {
+    kl_err_set(err, 400, "store: score without id or name");
+    return -1;
+  }
+  return kl_store_enqueue(s, kl_rec_from_score(sc), err);
+}
+
+int kl_store_enqueue(kl_store *s, kl_rec *c, kl_err *err) {
   pthread_mutex_lock(&s->mu);
   if (s->stop) {
     pthread_mutex_unlock(&s->mu);
-    kl_obs_free(c);
+    kl_rec_free(c);
     kl_err_set(err, 503, "store: closing");
     return -1;
   }
@@ -163,9 +194,9 @@ int kl_store_submit(kl_store *s, const kl_obs *obs, kl_err *err) {
   }
   pthread_mutex_unlock(&s->mu);
   /* Queue full: the writer is behind.  Append to the spill file rather than block the
-   * caller (an event loop) or drop the observation. */
+   * caller (an event loop) or drop the record. */
   int rc = kl_spill_append(s, &c, 1, err);
-  kl_obs_free(c);
+  kl_rec_free(c);
   if (rc == 0) {
     pthread_mutex_lock(&s->mu);
     s->submitted++;
@@ -216,4 +247,47 @@ int kl_store_get_trace(kl_store *s, const char *project_id, const char *trace_id
     return -1;
   }
   return s->vt->get_trace(s->be, project_id && *project_id ? project_id : "default", trace_id, out, err);
+}
+
+int kl_store_get_observation(kl_store *s, const char *project_id, const char *id, kl_buf *out, kl_err *err) {
+  if (!s || !out || !id) {
+    kl_err_set(err, 400, "store: NULL argument");
+    return -1;
+  }
+  return s->vt->get_observation(s->be, project_id && *project_id ? project_id : "default", id, out, err);
+}
+
+int kl_store_get_score(kl_store *s, const char *project_id, const char *id, kl_buf *out, kl_err *err) {
+  if (!s || !out || !id) {
+    kl_err_set(err, 400, "store: NULL argument");
+    return -1;
+  }
+  return s->vt->get_score(s->be, project_id && *project_id ? project_id : "default", id, out, err);
+}
+
+int kl_store_key_get(kl_store *s, const char *public_key, kl_store_key *out, kl_err *err) {
+  if (!s || !public_key || !out) {
+    kl_err_set(err, 400, "store: NULL argument");
+    return -1;
+  }
+  return s->vt->key_get(s->be, public_key, out, err);
+}
+
+int kl_store_key_create(const kl_store_opts *opts, const char *project, const kl_store_key *k, kl_err *err) {
+  kl_store_opts o = opts ? *opts : (kl_store_opts){0};
+  if (!o.data_dir || !*o.data_dir) o.data_dir = "./keel-data";
+  if (o.backend && *o.backend && strcmp(o.backend, "sqlite") != 0) {
+    kl_err_set(err, 400, "store: unknown backend \"%s\" (supported: sqlite)", o.backend);
+    return -1;
+  }
+  if (!project || !*project || strlen(project) > KL_OBS_ID_MAX || !k || !k->public_key[0]) {
+    kl_err_set(err, 400, "store: a key needs a project name (1..%d bytes) and a public key", KL_OBS_ID_MAX);
+    return -1;
+  }
+  if (mkdirs(o.data_dir, err) != 0) return -1;
+  void *be = kl_backend_sqlite.open(&o, err);
+  if (!be) return -1;
+  int rc = kl_backend_sqlite.key_create(be, project, k, err);
+  kl_backend_sqlite.close(be);
+  return rc;
 }

@@ -17,11 +17,11 @@ struct kl_store {
   char *dir;
   char *spill_path;
 
-  /* queue: a ring of kl_obs clones, guarded by mu */
+  /* queue: a ring of kl_rec clones, guarded by mu */
   pthread_mutex_t mu;
   pthread_cond_t wake;          /* writer waits here for work / stop */
   pthread_cond_t done;          /* flushers wait here for committed_seq */
-  kl_obs **ring;
+  kl_rec **ring;
   size_t cap, head, count;
   uint64_t enq_seq;             /* observations ever queued */
   uint64_t committed_seq;       /* of those, how many the writer has finished with */
@@ -50,8 +50,26 @@ void kl_obs_to_json(const kl_obs *o, kl_buf *b);
  * a clone to free with kl_obs_free.  NULL + err (400) on malformed input. */
 kl_obs *kl_obs_from_json(const char *s, size_t n, kl_err *err);
 
+/* obs.c helpers for packing a kl_obs's strings into a larger block (ingest_rec.c). */
+size_t kl_obs_strings_size(const kl_obs *o);
+/* *c = *o with ids copied safely and every string copied to *p (advanced past them). */
+void kl_obs_copy_into(kl_obs *c, const kl_obs *o, char **p);
+
+/* ingest_rec.c: queue records.  Each is one malloc block; free with kl_rec_free. */
+kl_rec *kl_rec_from_obs(const kl_obs *o);
+kl_rec *kl_rec_from_patch(const kl_obs_patch *p);
+kl_rec *kl_rec_from_score(const kl_score *sc);
+static inline void kl_rec_free(kl_rec *r) { free(r); }
+/* Spill-file line (no newline): an OBS exactly as kl_obs_to_json (so old spill files
+ * still replay), a PATCH as that plus "rec":"patch" and its extra fields, a SCORE as
+ * {"rec":"score",...}. */
+void kl_rec_to_json(const kl_rec *r, kl_buf *b);
+kl_rec *kl_rec_from_json(const char *s, size_t n, kl_err *err);
+/* Enqueues a clone (takes ownership of c): 0, or -1 when neither queued nor spilled. */
+int kl_store_enqueue(kl_store *s, kl_rec *c, kl_err *err);
+
 /* spill.c */
-int kl_spill_append(kl_store *s, kl_obs *const *obs, size_t n, kl_err *err);
+int kl_spill_append(kl_store *s, kl_rec *const *recs, size_t n, kl_err *err);
 /* Replays spill_path into the backend (before the writer starts), then deletes it. */
 int kl_spill_replay(kl_store *s, kl_err *err);
 void kl_spill_close(kl_store *s);

@@ -1,6 +1,6 @@
 /* writer.c: the bounded queue and the one thread that drains it.
  *
- * Submitters push kl_obs clones onto a ring under `mu` and return; the writer pops up to
+ * Submitters push kl_rec clones (observations, partial records, scores) onto a ring under `mu` and return; the writer pops up to
  * batch_max at a time and commits each batch as one transaction.  Batching is what makes
  * SQLite fast here (about 145k rows/s at 100 rows per transaction against 40k at one), so the
  * writer does not commit each observation as it arrives: once the queue holds something it
@@ -40,7 +40,7 @@ static void deadline_after_ms(struct timespec *ts, int ms) {
 static void *writer_main(void *arg) {
   kl_store *s = arg;
   size_t bmax = s->opts.batch_max;
-  kl_obs **batch = calloc(bmax, sizeof *batch);
+  kl_rec **batch = calloc(bmax, sizeof *batch);
   if (!batch) abort();
   pthread_mutex_lock(&s->mu);
   for (;;) {
@@ -84,7 +84,7 @@ static void *writer_main(void *arg) {
       kl_err_set(&err, 507, "store: simulated write failure (test hook)");
       rc = -1;
     } else {
-      rc = s->vt->write_batch(s->be, batch, n, &err);
+      rc = s->vt->write_batch(s->be, batch, n, s->opts.merge, &err);
     }
     if (rc != 0) {
       kl_warn("store: batch of %zu failed (%s); spilling it", n, err.msg);
@@ -93,7 +93,7 @@ static void *writer_main(void *arg) {
       if (kl_spill_append(s, batch, n, &serr) != 0)
         kl_error("store: LOST %zu observations: %s", n, serr.msg);
     }
-    for (size_t i = 0; i < n; i++) kl_obs_free(batch[i]);
+    for (size_t i = 0; i < n; i++) kl_rec_free(batch[i]);
 
     pthread_mutex_lock(&s->mu);
     if (rc == 0) {

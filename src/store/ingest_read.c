@@ -1,0 +1,172 @@
+/* ingest_read.c: reads added for ingestion: one observation by id, one score by id, a
+ * trace's scores, and API keys.  Same rules as sqlite_read.c: pooled read-only connections,
+ * statements prepared once per connection, JSON out.
+ *
+ * An observation is found by (project, id) through the partial index observations_ingest_id,
+ * i.e. among observations from Langfuse envelopes; keel's own observations and OTLP spans
+ * (not indexed by id alone, to keep those write paths cheap) are read through their trace. */
+#include "store/sqlite_int.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCORE_COLS                                                                               \
+  "id,trace_id,observation_id,session_id,dataset_run_id,name,value,string_value,data_type,source," \
+  "comment,config_id,environment,metadata,timestamp_ns"
+
+void kl_sqlite_ingest_rconn_close(kl_rconn *c) {
+  sqlite3_finalize(c->one_obs);
+  sqlite3_finalize(c->score);
+  sqlite3_finalize(c->trace_scores);
+  sqlite3_finalize(c->key);
+}
+
+static int prep_once(kl_rconn *c, sqlite3_stmt **st, const char *sql, kl_err *err) {
+  if (*st) return 0;
+  int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+  if (rc != SQLITE_OK) {
+    kl_sqlite_err(c->db, rc, "prepare", err);
+    *st = NULL;
+    return -1;
+  }
+  return 0;
+}
+
+static void put_str_col(kl_buf *b, sqlite3_stmt *st, int col) {
+  const unsigned char *t = sqlite3_column_text(st, col);
+  if (!t) kl_buf_puts(b, "null");
+  else kl_buf_json_str(b, (const char *)t, (size_t)sqlite3_column_bytes(st, col));
+}
+
+static void put_score(kl_buf *b, sqlite3_stmt *st) {
+  static const char *const keys[] = {"id", "trace_id", "observation_id", "session_id", "dataset_run_id", "name"};
+  kl_buf_putc(b, '{');
+  for (int i = 0; i < 6; i++) {
+    kl_buf_printf(b, "%s\"%s\":", i ? "," : "", keys[i]);
+    put_str_col(b, st, i);
+  }
+  kl_buf_puts(b, ",\"value\":");
+  if (sqlite3_column_type(st, 6) == SQLITE_NULL || !isfinite(sqlite3_column_double(st, 6))) {
+    kl_buf_puts(b, "null");
+  } else {
+    char tmp[40];
+    double v = sqlite3_column_double(st, 6);
+    for (int prec = 15; prec <= 17; prec++) {
+      snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+      if (strtod(tmp, NULL) == v) break;
+    }
+    kl_buf_puts(b, tmp);
+  }
+  static const char *const more[] = {"string_value", "data_type", "source", "comment", "config_id", "environment"};
+  for (int i = 0; i < 6; i++) {
+    kl_buf_printf(b, ",\"%s\":", more[i]);
+    put_str_col(b, st, 7 + i);
+  }
+  kl_buf_puts(b, ",\"metadata\":");
+  const char *m = (const char *)sqlite3_column_text(st, 13);
+  cJSON *j = m ? kl_json_parse(m, (size_t)sqlite3_column_bytes(st, 13), NULL) : NULL;
+  if (j) kl_buf_append(b, m, (size_t)sqlite3_column_bytes(st, 13));
+  else if (m) put_str_col(b, st, 13);
+  else kl_buf_puts(b, "null");
+  cJSON_Delete(j);
+  char ts[32];
+  kl_time_iso(sqlite3_column_int64(st, 14), ts);
+  kl_buf_printf(b, ",\"timestamp\":\"%s\"}", ts);
+}
+
+int kl_sqlite_trace_scores(kl_rconn *c, const char *project_id, const char *trace_id, kl_buf *out, kl_err *err) {
+  if (prep_once(c, &c->trace_scores,
+                "SELECT " SCORE_COLS " FROM scores WHERE project_id=?1 AND trace_id=?2 ORDER BY timestamp_ns, id", err))
+    return -1;
+  sqlite3_stmt *st = c->trace_scores;
+  sqlite3_bind_text(st, 1, project_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, trace_id, -1, SQLITE_STATIC);
+  kl_buf_putc(out, '[');
+  int rc, n = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (n++) kl_buf_putc(out, ',');
+    put_score(out, st);
+  }
+  kl_buf_putc(out, ']');
+  if (rc != SQLITE_DONE) kl_sqlite_err(c->db, rc, "read scores", err);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_DONE ? 0 : -1;
+}
+
+typedef void (*put_fn)(kl_buf *b, sqlite3_stmt *st);
+static void put_obs_ext(kl_buf *b, sqlite3_stmt *st) { kl_sqlite_put_obs(b, st, true); }
+
+/* Runs a one-row statement bound to (a, b) and writes its row with put; 404 `what` when none. */
+static int one_row(kl_sqlite *q, int which, const char *sql, const char *a, const char *b, put_fn put,
+                   const char *what, kl_buf *out, kl_err *err) {
+  kl_rconn *c = kl_sqlite_acquire(q, err);
+  if (!c) return -1;
+  sqlite3_stmt **slot = which == 0 ? &c->one_obs : &c->score;
+  int ret = -1;
+  if (prep_once(c, slot, sql, err) == 0) {
+    sqlite3_stmt *st = *slot;
+    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      put(out, st);
+      ret = 0;
+    } else if (rc == SQLITE_DONE) {
+      kl_err_set(err, 404, "%s %.80s not found", what, b);
+    } else {
+      kl_sqlite_err(c->db, rc, what, err);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+  }
+  kl_sqlite_release(q, c);
+  return ret;
+}
+
+int kl_sqlite_get_observation(void *be, const char *project_id, const char *id, kl_buf *out, kl_err *err) {
+  return one_row(be, 0,
+                 "SELECT " KL_OBS_COLS "," KL_OBS_EXT_COLS " FROM observations INDEXED BY observations_ingest_id"
+                 " WHERE project_id=?1 AND id=?2 AND ingest_ns IS NOT NULL ORDER BY trace_id='' LIMIT 1",
+                 project_id, id, put_obs_ext, "observation", out, err);
+}
+
+int kl_sqlite_get_score(void *be, const char *project_id, const char *id, kl_buf *out, kl_err *err) {
+  return one_row(be, 1, "SELECT " SCORE_COLS " FROM scores WHERE project_id=?1 AND id=?2", project_id, id, put_score,
+                 "score", out, err);
+}
+
+int kl_sqlite_key_get(void *be, const char *public_key, kl_store_key *out, kl_err *err) {
+  kl_sqlite *q = be;
+  kl_rconn *c = kl_sqlite_acquire(q, err);
+  if (!c) return -1;
+  int ret = -1;
+  if (prep_once(c, &c->key, "SELECT project_id,salt,secret_hash,created_ns FROM api_keys WHERE public_key=?1", err) ==
+      0) {
+    sqlite3_stmt *st = c->key;
+    sqlite3_bind_text(st, 1, public_key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == KL_KEY_SALT_LEN &&
+        sqlite3_column_bytes(st, 2) == KL_KEY_HASH_LEN) {
+      memset(out, 0, sizeof *out);
+      snprintf(out->public_key, sizeof out->public_key, "%s", public_key);
+      snprintf(out->project_id, sizeof out->project_id, "%s", (const char *)sqlite3_column_text(st, 0));
+      memcpy(out->salt, sqlite3_column_blob(st, 1), KL_KEY_SALT_LEN);
+      memcpy(out->hash, sqlite3_column_blob(st, 2), KL_KEY_HASH_LEN);
+      out->created_ns = sqlite3_column_int64(st, 3);
+      ret = 0;
+    } else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+      kl_err_set(err, 404, "unknown public key");
+    } else {
+      kl_sqlite_err(c->db, rc, "read key", err);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+  }
+  kl_sqlite_release(q, c);
+  return ret;
+}
