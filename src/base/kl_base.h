@@ -104,5 +104,7 @@ extern const unsigned char kl_embed_prices[];
 extern const size_t kl_embed_prices_len;
 extern const unsigned char kl_embed_secrets[];  /* data/secrets.json: the gitleaks rules */
 extern const size_t kl_embed_secrets_len;
+extern const unsigned char kl_embed_gazetteer[];  /* data/pii/gazetteer.txt: names and places (pii_ner.c) */
+extern const size_t kl_embed_gazetteer_len;
 
 #endif

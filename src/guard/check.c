@@ -50,14 +50,56 @@ static size_t resolve(kl_guard_finding *v, size_t n) {
   return k;
 }
 
-typedef struct { unsigned owner; size_t idx; } hit_ref;
+/* Hits sorted by start; equal starts keep their order (rule order): a stable sort.  Hits
+ * come grouped by rule, each rule's sorted, so one rule's hits (the common case) are sorted
+ * already and a few rules' hits are nearly so: insertion sort, with a merge sort (glibc's
+ * qsort, stable when it can allocate; ties broken by position anyway) for large counts. */
+typedef struct { guard_hit h; size_t pos; } hit_pos;
 
-static int cmp_ref(const void *a, const void *b, void *vh) {
-  const hit_ref *x = a, *y = b;
-  const guard_db_hits *h = vh;
+static int cmp_hit_pos(const void *a, const void *b) {
+  const hit_pos *x = a, *y = b;
+  if (x->h.start != y->h.start) return x->h.start < y->h.start ? -1 : 1;
+  return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static void sort_hits(guard_hit *v, size_t n, kl_arena *a) {
+  size_t unsorted = 0;
+  for (size_t i = 1; i < n; i++) unsorted += v[i].start < v[i - 1].start;
+  if (!unsorted) return;
+  if (n <= 64) {
+    for (size_t i = 1; i < n; i++) {
+      guard_hit x = v[i];
+      size_t j = i;
+      for (; j > 0 && v[j - 1].start > x.start; j--) v[j] = v[j - 1];
+      v[j] = x;
+    }
+    return;
+  }
+  hit_pos *t = kl_arena_alloc(a, n * sizeof *t);
+  for (size_t i = 0; i < n; i++) t[i] = (hit_pos){v[i], i};
+  qsort(t, n, sizeof *t, cmp_hit_pos);
+  for (size_t i = 0; i < n; i++) v[i] = t[i].h;
+}
+
+typedef struct { unsigned owner; size_t pos; } owner_pos;
+
+static int cmp_owner_pos(const void *a, const void *b) {
+  const owner_pos *x = a, *y = b;
   if (x->owner != y->owner) return x->owner < y->owner ? -1 : 1;
-  size_t sx = h->v[x->idx].start, sy = h->v[y->idx].start;
-  return sx < sy ? -1 : sx > sy;
+  return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Stable regrouping of the hits by owner (not needed with guard.c's rule order). */
+static void group_by_owner(guard_db_hits *h, kl_arena *a) {
+  owner_pos *t = kl_arena_alloc(a, h->n * sizeof *t);
+  guard_hit *v = kl_arena_alloc(a, h->n * sizeof *v);
+  for (size_t i = 0; i < h->n; i++) t[i] = (owner_pos){h->owner[i], i};
+  qsort(t, h->n, sizeof *t, cmp_owner_pos);
+  for (size_t i = 0; i < h->n; i++) {
+    v[i] = h->v[t[i].pos];
+    h->owner[i] = t[i].owner;
+  }
+  memcpy(h->v, v, h->n * sizeof *v);
 }
 
 int kl_guard_check(const kl_guard_policy *p, const kl_guard_text *in, kl_arena *a, kl_guard_result *out,
@@ -66,30 +108,29 @@ int kl_guard_check(const kl_guard_policy *p, const kl_guard_text *in, kl_arena *
   *out = (kl_guard_result){0};
   const guard_scanner *sc;
   size_t nsc = guard_policy_scanners(p, &sc);
-  guard_db_hits h = {0};
+  guard_db_hits h = {.a = a};
   if (!guard_db_scan(guard_policy_stage_db(p, in->stage), in->text, in->len, &h, err)) {
     guard_db_hits_free(&h);
     return -1;
   }
-  /* this scanner's hits, sorted by start */
-  hit_ref *refs = NULL;
-  guard_hit *mine = NULL;
-  if (h.n) {
-    refs = malloc(h.n * sizeof *refs);
-    mine = malloc(h.n * sizeof *mine);
-    if (!refs || !mine) abort();
-    for (size_t i = 0; i < h.n; i++) refs[i] = (hit_ref){h.owner[i], i};
-    qsort_r(refs, h.n, sizeof *refs, cmp_ref, &h);
-  }
+  /* the stage's rule set holds its scanners' rules scanner after scanner (guard.c), and hits
+   * come in rule order: each scanner's hits are one slice (else they are made so) */
+  for (size_t i = 1; i < h.n; i++)
+    if (h.owner[i] < h.owner[i - 1]) {
+      group_by_owner(&h, a);
+      break;
+    }
   guard_out o = {0};
   size_t r = 0;
   for (size_t i = 0; i < nsc; i++) {
     const guard_scanner *s = &sc[i];
     if (s->stage != in->stage || s->kind == &guard_kind_classifier) continue;
     if (in->partial && s->kind->whole_text) continue;
-    while (r < h.n && refs[r].owner < i) r++;
+    while (r < h.n && h.owner[r] < i) r++;
+    guard_hit *mine = h.v ? h.v + r : NULL;  /* no hits: h.v is NULL, and NULL + 0 is UB */
     size_t nm = 0;
-    for (; r < h.n && refs[r].owner == i; r++) mine[nm++] = h.v[refs[r].idx];
+    for (; r < h.n && h.owner[r] == i; r++) nm++;
+    sort_hits(mine, nm, a);
     size_t before = o.n;
     if (s->kind->finish) {
       s->kind->finish(s, in, mine, nm, a, &o);
@@ -99,8 +140,6 @@ int kl_guard_check(const kl_guard_policy *p, const kl_guard_text *in, kl_arena *
     }
     if (o.n > before) o.n = before + resolve(o.v + before, o.n - before);
   }
-  free(refs);
-  free(mine);
   guard_db_hits_free(&h);
   if (o.n > 1) qsort(o.v, o.n, sizeof *o.v, cmp_finding);
   if (o.n) {

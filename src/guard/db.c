@@ -1,12 +1,18 @@
 /* db.c: a compiled rule set: one Hyperscan database over many rules, plus PCRE2 to confirm.
  *
- * Scan = one Hyperscan pass that only records, per rule, windows [end - max_len, end] around
- * match ends (no start-of-match tracking: HS_FLAG_SOM_LEFTMOST makes large rule sets too big);
- * then PCRE2 (JIT) re-matches each merged window with the rule's boundary lookarounds to find
- * exact spans, validators confirm and context words boost.  Windows bound PCRE2's work, so the
- * cost stays linear in the text.  A rule Hyperscan rejects is compiled in PREFILTER mode:
- * PCRE2 confirms anyway.  hs_scratch is not shareable between threads, so the set keeps a
- * small mutex-guarded pool of clones: scans never block each other for longer than a list pop.
+ * Scan = one Hyperscan pass that only records, per rule, windows [end - lead, end] around
+ * match ends (lead = max_len, or a rule's hint: see guard_scanner_hs_hint; no start-of-match
+ * tracking: HS_FLAG_SOM_LEFTMOST makes large rule sets too big); then PCRE2 (JIT) re-matches
+ * each merged window with the rule's boundary lookarounds to find exact spans, validators
+ * confirm and context words boost.  PCRE2 runs with an offset limit at the window's end, so a
+ * window without a match costs its own bytes, not the max_len after it.  Windows bound
+ * PCRE2's work, so the cost stays linear in the text.  A rule Hyperscan rejects is compiled in
+ * PREFILTER mode: PCRE2 confirms anyway.
+ *
+ * A scan allocates nothing in the common case: hs_scratch is not shareable between threads,
+ * so the set keeps a small mutex-guarded pool of per-scan states (scratch clone, PCRE2 match
+ * data and context, window vector, per-rule window index), and scans never block each other
+ * for longer than a list pop.
  *
  * A policy has one set per stage (every scanner of the stage in one pass) and, for scanners
  * that rescan derived text (decoded base64...), one set of their own rules. */
@@ -24,20 +30,34 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef struct scratch_node {
+/* A confirmation window of one rule: PCRE2 looks for matches starting in [start, end]. */
+typedef struct { unsigned rule; unsigned next; size_t start, end; } window;
+#define NO_WINDOW 0xffffffffu
+
+/* Everything one scan needs, pooled (see the top). */
+typedef struct scan_state {
   hs_scratch_t *s;
-  struct scratch_node *next;
-} scratch_node;
+  pcre2_match_data *md;
+  pcre2_match_context *mc;
+  window *w;
+  size_t wcap;
+  unsigned *first, *last;  /* per rule: its first and latest window, NO_WINDOW if none */
+  unsigned *active;        /* the rules that have windows, in order of their first window */
+  struct scan_state *next;
+} scan_state;
 
 struct guard_db {
   size_t nrules;
   const guard_rule **rules;
   unsigned *owner;  /* per rule: the caller's tag (scanner index) */
+  unsigned *lead;   /* per rule: how far before a Hyperscan match end its match may start */
+  const char **hs_re;  /* per rule: what Hyperscan runs (the rule's re or its hint's) */
   pcre2_code **pcre;
+  bool *jit;        /* per rule: JIT-compiled (then pcre2_jit_match, without the interpreter's checks) */
   hs_database_t *db;
   hs_scratch_t *proto;
   pthread_mutex_t mu;
-  scratch_node *pool;
+  scan_state *pool;
 };
 
 static void *xcalloc(size_t n, size_t sz) {
@@ -52,7 +72,7 @@ static bool compile_pcre(guard_db *d, size_t i, kl_err *err) {
   size_t n = strlen(pre) + strlen(r->re) + strlen(post) + 8;
   char *pat = xcalloc(n, 1);
   snprintf(pat, n, "%s(?:%s)%s", pre, r->re, post);
-  uint32_t opts = 0;
+  uint32_t opts = PCRE2_USE_OFFSET_LIMIT;
   if (r->flags & GUARD_RE_CASELESS) opts |= PCRE2_CASELESS;
   if (r->flags & GUARD_RE_UTF8) opts |= PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
   if (r->flags & GUARD_RE_DOTALL) opts |= PCRE2_DOTALL;
@@ -67,7 +87,7 @@ static bool compile_pcre(guard_db *d, size_t i, kl_err *err) {
     kl_err_set(err, 400, "guard: rule %s: %s at offset %zu", r->name, (char *)msg, (size_t)eo);
     return false;
   }
-  pcre2_jit_compile(d->pcre[i], PCRE2_JIT_COMPLETE);  /* falls back to the interpreter */
+  d->jit[i] = pcre2_jit_compile(d->pcre[i], PCRE2_JIT_COMPLETE) == 0;  /* else the interpreter */
   return true;
 }
 
@@ -142,7 +162,7 @@ static void cache_store(const char *path, const hs_database_t *db) {
   char *bytes = NULL;
   size_t n = 0;
   if (hs_serialize_database(db, &bytes, &n) != HS_SUCCESS) return;
-  char dir[1024], tmp[1100];
+  char dir[704], tmp[736];
   snprintf(dir, sizeof dir, "%s", path);
   char *slash = strrchr(dir, '/');
   if (slash) {
@@ -170,7 +190,7 @@ static bool compile_hs(guard_db *d, kl_err *err) {
   const char **exprs = xcalloc(d->nrules, sizeof *exprs);
   unsigned *flags = xcalloc(d->nrules, sizeof *flags), *ids = xcalloc(d->nrules, sizeof *ids);
   for (size_t i = 0; i < d->nrules; i++) {
-    exprs[i] = d->rules[i]->re;
+    exprs[i] = d->hs_re[i];
     flags[i] = hs_flags(d->rules[i]);
     ids[i] = (unsigned)i;
   }
@@ -218,16 +238,23 @@ compiled:
   return ok;
 }
 
-guard_db *guard_db_build(const guard_rule *const *rules, const unsigned *owner, size_t n, kl_err *err) {
+guard_db *guard_db_build(const guard_rule *const *rules, const guard_hs_hint *const *hints, const unsigned *owner,
+                         size_t n, kl_err *err) {
   guard_db *d = xcalloc(1, sizeof *d);
   pthread_mutex_init(&d->mu, NULL);
   d->nrules = n;
   d->rules = xcalloc(n, sizeof *d->rules);
   d->owner = xcalloc(n, sizeof *d->owner);
+  d->lead = xcalloc(n, sizeof *d->lead);
+  d->hs_re = xcalloc(n, sizeof *d->hs_re);
   d->pcre = xcalloc(n, sizeof *d->pcre);
+  d->jit = xcalloc(n, sizeof *d->jit);
   for (size_t i = 0; i < n; i++) {
+    const guard_hs_hint *h = hints ? hints[i] : NULL;
     d->rules[i] = rules[i];
     d->owner[i] = owner ? owner[i] : 0;
+    d->hs_re[i] = h && h->re ? h->re : rules[i]->re;
+    d->lead[i] = h && h->lead ? h->lead : rules[i]->max_len;
   }
   for (size_t i = 0; i < n; i++)
     if (!compile_pcre(d, i, err)) goto fail;
@@ -238,19 +265,32 @@ fail:
   return NULL;
 }
 
+static void state_free(scan_state *st) {
+  hs_free_scratch(st->s);
+  pcre2_match_data_free(st->md);
+  pcre2_match_context_free(st->mc);
+  free(st->w);
+  free(st->first);
+  free(st->last);
+  free(st->active);
+  free(st);
+}
+
 void guard_db_free(guard_db *d) {
   if (!d) return;
-  for (scratch_node *n = d->pool, *next; n; n = next) {
+  for (scan_state *n = d->pool, *next; n; n = next) {
     next = n->next;
-    hs_free_scratch(n->s);
-    free(n);
+    state_free(n);
   }
   hs_free_scratch(d->proto);
   hs_free_database(d->db);
   for (size_t i = 0; i < d->nrules; i++) pcre2_code_free(d->pcre[i]);
   free(d->pcre);
+  free(d->jit);
   free(d->rules);
   free(d->owner);
+  free(d->lead);
+  free(d->hs_re);
   pthread_mutex_destroy(&d->mu);
   free(d);
 }
@@ -258,32 +298,44 @@ void guard_db_free(guard_db *d) {
 size_t guard_db_nrules(const guard_db *d) { return d ? d->nrules : 0; }
 
 /* ---- scan ---- */
-typedef struct { unsigned rule; size_t start, end; } window;
-
 typedef struct {
   const guard_db *d;
-  window *w;
-  size_t nw, cap;
-  long *last;  /* per rule: index of its latest window, -1 if none */
+  scan_state *st;
+  size_t nw, nactive;
+  bool unordered;  /* a match end came before an earlier one of its rule (never seen; handled) */
 } scan_ctx;
 
 static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *vctx) {
   (void)from; (void)flags;
   scan_ctx *c = vctx;
-  size_t ml = c->d->rules[id]->max_len, end = (size_t)to, start = end > ml ? end - ml : 0;
-  long li = c->last[id];
-  if (li >= 0 && start <= c->w[li].end) {
-    if (end > c->w[li].end) c->w[li].end = end;
-    return 0;
+  scan_state *st = c->st;
+  size_t lead = c->d->lead[id], end = (size_t)to, start = end > lead ? end - lead : 0;
+  unsigned li = st->last[id];
+  if (li != NO_WINDOW) {
+    window *l = &st->w[li];
+    if (start < l->start) c->unordered = true;
+    if (start <= l->end) {  /* overlaps the rule's latest window: extend it */
+      if (end > l->end) l->end = end;
+      if (start < l->start) l->start = start;
+      return 0;
+    }
   }
-  if (c->nw == c->cap) {
-    c->cap = c->cap ? c->cap * 2 : 32;
-    c->w = realloc(c->w, c->cap * sizeof *c->w);
-    if (!c->w) abort();
+  if (c->nw == st->wcap) {
+    st->wcap = st->wcap ? st->wcap * 2 : 64;
+    st->w = realloc(st->w, st->wcap * sizeof *st->w);
+    if (!st->w) abort();
   }
-  c->w[c->nw] = (window){id, start, end};
-  c->last[id] = (long)c->nw++;
+  unsigned k = (unsigned)c->nw++;
+  st->w[k] = (window){id, NO_WINDOW, start, end};
+  if (li != NO_WINDOW) st->w[li].next = k;
+  else st->first[id] = k, st->active[c->nactive++] = id;
+  st->last[id] = k;
   return 0;
+}
+
+static int cmp_unsigned(const void *a, const void *b) {
+  unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+  return x < y ? -1 : x > y;
 }
 
 static int cmp_window(const void *a, const void *b) {
@@ -292,51 +344,101 @@ static int cmp_window(const void *a, const void *b) {
   return x->start < y->start ? -1 : x->start > y->start;
 }
 
-static bool has_word(const char *lw, size_t n, const char *w) {
-  size_t wl = strlen(w);
+static bool is_alpha(unsigned char c) { return (unsigned char)((c | 0x20) - 'a') < 26; }
+
+static bool has_word(const char *lw, size_t n, const char *w, size_t wl) {
   for (const char *q = lw; (q = memmem(q, n - (size_t)(q - lw), w, wl)); q++) {
     size_t i = (size_t)(q - lw);
-    if ((i == 0 || !isalpha((unsigned char)lw[i - 1])) && (i + wl >= n || !isalpha((unsigned char)lw[i + wl])))
+    if ((i == 0 || !is_alpha((unsigned char)lw[i - 1])) && (i + wl >= n || !is_alpha((unsigned char)lw[i + wl])))
       return true;
   }
   return false;
 }
 
-/* Presidio-like context: a keyword in the 48 bytes before or 24 after adds 0.35.  The two
- * sides are lowercased into one buffer, split by a NUL so no word spans the finding. */
+/* Presidio-like context: a keyword in the 48 bytes before or 24 after adds 0.35, ignoring
+ * ASCII case; a keyword must not touch a letter on either side, nor span the finding.  A
+ * keyword of letters only is found exactly when it equals one of the maximal runs of letters
+ * of the two sides, so the sides are split into runs once and each keyword compared to the
+ * runs of its length; other keywords ("e-mail") are searched for in a lowercased copy. */
 static double context_boost(const char *t, size_t len, size_t s, size_t e, const char *const *words) {
-  char lw[48 + 1 + 24];
-  size_t bs = s > 48 ? s - 48 : 0, ae = e + 24 < len ? e + 24 : len, n = 0;
-  for (size_t i = bs; i < s; i++) lw[n++] = (char)tolower((unsigned char)t[i]);
-  lw[n++] = 0;
-  for (size_t i = e; i < ae; i++) lw[n++] = (char)tolower((unsigned char)t[i]);
-  for (const char *const *w = words; *w; w++)
-    if (has_word(lw, n, *w)) return 0.35;
+  size_t bs = s > 48 ? s - 48 : 0, ae = e + 24 < len ? e + 24 : len, nr = 0;
+  size_t rs[40];
+  unsigned char rl[40];  /* runs of letters: start in t, length (at most 37 fit in 72 bytes) */
+  for (int side = 0; side < 2; side++) {
+    size_t i = side ? e : bs, end = side ? ae : s;
+    while (i < end) {
+      if (!is_alpha((unsigned char)t[i])) {
+        i++;
+        continue;
+      }
+      size_t j = i + 1;
+      while (j < end && is_alpha((unsigned char)t[j])) j++;
+      rs[nr] = i;
+      rl[nr++] = (unsigned char)(j - i);
+      i = j;
+    }
+  }
+  for (const char *const *w = words; *w; w++) {
+    size_t wl = 0;
+    bool letters = true;
+    for (; (*w)[wl]; wl++) letters = letters && is_alpha((unsigned char)(*w)[wl]);
+    if (!wl) continue;
+    if (letters) {
+      for (size_t k = 0; k < nr; k++) {
+        if (rl[k] != wl) continue;
+        size_t q = 0;
+        while (q < wl && (char)(t[rs[k] + q] | 0x20) == (*w)[q]) q++;  /* letters: | 0x20 lowercases */
+        if (q == wl) return 0.35;
+      }
+      continue;
+    }
+    char lw[48 + 1 + 24];  /* both sides lowercased, split by a NUL */
+    size_t n = 0;
+    for (size_t i = bs; i < s; i++) lw[n++] = (char)tolower((unsigned char)t[i]);
+    lw[n++] = 0;
+    for (size_t i = e; i < ae; i++) lw[n++] = (char)tolower((unsigned char)t[i]);
+    if (has_word(lw, n, *w, wl)) return 0.35;
+  }
   return 0;
 }
 
 static void hits_push(guard_db_hits *h, guard_hit x, unsigned owner) {
   if (h->n == h->cap) {
-    h->cap = h->cap ? h->cap * 2 : 16;
-    h->v = realloc(h->v, h->cap * sizeof *h->v);
-    h->owner = realloc(h->owner, h->cap * sizeof *h->owner);
-    if (!h->v || !h->owner) abort();
+    size_t cap = h->cap ? h->cap * 2 : 16;
+    if (h->a) {  /* arena memory cannot grow in place: copy (the old block dies with the arena) */
+      guard_hit *v = kl_arena_alloc(h->a, cap * sizeof *v);
+      unsigned *o = kl_arena_alloc(h->a, cap * sizeof *o);
+      if (h->n) {
+        memcpy(v, h->v, h->n * sizeof *v);
+        memcpy(o, h->owner, h->n * sizeof *o);
+      }
+      h->v = v;
+      h->owner = o;
+    } else {
+      h->v = realloc(h->v, cap * sizeof *h->v);
+      h->owner = realloc(h->owner, cap * sizeof *h->owner);
+      if (!h->v || !h->owner) abort();
+    }
+    h->cap = cap;
   }
   h->owner[h->n] = owner;
   h->v[h->n++] = x;
 }
 
 static void confirm_window(const guard_db *d, const window *w, size_t *scanned, const char *text, size_t len,
-                           pcre2_match_data *md, guard_db_hits *out) {
+                           scan_state *st, guard_db_hits *out) {
   const guard_rule *r = d->rules[w->rule];
   /* the subject stops a little after the longest match that can start in the window */
   size_t slen = w->end + r->max_len + 16 < len ? w->end + r->max_len + 16 : len;
   size_t off = w->start > *scanned ? w->start : *scanned;
+  pcre2_set_offset_limit(st->mc, w->end);  /* no start past the window */
   while (off <= w->end && off <= slen) {
     /* a subject cut short must not let `$` match at the cut */
-    int rc = pcre2_match(d->pcre[w->rule], (PCRE2_SPTR)text, slen, off, slen < len ? PCRE2_NOTEOL : 0, md, NULL);
+    uint32_t opts = slen < len ? PCRE2_NOTEOL : 0;
+    int rc = d->jit[w->rule] ? pcre2_jit_match(d->pcre[w->rule], (PCRE2_SPTR)text, slen, off, opts, st->md, st->mc)
+                             : pcre2_match(d->pcre[w->rule], (PCRE2_SPTR)text, slen, off, opts, st->md, st->mc);
     if (rc < 0) break;
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(st->md);
     size_t ms = ov[0], me = ov[1];
     if (ms > w->end) break;
     double score = r->score;
@@ -354,28 +456,28 @@ static void confirm_window(const guard_db *d, const window *w, size_t *scanned, 
   }
 }
 
-static hs_scratch_t *take_scratch(guard_db *d) {
+static scan_state *take_state(guard_db *d) {
   pthread_mutex_lock(&d->mu);
-  scratch_node *n = d->pool;
-  if (n) d->pool = n->next;
+  scan_state *st = d->pool;
+  if (st) d->pool = st->next;
   pthread_mutex_unlock(&d->mu);
-  hs_scratch_t *s = NULL;
-  if (n) {
-    s = n->s;
-    free(n);
-  } else if (hs_clone_scratch(d->proto, &s) != HS_SUCCESS) {
-    abort();  /* out of memory */
-  }
-  return s;
+  if (st) return st;
+  st = xcalloc(1, sizeof *st);
+  if (hs_clone_scratch(d->proto, &st->s) != HS_SUCCESS) abort();  /* out of memory */
+  st->md = pcre2_match_data_create(8, NULL);
+  st->mc = pcre2_match_context_create(NULL);
+  if (!st->md || !st->mc) abort();
+  st->first = xcalloc(d->nrules, sizeof *st->first);
+  st->last = xcalloc(d->nrules, sizeof *st->last);
+  st->active = xcalloc(d->nrules, sizeof *st->active);
+  for (size_t i = 0; i < d->nrules; i++) st->first[i] = st->last[i] = NO_WINDOW;
+  return st;
 }
 
-static void give_scratch(guard_db *d, hs_scratch_t *s) {
-  scratch_node *n = malloc(sizeof *n);
-  if (!n) abort();
-  n->s = s;
+static void give_state(guard_db *d, scan_state *st) {
   pthread_mutex_lock(&d->mu);
-  n->next = d->pool;
-  d->pool = n;
+  st->next = d->pool;
+  d->pool = st;
   pthread_mutex_unlock(&d->mu);
 }
 
@@ -385,37 +487,43 @@ bool guard_db_scan(const guard_db *cd, const char *text, size_t len, guard_db_hi
     kl_err_set(err, 413, "guard: text too large to scan (%zu bytes)", len);
     return false;
   }
-  guard_db *d = (guard_db *)cd;  /* only the scratch pool mutates, under its mutex */
-  scan_ctx c = {.d = d};
-  c.last = xcalloc(d->nrules, sizeof *c.last);
-  for (size_t i = 0; i < d->nrules; i++) c.last[i] = -1;
-  hs_scratch_t *s = take_scratch(d);
+  guard_db *d = (guard_db *)cd;  /* only the state pool mutates, under its mutex */
+  scan_state *st = take_state(d);
+  scan_ctx c = {.d = d, .st = st};
   static const char empty[1] = "";
-  hs_error_t rc = hs_scan(d->db, len ? text : empty, (unsigned)len, 0, s, on_match, &c);
-  give_scratch(d, s);
-  free(c.last);
+  if (!len) text = empty;
+  hs_error_t rc = hs_scan(d->db, text, (unsigned)len, 0, st->s, on_match, &c);
+  if (rc == HS_SUCCESS && c.nw) {
+    size_t scanned = 0;
+    if (!c.unordered) {
+      /* each rule's windows are chained in order: walk the rules in rule order */
+      if (c.nactive > 1) qsort(st->active, c.nactive, sizeof *st->active, cmp_unsigned);
+      for (size_t a = 0; a < c.nactive; a++) {
+        scanned = 0;
+        for (unsigned k = st->first[st->active[a]]; k != NO_WINDOW; k = st->w[k].next)
+          confirm_window(d, &st->w[k], &scanned, text, len, st, out);
+      }
+    } else {
+      if (c.nw > 1) qsort(st->w, c.nw, sizeof *st->w, cmp_window);
+      for (size_t i = 0; i < c.nw; i++) {
+        if (i == 0 || st->w[i].rule != st->w[i - 1].rule) scanned = 0;
+        confirm_window(d, &st->w[i], &scanned, text, len, st, out);
+      }
+    }
+  }
+  for (size_t a = 0; a < c.nactive; a++) st->first[st->active[a]] = st->last[st->active[a]] = NO_WINDOW;
+  give_state(d, st);
   if (rc != HS_SUCCESS) {
-    free(c.w);
     kl_err_set(err, 500, "guard: hyperscan scan failed (%d)", (int)rc);
     return false;
   }
-  if (c.nw > 1) qsort(c.w, c.nw, sizeof *c.w, cmp_window);
-  if (c.nw) {
-    pcre2_match_data *md = pcre2_match_data_create(8, NULL);
-    if (!md) abort();
-    size_t scanned = 0;
-    for (size_t i = 0; i < c.nw; i++) {
-      if (i == 0 || c.w[i].rule != c.w[i - 1].rule) scanned = 0;
-      confirm_window(d, &c.w[i], &scanned, len ? text : empty, len, md, out);
-    }
-    pcre2_match_data_free(md);
-  }
-  free(c.w);
   return true;
 }
 
 void guard_db_hits_free(guard_db_hits *h) {
-  free(h->v);
-  free(h->owner);
+  if (!h->a) {
+    free(h->v);
+    free(h->owner);
+  }
   *h = (guard_db_hits){0};
 }

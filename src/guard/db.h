@@ -13,10 +13,13 @@ typedef struct guard_db_hits {
   guard_hit *v;
   unsigned *owner;
   size_t n, cap;
+  kl_arena *a;  /* set: the vectors live in this arena (nothing to free); NULL: malloc'd */
 } guard_db_hits;
 
-/* Compiles rules[0..n) (kept by pointer: they must outlive the set).  NULL with err set. */
-guard_db *guard_db_build(const guard_rule *const *rules, const unsigned *owner, size_t n, kl_err *err);
+/* Compiles rules[0..n) (kept by pointer: they must outlive the set) with their speed hints
+ * (hints may be NULL, and so may each of its entries).  NULL with err set. */
+guard_db *guard_db_build(const guard_rule *const *rules, const guard_hs_hint *const *hints, const unsigned *owner,
+                         size_t n, kl_err *err);
 void guard_db_free(guard_db *d);
 size_t guard_db_nrules(const guard_db *d);
 /* Appends the confirmed hits in text to out (reset it yourself).  false with err set. */

@@ -118,9 +118,23 @@ guard_rule *guard_scanner_add_rule(guard_scanner *s, const guard_rule *r) {
     s->cap = s->cap ? s->cap * 2 : 8;
     s->rules = realloc(s->rules, s->cap * sizeof *s->rules);
     if (!s->rules) abort();
+    if (s->hints) {
+      s->hints = realloc(s->hints, s->cap * sizeof *s->hints);
+      if (!s->hints) abort();
+      memset(s->hints + s->nrules, 0, (s->cap - s->nrules) * sizeof *s->hints);
+    }
   }
   s->rules[s->nrules] = *r;
   return &s->rules[s->nrules++];
+}
+
+void guard_scanner_hs_hint(guard_scanner *s, const guard_rule *r, const char *hs_re, unsigned lead) {
+  if (r < s->rules || r >= s->rules + s->nrules) return;
+  if (!s->hints) {
+    s->hints = calloc(s->cap, sizeof *s->hints);
+    if (!s->hints) abort();
+  }
+  s->hints[r - s->rules] = (guard_hs_hint){hs_re, lead};
 }
 
 void guard_scanner_want_own_db(guard_scanner *s) { s->want_own_db = true; }
@@ -188,17 +202,20 @@ static bool build_stage(kl_guard_policy *p, kl_guard_stage st, kl_err *err) {
     if (p->sc[i].stage == st) n += p->sc[i].nrules;
   if (!n) return true;
   const guard_rule **rules = calloc(n, sizeof *rules);
+  const guard_hs_hint **hints = calloc(n, sizeof *hints);
   unsigned *owner = calloc(n, sizeof *owner);
-  if (!rules || !owner) abort();
+  if (!rules || !hints || !owner) abort();
   size_t k = 0;
   for (size_t i = 0; i < p->nsc; i++)
     if (p->sc[i].stage == st)
       for (size_t j = 0; j < p->sc[i].nrules; j++) {
         rules[k] = &p->sc[i].rules[j];
+        hints[k] = p->sc[i].hints && (p->sc[i].hints[j].re || p->sc[i].hints[j].lead) ? &p->sc[i].hints[j] : NULL;
         owner[k++] = (unsigned)i;
       }
-  p->stage_db[st] = guard_db_build(rules, owner, n, err);
+  p->stage_db[st] = guard_db_build(rules, hints, owner, n, err);
   free(rules);
+  free(hints);
   free(owner);
   return p->stage_db[st] != NULL;
 }
@@ -249,10 +266,15 @@ kl_guard_policy *kl_guard_policy_build(const kl_guard_policy_cfg *cfg, kl_err *e
     guard_scanner *s = &p->sc[i];
     if (!s->want_own_db || !s->nrules) continue;
     const guard_rule **rules = calloc(s->nrules, sizeof *rules);
-    if (!rules) abort();
-    for (size_t j = 0; j < s->nrules; j++) rules[j] = &s->rules[j];
-    s->own_db = guard_db_build(rules, NULL, s->nrules, err);
+    const guard_hs_hint **hints = calloc(s->nrules, sizeof *hints);
+    if (!rules || !hints) abort();
+    for (size_t j = 0; j < s->nrules; j++) {
+      rules[j] = &s->rules[j];
+      hints[j] = s->hints && (s->hints[j].re || s->hints[j].lead) ? &s->hints[j] : NULL;
+    }
+    s->own_db = guard_db_build(rules, hints, NULL, s->nrules, err);
     free(rules);
+    free(hints);
     if (!s->own_db) goto fail;
   }
   return p;
@@ -269,6 +291,7 @@ void kl_guard_policy_free(kl_guard_policy *p) {
     if (s->kind->free) s->kind->free(s);
     guard_db_free(s->own_db);
     free(s->rules);
+    free(s->hints);
   }
   free(p->sc);
   kl_arena_free(p->mem);

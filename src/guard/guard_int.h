@@ -56,6 +56,13 @@ typedef struct guard_out {
   size_t n, cap;
 } guard_out;
 
+/* A speed hint for one rule (guard_scanner_hs_hint). */
+typedef struct guard_hs_hint {
+  const char *re;  /* what Hyperscan runs instead of the rule's re (NULL: re itself) */
+  unsigned lead;   /* a match of the rule starts at most this many bytes before the end of
+                      the hs_re match inside it (0: max_len) */
+} guard_hs_hint;
+
 typedef struct guard_scanner guard_scanner;
 
 typedef struct guard_kind {
@@ -91,6 +98,7 @@ struct guard_scanner {
    * guard_scanner_want_own_db, built by the engine, used through guard_scanner_rescan. */
   bool want_own_db;
   void *own_db;
+  guard_hs_hint *hints;      /* parallel to rules, NULL until a hint is given */
 };
 
 /* Adds a copy of r (r's strings are NOT copied: keep them static or in guard_scanner_strdup
@@ -99,6 +107,14 @@ guard_rule *guard_scanner_add_rule(guard_scanner *s, const guard_rule *r);
 /* A string owned by the scanner (freed with the policy). */
 char *guard_scanner_strdup(guard_scanner *s, const char *str, size_t len);
 void guard_scanner_want_own_db(guard_scanner *s);
+/* Optional speed hint for rule r (as returned by guard_scanner_add_rule): Hyperscan runs the
+ * looser hs_re (static or scanner memory; NULL: r->re) instead of r->re, and PCRE2 still
+ * confirms r exactly.  Every match of r must contain a match of hs_re that ends at most
+ * `lead` bytes after r's match starts (0: max_len); PCRE2 then only looks at [end - lead, end]
+ * for starts.  A short, literal-led hs_re makes the Hyperscan pass cheaper; a small lead
+ * makes confirmation cheaper (with hs_re NULL: the longest shortest-prefix of a match that
+ * the core expression matches, since Hyperscan reports every match end). */
+void guard_scanner_hs_hint(guard_scanner *s, const guard_rule *r, const char *hs_re, unsigned lead);
 /* Scans derived text with this scanner's own rules: confirmed hits (malloc'd; free()), count. */
 size_t guard_scanner_rescan(const guard_scanner *s, const char *text, size_t len, guard_hit **hits);
 

@@ -25,10 +25,19 @@ typedef enum {
   KL_GUARD_IP_ADDRESS,
   KL_GUARD_MAC_ADDRESS,
   KL_GUARD_CRYPTO,
+  /* named entities (pii_ner.c): gazetteers, capitalisation and context words */
+  KL_GUARD_PERSON,
+  KL_GUARD_LOCATION,        /* countries, states, cities (Presidio's LOCATION; GPE in data sets) */
+  KL_GUARD_STREET_ADDRESS,  /* street, house number, unit, PO box, the lines of an address block */
+  KL_GUARD_DATE_TIME,
+  KL_GUARD_NRP,             /* nationality, religious or political group */
+  KL_GUARD_ORGANIZATION,    /* names with a legal-form suffix (Inc., LLC, GmbH, ...) */
   KL_GUARD_NTYPES
 } kl_guard_type;
 
 #define KL_GUARD_ALL_PII ((1u << KL_GUARD_NTYPES) - 1)
+/* The pattern-and-checksum types (email .. crypto): the set before the named entities. */
+#define KL_GUARD_STRUCTURED_PII ((1u << KL_GUARD_PERSON) - 1)
 
 /* What to do with a text that has findings, weakest first: a check's verdict is the strongest
  * action among its findings. */

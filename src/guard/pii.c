@@ -5,6 +5,7 @@
  * candidates.  Scores follow Presidio's spirit: checksum-validated types score high, shapes
  * that plain numbers can take (phones, bare SSNs) score low and rely on context words. */
 #include "guard/guard_int.h"
+#include "guard/pii_ner.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -314,6 +315,7 @@ const size_t guard_pii_nrules = sizeof guard_pii_rules / sizeof guard_pii_rules[
 
 static const char *const type_names[KL_GUARD_NTYPES] = {
   "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS", "MAC_ADDRESS", "CRYPTO",
+  "PERSON", "LOCATION", "STREET_ADDRESS", "DATE_TIME", "NRP", "ORGANIZATION",
 };
 
 const char *kl_guard_type_name(kl_guard_type t) { return (unsigned)t < KL_GUARD_NTYPES ? type_names[t] : "UNKNOWN"; }
@@ -328,8 +330,45 @@ const char *const *guard_context_words(kl_guard_type t) {
     [KL_GUARD_IP_ADDRESS] = {"ip", "address", "server", "host", NULL},
     [KL_GUARD_MAC_ADDRESS] = {"mac", "hardware", "ethernet", "device", NULL},
     [KL_GUARD_CRYPTO] = {"wallet", "bitcoin", "btc", "eth", "crypto", "address", NULL},
+    [KL_GUARD_PERSON] = {"name", "mr", "mrs", "ms", "dr", "dear", "hi", "hello", "signed", NULL},
+    [KL_GUARD_LOCATION] = {"lives", "live", "living", "born", "city", "from", "moved", "located", "based", NULL},
+    [KL_GUARD_STREET_ADDRESS] = {"address", "street", "lives", "live", "ship", "deliver", "mail", "located", NULL},
+    [KL_GUARD_DATE_TIME] = {"date", "born", "birthday", "dob", "appointment", "meeting", "scheduled", "time", "when"},
+    [KL_GUARD_NRP] = {"nationality", "citizen", "religion", "ethnicity", "heritage", "descent", NULL},
+    [KL_GUARD_ORGANIZATION] = {"company", "employer", "works", "work", "organisation", "organization", NULL},
   };
   return w[t];
+}
+
+/* ---- speed hints (guard_scanner_hs_hint) ----
+ * Hyperscan runs these instead of the rules' expressions: each is a short piece every match of
+ * its rule contains, so the windows PCRE2 confirms shrink to `lead` bytes and the Hyperscan
+ * pass gets cheaper.  A leading (?:^|[^...]) consumes the character the rule's lookbehind
+ * forbids: the automaton then only wakes at token starts instead of at every letter.  Each
+ * lead is the longest distance from a match's start to the end of the piece inside it. */
+static const struct { const char *rule, *re; unsigned lead; } pii_hints[] = {
+  /* the last local-part byte, '@', the first domain byte: the local part is <= 64 bytes */
+  {"email", "[A-Za-z0-9._%+-]@[A-Za-z0-9-]", 66},
+  /* '+', the country code's first digit, then a digit, '(' or a separator */
+  {"phone_intl", "\\+[1-9][ .(\\d-]", 3},
+  /* two colons of the first groups, at most 4 hex digits apart */
+  {"ipv6", ":[0-9A-Fa-f]{0,4}:", 10},
+  /* the digit rules keep their own expressions (Hyperscan runs them better than any looser
+   * piece tried), but need only their shortest prefix before Hyperscan reports an end:
+   * "001 (555) 123-4567" -> 18, "(12345) 67" -> 10, 12 digits with separators -> 23,
+   * "123.123.123.1" -> 13 */
+  {"phone_us", NULL, 18},
+  {"phone_national", NULL, 10},
+  {"credit_card", NULL, 23},
+  {"ipv4", NULL, 13},
+  /* an address or IBAN start at a token start, and just enough of what follows */
+  {"btc_base58", "(?:^|[^A-Za-z0-9])[13][1-9A-HJ-NP-Za-km-z]{25}", 26},
+  {"iban", "(?:^|[^A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){3}", 10},
+};
+
+static void pii_hint(guard_scanner *s, const guard_rule *r) {
+  for (size_t i = 0; i < sizeof pii_hints / sizeof pii_hints[0]; i++)
+    if (!strcmp(pii_hints[i].rule, r->name)) guard_scanner_hs_hint(s, r, pii_hints[i].re, pii_hints[i].lead);
 }
 
 /* ---- the scanner kind ---- */
@@ -343,7 +382,9 @@ static bool pii_init(guard_scanner *s, const kl_guard_scanner_cfg *cfg, kl_err *
     if (!(types & (1u << guard_pii_rules[i].type))) continue;
     guard_rule *r = guard_scanner_add_rule(s, &guard_pii_rules[i].rule);
     r->context = guard_context_words(guard_pii_rules[i].type);
+    pii_hint(s, r);
   }
+  guard_pii_ner_add(s, types);
   return true;
 }
 

@@ -111,7 +111,8 @@ static void *worker(void *arg) {
 static void test_threads(void **state) {
   (void)state;
   kl_err err = {0};
-  kl_guard_policy *p = kl_guard_policy_new(NULL, NULL, &err);
+  kl_guard_opts so = {.types = KL_GUARD_STRUCTURED_PII, .min_score = KL_GUARD_DEFAULT_MIN_SCORE};
+  kl_guard_policy *p = kl_guard_policy_new(NULL, &so, &err);  /* "Jane" would be a PERSON */
   const char *text = "Jane (jane@corp.com, 415-555-2671) paid with 5555 5555 5555 4444 from 2001:db8::1; "
                      "IBAN DE89370400440532013000, SSN 078-05-1120.";
   kl_arena *a = kl_arena_new(4096);

@@ -15,7 +15,9 @@ static kl_arena *arena;
 static int setup(void **state) {
   (void)state;
   kl_err err = {0};
-  pol = kl_guard_policy_new("default", NULL, &err);
+  /* the structured types (names, places and dates: test_guard_pii_ner.c) */
+  kl_guard_opts o = {.types = KL_GUARD_STRUCTURED_PII, .min_score = KL_GUARD_DEFAULT_MIN_SCORE};
+  pol = kl_guard_policy_new("default", &o, &err);
   arena = kl_arena_new(4096);
   return pol ? 0 : -1;
 }

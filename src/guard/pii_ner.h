@@ -1,0 +1,34 @@
+/* pii_ner.h: the pii scanner's named-entity rules (PERSON, LOCATION, STREET_ADDRESS, DATE_TIME,
+ * NRP, ORGANIZATION), shared by pii_ner.c (names, places, groups, organisations) and
+ * pii_ner_addr.c (street addresses, dates and times).  Internal to the guard pillar. */
+#ifndef KL_GUARD_PII_NER_H
+#define KL_GUARD_PII_NER_H
+
+#include "guard/guard_int.h"
+
+/* Adds the rules of the named-entity types in `types` (bits of kl_guard_type) to the pii
+ * scanner s; called by pii_init. */
+void guard_pii_ner_add(guard_scanner *s, unsigned types);
+
+/* pii_ner_addr.c */
+void guard_pii_ner_add_addr(guard_scanner *s, unsigned types);
+
+/* Letters and case over UTF-8 (Latin, Greek, Cyrillic have case; other scripts' letters count
+ * as letters with neither case). */
+bool ner_cp_upper(uint32_t c);
+bool ner_cp_lower(uint32_t c);
+bool ner_cp_letter(uint32_t c);
+/* End of the word (letters, inner ' - ’) starting at i; i when there is none. */
+size_t ner_word_end(const char *t, size_t len, size_t i);
+/* Whether t[s, e) is a capitalised word: an upper-case letter, then letters. */
+bool ner_is_cap_word(const char *t, size_t len, size_t s, size_t e);
+/* Whether the word t[s, e) is a capitalised function word, street word, month, ... that never
+ * belongs to a name ("The", "Street", "Monday"). */
+bool ner_stopword(const char *t, size_t s, size_t e);
+/* Whether the code point before byte s / at byte e is a letter, digit or one of `also`. */
+bool ner_word_before(const char *t, size_t s, const char *also);
+bool ner_word_after(const char *t, size_t len, size_t e, const char *also);
+/* Whether s starts a sentence: nothing but spaces and quotes since the text's start or a . ! ? or newline. */
+bool ner_sentence_start(const char *t, size_t s);
+
+#endif

@@ -1,0 +1,345 @@
+/* pii_ner_addr.c: STREET_ADDRESS and DATE_TIME rules of the pii scanner.
+ *
+ * Street addresses: Hyperscan finds a street line by its shape, in four families: a house
+ * number, capitalised words and a street word ("69 Farnell Street", "75956 Rákóczi út");
+ * a street word first ("Via Roma 131", "ul. Jarzębinowa 5", "Rue De La Gare"); a street word
+ * glued to the name with a house number ("Ziegelgasse 19", "Koskikatu 25"); PO and military
+ * boxes.  The validator then walks forward over what makes it a full address: the unit
+ * ("Apt. 864", "Suite 979"), ", city, STATE zip" segments and the following lines of an
+ * address block (short lines of capitalised or upper-case words and postcodes, no sentence),
+ * so a whole block becomes one finding.  Without a house number a street name scores below
+ * the default threshold.
+ *
+ * Dates and times: ISO 8601, numeric day/month/year in either order (validated: a month is at
+ * most 12, a day at most 31), month names, weekdays, clock times.  A bare clock time or year
+ * is not personal by itself: they score low and need a context word ("born", "appointment"). */
+#include "guard/pii_ner.h"
+
+#include <ctype.h>
+#include <string.h>
+
+/* ---- street addresses ---- */
+static bool line_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+/* A unit after the street: "Apt. 864", "Suite 979", "#12", "Unit 4B"; its end or 0. */
+static size_t unit_end(const char *t, size_t len, size_t i) {
+  static const char *const units[] = {"Apt.", "Apt", "Apartment", "Suite", "Ste.", "Ste", "Unit", "Flat", "Floor",
+                                      "Fl.", "Room", "Rm.", "Bldg.", "Building", "Box", "#", NULL};
+  for (const char *const *u = units; *u; u++) {
+    size_t n = strlen(*u);
+    if (i + n > len || strncmp(t + i, *u, n)) continue;
+    if (**u != '#' && (*u)[n - 1] != '.' && i + n < len && isalnum((unsigned char)t[i + n])) continue;
+    size_t j = i + n;
+    while (j < len && t[j] == ' ') j++;
+    size_t k = j;
+    while (k < len && (isalnum((unsigned char)t[k]) || t[k] == '-') && k - j < 8) k++;
+    if (k > j && isdigit((unsigned char)t[j])) return k;
+  }
+  return 0;
+}
+
+/* One segment of an address (a line, or what follows a comma): capitalised or upper-case
+ * words, particles, 2-letter codes and postcodes.  Returns its end (trailing spaces excluded)
+ * or 0; *full tells whether it ran to the end of the line or segment (rather than stopping at
+ * a lowercase word or sentence punctuation). */
+static size_t addr_segment(const char *t, size_t len, size_t i, bool *full) {
+  size_t end = 0, tokens = 0, digits = 0, groups = 0, n;
+  *full = false;
+  while (i < len && tokens < 6) {
+    while (i < len && line_space(t[i])) i++;
+    if (i >= len || t[i] == '\n' || t[i] == ',') { *full = true; break; }
+    uint32_t c = guard_utf8_next(t, len, i, &n);
+    size_t e;
+    if (isdigit((unsigned char)t[i])) {
+      e = i;
+      while (e < len && (isdigit((unsigned char)t[e]) || (t[e] == '-' && e + 1 < len && isdigit((unsigned char)t[e + 1])))) e++;
+      if (e - i > 8 || (e < len && ner_cp_letter((unsigned char)t[e]))) break;
+      digits += e - i;
+      groups++;
+    } else if (ner_cp_upper(c)) {
+      e = ner_word_end(t, len, i);
+      if (e < len && t[e] == '.') e++;  /* "St." */
+    } else if (ner_cp_lower(c)) {
+      e = ner_word_end(t, len, i);
+      static const char *const part[] = {"de", "del", "la", "le", "les", "da", "do", "dos", "di", "du", "des", "am", "an", "im", "y", NULL};
+      bool ok = false;
+      for (const char *const *p = part; *p && !ok; p++) ok = strlen(*p) == e - i && !strncmp(*p, t + i, e - i);
+      if (!ok) break;
+    } else {
+      break;
+    }
+    if (e == i) break;
+    tokens++;
+    end = e;
+    i = e;
+    if (i < len && (t[i] == '.' || t[i] == '?' || t[i] == '!' || t[i] == ';' || t[i] == ':' || t[i] == ')')) break;
+  }
+  if (i >= len) *full = true;
+  if (tokens >= 6) *full = false;
+  if (groups > 2 || digits > 9) return 0;
+  return tokens ? end : 0;
+}
+
+/* Walks from e over units, ", segment"s and the following lines of an address block. */
+static size_t addr_extend(const char *t, size_t len, size_t e, int *parts) {
+  *parts = 0;
+  bool after_unit = false;
+  for (int step = 0; step < 8; step++) {
+    size_t j = e;
+    /* "út 66." and "Imre u. 12." end their house number with a dot */
+    if (j + 1 < len && t[j] == '.' && j > 0 && isdigit((unsigned char)t[j - 1]) && (t[j + 1] == '\n' || t[j + 1] == ' '))
+      j++;
+    while (j < len && line_space(t[j])) j++;
+    bool comma = j < len && t[j] == ',';
+    if (comma) {
+      j++;
+      while (j < len && line_space(t[j])) j++;
+    }
+    size_t u = unit_end(t, len, j);
+    if (u) {
+      e = u;
+      ++*parts;
+      after_unit = true;
+      continue;
+    }
+    if (j < len && t[j] == '\n') {
+      size_t k = j + 1;
+      /* lines quoted or bulleted like the first: "> ", "??? ", "* " */
+      while (k < len && (line_space(t[k]) || t[k] == '>' || t[k] == '?' || t[k] == '*' || t[k] == '|')) k++;
+      if (k < len && t[k] == ',') k++;
+      bool full;
+      u = unit_end(t, len, k);
+      size_t se = u ? u : addr_segment(t, len, k, &full);
+      /* a line that turns into prose counts up to its postcode: "Canada 36523 last night" */
+      bool zip = se > k && isdigit((unsigned char)t[se - 1]);
+      if (!se || (!u && !full && !zip && !(se < len && t[se] == '.'))) break;
+      if (se - k > 48) break;
+      e = se;
+      ++*parts;
+      if (!u && !full) break;
+      continue;
+    }
+    /* after a unit the city may follow without a comma: "Suite 000 HUNDSHAGEN Upper Austria?" */
+    if (after_unit && !comma && j > e && j < len && !ner_stopword(t, j, ner_word_end(t, len, j))) {
+      bool full;
+      size_t se = addr_segment(t, len, j, &full);
+      after_unit = false;
+      if (!se || se - j > 48 || !(full || (se < len && strchr(".?!", t[se])))) break;
+      e = se;
+      ++*parts;
+      continue;
+    }
+    if (comma) {
+      bool full;
+      size_t se = addr_segment(t, len, j, &full);
+      if (!se || se - j > 48) break;
+      e = se;
+      ++*parts;
+      if (!full) break;
+      continue;
+    }
+    /* a postcode or house number right after: "Denmark 56905", "út 66." */
+    if (j > e && j < len && isdigit((unsigned char)t[j])) {
+      size_t k = j;
+      while (k < len && isdigit((unsigned char)t[k])) k++;
+      if (k - j <= 6 && (k == len || !isalnum((unsigned char)t[k]))) {
+        e = k;
+        continue;
+      }
+    }
+    break;
+  }
+  return e;
+}
+
+enum { A_SUFFIX, A_PREFIX, A_GLUED, A_BOX, A_GENERIC };
+typedef struct { int kind; } addr_param;
+
+static bool v_addr(const guard_rule *r, const char *t, size_t len, size_t s, size_t *e, double *score) {
+  const addr_param *ap = r->data;
+  bool num = false;
+  for (size_t i = s; i < *e && !num; i++) num = isdigit((unsigned char)t[i]);
+  int parts;
+  size_t end = addr_extend(t, len, *e, &parts);
+  switch (ap->kind) {
+  case A_SUFFIX: case A_BOX: *score = 0.7; break;
+  case A_PREFIX: case A_GLUED: *score = num || parts ? 0.65 : 0.25; break;
+  case A_GENERIC:
+    /* "53772 Holmatun 45": only as the first line of a block */
+    if (!parts) return false;
+    *score = 0.5;
+    break;
+  }
+  if (parts) *score += 0.15;
+  *e = end;
+  return true;
+}
+
+#define SP "[ \\t]+"
+/* byte-mode classes over UTF-8, as in pii_ner.c: loose, the validator decodes */
+#define UP "(?:[A-Z]|\\xC3[\\x80-\\x9E]|[\\xC4-\\xC7][\\x80-\\xBF]|\\xCE[\\x86-\\xAB]|\\xD0[\\x80-\\xAF])"
+#define LW "(?:[a-z]|\\xC3[\\x9F-\\xBF]|[\\xC4-\\xC9][\\x80-\\xBF]|\\xCE[\\xAC-\\xBF]|\\xCF[\\x80-\\x8E]|\\xD0[\\xB0-\\xBF]|\\xD1[\\x80-\\x9F])"
+#define CAPW UP "(?:[A-Za-z'.-]|[\\xC3-\\xC9][\\x80-\\xBF]|[\\xCE-\\xD3][\\x80-\\xBF])*+"
+#define PART "(?:(?:de|del|la|le|les|da|do|dos|das|di|du|des|y|e|van|von|der)" SP ")*"
+#define SUFFIXES                                                                                                     \
+  "Street|St|Str|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Square|Sq|Terrace|Way|"    \
+  "Highway|Hwy|Parkway|Pkwy|Circle|Cir|Trail|Alley|Crescent|Close|Gardens|Grove|Row|Walk|Hill|Mews|Loop|Pike|"      \
+  "Plaza|Quay|Wharf|Green|Rise|Heights|Ridge|Crossing|Path|Expressway|Freeway|Turnpike|Causeway|Estate|Fields|"      \
+  "Streets|Roads|Avenues|Lanes|Creek|Cliffs|Pass|Point|Union|Lake|River|Bay|Harbor|Island|Springs|Valley|Meadows|"  \
+  "Village|Forges|Squares|Falls|Mountain|Ports|Pines|Crest|Ford|Glen|Haven|Hollow|Junction|Landing|Manor|Mill|Mills|"\
+  "Orchard|Shore|Shores|Summit|Trace|Vista|Wells|Woods|Flat|Flats|\xC3\xBAt|utca|t\xC3\xA9r|k\xC3\xB6r\xC3\xBAt|ulica|iela|gatve|tee|gade|vej|gata|gatan|straat|laan|weg"
+#define PREFIXES                                                                                                     \
+  "Rue|Via|Viale|Piazza|Piazzale|Corso|Largo|Vicolo|Calle|Avenida|Avda\\.|Av\\.|Paseo|Camino|Carrer|Plaza|Rua|"      \
+  "Pra\xC3\xA7""a|Travessa|Estrada|Rambla|ul\\.|ulica|al\\.|Aleja|Boulevard|Bd\\.|Chemin|Route|All\xC3\xA9""e|Impasse|Quai|"\
+  "Cours|Strada|Bulevardul|Calea|Ulitsa|Jalan|Jl\\.|Odos|Carretera|Ronda|Rruga|Sokak|Caddesi|rue|calle|avenida|rua|strada|viale|piazza"
+#define GLUED                                                                                                        \
+  "stra\xC3\x9F""e|strasse|gasse|weg|allee|platz|damm|ufer|straat|laan|plein|gracht|kade|vej|gade|gata|gatan|"       \
+  "v\xC3\xA4gen|vagen|veien|vegen|vegur|katu|tie|kuja|polku|str\xC3\xA6""de|straeti|str\xC3\xA6ti|braut|iela|t\xC3\xA4nav|utca"
+
+static const addr_param addr_params[] = {{A_SUFFIX}, {A_PREFIX}, {A_GLUED}, {A_BOX}, {A_GENERIC}};
+#define ANB "(?<![A-Za-z0-9.,/_\\x80-\\xBF-])"
+#define ANA "(?![A-Za-z0-9])"
+
+/* Hyperscan looks for the street word (or the box, or "number Capital"); the rest of the
+ * line before it is matched by PCRE2 only, in a consuming `pre` that the window (max_len
+ * bytes before the street word's end) covers. */
+static const guard_rule addr_rules[] = {
+  {.type = "STREET_ADDRESS", .name = "street_suffix",
+   .pre = ANB "\\d{1,6}(?:" SP "\\d{1,6})?" SP "(?:" CAPW SP PART "){0,3}" CAPW, .re = SP "(?:(?:" SUFFIXES ")\\b\\.?|u\\.)",
+   .post = ANA, .max_len = 100, .score = 0.7, .validate_rule = v_addr, .data = &addr_params[0]},
+  {.type = "STREET_ADDRESS", .name = "street_prefix", .pre = ANB "(?:\\d{1,6}(?:" SP "\\d{1,6})?" SP ")?", .re = "\\b(?:" PREFIXES ")" SP,
+   .post = PART CAPW "(?:" SP PART CAPW "){0,4}(?:,?" SP "\\d{1,5}[A-Za-z]?)?" ANA, .max_len = 120, .score = 0.65,
+   .validate_rule = v_addr, .data = &addr_params[1]},
+  {.type = "STREET_ADDRESS", .name = "street_glued", .pre = ANB "(?:\\d{1,6}" SP ")?" UP "(?:" LW ")*",
+   .re = "(?:" GLUED ")\\.?" SP "\\d{1,5}", .post = "[A-Za-z]?" ANA, .max_len = 80, .score = 0.65, .validate_rule = v_addr,
+   .data = &addr_params[2]},
+  {.type = "STREET_ADDRESS", .name = "po_box", .pre = "(?<![A-Za-z0-9])",
+   .re = "(?:P\\.? ?O\\.? ?Box|Post Office Box|PSC|CMR|Unit" SP "\\d{1,5},?" SP "Box)" SP "\\d{1,6}|"
+   "(?:USNS|USNV|USS|USCGC)" SP "[A-Z][a-z]+|(?:APO|FPO|DPO)" SP "(?:AA|AE|AP)" SP "\\d{5}", .post = ANA, .max_len = 48,
+   .score = 0.7, .validate_rule = v_addr, .data = &addr_params[3]},
+  {.type = "STREET_ADDRESS", .name = "street_generic", .pre = ANB, .re = "\\b\\d{2,6}" SP "[A-Z]",
+   .post = "[a-z]+(?:[ \\t]" UP LW "+){0,2}" SP "\\d{1,4}[A-Za-z]?" ANA, .max_len = 80, .score = 0.5,
+   .validate_rule = v_addr, .data = &addr_params[4]},
+};
+
+/* ---- dates and times ---- */
+static unsigned num(const char *t, size_t *i, size_t e, size_t *nd) {
+  unsigned v = 0;
+  *nd = 0;
+  while (*i < e && isdigit((unsigned char)t[*i])) { v = v * 10 + (unsigned)(t[(*i)++] - '0'); ++*nd; }
+  return v;
+}
+
+static bool time_ok(const char *t, size_t i, size_t e) {
+  size_t nd;
+  while (i < e && !isdigit((unsigned char)t[i])) i++;
+  if (i >= e) return true;
+  unsigned h = num(t, &i, e, &nd);
+  if (i >= e || t[i] != ':') return h <= 12;  /* "5pm" */
+  i++;
+  unsigned m = num(t, &i, e, &nd);
+  if (h > 24 || m > 59) return false;
+  if (i < e && t[i] == ':') {
+    i++;
+    if (num(t, &i, e, &nd) > 60) return false;
+  }
+  return true;
+}
+
+static bool v_date_iso(const char *t, size_t len, size_t s, size_t *e, double *score) {
+  (void)len; (void)score;
+  size_t i = s, nd;
+  unsigned y = num(t, &i, *e, &nd);
+  i++;
+  unsigned m = num(t, &i, *e, &nd);
+  i++;
+  unsigned d = num(t, &i, *e, &nd);
+  if (y < 1000 || y > 2999 || m < 1 || m > 12 || d < 1 || d > 31) return false;
+  return time_ok(t, i, *e);
+}
+
+static bool v_date_num(const char *t, size_t len, size_t s, size_t *e, double *score) {
+  (void)len; (void)score;
+  size_t i = s, n1, n2, n3;
+  unsigned a = num(t, &i, *e, &n1);
+  char sep = t[i++];
+  unsigned b = num(t, &i, *e, &n2);
+  if (t[i++] != sep) return false;
+  unsigned c = num(t, &i, *e, &n3);
+  if (n1 == 4) {  /* 2024/03/18 */
+    if (a < 1000 || b < 1 || b > 12 || c < 1 || c > 31) return false;
+  } else {
+    if (a < 1 || b < 1 || !((a <= 12 && b <= 31) || (a <= 31 && b <= 12))) return false;
+    if (n3 == 2 && sep != '/') return false;  /* "1.2.34" is a version */
+    if (n3 == 4 && (c < 1000 || c > 2999)) return false;
+    (void)c;
+  }
+  return time_ok(t, i, *e);
+}
+
+static bool v_date_words(const char *t, size_t len, size_t s, size_t *e, double *score) {
+  (void)len;
+  size_t i = s, nd;
+  bool day = false;
+  while (i < *e) {
+    if (isdigit((unsigned char)t[i])) {
+      unsigned v = num(t, &i, *e, &nd);
+      if (nd <= 2) {
+        if (v < 1 || v > 31) return false;
+        day = true;
+      }
+    } else {
+      i++;
+    }
+  }
+  if (!day) *score = 0.45;  /* "March 2024" */
+  return true;
+}
+
+static bool v_time(const char *t, size_t len, size_t s, size_t *e, double *score) {
+  (void)len; (void)score;
+  return time_ok(t, s, *e);
+}
+
+static bool v_word_date(const char *t, size_t len, size_t s, size_t *e, double *score) {
+  (void)score;
+  return !ner_word_before(t, s, "@._/\\-") && !ner_word_after(t, len, *e, "@_/\\-");
+}
+
+#define MONTHS                                                                                                     \
+  "(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|"   \
+  "Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)"
+#define DAYNUM "\\d{1,2}(?:st|nd|rd|th)?"
+#define TIME_RE "\\d{1,2}:\\d{2}(?::\\d{2}(?:\\.\\d{1,9})?)?"
+#define DNB "(?<![\\w.:/+-])"
+#define DNA "(?![\\w]|[.:/-]\\d)"
+
+static const guard_rule date_rules[] = {
+  {.type = "DATE_TIME", .name = "date_iso", .re = "\\d{4}-\\d{1,2}-\\d{1,2}(?:(?:T|[ \\t]+)" TIME_RE "(?:Z|[+-]\\d{2}:?\\d{2})?)?",
+   .pre = DNB, .post = DNA, .max_len = 40, .score = 0.6, .validate = v_date_iso},
+  {.type = "DATE_TIME", .name = "date_numeric", .re = "(?:\\d{1,2}[/.-]\\d{1,2}[/.-](?:\\d{4}|\\d{2})|\\d{4}/\\d{1,2}/\\d{1,2})"
+   "(?:[ \\t]+" TIME_RE "(?:[ \\t]?[AaPp]\\.?[Mm]\\.?)?)?", .pre = DNB, .post = DNA, .max_len = 40, .score = 0.55,
+   .validate = v_date_num},
+  {.type = "DATE_TIME", .name = "date_words", .re = "\\b(?:" MONTHS "\\.?[ \\t]+" DAYNUM "(?:,?[ \\t]+\\d{4})?|" DAYNUM
+   "[ \\t]+(?:of[ \\t]+)?" MONTHS "\\.?(?:,?[ \\t]+\\d{4})?|" MONTHS "[ \\t]+\\d{4})\\b", .max_len = 40, .score = 0.6,
+   .validate = v_date_words},
+  {.type = "DATE_TIME", .name = "weekday", .re = "(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)s?",
+   .max_len = 10, .score = 0.3, .validate = v_word_date},
+  {.type = "DATE_TIME", .name = "time", .re = "\\b(?:" TIME_RE "(?:[ \\t]?[AaPp]\\.?[Mm]\\.?)?|\\d{1,2}[ \\t]?(?:[AaPp]\\.[Mm]\\.|[AaPp][Mm]\\b))",
+   .pre = DNB, .post = "(?![\\w]|[.:]\\d)", .max_len = 24, .score = 0.2, .validate = v_time},
+  {.type = "DATE_TIME", .name = "year_context", .re = "\\b(?:born in|founded in|established in|since|dated|in the year|year of)[ \\t]+",
+   .post = "\\K(?:1[6-9]|20)\\d{2}(?![\\w])", .flags = GUARD_RE_CASELESS, .max_len = 40, .score = 0.5},
+};
+
+void guard_pii_ner_add_addr(guard_scanner *s, unsigned types) {
+  if (types & (1u << KL_GUARD_STREET_ADDRESS))
+    for (size_t i = 0; i < sizeof addr_rules / sizeof *addr_rules; i++) {
+      guard_rule *r = guard_scanner_add_rule(s, &addr_rules[i]);
+      r->context = guard_context_words(KL_GUARD_STREET_ADDRESS);
+    }
+  if (types & (1u << KL_GUARD_DATE_TIME))
+    for (size_t i = 0; i < sizeof date_rules / sizeof *date_rules; i++) {
+      guard_rule *r = guard_scanner_add_rule(s, &date_rules[i]);
+      r->context = guard_context_words(KL_GUARD_DATE_TIME);
+    }
+}
