@@ -6,7 +6,7 @@
  * ids, time-ordered trace ids) instead of counters, as in production.
  *
  * Prints the caller-side submit rate and the end-to-end committed rate (submit of the first
- * row to the flush of the last).  Queue capacity is set to hold every row so nothing
+ * row to the flush of the last).  FULLTEXT=0 turns the full-text index off.  Queue capacity is set to hold every row so nothing
  * spills and the number measures the writer. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,7 +22,8 @@ int main(int argc, char **argv) {
   char tmpl[] = "/tmp/kl-bench-XXXXXX";
   const char *dir = argc > 3 ? argv[3] : mkdtemp(tmpl);
   if (n <= 0 || per_trace <= 0 || !dir) return 2;
-  kl_store_opts o = {.data_dir = dir, .queue_capacity = (size_t)n};
+  kl_store_opts o = {.data_dir = dir, .queue_capacity = (size_t)n,
+                     .fulltext = getenv("FULLTEXT") && !atoi(getenv("FULLTEXT")) ? KL_FULLTEXT_OFF : KL_FULLTEXT_ON};
   kl_err err;
   kl_err_clear(&err);
   kl_store *s = kl_store_open(&o, &err);

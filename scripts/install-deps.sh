@@ -8,6 +8,7 @@ PKGS=(
   libsqlite3-dev sqlite3 libpq-dev libhiredis-dev libhyperscan-dev libpcre2-dev zlib1g-dev
   libcmocka-dev
   wrk nginx-light procps curl
+  chromium
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -23,6 +23,14 @@ void kl_api_traces(kl_http_req *req, kl_api_ctx *ctx, const char *id, const char
 void kl_api_observation(kl_http_req *req, kl_api_ctx *ctx, const char *id, const char *project);
 void kl_api_score(kl_http_req *req, kl_api_ctx *ctx, const char *id, const char *project);
 
+/* query.c: the query API (issue 5): lists with filters, scores, sessions, users, metrics. */
+void kl_api_query_traces(kl_http_req *req, kl_api_ctx *ctx, const char *project);       /* GET list */
+void kl_api_query_observations(kl_http_req *req, kl_api_ctx *ctx, const char *project); /* GET list */
+void kl_api_query_scores(kl_http_req *req, kl_api_ctx *ctx, const char *project);       /* GET list, POST */
+void kl_api_query_sessions(kl_http_req *req, kl_api_ctx *ctx, const char *id, const char *project);
+void kl_api_query_users(kl_http_req *req, kl_api_ctx *ctx, const char *id, const char *project);
+void kl_api_query_metrics(kl_http_req *req, kl_api_ctx *ctx, const char *project);
+
 /* auth.c: credentials -> project.  cb gets the project (arena- or static-owned), or NULL and
  * the status to answer (401, or 500 when the key store failed).  cb may run before
  * kl_api_authenticate returns (cache hit) or later on the loop (a miss goes to the thread

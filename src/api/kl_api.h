@@ -9,9 +9,13 @@
  *   GET  /api/v1/traces, GET /api/v1/traces/{id}   (Bearer admin key when one is set, or a
  *        project's key pair as Basic auth: then scoped to that project)
  *   GET  /api/v1/observations/{id}, GET /api/v1/scores/{id}   (same auth)
+ *   GET  /api/v1/observations, /api/v1/scores (and POST), /api/v1/sessions[/{id}],
+ *        /api/v1/users[/{id}], /api/v1/metrics                 (same auth; query.c)
  *   POST /v1/traces, /api/public/otel/v1/traces      (OTLP/HTTP, protobuf or JSON, gzip)
  *   POST /api/public/ingestion                       (Langfuse batches)
- *        ingestion needs Basic base64(pk-lf-..:sk-lf-..) (or the admin key) */
+ *        ingestion needs Basic base64(pk-lf-..:sk-lf-..) (or the admin key)
+ *   GET  /, /ui/...                                  the web dashboard (ui.c; files public,
+ *        it asks for the admin key and sends it to /api/) */
 #ifndef KL_API_H
 #define KL_API_H
 

@@ -11,6 +11,7 @@
  * open read API is only ever reachable from the machine itself.  Ingestion (ingest.c) always
  * needs a credential. */
 #include "api/api_internal.h"
+#include "api/ui_assets.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -100,13 +101,28 @@ static void on_api_auth(kl_http_req *req, kl_api_ctx *ctx, const char *project, 
     kl_api_respond_unauthorized(req, status);
     return;
   }
-  if (!strcmp(p, "/api/v1/traces")) {
+  static const struct { const char *path; void (*fn)(kl_http_req *, kl_api_ctx *, const char *); } lists[] = {
+      {"/api/v1/traces", kl_api_query_traces}, {"/api/v1/observations", kl_api_query_observations},
+      {"/api/v1/metrics", kl_api_query_metrics}};
+  for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
+    if (strcmp(p, lists[i].path)) continue;
     if (!method_is(req, "GET", "traces", ctx)) return;
-    kl_api_traces(req, ctx, NULL, project);
+    lists[i].fn(req, ctx, project);
+    return;
+  }
+  if (!strcmp(p, "/api/v1/scores")) {
+    if (strcmp(req->method, "POST") && !method_is(req, "GET", "traces", ctx)) return;
+    kl_api_query_scores(req, ctx, project);
+    return;
+  }
+  if (!strcmp(p, "/api/v1/sessions") || !strcmp(p, "/api/v1/users")) {
+    if (!method_is(req, "GET", "traces", ctx)) return;
+    (p[8] == 's' ? kl_api_query_sessions : kl_api_query_users)(req, ctx, NULL, project);
     return;
   }
   static const struct { const char *prefix; void (*fn)(kl_http_req *, kl_api_ctx *, const char *, const char *); } one[] = {
-      {"/api/v1/traces/", kl_api_traces}, {"/api/v1/observations/", kl_api_observation}, {"/api/v1/scores/", kl_api_score}};
+      {"/api/v1/traces/", kl_api_traces}, {"/api/v1/observations/", kl_api_observation}, {"/api/v1/scores/", kl_api_score},
+      {"/api/v1/sessions/", kl_api_query_sessions}, {"/api/v1/users/", kl_api_query_users}};
   for (size_t i = 0; i < sizeof one / sizeof *one; i++) {
     size_t n = strlen(one[i].prefix);
     if (strncmp(p, one[i].prefix, n) || !p[n] || strchr(p + n, '/')) continue;
@@ -167,6 +183,7 @@ static void handle(kl_http_req *req) {
     kl_api_authenticate(req, ctx, true, on_api_auth, NULL);
     return;
   }
+  if (kl_api_ui_route(req, ctx)) return; /* the dashboard: /, /ui/ (ui.c) */
   not_found(req, met);
 }
 
@@ -223,6 +240,8 @@ int kl_api_serve(const kl_config *cfg, kl_err *err) {
       .batch_max = cfg->trace_batch_max,
       .flush_interval_ms = cfg->trace_flush_interval_ms,
       .merge = kl_api_ingest_merge,
+      .fulltext = cfg->trace_fulltext ? KL_FULLTEXT_ON : KL_FULLTEXT_OFF,
+      .retention_days = cfg->trace_retention_days,
   };
   kl_store *store = kl_store_open(&so, err);
   if (!store) return -1;

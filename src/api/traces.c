@@ -29,7 +29,8 @@ typedef struct trace_work {
 
 static void run_query(uv_work_t *w) {
   trace_work *tw = w->data;
-  if (tw->what == 'o') tw->rc = kl_store_get_observation(tw->ctx->store, tw->project, tw->id, &tw->out, &tw->err);
+  if (tw->what == 'o')
+    tw->rc = kl_store_find_observation(tw->ctx->store, tw->project, tw->f.trace_id, tw->id, &tw->out, &tw->err);
   else if (tw->what == 's') tw->rc = kl_store_get_score(tw->ctx->store, tw->project, tw->id, &tw->out, &tw->err);
   else if (tw->id) tw->rc = kl_store_get_trace(tw->ctx->store, tw->project, tw->id, &tw->out, &tw->err);
   else tw->rc = kl_store_list_traces(tw->ctx->store, &tw->f, &tw->out, &tw->err);
@@ -84,6 +85,7 @@ static void get_one(kl_http_req *req, kl_api_ctx *ctx, const char *id, const cha
   }
   trace_work *tw = new_work(req, ctx, project, what);
   tw->id = id;
+  if (what == 'o') tw->f.trace_id = kl_http_query_get(req, "trace_id"); /* optional: a fast lookup */
   int rc = uv_queue_work(req->loop, &tw->work, run_query, after_query);
   if (rc != 0) kl_api_respond_error(req, 500, "api_error", uv_strerror(rc), NULL, NULL);
 }

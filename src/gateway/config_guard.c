@@ -31,8 +31,8 @@ static bool str_key(walk *w, const yaml_node_t *n, const char *key, const char *
   *out = NULL;
   const yaml_node_t *v = kl_cfg_get(w, n, key);
   if (!v) return true;
-  char wh[96];
-  snprintf(wh, sizeof wh, "%s.%s", where, key);
+  char wh[256];
+  snprintf(wh, sizeof wh, "%.180s.%.60s", where, key);
   *out = kl_cfg_value(w, v, wh);
   return *out != NULL;
 }
@@ -56,8 +56,8 @@ static bool str_list(walk *w, const yaml_node_t *v, const char *where, const cha
   const char **l = kl_cfg_calloc(cnt ? cnt : 1, sizeof *l);
   *out = l;
   for (size_t i = 0; i < cnt; i++) {
-    char wh[96];
-    snprintf(wh, sizeof wh, "%s[%zu]", where, i);
+    char wh[256];
+    snprintf(wh, sizeof wh, "%.200s[%zu]", where, i);
     char *s = kl_cfg_value(w, kl_cfg_node(w, v->data.sequence.items.start[i]), wh);
     if (!s) return false;
     l[(*n)++] = s;
@@ -76,7 +76,7 @@ static bool load_scanner(walk *w, kl_guard_scanner_cfg *sc, const yaml_node_t *n
   sc->name = name && *name ? name : NULL;
   if (name && !*name) free(name);
   sc->url = url;
-  char wh[96];
+  char wh[256];
   if (ok && !kind) ok = kl_cfg_fail(w, n, "%s: missing 'kind'", where);
   if (ok) {
     bool known = false;
@@ -117,14 +117,14 @@ static bool load_scanner(walk *w, kl_guard_scanner_cfg *sc, const yaml_node_t *n
     else sc->threshold = v;
   }
   if (ok) {
-    snprintf(wh, sizeof wh, "%s.list", where);
+    snprintf(wh, sizeof wh, "%.200s.list", where);
     ok = str_list(w, kl_cfg_get(w, n, "list"), wh, (const char ***)&sc->list, &sc->nlist);
   }
   const yaml_node_t *tv = ok ? kl_cfg_get(w, n, "types") : NULL;
   if (tv) {
     const char **types = NULL;
     size_t nt = 0;
-    snprintf(wh, sizeof wh, "%s.types", where);
+    snprintf(wh, sizeof wh, "%.200s.types", where);
     ok = str_list(w, tv, wh, &types, &nt);
     for (size_t i = 0; ok && i < nt; i++) {
       int t = -1;
@@ -163,8 +163,8 @@ static bool load_policy(walk *w, kl_config *c, size_t idx, const yaml_node_t *n)
   size_t cnt = (size_t)(sv->data.sequence.items.top - sv->data.sequence.items.start);
   p->scanners = kl_cfg_calloc(cnt ? cnt : 1, sizeof *p->scanners);
   for (size_t i = 0; i < cnt; i++) {
-    char wh[96];
-    snprintf(wh, sizeof wh, "%s.scanners[%zu]", where, i);
+    char wh[256];
+    snprintf(wh, sizeof wh, "%.200s.scanners[%zu]", where, i);
     p->nscanners = i + 1;
     if (!load_scanner(w, &p->scanners[i], kl_cfg_node(w, sv->data.sequence.items.start[i]), wh)) return false;
   }

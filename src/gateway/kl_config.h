@@ -13,7 +13,9 @@
  *   limits: {max_body_bytes: 8388608, max_header_bytes: 65536, header_timeout_ms: 10000,
  *            body_timeout_ms: 30000, idle_timeout_ms: 60000, shutdown_timeout_ms: 30000}
  *   trace: {enabled: true, queue_capacity: 65536, batch_max: 512, flush_interval_ms: 50,
- *           capture_content: true}
+ *           capture_content: true,
+ *           fulltext: false,         # index inputs/outputs for the query API's q= (~50 us per row)
+ *           retention_days: 0}       # delete traces older than this; 0 = keep forever
  *   mock: {latency_ms: 0, chunk_delay_ms: 0}
  *   prices:                         # overrides of the built-in table, USD per 1M tokens
  *     - {model: my-model, input: 0.5, output: 1.5, input_cached: 0.25, input_cache_write: 0.6, output_reasoning: 1.5}
@@ -141,6 +143,8 @@ typedef struct kl_config {
   bool trace_enabled, trace_capture_content;
   size_t trace_queue_capacity, trace_batch_max;
   int trace_flush_interval_ms;
+  bool trace_fulltext;
+  int trace_retention_days;
   int mock_latency_ms, mock_chunk_delay_ms;
   kl_model_cfg *models;
   size_t nmodels;

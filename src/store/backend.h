@@ -38,6 +38,23 @@ typedef struct kl_backend_vt {
   int (*get_observation)(void *be, const char *project_id, const char *id, kl_buf *out, kl_err *err);
   int (*get_score)(void *be, const char *project_id, const char *id, kl_buf *out, kl_err *err);
   int (*key_get)(void *be, const char *public_key, kl_store_key *out, kl_err *err);
+  /* the query API (issue 5): same threading as list_traces */
+  int (*list_observations)(void *be, const kl_trace_filter *f, kl_buf *out, kl_err *err);
+  int (*find_observation)(void *be, const char *project_id, const char *trace_id, const char *id, kl_buf *out,
+                          kl_err *err);
+  int (*list_scores)(void *be, const kl_score_filter *f, kl_buf *out, kl_err *err);
+  int (*list_sessions)(void *be, const kl_group_filter *f, kl_buf *out, kl_err *err);
+  int (*get_session)(void *be, const char *project_id, const char *id, kl_buf *out, kl_err *err);
+  int (*list_users)(void *be, const kl_group_filter *f, kl_buf *out, kl_err *err);
+  int (*get_user)(void *be, const char *project_id, const char *id, kl_buf *out, kl_err *err);
+  int (*metrics)(void *be, const kl_metrics_filter *f, kl_buf *out, kl_err *err);
+  /* At kl_store_open, before the writer starts: turns the full-text index on (rebuilding it
+   * when it was off) or off (dropping it). */
+  int (*set_fulltext)(void *be, bool on, kl_err *err);
+  /* Writer thread only: deletes at most max_rows expired observations (start before cutoff),
+   * then traces left empty and scores before cutoff (at most max_rows each), in one
+   * transaction; *deleted = rows deleted (all three), *more = some expired rows remain. */
+  int (*expire)(void *be, int64_t cutoff_ns, int max_rows, uint64_t *deleted, bool *more, kl_err *err);
   /* Runs on the writer's connection, but only on a backend opened for it alone (no writer). */
   int (*key_create)(void *be, const char *project, const kl_store_key *k, kl_err *err);
   void (*close)(void *be);

@@ -14,9 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCORE_COLS                                                                               \
-  "id,trace_id,observation_id,session_id,dataset_run_id,name,value,string_value,data_type,source," \
-  "comment,config_id,environment,metadata,timestamp_ns"
+#define SCORE_COLS KL_SCORE_COLS
 
 void kl_sqlite_ingest_rconn_close(kl_rconn *c) {
   sqlite3_finalize(c->one_obs);
@@ -42,7 +40,7 @@ static void put_str_col(kl_buf *b, sqlite3_stmt *st, int col) {
   else kl_buf_json_str(b, (const char *)t, (size_t)sqlite3_column_bytes(st, col));
 }
 
-static void put_score(kl_buf *b, sqlite3_stmt *st) {
+void kl_sqlite_put_score(kl_buf *b, sqlite3_stmt *st) {
   static const char *const keys[] = {"id", "trace_id", "observation_id", "session_id", "dataset_run_id", "name"};
   kl_buf_putc(b, '{');
   for (int i = 0; i < 6; i++) {
@@ -89,7 +87,7 @@ int kl_sqlite_trace_scores(kl_rconn *c, const char *project_id, const char *trac
   int rc, n = 0;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     if (n++) kl_buf_putc(out, ',');
-    put_score(out, st);
+    kl_sqlite_put_score(out, st);
   }
   kl_buf_putc(out, ']');
   if (rc != SQLITE_DONE) kl_sqlite_err(c->db, rc, "read scores", err);
@@ -136,7 +134,7 @@ int kl_sqlite_get_observation(void *be, const char *project_id, const char *id, 
 }
 
 int kl_sqlite_get_score(void *be, const char *project_id, const char *id, kl_buf *out, kl_err *err) {
-  return one_row(be, 1, "SELECT " SCORE_COLS " FROM scores WHERE project_id=?1 AND id=?2", project_id, id, put_score,
+  return one_row(be, 1, "SELECT " SCORE_COLS " FROM scores WHERE project_id=?1 AND id=?2", project_id, id, kl_sqlite_put_score,
                  "score", out, err);
 }
 

@@ -151,7 +151,21 @@ typedef struct kl_store_opts {
   int flush_interval_ms;      /* writer wakes at least this often; default 50 */
   bool sync_full;             /* PRAGMA synchronous=FULL instead of NORMAL */
   kl_obs_merge_fn merge;      /* needed by kl_store_submit_patch; NULL: patches are refused */
+  /* Full-text index over observations' input and output (the q= filter): KL_FULLTEXT_ON
+   * (also 0, the default) or KL_FULLTEXT_OFF.  It is maintained by the writer in the batch's
+   * transaction, so it costs write throughput: ~50-100 us per observation with text, i.e.
+   * 40k -> 14k rows/s in bench_query; off drops the index, on (again) rebuilds it at open. */
+  int fulltext;
+  /* Retention: observations, traces and scores older than this many days are deleted by the
+   * writer thread in transactions of retention_batch rows (default 1000), checked every
+   * retention_interval_ms (default 60000) and continued batch after batch, between the
+   * writer's own batches, while expired rows remain.  0 = keep forever. */
+  int retention_days;
+  int retention_batch;
+  int retention_interval_ms;
 } kl_store_opts;
+#define KL_FULLTEXT_ON 1
+#define KL_FULLTEXT_OFF (-1)
 
 /* Opens (creating and migrating as needed), replays any spill file, starts the writer. */
 kl_store *kl_store_open(const kl_store_opts *opts, kl_err *err);
@@ -173,6 +187,8 @@ typedef struct kl_store_stats {
   uint64_t submitted, written, spilled, replayed, write_errors;
   size_t queue_depth;
   uint64_t batches;
+  uint64_t expired;           /* rows (observations + traces + scores) deleted by retention */
+  uint64_t expire_batches;    /* retention transactions */
 } kl_store_stats;
 void kl_store_get_stats(kl_store *s, kl_store_stats *out);
 
@@ -186,14 +202,87 @@ typedef struct kl_trace_filter {
   const char *model;
   int64_t from_ns;          /* 0 = unbounded */
   int64_t to_ns;
+  /* issue 5 additions (all optional; zero = unset).  Traces and observations share this
+   * filter; a field that does not apply to one of them is ignored by it. */
+  const char *name;         /* trace name (traces) / observation name (observations) */
+  const char *tags;         /* traces: "a,b": every tag must be present (at most 16) */
+  const char *status;       /* traces: "ok" | "error" */
+  const char *level;        /* DEBUG | DEFAULT | WARNING | ERROR: traces: any observation at it */
+  const char *q;            /* full text over inputs and outputs: every word must occur */
+  const char *type;         /* observations: KL_OBS_* */
+  const char *trace_id;     /* observations */
+  unsigned ranges;          /* KL_RANGE_* bits: which bounds below are set */
+  double min_cost, max_cost;             /* USD, inclusive */
+  double min_latency_ms, max_latency_ms; /* inclusive; rows still open never match */
+  int64_t since_ns;         /* traces: live tail: timestamp (ms) > since, OLDEST first */
 } kl_trace_filter;
+enum { KL_RANGE_MIN_COST = 1, KL_RANGE_MAX_COST = 2, KL_RANGE_MIN_LATENCY = 4, KL_RANGE_MAX_LATENCY = 8 };
 
-/* {"data":[{"id","timestamp","name","user_id","session_id","model","input_tokens","output_tokens",
- *   "cost_usd","latency_ms","status"}],"next_cursor":"..."|null}
- * Newest first.  input_tokens = input + input_cached + input_cache_write; output_tokens = output +
- * output_reasoning; status = "error" if any observation has level ERROR, else "ok".
- * Returns 0, or -1 with err (code 400 for a bad cursor/filter). */
+/* {"data":[{"id","timestamp","name","user_id","session_id","tags","model","input_tokens",
+ *   "output_tokens","cost_usd","latency_ms","status","observation_count","level"}],
+ *   "next_cursor":"..."|null}
+ * Newest first (oldest first with since_ns).  input_tokens = input + input_cached +
+ * input_cache_write; output_tokens = output + output_reasoning; status = "error" if any
+ * observation has level ERROR, else "ok"; level = the most severe level of its observations.
+ * The cursor is opaque (base64url of the last row's key).
+ * Returns 0, or -1 with err (code 400 for a bad cursor/filter; err->msg names the parameter). */
 int kl_store_list_traces(kl_store *s, const kl_trace_filter *f, kl_buf *out, kl_err *err);
+/* {"data":[{"id","trace_id","parent_id","type","name","start","end","model","level",
+ *   "status_message","input_tokens","output_tokens","cost_usd","latency_ms","ttft_ms"}],
+ *   "next_cursor"}: newest first by start.  user_id/session_id match the observation's own
+ * (denormalised) trace fields. */
+int kl_store_list_observations(kl_store *s, const kl_trace_filter *f, kl_buf *out, kl_err *err);
+/* As kl_store_get_observation, but also finds keel's own observations (not indexed by id
+ * alone) quickly when trace_id is given; without it they are found by a scan. */
+int kl_store_find_observation(kl_store *s, const char *project_id, const char *trace_id, const char *id, kl_buf *out,
+                              kl_err *err);
+
+typedef struct kl_score_filter {
+  const char *project_id;   /* NULL = "default" */
+  int limit;                /* 1..1000, default 50 */
+  const char *cursor;
+  const char *trace_id, *observation_id, *session_id, *name;
+  const char *source;       /* API | EVAL | ANNOTATION (any case) */
+  const char *data_type;    /* NUMERIC | BOOLEAN | CATEGORICAL | TEXT */
+  int64_t from_ns, to_ns;   /* by the score's timestamp */
+} kl_score_filter;
+/* {"data":[score as kl_store_get_score],"next_cursor"}: newest first. */
+int kl_store_list_scores(kl_store *s, const kl_score_filter *f, kl_buf *out, kl_err *err);
+
+/* Sessions and users: aggregates over the traces that carry the id, computed when asked. */
+typedef struct kl_group_filter {
+  const char *project_id;
+  int limit;
+  const char *cursor;
+  const char *user_id;      /* sessions: only sessions with a trace of this user */
+  int64_t from_ns, to_ns;   /* only traces starting in [from, to) count */
+} kl_group_filter;
+/* {"data":[{"id","first_seen","last_seen","traces","input_tokens","output_tokens","cost_usd",
+ *   "latency_ms_total","errors","user_ids":[]}],"next_cursor"}: by last_seen, newest first. */
+int kl_store_list_sessions(kl_store *s, const kl_group_filter *f, kl_buf *out, kl_err *err);
+/* One session's aggregates plus "traces":[trace rows, oldest first, at most 1000].  404. */
+int kl_store_get_session(kl_store *s, const char *project_id, const char *id, kl_buf *out, kl_err *err);
+/* {"data":[{"id","first_seen","last_seen","traces","sessions","input_tokens","output_tokens",
+ *   "cost_usd","errors"}],"next_cursor"}: by last_seen, newest first. */
+int kl_store_list_users(kl_store *s, const kl_group_filter *f, kl_buf *out, kl_err *err);
+/* One user's aggregates plus "traces":[the latest 100 trace rows, newest first].  404. */
+int kl_store_get_user(kl_store *s, const char *project_id, const char *id, kl_buf *out, kl_err *err);
+
+/* Metrics over generation-like observations (GENERATION, EMBEDDING; or `type`). */
+typedef enum { KL_GROUP_NONE = 0, KL_GROUP_MODEL, KL_GROUP_USER, KL_GROUP_TAG, KL_GROUP_NAME } kl_group_by;
+typedef enum { KL_BUCKET_NONE = 0, KL_BUCKET_MINUTE, KL_BUCKET_HOUR, KL_BUCKET_DAY } kl_bucket;
+typedef struct kl_metrics_filter {
+  const char *project_id;
+  int64_t from_ns, to_ns;   /* by observation start */
+  kl_group_by group_by;     /* tag: an observation counts once in each of its trace's tags */
+  kl_bucket bucket;         /* UTC */
+  const char *type;         /* NULL = GENERATION and EMBEDDING */
+} kl_metrics_filter;
+/* {"data":[{"bucket","group","requests","errors","error_rate","input_tokens","output_tokens",
+ *   "cost_usd","latency_p50_ms","latency_p95_ms","latency_p99_ms","ttft_p50_ms","ttft_p95_ms",
+ *   "ttft_p99_ms"}]}, ordered by bucket then group.  Percentiles are nearest-rank over the
+ * group's observations that have the value (null when none); errors = level ERROR. */
+int kl_store_metrics(kl_store *s, const kl_metrics_filter *f, kl_buf *out, kl_err *err);
 /* {"id",...same fields as a list row..., "tags":[...], "metadata":{}, "observations":[{every kl_obs
  *   field, JSON fields embedded as JSON, "usage":{buckets}, "cost_usd", "latency_ms", "ttft_ms"}]}.
  * Returns 0, or -1 with err code 404 when the trace does not exist. */

@@ -49,12 +49,12 @@ static const char k_ins_obs[] = "INSERT OR REPLACE INTO observations(" KL_OBS_CO
 
 #define TRACE_COLS                                                                             \
   "project_id,id,name,user_id,session_id,tags,environment,release,model,model_start_ns,"       \
-  "start_ns,end_ns,input_tokens,output_tokens,cost_usd,observation_count,error_count"
+  "start_ns,end_ns,input_tokens,output_tokens,cost_usd,observation_count,error_count,level_mask"
 #define FIRST_MODEL_WINS \
   "excluded.model IS NOT NULL AND (model IS NULL OR excluded.model_start_ns < model_start_ns)"
 
 static const char k_trace_add[] =
-    "INSERT INTO traces(" TRACE_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,1,?16)"
+    "INSERT INTO traces(" TRACE_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,1,?16,?17)"
     " ON CONFLICT(project_id,id) DO UPDATE SET"
     " name=COALESCE(excluded.name,name), user_id=COALESCE(excluded.user_id,user_id),"
     " session_id=COALESCE(excluded.session_id,session_id), tags=COALESCE(excluded.tags,tags),"
@@ -66,7 +66,8 @@ static const char k_trace_add[] =
     "  ELSE MAX(end_ns,excluded.end_ns) END,"
     " input_tokens=input_tokens+excluded.input_tokens, output_tokens=output_tokens+excluded.output_tokens,"
     " cost_usd=CASE WHEN excluded.cost_usd IS NULL THEN cost_usd ELSE COALESCE(cost_usd,0)+excluded.cost_usd END,"
-    " observation_count=observation_count+1, error_count=error_count+excluded.error_count";
+    " observation_count=observation_count+1, error_count=error_count+excluded.error_count,"
+    " level_mask=level_mask|excluded.level_mask";
 
 #define LATEST(col) \
   "(SELECT " col " FROM observations INDEXED BY sqlite_autoindex_observations_1 WHERE project_id=?1 AND trace_id=?2 AND " col " IS NOT NULL ORDER BY rowid DESC LIMIT 1)"
@@ -79,14 +80,16 @@ static const char k_trace_recompute[] =
     LATEST("session_id") "," LATEST("tags") "," LATEST("environment") "," LATEST("release") ","
     FIRST_GEN("model") "," FIRST_GEN("start_ns") ","
     " MIN(start_ns), MAX(end_ns), SUM(usage_input+usage_input_cached+usage_input_cache_write),"
-    " SUM(usage_output+usage_output_reasoning), SUM(cost_usd), COUNT(*), SUM(level='ERROR')"
+    " SUM(usage_output+usage_output_reasoning), SUM(cost_usd), COUNT(*), SUM(level='ERROR'),"
+    " MAX(level='DEBUG') | MAX(level NOT IN ('DEBUG','WARNING','ERROR'))*2 | MAX(level='WARNING')*4 | MAX(level='ERROR')*8"
     " FROM observations INDEXED BY sqlite_autoindex_observations_1 WHERE project_id=?1 AND trace_id=?2 GROUP BY trace_id"
     " ON CONFLICT(project_id,id) DO UPDATE SET name=excluded.name, user_id=excluded.user_id,"
     " session_id=excluded.session_id, tags=excluded.tags, environment=excluded.environment,"
     " release=excluded.release, model=excluded.model, model_start_ns=excluded.model_start_ns,"
     " start_ns=excluded.start_ns, end_ns=excluded.end_ns, input_tokens=excluded.input_tokens,"
     " output_tokens=excluded.output_tokens, cost_usd=excluded.cost_usd,"
-    " observation_count=excluded.observation_count, error_count=excluded.error_count";
+    " observation_count=excluded.observation_count, error_count=excluded.error_count,"
+    " level_mask=excluded.level_mask";
 
 static const char k_trace_drop_empty[] =
     "DELETE FROM traces WHERE project_id=?1 AND id=?2 AND ingest_set IS NULL AND NOT EXISTS"
@@ -134,6 +137,8 @@ static void *sqlite_open(const kl_store_opts *opts, kl_err *err) {
   if (exec(q->db, "PRAGMA journal_mode=WAL", err) != 0) goto fail;
   if (exec(q->db, opts->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", err) != 0) goto fail;
   if (exec(q->db, "PRAGMA foreign_keys=OFF", err) != 0) goto fail;
+  /* a row that INSERT OR REPLACE replaces must fire obs_fts's delete trigger (query_admin.c) */
+  if (exec(q->db, "PRAGMA recursive_triggers=ON", err) != 0) goto fail;
   if (kl_sqlite_migrate(q->db, err) != 0) goto fail;
   if (prep(q->db, "BEGIN IMMEDIATE", &q->begin, err) || prep(q->db, "COMMIT", &q->commit, err) ||
       prep(q->db, "ROLLBACK", &q->rollback, err) ||
@@ -161,6 +166,7 @@ static void sqlite_close(void *be) {
                          q->trace_recompute, q->trace_drop_empty};
   for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) sqlite3_finalize(sts[i]);
   kl_sqlite_ingest_finalize(q);
+  kl_sqlite_expire_finalize(q);
   if (q->arena) kl_arena_free(q->arena);
   if (q->db) sqlite3_close(q->db); /* checkpoints the WAL when it is the last connection */
   pthread_mutex_destroy(&q->pool_mu);
@@ -302,6 +308,7 @@ int kl_sqlite_trace_add(kl_sqlite *q, const kl_obs *o, kl_err *err) {
   sqlite3_bind_int64(st, 14, o->usage_output + o->usage_output_reasoning);
   if (o->cost_usd >= 0) sqlite3_bind_double(st, 15, o->cost_usd);
   sqlite3_bind_int(st, 16, o->level && strcmp(o->level, "ERROR") == 0);
+  sqlite3_bind_int(st, 17, kl_level_bit(o->level));
   return kl_sqlite_step(q->db, st, "update trace", err);
 }
 
@@ -322,7 +329,7 @@ static int redo_cmp(const void *a, const void *b) {
   return c ? c : strcmp(x->trace, y->trace);
 }
 
-static int recompute(kl_sqlite *q, const kl_redo *r, kl_err *err) {
+int kl_sqlite_recompute(kl_sqlite *q, const kl_redo *r, kl_err *err) {
   sqlite3_stmt *sts[2] = {q->trace_recompute, q->trace_drop_empty};
   for (int i = 0; i < 2; i++) {
     sqlite3_clear_bindings(sts[i]);
@@ -358,7 +365,7 @@ static int sqlite_write_batch(void *be, kl_rec *const *recs, size_t n, kl_obs_me
     qsort(redo.v, redo.n, sizeof *redo.v, redo_cmp);
     for (size_t i = 0; i < redo.n; i++) {
       if (i > 0 && redo_cmp(&redo.v[i - 1], &redo.v[i]) == 0) continue;
-      if (recompute(q, &redo.v[i], err) != 0) goto fail;
+      if (kl_sqlite_recompute(q, &redo.v[i], err) != 0) goto fail;
     }
   }
   if (kl_sqlite_step(q->db, q->commit, "commit", err) != 0) goto fail;
@@ -387,5 +394,15 @@ const kl_backend_vt kl_backend_sqlite = {
     .get_score = kl_sqlite_get_score,
     .key_get = kl_sqlite_key_get,
     .key_create = kl_sqlite_key_create,
+    .list_observations = kl_sqlite_list_observations,
+    .find_observation = kl_sqlite_find_observation,
+    .list_scores = kl_sqlite_list_scores,
+    .list_sessions = kl_sqlite_list_sessions,
+    .get_session = kl_sqlite_get_session,
+    .list_users = kl_sqlite_list_users,
+    .get_user = kl_sqlite_get_user,
+    .metrics = kl_sqlite_metrics,
+    .set_fulltext = kl_sqlite_set_fulltext,
+    .expire = kl_sqlite_expire,
     .close = sqlite_close,
 };

@@ -30,11 +30,14 @@ enum {
 enum { OC_VERSION = OC_COUNT, OC_PROMPT_NAME, OC_PROMPT_VERSION, OC_INGEST_SET, OC_INGEST_UPDATE, OC_INGEST_NS,
        OC_EXT_COUNT };
 
-/* A read-only connection and the statements prepared on it (kept for its lifetime). */
-#define KL_LIST_VARIANTS 64 /* one list statement per combination of 6 optional filters */
+/* A read-only connection and the statements prepared on it (kept for its lifetime).  The
+ * query API's SQL depends on which filters are set, so those statements live in a small
+ * cache keyed by their text (query_util.c). */
+#define KL_STMT_CACHE 32
 typedef struct kl_rconn {
   sqlite3 *db;
-  sqlite3_stmt *list[KL_LIST_VARIANTS];
+  struct { char *sql; sqlite3_stmt *st; } cache[KL_STMT_CACHE];
+  unsigned cache_next;
   sqlite3_stmt *trace, *obs;
   sqlite3_stmt *one_obs, *score, *trace_scores, *key; /* ingest_read.c */
   struct kl_rconn *next;
@@ -51,6 +54,8 @@ typedef struct kl_sqlite {
   kl_arena *arena;        /* merged patches' strings; reset after every batch */
   bool have_orphans;      /* some ingested row is stored under trace "" (update, trace unknown) */
   bool have_trace_records; /* some traces row was set by a trace record */
+  bool fulltext;          /* obs_fts is being maintained (query_admin.c) */
+  sqlite3_stmt *exp[8];   /* retention's statements (query_admin.c), prepared on first use */
   /* reader pool */
   pthread_mutex_t pool_mu;
   pthread_cond_t pool_cv;
@@ -74,7 +79,6 @@ int kl_sqlite_migrate(sqlite3 *db, kl_err *err);
 int kl_sqlite_schema_version(sqlite3 *db);
 
 /* sqlite_read.c */
-int kl_sqlite_list_traces(void *be, const kl_trace_filter *f, kl_buf *out, kl_err *err);
 int kl_sqlite_get_trace(void *be, const char *project_id, const char *trace_id, kl_buf *out, kl_err *err);
 void kl_rconn_close(kl_rconn *c);
 
@@ -98,7 +102,78 @@ void kl_sqlite_ingest_rconn_close(kl_rconn *c);
  * KL_OBS_EXT_COLS' first three when ext). */
 void kl_sqlite_put_obs(kl_buf *b, sqlite3_stmt *st, bool ext);
 
+/* Trace rows as the query API returns them: these columns of `traces`, in this order, then
+ * optionally TRACE_MORE_COLS (get_trace). */
+#define KL_TRACE_ROW_COLS                                                                          \
+  "id,start_ns,name,user_id,session_id,model,input_tokens,output_tokens,cost_usd,end_ns,error_count," \
+  "tags,observation_count,level_mask"
+enum { TC_ID, TC_START, TC_NAME, TC_USER, TC_SESSION, TC_MODEL, TC_IN, TC_OUT, TC_COST, TC_END, TC_ERR,
+       TC_TAGS, TC_NOBS, TC_LEVELS, TC_ENV, TC_RELEASE, TC_INPUT, TC_OUTPUT, TC_METADATA, TC_VERSION };
+#define KL_TRACE_MORE_COLS "environment,release,input,output,metadata,version"
+
+/* traces.level_mask bits (migration 3) */
+enum { KL_LEVEL_DEBUG = 1, KL_LEVEL_DEFAULT = 2, KL_LEVEL_WARNING = 4, KL_LEVEL_ERROR = 8 };
+int kl_level_bit(const char *level); /* NULL / unknown = DEFAULT */
+
+/* sqlite_read.c: JSON output helpers shared by the read files */
+void kl_sqlite_put_num(kl_buf *b, double v);                  /* shortest round-trip; null if not finite */
+void kl_sqlite_put_str(kl_buf *b, sqlite3_stmt *st, int col); /* JSON string or null */
+void kl_sqlite_put_json(kl_buf *b, sqlite3_stmt *st, int col, const char *if_null);
+void kl_sqlite_put_i64(kl_buf *b, sqlite3_stmt *st, int col); /* integer or null */
+void kl_sqlite_put_real(kl_buf *b, sqlite3_stmt *st, int col); /* number or null */
+void kl_sqlite_put_iso(kl_buf *b, sqlite3_stmt *st, int col); /* "RFC 3339" of an ns column, or null */
+void kl_sqlite_put_ms_between(kl_buf *b, sqlite3_stmt *st, int from_col, int to_col);
+/* The fields of one trace row (KL_TRACE_ROW_COLS), no braces. */
+void kl_sqlite_put_trace_row(kl_buf *b, sqlite3_stmt *st);
+
+/* query_util.c: the query API's plumbing */
+#define KL_LIST_DEFAULT 50
+#define KL_LIST_MAX 1000
+/* A statement for sql from c's cache (prepared on a miss; the oldest entry is evicted).
+ * The caller resets it and clears its bindings when done. */
+sqlite3_stmt *kl_rconn_stmt(kl_rconn *c, const char *sql, kl_err *err);
+void kl_rconn_cache_close(kl_rconn *c);
+/* limit: 0 -> default, > max -> max, < 0 -> 400. */
+int kl_query_limit(int limit, kl_err *err);
+/* Cursors: base64url("<ns>:<id>"), or "+<ns>:<id>" for an oldest-first (live tail) list. */
+void kl_cursor_put(kl_buf *b, bool asc, int64_t ns, const char *id);
+int kl_cursor_parse(const char *cur, bool *asc, int64_t *ns, char id[KL_OBS_ID_MAX + 1]);
+/* q -> an FTS5 query: every word quoted (so any text is valid syntax, and every word must
+ * occur); NULL when q has no word.  Allocated in a. */
+char *kl_fts_query(kl_arena *a, const char *q);
+/* Named-parameter binding that ignores parameters the statement does not have. */
+void kl_bind_text(sqlite3_stmt *st, const char *name, const char *v);
+void kl_bind_i64(sqlite3_stmt *st, const char *name, int64_t v);
+void kl_bind_double(sqlite3_stmt *st, const char *name, double v);
+/* Steps st writing each row with put into {"data":[...],"next_cursor":...}; key_ns/key_id
+ * are the columns of the keyset; fetches limit+1 to know whether more exist. */
+typedef void (*kl_row_fn)(kl_buf *b, sqlite3_stmt *st, void *ud);
+int kl_query_page(kl_rconn *c, sqlite3_stmt *st, int limit, bool asc, int key_ns, int key_id, kl_row_fn put, void *ud,
+                  kl_buf *out, kl_err *err);
+
+/* query_list.c, query_group.c, query_metrics.c, query_admin.c: the vtable's issue-5 entries */
+int kl_sqlite_list_traces(void *be, const kl_trace_filter *f, kl_buf *out, kl_err *err);
+int kl_sqlite_list_observations(void *be, const kl_trace_filter *f, kl_buf *out, kl_err *err);
+int kl_sqlite_find_observation(void *be, const char *project_id, const char *trace_id, const char *id, kl_buf *out,
+                               kl_err *err);
+int kl_sqlite_list_scores(void *be, const kl_score_filter *f, kl_buf *out, kl_err *err);
+int kl_sqlite_list_sessions(void *be, const kl_group_filter *f, kl_buf *out, kl_err *err);
+int kl_sqlite_get_session(void *be, const char *project_id, const char *id, kl_buf *out, kl_err *err);
+int kl_sqlite_list_users(void *be, const kl_group_filter *f, kl_buf *out, kl_err *err);
+int kl_sqlite_get_user(void *be, const char *project_id, const char *id, kl_buf *out, kl_err *err);
+int kl_sqlite_metrics(void *be, const kl_metrics_filter *f, kl_buf *out, kl_err *err);
+int kl_sqlite_set_fulltext(void *be, bool on, kl_err *err);
+int kl_sqlite_expire(void *be, int64_t cutoff_ns, int max_rows, uint64_t *deleted, bool *more, kl_err *err);
+void kl_sqlite_expire_finalize(kl_sqlite *q);
+/* ingest_read.c: one score row (SCORE_COLS order) as JSON */
+#define KL_SCORE_COLS                                                                            \
+  "id,trace_id,observation_id,session_id,dataset_run_id,name,value,string_value,data_type,source," \
+  "comment,config_id,environment,metadata,timestamp_ns"
+enum { SC_TIMESTAMP = 14 };
+void kl_sqlite_put_score(kl_buf *b, sqlite3_stmt *st);
+
 /* sqlite.c */
+int kl_sqlite_recompute(kl_sqlite *q, const kl_redo *r, kl_err *err);
 void kl_sqlite_bind_obs(sqlite3_stmt *st, const kl_obs *o);
 int kl_sqlite_step(sqlite3 *db, sqlite3_stmt *st, const char *what, kl_err *err);
 int kl_sqlite_trace_add(kl_sqlite *q, const kl_obs *o, kl_err *err);

@@ -95,6 +95,8 @@ kl_store *kl_store_open(const kl_store_opts *opts, kl_err *err) {
 
   s->be = vt->open(&s->opts, err);
   if (!s->be) goto fail;
+  if (vt->set_fulltext(s->be, o.fulltext != KL_FULLTEXT_OFF, err) != 0) goto fail;
+  s->next_expire_ns = kl_mono_ns(); /* the first retention pass runs at once */
   kl_err rerr;
   kl_err_clear(&rerr);
   if (kl_spill_replay(s, &rerr) != 0) /* not fatal: the file is kept, new spills append to it */
@@ -226,6 +228,8 @@ void kl_store_get_stats(kl_store *s, kl_store_stats *out) {
   out->write_errors = s->write_errors;
   out->queue_depth = s->count;
   out->batches = s->batches;
+  out->expired = s->expired;
+  out->expire_batches = s->expire_batches;
   pthread_mutex_unlock(&s->mu);
   pthread_mutex_lock(&s->spill_mu);
   out->spilled = s->spilled;
@@ -250,11 +254,61 @@ int kl_store_get_trace(kl_store *s, const char *project_id, const char *trace_id
 }
 
 int kl_store_get_observation(kl_store *s, const char *project_id, const char *id, kl_buf *out, kl_err *err) {
+  return kl_store_find_observation(s, project_id, NULL, id, out, err);
+}
+
+int kl_store_find_observation(kl_store *s, const char *project_id, const char *trace_id, const char *id, kl_buf *out,
+                              kl_err *err) {
   if (!s || !out || !id) {
     kl_err_set(err, 400, "store: NULL argument");
     return -1;
   }
-  return s->vt->get_observation(s->be, project_id && *project_id ? project_id : "default", id, out, err);
+  return s->vt->find_observation(s->be, project_id && *project_id ? project_id : "default", trace_id, id, out, err);
+}
+
+/* ---- the query API (issue 5): argument checks, then the backend ---- */
+
+#define CHECK(s, f, out)                            \
+  do {                                              \
+    if (!(s) || !(f) || !(out)) {                   \
+      kl_err_set(err, 400, "store: NULL argument"); \
+      return -1;                                    \
+    }                                               \
+  } while (0)
+
+int kl_store_list_observations(kl_store *s, const kl_trace_filter *f, kl_buf *out, kl_err *err) {
+  CHECK(s, f, out);
+  return s->vt->list_observations(s->be, f, out, err);
+}
+
+int kl_store_list_scores(kl_store *s, const kl_score_filter *f, kl_buf *out, kl_err *err) {
+  CHECK(s, f, out);
+  return s->vt->list_scores(s->be, f, out, err);
+}
+
+int kl_store_list_sessions(kl_store *s, const kl_group_filter *f, kl_buf *out, kl_err *err) {
+  CHECK(s, f, out);
+  return s->vt->list_sessions(s->be, f, out, err);
+}
+
+int kl_store_get_session(kl_store *s, const char *project_id, const char *id, kl_buf *out, kl_err *err) {
+  CHECK(s, id, out);
+  return s->vt->get_session(s->be, project_id, id, out, err);
+}
+
+int kl_store_list_users(kl_store *s, const kl_group_filter *f, kl_buf *out, kl_err *err) {
+  CHECK(s, f, out);
+  return s->vt->list_users(s->be, f, out, err);
+}
+
+int kl_store_get_user(kl_store *s, const char *project_id, const char *id, kl_buf *out, kl_err *err) {
+  CHECK(s, id, out);
+  return s->vt->get_user(s->be, project_id, id, out, err);
+}
+
+int kl_store_metrics(kl_store *s, const kl_metrics_filter *f, kl_buf *out, kl_err *err) {
+  CHECK(s, f, out);
+  return s->vt->metrics(s->be, f, out, err);
 }
 
 int kl_store_get_score(kl_store *s, const char *project_id, const char *id, kl_buf *out, kl_err *err) {

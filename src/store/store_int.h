@@ -38,6 +38,9 @@ struct kl_store {
    * replayed: rows loaded from the spill file at open; spilled: lines appended to it (queue
    * full or failed batch); write_errors: failed batch transactions. */
   uint64_t submitted, written, spilled, replayed, write_errors, batches;
+  /* retention (writer.c): next pass due at this kl_mono_ns; rows and transactions so far */
+  int64_t next_expire_ns;
+  uint64_t expired, expire_batches;
 };
 
 /* obs.c: one malloc block holding the struct and every string it points to. */

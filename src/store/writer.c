@@ -16,6 +16,12 @@
  * A failed batch (SQLITE_FULL, I/O error, ...) is never dropped: it goes to the spill file,
  * which the next kl_store_open replays, and write_errors counts the failed transactions.
  *
+ * Retention (opts.retention_days > 0): when a pass is due (every retention_interval_ms), the
+ * writer runs the backend's expire step, one small transaction of at most retention_batch
+ * rows per table, and repeats it, alternating with its own batches so ingestion is never
+ * held up behind a long delete, until nothing expired is left; then it waits for the next
+ * pass.  It runs here because the writer owns the only read-write connection.
+ *
  * What survives a kill -9: every batch whose COMMIT returned (WAL + synchronous=NORMAL is
  * durable across a process crash; only an OS crash or power loss can roll back the last
  * commits, unless sync_full) and every spill-file line whose write() returned.  What is
@@ -37,6 +43,34 @@ static void deadline_after_ms(struct timespec *ts, int ms) {
   }
 }
 
+#define DEFAULT_RETENTION_BATCH 1000
+#define DEFAULT_RETENTION_INTERVAL_MS 60000
+
+static bool expire_due(const kl_store *s) {
+  return s->opts.retention_days > 0 && !s->paused && kl_mono_ns() >= s->next_expire_ns;
+}
+
+/* One retention step (called without mu held). */
+static void expire_step(kl_store *s) {
+  int64_t cutoff = kl_now_ns() - (int64_t)s->opts.retention_days * 86400LL * 1000000000LL;
+  int batch = s->opts.retention_batch > 0 ? s->opts.retention_batch : DEFAULT_RETENTION_BATCH;
+  int interval = s->opts.retention_interval_ms > 0 ? s->opts.retention_interval_ms : DEFAULT_RETENTION_INTERVAL_MS;
+  uint64_t deleted = 0;
+  bool more = false;
+  kl_err err;
+  kl_err_clear(&err);
+  int rc = s->vt->expire(s->be, cutoff, batch, &deleted, &more, &err);
+  if (rc != 0) kl_warn("store: retention: %s", err.msg);
+  pthread_mutex_lock(&s->mu);
+  if (rc == 0 && deleted) {
+    s->expired += deleted;
+    s->expire_batches++;
+  }
+  /* more to delete: go on right after the next batch of writes; else wait for the next pass */
+  s->next_expire_ns = kl_mono_ns() + (rc == 0 && more ? 0 : (int64_t)interval * 1000000LL);
+  pthread_mutex_unlock(&s->mu);
+}
+
 static void *writer_main(void *arg) {
   kl_store *s = arg;
   size_t bmax = s->opts.batch_max;
@@ -47,7 +81,7 @@ static void *writer_main(void *arg) {
     /* paused (test hook) counts as "no work"; stopping overrides it */
     bool lingering = false, linger_over = false;
     struct timespec linger_until;
-    while (!s->stop && (s->count == 0 || s->paused ||
+    while (!s->stop && !expire_due(s) && (s->count == 0 || s->paused ||
                         (s->count < bmax && s->flush_waiters == 0 && !linger_over))) {
       struct timespec ts;
       if (s->count == 0 || s->paused) {
@@ -66,6 +100,13 @@ static void *writer_main(void *arg) {
       if (rc == ETIMEDOUT && lingering) linger_over = true;
     }
     if (s->count == 0 && s->stop) break;
+    if (!s->stop && expire_due(s)) {
+      pthread_mutex_unlock(&s->mu);
+      expire_step(s);
+      pthread_mutex_lock(&s->mu);
+      /* queued writes go next (a partial batch is fine), so deletes never starve them */
+      if (s->count == 0 || s->paused) continue;
+    }
     size_t n = 0;
     while (n < bmax && s->count > 0) {
       batch[n++] = s->ring[s->head];

@@ -22,7 +22,7 @@ static int cache_files(char *first, size_t n) {
   int k = 0;
   for (struct dirent *e; d && (e = readdir(d));)
     if (!strncmp(e->d_name, "hs-", 3)) {
-      if (!k && first) snprintf(first, n, "%s/%s", dir, e->d_name);
+      if (!k && first) snprintf(first, n, "%s/%.100s", dir, e->d_name);
       k++;
     }
   if (d) closedir(d);
@@ -47,7 +47,7 @@ static void test_cache(void **state) {
   setenv("KEEL_CACHE_DIR", dir, 1);
   const char *text = "mail a@b.example, card 4111 1111 1111 1111, ip 10.1.2.3";
   assert_int_equal(findings(text), 3);  /* compiles, writes the cache (the directory is created) */
-  char path[256];
+  char path[512];
   assert_int_equal(cache_files(path, sizeof path), 1);
   assert_int_equal(findings(text), 3);  /* loads it */
   assert_int_equal(cache_files(NULL, 0), 1);

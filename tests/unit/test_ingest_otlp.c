@@ -92,7 +92,7 @@ static void check_capture_obs(const kl_otlp_request *req, kl_arena *a) {
 
 static void test_pb_capture(void **st) {
   (void)st;
-  size_t n;
+  size_t n = 0;
   char *body = it_read("otlp-http-protobuf-01.bin", &n);
   assert_non_null(body);
   assert_int_equal(n, 937);
@@ -137,7 +137,7 @@ static void test_json_capture(void **st) {
  * separate heap block of exactly that size). */
 static void test_pb_truncation_every_offset(void **st) {
   (void)st;
-  size_t n;
+  size_t n = 0;
   char *body = it_read("otlp-http-protobuf-01.bin", &n);
   kl_arena *a = kl_arena_new(0);
   for (size_t len = 1; len < n; len++) {

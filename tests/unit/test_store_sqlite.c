@@ -234,10 +234,10 @@ static void test_fields_round_trip(void **state) {
   cJSON *data = cJSON_GetObjectItemCaseSensitive(l, "data");
   assert_int_equal(cJSON_GetArraySize(data), 1);
   cJSON *row = cJSON_GetArrayItem(data, 0);
-  const char *keys[] = {"id", "timestamp", "name", "user_id", "session_id", "model", "input_tokens",
-                        "output_tokens", "cost_usd", "latency_ms", "status"};
-  assert_int_equal(cJSON_GetArraySize(row), 11);
-  for (size_t i = 0; i < 11; i++) assert_non_null(cJSON_GetObjectItemCaseSensitive(row, keys[i]));
+  const char *keys[] = {"id", "timestamp", "name", "user_id", "session_id", "tags", "model", "input_tokens",
+                        "output_tokens", "cost_usd", "latency_ms", "status", "observation_count", "level"};
+  assert_int_equal(cJSON_GetArraySize(row), 14);
+  for (size_t i = 0; i < 14; i++) assert_non_null(cJSON_GetObjectItemCaseSensitive(row, keys[i]));
   assert_int_equal((int)num(row, "input_tokens"), 123);
   assert_true(num(row, "latency_ms") == 1500.0);
   assert_true(is_null(l, "next_cursor"));
@@ -577,11 +577,11 @@ static void test_reopen(void **state) {
   submit(f->s, &o);
   kl_store_close(f->s); /* close flushes */
   f->s = NULL;
-  assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM schema_migrations"), 2); /* every migration, once */
+  assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM schema_migrations"), 3); /* every migration, once */
   assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM scores"), 0);
   int applied = count_rows(db, "SELECT applied_at FROM schema_migrations WHERE version=1");
   f->s = open_store(sub);
-  assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM schema_migrations"), 2); /* every migration, once */
+  assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM schema_migrations"), 3); /* every migration, once */
   assert_int_equal(count_rows(db, "SELECT applied_at FROM schema_migrations WHERE version=1"), applied);
   int code;
   cJSON *t = get(f->s, NULL, "T", &code);
