@@ -5,7 +5,7 @@ JOBS     ?= $(shell nproc)
 BUILD    ?= build
 ASAN     ?= build-asan
 FUZZ     ?= build-fuzz
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 10
 KEEL_ARGS ?=
 
 .PHONY: all deps build asan fuzz run check test test-asan fuzz-run node-deps bench clean
