@@ -97,6 +97,7 @@ static unsigned hs_flags(const guard_rule *r) {
   if (r->flags & GUARD_RE_UTF8) f |= HS_FLAG_UTF8 | HS_FLAG_UCP;
   if (r->flags & GUARD_RE_DOTALL) f |= HS_FLAG_DOTALL;
   if (r->flags & GUARD_RE_MULTILINE) f |= HS_FLAG_MULTILINE;
+  if (r->flags & GUARD_RE_PREFILTER) f |= HS_FLAG_PREFILTER;
   return f;
 }
 

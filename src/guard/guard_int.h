@@ -27,6 +27,9 @@ enum {
   GUARD_RE_UTF8 = 2,      /* non-ASCII expression: HS_FLAG_UTF8|HS_FLAG_UCP, PCRE2_UTF|PCRE2_UCP */
   GUARD_RE_DOTALL = 4,    /* HS_FLAG_DOTALL, PCRE2_DOTALL */
   GUARD_RE_MULTILINE = 8, /* HS_FLAG_MULTILINE, PCRE2_MULTILINE */
+  GUARD_RE_PREFILTER = 16, /* Hyperscan runs a simplified superset (HS_FLAG_PREFILTER): big
+                              alternations of phrases compile in a fraction of the time, and
+                              PCRE2 confirms every candidate anyway */
 };
 
 typedef struct guard_rule {

@@ -1,0 +1,445 @@
+/* normalise.c: derived texts for the injection scanner (prefix guard_norm_).
+ *
+ * Attackers hide an instruction from keyword filters by encoding it (base64, hex, %XX, ROT13,
+ * reversed text, leetspeak, acrostics), by splitting it into quoted pieces, by interleaving
+ * invisible characters, by smuggling it in Unicode tag characters, or by swapping Latin letters
+ * for Cyrillic/Greek/fullwidth/mathematical look-alikes.  Rather than write every phrase rule in
+ * every disguise, the scanner undoes the disguise here and rescans the result with its own
+ * rules.  Each function is a single linear pass that only runs when a cheap trigger rule saw
+ * the disguise, so ordinary text never pays for it.  Input may be any bytes: invalid UTF-8
+ * decodes as U+FFFD one byte at a time, so no function reads past n. */
+#include "guard/injection_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static char *xmalloc(size_t n) {
+  char *p = malloc(n ? n : 1);
+  if (!p) abort();
+  return p;
+}
+
+/* Decodes one code point at s[i] (i < n); *cl gets its byte length.  Invalid: U+FFFD, 1. */
+static uint32_t u8dec(const char *s, size_t n, size_t i, size_t *cl) {
+  const unsigned char *p = (const unsigned char *)s + i;
+  size_t left = n - i;
+  *cl = 1;
+  if (p[0] < 0x80) return p[0];
+  if (p[0] >= 0xC2 && p[0] < 0xE0 && left >= 2 && (p[1] & 0xC0) == 0x80) {
+    *cl = 2;
+    return ((uint32_t)(p[0] & 0x1F) << 6) | (p[1] & 0x3F);
+  }
+  if (p[0] >= 0xE0 && p[0] < 0xF0 && left >= 3 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80) {
+    uint32_t c = ((uint32_t)(p[0] & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+    if (c < 0x800 || (c >= 0xD800 && c < 0xE000)) return 0xFFFD;
+    *cl = 3;
+    return c;
+  }
+  if (p[0] >= 0xF0 && p[0] < 0xF5 && left >= 4 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80 &&
+      (p[3] & 0xC0) == 0x80) {
+    uint32_t c = ((uint32_t)(p[0] & 0x07) << 18) | ((uint32_t)(p[1] & 0x3F) << 12) | ((uint32_t)(p[2] & 0x3F) << 6) |
+                 (p[3] & 0x3F);
+    if (c < 0x10000 || c > 0x10FFFF) return 0xFFFD;
+    *cl = 4;
+    return c;
+  }
+  return 0xFFFD;
+}
+
+/* Invisible format characters an attacker can interleave without changing the rendering. */
+static bool is_invisible(uint32_t c) {
+  return c == 0x00AD || c == 0x034F || c == 0x061C || c == 0x180E || (c >= 0x200B && c <= 0x200F) ||
+         (c >= 0x202A && c <= 0x202E) || (c >= 0x2060 && c <= 0x2064) || (c >= 0x2066 && c <= 0x206F) ||
+         c == 0xFEFF || (c >= 0xE0000 && c <= 0xE007F);
+}
+
+/* The ASCII letter a Cyrillic or Greek code point is usually mistaken for, or 0. */
+static char confusable(uint32_t c) {
+  static const struct { uint16_t cp; char a; } map[] = {
+    /* Greek */
+    {0x0391, 'A'}, {0x0392, 'B'}, {0x0395, 'E'}, {0x0396, 'Z'}, {0x0397, 'H'}, {0x0399, 'I'}, {0x039A, 'K'},
+    {0x039C, 'M'}, {0x039D, 'N'}, {0x039F, 'O'}, {0x03A1, 'P'}, {0x03A4, 'T'}, {0x03A5, 'Y'}, {0x03A7, 'X'},
+    {0x03B1, 'a'}, {0x03B5, 'e'}, {0x03B9, 'i'}, {0x03BA, 'k'}, {0x03BD, 'v'}, {0x03BF, 'o'}, {0x03C1, 'p'},
+    {0x03C4, 't'}, {0x03C5, 'u'}, {0x03C7, 'x'},
+    /* Cyrillic */
+    {0x0405, 'S'}, {0x0406, 'I'}, {0x0408, 'J'}, {0x0410, 'A'}, {0x0412, 'B'}, {0x0415, 'E'}, {0x041A, 'K'},
+    {0x041C, 'M'}, {0x041D, 'H'}, {0x041E, 'O'}, {0x0420, 'P'}, {0x0421, 'C'}, {0x0422, 'T'}, {0x0423, 'Y'},
+    {0x0425, 'X'}, {0x0430, 'a'}, {0x0435, 'e'}, {0x043E, 'o'}, {0x0440, 'p'}, {0x0441, 'c'}, {0x0443, 'y'},
+    {0x0445, 'x'}, {0x0455, 's'}, {0x0456, 'i'}, {0x0458, 'j'}, {0x04BB, 'h'}, {0x0501, 'd'}, {0x051B, 'q'},
+    {0x051D, 'w'},
+  };
+  size_t lo = 0, hi = sizeof map / sizeof map[0];
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (map[mid].cp == c) return map[mid].a;
+    if (map[mid].cp < c) lo = mid + 1;
+    else hi = mid;
+  }
+  return 0;
+}
+
+/* Fullwidth and mathematical alphanumerics to ASCII, or 0. */
+static char wide_or_math(uint32_t c) {
+  if (c >= 0xFF01 && c <= 0xFF5E) return (char)(c - 0xFEE0);
+  if (c >= 0x1D400 && c <= 0x1D6A3) {  /* 13 styles of A-Z a-z (the holes are rare symbols) */
+    uint32_t k = (c - 0x1D400) % 52;
+    return (char)(k < 26 ? 'A' + k : 'a' + (k - 26));
+  }
+  if (c >= 0x1D7CE && c <= 0x1D7FF) return (char)('0' + (c - 0x1D7CE) % 10);
+  return 0;
+}
+
+static bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static bool is_spacer(char c) { return c == ' ' || c == '.' || c == '-' || c == '_' || c == '*' || c == '|' || c == '/'; }
+
+/* Joins runs of >= 4 single letters separated by one spacer ("i g n o r e", "i.g.n.o.r.e");
+ * a double gap inside such a run stays a word break.  In place; returns the new length. */
+static size_t join_spaced(char *t, size_t n) {
+  size_t w = 0, i = 0;
+  while (i < n) {
+    /* a run starts at a letter not preceded by a letter and followed by spacer + letter */
+    bool start = is_alpha(t[i]) && (i == 0 || !is_alpha(t[i - 1])) && i + 2 < n && is_spacer(t[i + 1]) &&
+                 is_alpha(t[i + 2]) && (i + 3 >= n || !is_alpha(t[i + 3]));
+    if (!start) { t[w++] = t[i++]; continue; }
+    size_t j = i, letters = 0;
+    for (;;) {  /* t[j] is a single letter */
+      letters++;
+      if (j + 2 < n && is_spacer(t[j + 1]) && is_alpha(t[j + 2]) && (j + 3 >= n || !is_alpha(t[j + 3]))) j += 2;
+      else if (j + 3 < n && is_spacer(t[j + 1]) && is_spacer(t[j + 2]) && is_alpha(t[j + 3]) &&
+               (j + 4 >= n || !is_alpha(t[j + 4])))
+        j += 3;
+      else { j++; break; }
+    }
+    if (letters < 4) { t[w++] = t[i++]; continue; }
+    for (size_t k = i; k < j; k++) {
+      if (is_alpha(t[k])) t[w++] = t[k];
+      else if (k + 1 < j && is_spacer(t[k + 1])) { t[w++] = ' '; k++; }
+    }
+    i = j;
+  }
+  return w;
+}
+
+char *guard_norm_fold(const char *s, size_t n, size_t *out_len) {
+  char *o = xmalloc(n + 1);
+  size_t w = 0;
+  for (size_t i = 0; i < n;) {
+    size_t cl;
+    uint32_t c = u8dec(s, n, i, &cl);
+    char a;
+    if (c < 0x80) o[w++] = (char)c;
+    else if (is_invisible(c)) { /* dropped */ }
+    else if ((a = confusable(c)) || (a = wide_or_math(c))) o[w++] = a;
+    else if (c == 0x3000 || c == 0x00A0) o[w++] = ' ';
+    else { memcpy(o + w, s + i, cl); w += cl; }
+    i += cl;
+  }
+  w = join_spaced(o, w);
+  o[w] = 0;
+  *out_len = w;
+  return o;
+}
+
+char *guard_norm_tags(const char *s, size_t n, size_t min_chars, size_t *out_len) {
+  char *o = xmalloc(n / 4 + 2);
+  size_t w = 0;
+  bool flag = false;  /* inside 🏴 + tag letters + cancel tag: a subdivision flag */
+  for (size_t i = 0; i < n;) {
+    size_t cl;
+    uint32_t c = u8dec(s, n, i, &cl);
+    i += cl;
+    if (c == 0x1F3F4) { flag = true; continue; }
+    if (c >= 0xE0000 && c <= 0xE007F) {
+      if (c == 0xE007F) flag = false;
+      else if (!flag && c >= 0xE0020 && c <= 0xE007E) o[w++] = (char)(c - 0xE0000);
+      continue;
+    }
+    flag = false;
+  }
+  if (w < min_chars) { free(o); return NULL; }
+  o[w] = 0;
+  *out_len = w;
+  return o;
+}
+
+static int b64val(unsigned char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+' || c == '-') return 62;
+  if (c == '/' || c == '_') return 63;
+  return -1;
+}
+
+char *guard_norm_base64(const char *s, size_t n, size_t *out_len) {
+  while (n && s[n - 1] == '=') n--;
+  if (n % 4 == 1) return NULL;
+  char *o = xmalloc(n * 3 / 4 + 2);
+  size_t w = 0;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < n; i++) {
+    int v = b64val((unsigned char)s[i]);
+    if (v < 0) { free(o); return NULL; }
+    acc = (acc << 6) | (uint32_t)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      o[w++] = (char)((acc >> bits) & 0xFF);
+    }
+  }
+  if (w < 8) { free(o); return NULL; }
+  o[w] = 0;
+  *out_len = w;
+  return o;
+}
+
+static int hexval(unsigned char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+char *guard_norm_hex(const char *s, size_t n, size_t *out_len) {
+  if (n < 16 || n % 2) return NULL;
+  char *o = xmalloc(n / 2 + 1);
+  for (size_t i = 0; i < n; i += 2) {
+    int h = hexval((unsigned char)s[i]), l = hexval((unsigned char)s[i + 1]);
+    if (h < 0 || l < 0) { free(o); return NULL; }
+    o[i / 2] = (char)(h << 4 | l);
+  }
+  o[n / 2] = 0;
+  *out_len = n / 2;
+  return o;
+}
+
+char *guard_norm_percent(const char *s, size_t n, size_t *out_len) {
+  char *o = xmalloc(n + 1);
+  size_t w = 0;
+  for (size_t i = 0; i < n; i++) {
+    int h, l;
+    if (s[i] == '%' && i + 2 < n && (h = hexval((unsigned char)s[i + 1])) >= 0 &&
+        (l = hexval((unsigned char)s[i + 2])) >= 0) {
+      o[w++] = (char)(h << 4 | l);
+      i += 2;
+    } else o[w++] = s[i] == '+' ? ' ' : s[i];
+  }
+  o[w] = 0;
+  *out_len = w;
+  return o;
+}
+
+char *guard_norm_rot13(const char *s, size_t n, size_t *out_len) {
+  char *o = xmalloc(n + 1);
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (c >= 'a' && c <= 'z') c = (char)('a' + (c - 'a' + 13) % 26);
+    else if (c >= 'A' && c <= 'Z') c = (char)('A' + (c - 'A' + 13) % 26);
+    o[i] = c;
+  }
+  o[n] = 0;
+  *out_len = n;
+  return o;
+}
+
+char *guard_norm_reverse(const char *s, size_t n, size_t *out_len) {
+  char *o = xmalloc(n + 1);
+  size_t w = n;
+  for (size_t i = 0; i < n;) {
+    size_t cl;
+    (void)u8dec(s, n, i, &cl);
+    w -= cl;
+    memcpy(o + w, s + i, cl);
+    i += cl;
+  }
+  o[n] = 0;
+  *out_len = n;
+  return o;
+}
+
+static char leet(char c) {
+  switch (c) {
+  case '0': return 'o';
+  case '1': case '!': case '|': return 'i';
+  case '3': return 'e';
+  case '4': case '@': return 'a';
+  case '5': case '$': return 's';
+  case '7': case '+': return 't';
+  case '8': return 'b';
+  case '9': return 'g';
+  }
+  return 0;
+}
+
+char *guard_norm_leet(const char *s, size_t n, size_t *out_len) {
+  char *o = xmalloc(n + 1);
+  memcpy(o, s, n);
+  for (size_t i = 0; i < n;) {
+    /* a word: letters, digits and leet symbols; fold it only if it has a letter and a digit */
+    size_t j = i;
+    bool letter = false, sym = false;
+    while (j < n && (is_alpha(s[j]) || leet(s[j]))) {
+      if (is_alpha(s[j])) letter = true;
+      else sym = true;
+      j++;
+    }
+    if (j == i) { i++; continue; }
+    if (letter && sym)
+      for (size_t k = i; k < j; k++)
+        if (!is_alpha(s[k])) o[k] = leet(s[k]);
+    i = j;
+  }
+  o[n] = 0;
+  *out_len = n;
+  return o;
+}
+
+/* Opening quote at s[i] (its byte length in *ol) and the closing sequence to look for. */
+static const char *quote_open(const char *s, size_t n, size_t i, size_t *ol) {
+  static const struct { const char *open, *close; } q[] = {
+    {"\"", "\""}, {"'", "'"}, {"\xC2\xAB", "\xC2\xBB"}, {"\xE2\x80\x9C", "\xE2\x80\x9D"},
+    {"\xE2\x80\x98", "\xE2\x80\x99"}, {"\xE2\x80\x9E", "\xE2\x80\x9C"}, {"`", "`"},
+  };
+  for (size_t k = 0; k < sizeof q / sizeof q[0]; k++) {
+    size_t l = strlen(q[k].open);
+    if (i + l <= n && !memcmp(s + i, q[k].open, l)) {
+      if (q[k].open[0] == '\'' && i > 0 && is_alpha(s[i - 1])) return NULL;  /* don't, it's */
+      *ol = l;
+      return q[k].close;
+    }
+  }
+  return NULL;
+}
+
+char *guard_norm_quoted_join(const char *s, size_t n, char sep, size_t *out_len) {
+  char *o = xmalloc(n + 1);
+  size_t w = 0;
+  for (size_t i = 0; i < n;) {
+    size_t ol;
+    const char *close = quote_open(s, n, i, &ol);
+    if (!close) { i++; continue; }
+    size_t cl = strlen(close), j = i + ol;
+    while (j + cl <= n && memcmp(s + j, close, cl) && s[j] != '\n') j++;
+    if (j + cl > n || s[j] == '\n' || j - (i + ol) > 200) { i += ol; continue; }
+    /* the inner text, with padding spaces next to the quotes trimmed */
+    size_t a = i + ol, b = j;
+    while (a < b && s[a] == ' ') a++;
+    while (b > a && s[b - 1] == ' ') b--;
+    if (w && sep) o[w++] = sep;
+    memcpy(o + w, s + a, b - a);
+    w += b - a;
+    i = j + cl;
+  }
+  o[w] = 0;
+  *out_len = w;
+  return o;
+}
+
+char *guard_norm_acrostic(const char *s, size_t n, size_t *out_len) {
+  char *o = xmalloc(n + 1);
+  size_t w = 0;
+  for (size_t i = 0; i < n;) {
+    size_t e = i;
+    while (e < n && s[e] != '\n') e++;
+    size_t k = i;
+    while (k < e && (s[k] == ' ' || s[k] == '\t' || s[k] == '-' || s[k] == '*')) k++;
+    if (k == e || e - k > 30) {  /* blank or long lines (the request itself) separate words */
+      if (w && o[w - 1] != ' ') o[w++] = ' ';
+    } else if (is_alpha(s[k])) {
+      o[w++] = s[k];
+    }
+    i = e + 1;
+  }
+  o[w] = 0;
+  *out_len = w;
+  return o;
+}
+
+bool guard_norm_is_text(const char *s, size_t n) {
+  if (!n || !kl_utf8_valid(s, n)) return false;
+  size_t bad = 0, letters = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') bad++;
+    if (is_alpha((char)c) || c >= 0x80) letters++;
+  }
+  return bad * 20 <= n && letters * 2 >= n;
+}
+
+/* ---- the survey: one pass for the disguises that are character classes ---- */
+
+static bool b64_char(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+         c == '-' || c == '_';
+}
+
+static void mark(size_t *cnt, size_t *a, size_t *b, size_t s, size_t e) {
+  if (!(*cnt)++) *a = s;
+  if (e > *b) *b = e;
+}
+
+void guard_norm_survey(const char *s, size_t n, guard_norm_marks *m) {
+  *m = (guard_norm_marks){0};
+  const unsigned char *u = (const unsigned char *)s;
+  size_t run = 0;                      /* current base64 run */
+  size_t w0 = 0, letters = 0, leets = 0; /* current word (letters, digits, @ $) */
+  bool in_word = false, leet_adj = false;
+  size_t streak = 0, streak_a = 0, last_single = (size_t)-1;  /* letter spacing */
+  size_t cl_n = 0, cl_a = 0, cl_b = 0;  /* the current cluster of leet words (gaps < 24 bytes) */
+  for (size_t i = 0; i <= n;) {
+    unsigned char c = i < n ? u[i] : 0;
+    /* base64/hex runs: [A-Za-z0-9+/_-]{24,} then '=' padding */
+    if (i < n && b64_char(c)) run++;
+    else {
+      if (run >= 24 && m->nrun < GUARD_NORM_MAX_RUNS) {
+        size_t e = i;
+        while (e < n && e - i < 2 && u[e] == '=') e++;
+        m->run[m->nrun][0] = i - run;
+        m->run[m->nrun++][1] = e;
+      }
+      run = 0;
+    }
+    /* leetspeak words */
+    bool alpha = is_alpha((char)c), lsym = c && leet((char)c) && c != '!' && c != '|' && c != '+';
+    if (i < n && (alpha || lsym || (c >= '0' && c <= '9'))) {
+      if (!in_word) { in_word = true; w0 = i; letters = leets = 0; leet_adj = false; }
+      letters += alpha;
+      leets += lsym;
+      if (lsym && i > w0 && is_alpha((char)u[i - 1])) leet_adj = true;
+      if (alpha && i > w0 && leet((char)u[i - 1])) leet_adj = true;
+    } else if (in_word) {
+      in_word = false;
+      if (letters && leets && leet_adj && i - w0 <= 20) {
+        if (cl_n && w0 - cl_b < 24) cl_n++;
+        else { cl_n = 1; cl_a = w0; }
+        cl_b = i;
+        if (cl_n > m->leet) { m->leet = cl_n; m->leet_a = cl_a; m->leet_b = cl_b; }
+      }
+    }
+    /* single letters separated by one or two spacers */
+    if (i < n && alpha && (i == 0 || !is_alpha((char)u[i - 1])) && (i + 1 >= n || !is_alpha((char)u[i + 1]))) {
+      size_t gap = last_single == (size_t)-1 ? 0 : i - last_single - 1;
+      bool joined = gap >= 1 && gap <= 2 && is_spacer((char)u[i - 1]) && is_spacer((char)u[i - gap]);
+      if (joined) streak++;
+      else { streak = 1; streak_a = i; }
+      last_single = i;
+      if (streak == 4) mark(&m->spaced, &m->spaced_a, &m->spaced_b, streak_a, i + 1);
+      else if (streak > 4) m->spaced_b = i + 1;
+    }
+    /* %XX */
+    if (c == '%' && i + 2 < n && hexval(u[i + 1]) >= 0 && hexval(u[i + 2]) >= 0)
+      mark(&m->pct, &m->pct_a, &m->pct_b, i, i + 3);
+    if (i >= n) break;
+    if (c < 0x80) { i++; continue; }
+    /* look-alikes: Cyrillic/Greek next to a Latin letter, or fullwidth/mathematical letters */
+    size_t cl;
+    uint32_t cp = u8dec(s, n, i, &cl);
+    bool next_latin = i + cl < n && is_alpha((char)u[i + cl]), prev_latin = i > 0 && is_alpha((char)u[i - 1]);
+    /* fullwidth punctuation is ordinary CJK typography; fullwidth letters and digits are not */
+    char wm = wide_or_math(cp);
+    bool wide_alnum = wm && ((wm >= '0' && wm <= '9') || is_alpha(wm));
+    if ((confusable(cp) && (next_latin || prev_latin)) || wide_alnum) mark(&m->homo, &m->homo_a, &m->homo_b, i, i + cl);
+    i += cl;
+  }
+}
