@@ -29,7 +29,7 @@ test('findings carry Presidio entity names and byte offsets; redaction uses type
 
 test('clean text is allowed; plain text lines are accepted; invalid checksums are not PII', () => {
   const out = scan([
-    JSON.stringify({ id: 1, text: 'release 1.2.3.4.5 shipped on 2024-05-01, order 1234-5678' }),
+    JSON.stringify({ id: 1, text: 'release 1.2.3.4.5 shipped, order 1234-5678, ratio 3/4' }),
     'card 4111 1111 1111 1112 fails Luhn, IBAN DE89 3704 0044 0532 0130 01 fails mod-97',
     'my SSN is 078-05-1120',
   ]);
@@ -37,6 +37,9 @@ test('clean text is allowed; plain text lines are accepted; invalid checksums ar
   assert.deepEqual(out[0].findings, []);
   assert.deepEqual(out[1].findings, []);
   assert.equal(out[2].findings[0].type, 'US_SSN');
+  // names, places and dates are PII too in the default policy
+  const [n] = scan([JSON.stringify({ id: 'n', text: 'Dr. Maria Rossi moved to Berlin on 2024-05-01.' })]);
+  assert.deepEqual(n.findings.map((f) => f.type), ['PERSON', 'LOCATION', 'DATE_TIME']);
 });
 
 test('--config/--policy/--stage: a policy from keel.yaml; unknown policies and stages are usage errors', async () => {
