@@ -88,6 +88,16 @@ static const char *vault_add(kl_guard_vault *v, kl_arena *a, const char *type, c
   return v->placeholder[v->n++];
 }
 
+/* Moves a finished buffer into the arena as a NUL-terminated string and frees it. */
+static char *into_arena(kl_buf *b, kl_arena *a, size_t *out_len) {
+  char *out = kl_arena_alloc(a, b->len + 1);
+  if (b->len) memcpy(out, b->data, b->len);
+  out[b->len] = 0;
+  if (out_len) *out_len = b->len;
+  kl_buf_free(b);
+  return out;
+}
+
 static char *rewrite(const kl_guard_policy *p, const char *text, size_t len, const kl_guard_finding *f, size_t nf,
                      kl_guard_action override, kl_guard_vault *vault, kl_arena *a, size_t *out_len) {
   hkey k = {NULL, 0};
@@ -121,12 +131,7 @@ static char *rewrite(const kl_guard_policy *p, const char *text, size_t len, con
     cur = f[i].end;
   }
   kl_buf_append(&b, text + cur, len - cur);
-  char *out = kl_arena_alloc(a, b.len + 1);
-  if (b.len) memcpy(out, b.data, b.len);
-  out[b.len] = 0;
-  if (out_len) *out_len = b.len;
-  kl_buf_free(&b);
-  return out;
+  return into_arena(&b, a, out_len);
 }
 
 char *kl_guard_apply(const kl_guard_policy *p, const char *text, size_t len, const kl_guard_finding *f, size_t nf,
@@ -161,10 +166,5 @@ char *kl_guard_restore(const kl_guard_vault *v, const char *text, size_t len, kl
     cur = at + strlen(v->placeholder[hit]);
   }
   kl_buf_append(&b, text + cur, len - cur);
-  char *out = kl_arena_alloc(a, b.len + 1);
-  if (b.len) memcpy(out, b.data, b.len);
-  out[b.len] = 0;
-  if (out_len) *out_len = b.len;
-  kl_buf_free(&b);
-  return out;
+  return into_arena(&b, a, out_len);
 }
