@@ -223,7 +223,7 @@ test('sessions and users: aggregates, details, pagination', async () => {
   assert.equal(s1.traces, 3);
   assert.equal(s1.errors, 1);
   assert.deepEqual(s1.user_ids, ['alice']);
-  assert.ok(s1.latency_ms_total >= 300);
+  assert.ok(s1.latency_ms_total >= 250);
   assert.ok(s1.first_seen <= s1.last_seen);
   for (let i = 1; i < sessions.length; i++) assert.ok(sessions[i - 1].last_seen >= sessions[i].last_seen);
   assert.deepEqual((await all('/sessions?user_id=bob')).map((s) => s.id), ['s-2']);
@@ -254,7 +254,7 @@ test('metrics: group_by, buckets, percentiles', async () => {
   assert.equal(mock.requests, 6);
   assert.equal(mock.errors, 1);
   assert.ok(Math.abs(mock.error_rate - 1 / 6) < 1e-9);
-  assert.ok(mock.latency_p99_ms >= 300, `p99 ${mock.latency_p99_ms}`);
+  assert.ok(mock.latency_p99_ms >= 250, `p99 ${mock.latency_p99_ms}`);
   assert.ok(mock.latency_p50_ms <= mock.latency_p95_ms && mock.latency_p95_ms <= mock.latency_p99_ms);
   assert.ok(mock.ttft_p50_ms !== null);
   for (const k of ['bucket', 'group', 'requests', 'errors', 'error_rate', 'input_tokens', 'output_tokens', 'cost_usd', 'latency_p50_ms',
