@@ -297,6 +297,10 @@ char *guard_norm_leet(const char *s, size_t n, size_t *out_len) {
 
 /* Opening quote at s[i] (its byte length in *ol) and the closing sequence to look for. */
 static const char *quote_open(const char *s, size_t n, size_t i, size_t *ol) {
+  /* called for every byte: most bytes cannot start a quote (measured: 7 memcmp calls per byte
+   * were a third of a railed request's CPU on a 4 KiB prompt) */
+  unsigned char c = (unsigned char)s[i];
+  if (c != '"' && c != '\'' && c != '`' && c != 0xC2 && c != 0xE2) return NULL;
   static const struct { const char *open, *close; } q[] = {
     {"\"", "\""}, {"'", "'"}, {"\xC2\xAB", "\xC2\xBB"}, {"\xE2\x80\x9C", "\xE2\x80\x9D"},
     {"\xE2\x80\x98", "\xE2\x80\x99"}, {"\xE2\x80\x9E", "\xE2\x80\x9C"}, {"`", "`"},
@@ -320,7 +324,7 @@ char *guard_norm_quoted_join(const char *s, size_t n, char sep, size_t *out_len)
     const char *close = quote_open(s, n, i, &ol);
     if (!close) { i++; continue; }
     size_t cl = strlen(close), j = i + ol;
-    while (j + cl <= n && memcmp(s + j, close, cl) && s[j] != '\n') j++;
+    while (j + cl <= n && (s[j] != close[0] || memcmp(s + j, close, cl)) && s[j] != '\n') j++;
     if (j + cl > n || s[j] == '\n' || j - (i + ol) > 200) { i += ol; continue; }
     /* the inner text, with padding spaces next to the quotes trimmed */
     size_t a = i + ol, b = j;
