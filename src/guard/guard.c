@@ -21,17 +21,6 @@ struct kl_guard_policy {
 };
 
 /* The registry.  Order = the order scanners of one check report in. */
-#pragma weak guard_kind_secrets
-#pragma weak guard_kind_injection
-#pragma weak guard_kind_banned
-#pragma weak guard_kind_topics
-#pragma weak guard_kind_invisible
-#pragma weak guard_kind_token_limit
-#pragma weak guard_kind_regex
-#pragma weak guard_kind_canary
-#pragma weak guard_kind_json
-#pragma weak guard_kind_refusal
-#pragma weak guard_kind_urls
 static const guard_kind *const kinds[] = {
   &guard_kind_pii, &guard_kind_secrets, &guard_kind_injection, &guard_kind_banned, &guard_kind_topics,
   &guard_kind_invisible, &guard_kind_token_limit, &guard_kind_regex, &guard_kind_canary, &guard_kind_json,
@@ -42,14 +31,13 @@ static const guard_kind *const kinds[] = {
 const char *const *kl_guard_kinds(void) {
   static const char *names[NKINDS + 1];
   if (!names[0])
-    for (size_t i = 0, k = 0; i < NKINDS; i++)
-      if (kinds[i]) names[k++] = kinds[i]->kind;
+    for (size_t i = 0; i < NKINDS; i++) names[i] = kinds[i]->kind;
   return names;
 }
 
 static const guard_kind *find_kind(const char *k) {
   for (size_t i = 0; i < NKINDS; i++)
-    if (k && kinds[i] && !strcmp(kinds[i]->kind, k)) return kinds[i];
+    if (k && !strcmp(kinds[i]->kind, k)) return kinds[i];
   return NULL;
 }
 
