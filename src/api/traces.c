@@ -1,27 +1,24 @@
-/* traces.c: the trace read API.
+/* traces.c: reading one record by id (lists and filters are query.c's).
  *
- *   GET /api/v1/traces?limit=&cursor=&user_id=&session_id=&model=&from=&to=
  *   GET /api/v1/traces/{id}
  *   GET /api/v1/observations/{id}, GET /api/v1/scores/{id}
  *
  * Every query is scoped to the project the credentials named (server.c, auth.c).
  * SQL never runs on an event loop: the query is handed to libuv's thread pool
  * (uv_queue_work) and the response is sent from the after-work callback on the loop.  The
- * store answers with JSON ready to send.  `from`/`to` accept RFC 3339 or epoch seconds / ms. */
+ * store answers with JSON ready to send. */
 #include "api/api_internal.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 typedef struct trace_work {
   uv_work_t work;
   kl_http_req *req;
   kl_api_ctx *ctx;
-  kl_trace_filter f;
+  const char *trace_id;  /* observation lookups: optional, makes them instant */
   const char *id;
   const char *project;
-  char what;     /* 't' trace (or list), 'o' observation, 's' score */
+  char what;     /* 't' trace, 'o' observation, 's' score */
   kl_buf out;
   kl_err err;
   int rc;
@@ -30,10 +27,9 @@ typedef struct trace_work {
 static void run_query(uv_work_t *w) {
   trace_work *tw = w->data;
   if (tw->what == 'o')
-    tw->rc = kl_store_find_observation(tw->ctx->store, tw->project, tw->f.trace_id, tw->id, &tw->out, &tw->err);
+    tw->rc = kl_store_find_observation(tw->ctx->store, tw->project, tw->trace_id, tw->id, &tw->out, &tw->err);
   else if (tw->what == 's') tw->rc = kl_store_get_score(tw->ctx->store, tw->project, tw->id, &tw->out, &tw->err);
-  else if (tw->id) tw->rc = kl_store_get_trace(tw->ctx->store, tw->project, tw->id, &tw->out, &tw->err);
-  else tw->rc = kl_store_list_traces(tw->ctx->store, &tw->f, &tw->out, &tw->err);
+  else tw->rc = kl_store_get_trace(tw->ctx->store, tw->project, tw->id, &tw->out, &tw->err);
 }
 
 static void after_query(uv_work_t *w, int status) {
@@ -52,40 +48,26 @@ static void after_query(uv_work_t *w, int status) {
   kl_buf_free(&tw->out);
 }
 
-static int parse_time(kl_http_req *req, const char *key, int64_t *out) {
-  const char *v = kl_http_query_get(req, key);
-  if (!v || !*v) return 0;
-  int64_t t = kl_time_parse(v);
-  if (t < 0) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "%s: expected an RFC 3339 time or epoch seconds/milliseconds", key);
-    kl_api_respond_error(req, 400, "invalid_request_error", msg, key, "invalid_parameter");
-    return -1;
-  }
-  *out = t;
-  return 0;
-}
-
 static trace_work *new_work(kl_http_req *req, kl_api_ctx *ctx, const char *project, char what) {
   trace_work *tw = kl_arena_calloc(req->arena, sizeof *tw);
   tw->req = req;
   tw->ctx = ctx;
   tw->work.data = tw;
   tw->project = project;
-  tw->f.project_id = project;
   tw->what = what;
   return tw;
 }
 
 static void get_one(kl_http_req *req, kl_api_ctx *ctx, const char *id, const char *project, char what) {
   if (strlen(id) > 64) {
-    kl_api_respond_error(req, 404, "not_found_error", what == 'o' ? "no such observation" : "no such score", NULL,
-                         what == 'o' ? "observation_not_found" : "score_not_found");
+    kl_api_respond_error(req, 404, "not_found_error",
+                         what == 'o' ? "no such observation" : what == 's' ? "no such score" : "no such trace", NULL,
+                         what == 'o' ? "observation_not_found" : what == 's' ? "score_not_found" : "trace_not_found");
     return;
   }
   trace_work *tw = new_work(req, ctx, project, what);
   tw->id = id;
-  if (what == 'o') tw->f.trace_id = kl_http_query_get(req, "trace_id"); /* optional: a fast lookup */
+  if (what == 'o') tw->trace_id = kl_http_query_get(req, "trace_id"); /* optional: a fast lookup */
   int rc = uv_queue_work(req->loop, &tw->work, run_query, after_query);
   if (rc != 0) kl_api_respond_error(req, 500, "api_error", uv_strerror(rc), NULL, NULL);
 }
@@ -99,31 +81,5 @@ void kl_api_score(kl_http_req *req, kl_api_ctx *ctx, const char *id, const char 
 }
 
 void kl_api_traces(kl_http_req *req, kl_api_ctx *ctx, const char *id, const char *project) {
-  trace_work *tw = new_work(req, ctx, project, 't');
-  if (id) {
-    if (strlen(id) > 64) {
-      kl_api_respond_error(req, 404, "not_found_error", "no such trace", NULL, "trace_not_found");
-      return;
-    }
-    tw->id = id;
-  } else {
-    const char *lim = kl_http_query_get(req, "limit");
-    if (lim && *lim) {
-      char *end;
-      long l = strtol(lim, &end, 10);
-      if (*end || l < 1 || l > 1000) {
-        kl_api_respond_error(req, 400, "invalid_request_error", "limit: expected an integer from 1 to 1000", "limit", "invalid_parameter");
-        return;
-      }
-      tw->f.limit = (int)l;
-    }
-    tw->f.cursor = kl_http_query_get(req, "cursor");
-    if (tw->f.cursor && !*tw->f.cursor) tw->f.cursor = NULL;
-    tw->f.user_id = kl_http_query_get(req, "user_id");
-    tw->f.session_id = kl_http_query_get(req, "session_id");
-    tw->f.model = kl_http_query_get(req, "model");
-    if (parse_time(req, "from", &tw->f.from_ns) != 0 || parse_time(req, "to", &tw->f.to_ns) != 0) return;
-  }
-  int rc = uv_queue_work(req->loop, &tw->work, run_query, after_query);
-  if (rc != 0) kl_api_respond_error(req, 500, "api_error", uv_strerror(rc), NULL, NULL);
+  get_one(req, ctx, id, project, 't');
 }
