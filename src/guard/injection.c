@@ -31,6 +31,9 @@
  * evidence's span, typed PROMPT_INJECTION or JAILBREAK, with the combined score. */
 #include "guard/injection_int.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -447,17 +450,61 @@ static const char *utf8_row(guard_scanner *s, const char *re) {
   return out;
 }
 
+/* PCRE2 finds no start-of-match shortcut past utf8_pre's alternation of assertions, so it
+ * tried the row's whole caseless Unicode alternation at every byte of every confirmation window
+ * (measured: most of the scanner's PCRE2 time).  A lookahead for the characters a match can
+ * start with gives it one back: PCRE2's own first-code-unit bitmap of the core expression
+ * (a superset of every match's first byte), written as a class of whole code points, one range
+ * per UTF-8 lead byte.  A zero-width condition every match meets already: matches are the same.
+ * NULL when PCRE2 has no bitmap for the expression (then the row stays as it is). */
+static const char *lead_lookahead(guard_scanner *s, const char *re, unsigned flags) {
+  uint32_t opts = 0;
+  if (flags & GUARD_RE_CASELESS) opts |= PCRE2_CASELESS;
+  if (flags & GUARD_RE_UTF8) opts |= PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
+  if (flags & GUARD_RE_DOTALL) opts |= PCRE2_DOTALL;
+  if (flags & GUARD_RE_MULTILINE) opts |= PCRE2_MULTILINE;
+  int ec;
+  PCRE2_SIZE eo;
+  pcre2_code *c = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, NULL);
+  if (!c) return NULL;  /* the engine reports the bad row */
+  const uint8_t *bm = NULL;
+  const char *out = NULL;
+  if (pcre2_pattern_info(c, PCRE2_INFO_FIRSTBITMAP, &bm) == 0 && bm) {
+    kl_buf b = KL_BUF_INIT;
+    kl_buf_puts(&b, "(?=[");
+    for (unsigned v = 0; v < 256; v++) {
+      if (!(bm[v / 8] & (1u << (v % 8)))) continue;
+      char x[48];
+      if (v < 0x80) snprintf(x, sizeof x, "\\x{%x}", v);
+      else if (v >= 0xC2 && v <= 0xDF) snprintf(x, sizeof x, "\\x{%x}-\\x{%x}", (v & 0x1F) << 6, ((v & 0x1F) << 6) | 0x3F);
+      else if (v >= 0xE0 && v <= 0xEF)  /* 0xED: no surrogates */
+        snprintf(x, sizeof x, "\\x{%x}-\\x{%x}", (v & 0xF) << 12, v == 0xED ? 0xD7FF : ((v & 0xF) << 12) | 0xFFF);
+      else if (v >= 0xF0 && v <= 0xF4)
+        snprintf(x, sizeof x, "\\x{%x}-\\x{%x}", (v & 7) << 18, v == 0xF4 ? 0x10FFFF : ((v & 7) << 18) | 0x3FFFF);
+      else continue;  /* never the first byte of a valid character */
+      kl_buf_puts(&b, x);
+    }
+    kl_buf_puts(&b, "])");
+    kl_buf_puts(&b, utf8_pre);
+    out = guard_scanner_strdup(s, b.data, b.len);
+    kl_buf_free(&b);
+  }
+  pcre2_code_free(c);
+  return out;
+}
+
 static bool inj_init(guard_scanner *s, const kl_guard_scanner_cfg *cfg, kl_err *err) {
   (void)cfg;
   (void)err;
   for (size_t i = 0; i < guard_inj_nphrases; i++) {
     const inj_phrase *p = &guard_inj_phrases[i];
     bool wb = (p->flags & GUARD_RE_UTF8) && (strstr(p->re, "\\b") || strstr(p->re, "\\w"));
+    const char *re = wb ? utf8_row(s, p->re) : p->re, *pre = wb ? lead_lookahead(s, re, p->flags) : NULL;
     guard_rule r = {
-      .pre = wb ? utf8_pre : NULL,
+      .pre = wb ? (pre ? pre : utf8_pre) : NULL,
       .type = p->jailbreak ? "JAILBREAK" : "PROMPT_INJECTION",
       .name = p->signal,
-      .re = wb ? utf8_row(s, p->re) : p->re,
+      .re = re,
       .flags = p->flags | GUARD_RE_PREFILTER,  /* compile time: see guard_int.h */
       .max_len = p->max_len,
       .score = p->weight,

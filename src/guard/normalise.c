@@ -373,10 +373,33 @@ bool guard_norm_is_text(const char *s, size_t n) {
 
 /* ---- the survey: one pass for the disguises that are character classes ---- */
 
-static bool b64_char(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
-         c == '-' || c == '_';
-}
+/* Byte classes for the survey, one table lookup instead of a chain of comparisons per test
+ * (the survey runs over every text the scanner sees, so it is the scanner's hottest loop). */
+enum {
+  SV_B64 = 1,    /* [A-Za-z0-9+/_-]: base64 (either alphabet) and hex */
+  SV_ALPHA = 2,  /* ASCII letter */
+  SV_LSYM = 4,   /* a leet symbol inside words: 0 1 3 4 5 7 8 9 @ $ */
+  SV_WORD = 8,   /* letter, digit or leet symbol: part of a word for the leet count */
+  SV_LEET = 16,  /* anything leet() maps, ! | + included */
+  SV_SPACER = 32 /* what letter spacing uses: space . - _ * | / */
+};
+#define SV_IS_ALPHA(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
+#define SV_IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
+#define SV_IS_LEET(c) \
+  (((c) >= '0' && (c) <= '9' && (c) != '2' && (c) != '6') || (c) == '!' || (c) == '|' || (c) == '@' || (c) == '$' || \
+   (c) == '+')
+#define SV_IS_LSYM(c) (SV_IS_LEET(c) && (c) != '!' && (c) != '|' && (c) != '+')
+#define SV_IS_SPACER(c) \
+  ((c) == ' ' || (c) == '.' || (c) == '-' || (c) == '_' || (c) == '*' || (c) == '|' || (c) == '/')
+#define SV_CLASS(c)                                                                                             \
+  ((SV_IS_ALPHA(c) || SV_IS_DIGIT(c) || (c) == '+' || (c) == '/' || (c) == '-' || (c) == '_' ? SV_B64 : 0) |     \
+   (SV_IS_ALPHA(c) ? SV_ALPHA : 0) | (SV_IS_LSYM(c) ? SV_LSYM : 0) |                                             \
+   (SV_IS_ALPHA(c) || SV_IS_LSYM(c) || SV_IS_DIGIT(c) ? SV_WORD : 0) | (SV_IS_LEET(c) ? SV_LEET : 0) |           \
+   (SV_IS_SPACER(c) ? SV_SPACER : 0))
+#define SV4(c) SV_CLASS(c), SV_CLASS((c) + 1), SV_CLASS((c) + 2), SV_CLASS((c) + 3)
+#define SV16(c) SV4(c), SV4((c) + 4), SV4((c) + 8), SV4((c) + 12)
+#define SV64(c) SV16(c), SV16((c) + 16), SV16((c) + 32), SV16((c) + 48)
+static const unsigned char sv_class[256] = {SV64(0), SV64(64), SV64(128), SV64(192)};
 
 static void mark(size_t *cnt, size_t *a, size_t *b, size_t s, size_t e) {
   if (!(*cnt)++) *a = s;
@@ -392,9 +415,20 @@ void guard_norm_survey(const char *s, size_t n, guard_norm_marks *m) {
   size_t streak = 0, streak_a = 0, last_single = (size_t)-1;  /* letter spacing */
   size_t cl_n = 0, cl_a = 0, cl_b = 0;  /* the current cluster of leet words (gaps < 24 bytes) */
   for (size_t i = 0; i <= n;) {
-    unsigned char c = i < n ? u[i] : 0;
+    unsigned char c = i < n ? u[i] : 0;  /* the NUL past the end classifies as nothing */
+    unsigned k = sv_class[c];
+    /* the common case: a letter after a letter extends the base64 run and the word and is no
+     * single letter; so does every letter up to the end of the word */
+    if ((k & SV_ALPHA) && i > 0 && (sv_class[u[i - 1]] & SV_ALPHA)) {
+      size_t j = i + 1;
+      while (j < n && (sv_class[u[j]] & SV_ALPHA)) j++;
+      run += j - i;
+      letters += j - i;
+      i = j;
+      continue;
+    }
     /* base64/hex runs: [A-Za-z0-9+/_-]{24,} then '=' padding */
-    if (i < n && b64_char(c)) run++;
+    if (k & SV_B64) run++;
     else {
       if (run >= 24 && m->nrun < GUARD_NORM_MAX_RUNS) {
         size_t e = i;
@@ -405,13 +439,13 @@ void guard_norm_survey(const char *s, size_t n, guard_norm_marks *m) {
       run = 0;
     }
     /* leetspeak words */
-    bool alpha = is_alpha((char)c), lsym = c && leet((char)c) && c != '!' && c != '|' && c != '+';
-    if (i < n && (alpha || lsym || (c >= '0' && c <= '9'))) {
+    bool alpha = k & SV_ALPHA, lsym = k & SV_LSYM;
+    if (k & SV_WORD) {
       if (!in_word) { in_word = true; w0 = i; letters = leets = 0; leet_adj = false; }
       letters += alpha;
       leets += lsym;
-      if (lsym && i > w0 && is_alpha((char)u[i - 1])) leet_adj = true;
-      if (alpha && i > w0 && leet((char)u[i - 1])) leet_adj = true;
+      if (lsym && i > w0 && (sv_class[u[i - 1]] & SV_ALPHA)) leet_adj = true;
+      if (alpha && i > w0 && (sv_class[u[i - 1]] & SV_LEET)) leet_adj = true;
     } else if (in_word) {
       in_word = false;
       if (letters && leets && leet_adj && i - w0 <= 20) {
@@ -421,10 +455,10 @@ void guard_norm_survey(const char *s, size_t n, guard_norm_marks *m) {
         if (cl_n > m->leet) { m->leet = cl_n; m->leet_a = cl_a; m->leet_b = cl_b; }
       }
     }
-    /* single letters separated by one or two spacers */
-    if (i < n && alpha && (i == 0 || !is_alpha((char)u[i - 1])) && (i + 1 >= n || !is_alpha((char)u[i + 1]))) {
+    /* single letters separated by one or two spacers (a letter after a letter never gets here) */
+    if (alpha && (i + 1 >= n || !(sv_class[u[i + 1]] & SV_ALPHA))) {
       size_t gap = last_single == (size_t)-1 ? 0 : i - last_single - 1;
-      bool joined = gap >= 1 && gap <= 2 && is_spacer((char)u[i - 1]) && is_spacer((char)u[i - gap]);
+      bool joined = gap >= 1 && gap <= 2 && (sv_class[u[i - 1]] & SV_SPACER) && (sv_class[u[i - gap]] & SV_SPACER);
       if (joined) streak++;
       else { streak = 1; streak_a = i; }
       last_single = i;
@@ -441,9 +475,11 @@ void guard_norm_survey(const char *s, size_t n, guard_norm_marks *m) {
     uint32_t cp = u8dec(s, n, i, &cl);
     bool next_latin = i + cl < n && is_alpha((char)u[i + cl]), prev_latin = i > 0 && is_alpha((char)u[i - 1]);
     /* fullwidth punctuation is ordinary CJK typography; fullwidth letters and digits are not */
-    char wm = wide_or_math(cp);
+    char wm = cp >= 0xFF01 ? wide_or_math(cp) : 0;
     bool wide_alnum = wm && ((wm >= '0' && wm <= '9') || is_alpha(wm));
-    if ((confusable(cp) && (next_latin || prev_latin)) || wide_alnum) mark(&m->homo, &m->homo_a, &m->homo_b, i, i + cl);
+    /* the look-alike table is only searched next to a Latin letter (and holds nothing past U+051D) */
+    if (((next_latin || prev_latin) && cp <= 0x51D && confusable(cp)) || wide_alnum)
+      mark(&m->homo, &m->homo_a, &m->homo_b, i, i + cl);
     i += cl;
   }
 }
