@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libuv1-dev node-llhttp libcurl4-openssl-dev libssl-dev libcjson-dev libyaml-dev
-  libsqlite3-dev sqlite3 libpq-dev libhiredis-dev libhyperscan-dev libpcre2-dev zlib1g-dev
+  libsqlite3-dev sqlite3 libpq-dev postgresql-15 postgresql-client-15 libhiredis-dev libhyperscan-dev libpcre2-dev zlib1g-dev
   libcmocka-dev
   wrk nginx-light procps curl
   chromium

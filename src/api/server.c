@@ -236,6 +236,8 @@ int kl_api_serve(const kl_config *cfg, kl_err *err) {
   }
   kl_store_opts so = {
       .data_dir = cfg->data_dir,
+      .backend = cfg->store_backend,
+      .url = cfg->store_url,
       .queue_capacity = cfg->trace_queue_capacity,
       .batch_max = cfg->trace_batch_max,
       .flush_interval_ms = cfg->trace_flush_interval_ms,

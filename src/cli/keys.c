@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int usage_err(const char *msg, const char *arg) {
@@ -45,6 +46,13 @@ int kl_cli_keys(int argc, char **argv) {
     data_dir = cfg->data_dir;
   }
   kl_store_opts so = {.data_dir = data_dir};
+  if (cfg) { /* the store the config names; with --data-dir alone, KEEL_STORE_URL's (as serve's default) */
+    so.backend = cfg->store_backend;
+    so.url = cfg->store_url;
+  } else if (getenv("KEEL_STORE_URL") && *getenv("KEEL_STORE_URL")) {
+    so.backend = "postgres";
+    so.url = getenv("KEEL_STORE_URL");
+  }
   char pk[KL_API_KEY_BUF], sk[KL_API_KEY_BUF];
   int rc = kl_api_key_create(&so, project, pk, sk, &err);
   if (rc != 0) {

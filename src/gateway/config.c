@@ -40,7 +40,12 @@ static const field top_fields[] = {
     {"admin_key", F_STR, offsetof(kl_config, admin_key), 0, 0},
     {"workers", F_INT, offsetof(kl_config, workers), 0, 1024},
     OTHER("log_level"), OTHER("limits"), OTHER("trace"), OTHER("mock"), OTHER("prices"), OTHER("models"),
-    OTHER("guardrails"), OTHER("export"),
+    OTHER("guardrails"), OTHER("export"), OTHER("store"),
+};
+
+static const field store_fields[] = {
+    {"backend", F_STR, offsetof(kl_config, store_backend), 1, 0},
+    {"url", F_STR, offsetof(kl_config, store_url), 0, 0},
 };
 
 static const field limit_fields[] = {
@@ -465,7 +470,8 @@ static bool load_top(walk *w, kl_config *c, const yaml_node_t *root, bool *model
   }
   if (!section(w, kl_cfg_get(w, root, "limits"), limit_fields, NF(limit_fields), c, "limits") ||
       !section(w, kl_cfg_get(w, root, "trace"), trace_fields, NF(trace_fields), c, "trace") ||
-      !section(w, kl_cfg_get(w, root, "mock"), mock_fields, NF(mock_fields), c, "mock"))
+      !section(w, kl_cfg_get(w, root, "mock"), mock_fields, NF(mock_fields), c, "mock") ||
+      !section(w, kl_cfg_get(w, root, "store"), store_fields, NF(store_fields), c, "store"))
     return false;
   if ((n = kl_cfg_get(w, root, "prices")) && !load_prices(w, c, n)) return false;
   if ((n = kl_cfg_get(w, root, "guardrails")) && !kl_cfg_load_guardrails(w, c, n)) return false;
@@ -500,6 +506,9 @@ static kl_config *defaults(void) {
   c->trace_flush_interval_ms = 50;
   c->trace_capture_content = true;
   c->trace_fulltext = false;  /* ~50 us of writer CPU per observation: opt-in */
+  const char *su = getenv("KEEL_STORE_URL"); /* a file's store section replaces both */
+  c->store_backend = kl_cfg_strdup(su && *su ? "postgres" : "sqlite");
+  c->store_url = su && *su ? kl_cfg_strdup(su) : NULL;
   return c;
 }
 
@@ -653,6 +662,8 @@ void kl_config_free(kl_config *c) {
   free(c->path);
   free(c->listen_host);
   free(c->data_dir);
+  free(c->store_backend);
+  free_secret(c->store_url); /* may hold a password */
   free_secret(c->admin_key);
   free(c->log_level);
   for (size_t i = 0; i < c->nmodels; i++) {

@@ -16,6 +16,9 @@
  *           capture_content: true,
  *           fulltext: false,         # index inputs/outputs for the query API's q= (~50 us per row)
  *           retention_days: 0}       # delete traces older than this; 0 = keep forever
+ *   store: {backend: sqlite,         # sqlite (a file in data_dir) | postgres (shared by instances)
+ *           url: ${KEEL_PG_URL}}     # postgres: libpq URL/conninfo; with no store section, the
+ *                                    # environment's KEEL_STORE_URL selects postgres at that URL
  *   mock: {latency_ms: 0, chunk_delay_ms: 0}
  *   prices:                         # overrides of the built-in table, USD per 1M tokens
  *     - {model: my-model, input: 0.5, output: 1.5, input_cached: 0.25, input_cache_write: 0.6, output_reasoning: 1.5}
@@ -145,6 +148,8 @@ typedef struct kl_config {
   int trace_flush_interval_ms;
   bool trace_fulltext;
   int trace_retention_days;
+  char *store_backend;     /* `store.backend`: "sqlite" (default) | "postgres" */
+  char *store_url;         /* `store.url` (postgres); NULL = none */
   int mock_latency_ms, mock_chunk_delay_ms;
   kl_model_cfg *models;
   size_t nmodels;

@@ -61,5 +61,6 @@ typedef struct kl_backend_vt {
 } kl_backend_vt;
 
 extern const kl_backend_vt kl_backend_sqlite;
+extern const kl_backend_vt kl_backend_postgres; /* pg.c */
 
 #endif

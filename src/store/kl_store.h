@@ -18,7 +18,8 @@
  * (uv_queue_work), never from an event loop.  Each call uses a pooled read connection.
  *
  * Backends: the functions below dispatch through an internal vtable (store/backend.h) so a
- * PostgreSQL backend can sit beside SQLite; today only "sqlite" exists. */
+ * PostgreSQL backend sits beside SQLite: "sqlite" (one process, a file in data_dir) and
+ * "postgres" (store/pg*.c; several keel instances may share one database). */
 #ifndef KL_STORE_H
 #define KL_STORE_H
 
@@ -144,7 +145,9 @@ typedef struct kl_score {
 } kl_score;
 
 typedef struct kl_store_opts {
-  const char *backend;        /* "sqlite" (default) */
+  const char *backend;        /* "sqlite" (default) | "postgres" ("postgresql") */
+  const char *url;            /* postgres: libpq connection string or postgresql:// URL
+                               * (the spill file still lives in data_dir) */
   const char *data_dir;       /* created if missing; holds keel.db and spill.jsonl */
   size_t queue_capacity;      /* default 65536 observations */
   size_t batch_max;           /* default 512 per transaction */

@@ -57,6 +57,14 @@ static char *path_join(const char *dir, const char *name) {
   return p;
 }
 
+/* "sqlite" (also NULL / ""), "postgres" or "postgresql"; NULL + 400 otherwise. */
+static const kl_backend_vt *kl_store_backend(const char *name, kl_err *err) {
+  if (!name || !*name || strcmp(name, "sqlite") == 0) return &kl_backend_sqlite;
+  if (strcmp(name, "postgres") == 0 || strcmp(name, "postgresql") == 0) return &kl_backend_postgres;
+  kl_err_set(err, 400, "store: unknown backend \"%s\" (supported: sqlite, postgres)", name);
+  return NULL;
+}
+
 kl_store *kl_store_open(const kl_store_opts *opts, kl_err *err) {
   kl_store_opts o = opts ? *opts : (kl_store_opts){0};
   if (!o.backend || !*o.backend) o.backend = "sqlite";
@@ -64,12 +72,8 @@ kl_store *kl_store_open(const kl_store_opts *opts, kl_err *err) {
   if (!o.queue_capacity) o.queue_capacity = DEFAULT_QUEUE;
   if (!o.batch_max) o.batch_max = DEFAULT_BATCH;
   if (o.flush_interval_ms <= 0) o.flush_interval_ms = DEFAULT_FLUSH_MS;
-  const kl_backend_vt *vt = NULL;
-  if (strcmp(o.backend, "sqlite") == 0) vt = &kl_backend_sqlite;
-  if (!vt) {
-    kl_err_set(err, 400, "store: unknown backend \"%s\" (supported: sqlite)", o.backend);
-    return NULL;
-  }
+  const kl_backend_vt *vt = kl_store_backend(o.backend, err);
+  if (!vt) return NULL;
   if (mkdirs(o.data_dir, err) != 0) return NULL;
 
   kl_store *s = calloc(1, sizeof *s);
@@ -330,18 +334,16 @@ int kl_store_key_get(kl_store *s, const char *public_key, kl_store_key *out, kl_
 int kl_store_key_create(const kl_store_opts *opts, const char *project, const kl_store_key *k, kl_err *err) {
   kl_store_opts o = opts ? *opts : (kl_store_opts){0};
   if (!o.data_dir || !*o.data_dir) o.data_dir = "./keel-data";
-  if (o.backend && *o.backend && strcmp(o.backend, "sqlite") != 0) {
-    kl_err_set(err, 400, "store: unknown backend \"%s\" (supported: sqlite)", o.backend);
-    return -1;
-  }
+  const kl_backend_vt *vt = kl_store_backend(o.backend, err);
+  if (!vt) return -1;
   if (!project || !*project || strlen(project) > KL_OBS_ID_MAX || !k || !k->public_key[0]) {
     kl_err_set(err, 400, "store: a key needs a project name (1..%d bytes) and a public key", KL_OBS_ID_MAX);
     return -1;
   }
   if (mkdirs(o.data_dir, err) != 0) return -1;
-  void *be = kl_backend_sqlite.open(&o, err);
+  void *be = vt->open(&o, err);
   if (!be) return -1;
-  int rc = kl_backend_sqlite.key_create(be, project, k, err);
-  kl_backend_sqlite.close(be);
+  int rc = vt->key_create(be, project, k, err);
+  vt->close(be);
   return rc;
 }

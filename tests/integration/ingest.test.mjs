@@ -11,7 +11,7 @@ import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-tra
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { startKeel, getJSON, rawExchange, KEEL_BIN } from './lib.mjs';
+import { startKeel, getJSON, rawExchange, KEEL_BIN, pgEnv } from './lib.mjs';
 
 const ADMIN = 'admin-secret-for-ingest-tests';
 let keel, key, other;
@@ -19,7 +19,7 @@ let keel, key, other;
 function createKey(dataDir, project) {
   return new Promise((resolve, reject) => {
     const args = ['keys', 'create', '--data-dir', dataDir, '--json', ...(project ? ['--project', project] : [])];
-    execFile(KEEL_BIN, args, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout))));
+    execFile(KEEL_BIN, args, { env: { ...process.env, ...pgEnv(dataDir) } }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout))));
   });
 }
 const basic = (k) => `Basic ${Buffer.from(`${k.public_key}:${k.secret_key}`).toString('base64')}`;

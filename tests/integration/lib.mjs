@@ -1,11 +1,42 @@
 // lib.mjs: starts the real keel binary (and its mock upstream) for integration tests.
 // Every server listens on 127.0.0.1 port 0; the port is read from the log line it prints,
 // which also tells us it is ready.  Each keel gets a fresh data dir under the OS temp dir.
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
+
+// PostgreSQL (ctest's pg/ tests set KEEL_TEST_PG_URL): each data dir gets a database of its
+// own, created here with psql, and keel is pointed at it with KEEL_STORE_URL, so a restart on
+// the same data dir finds its data again and no two tests share one.
+export const PG_URL = process.env.KEEL_TEST_PG_URL || '';
+const pgDbs = new Map(); // dataDir -> database url
+let pgSeq = 0;
+function psql(url, sql) {
+  execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-qc', sql], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+function dbUrl(name) {
+  const u = new URL(PG_URL);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+// A new empty database; returns its url.
+export function pgCreateDb() {
+  const name = `keel_t_${process.pid}_${pgSeq++}`;
+  psql(PG_URL, `CREATE DATABASE ${name}`);
+  return dbUrl(name);
+}
+export function pgDropDb(url) {
+  const name = new URL(url).pathname.slice(1);
+  try { psql(PG_URL, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); } catch { /* the cluster goes anyway */ }
+}
+// The environment that points keel (serve, keys create) at dataDir's database; {} on SQLite.
+export function pgEnv(dataDir) {
+  if (!PG_URL) return {};
+  if (!pgDbs.has(dataDir)) pgDbs.set(dataDir, pgCreateDb());
+  return { KEEL_STORE_URL: pgDbs.get(dataDir) };
+}
 
 export const KEEL_BIN = process.env.KEEL_BIN || new URL('../../build/keel', import.meta.url).pathname;
 
@@ -64,7 +95,7 @@ export async function startKeel(opts = {}) {
     args.push('--config', cfgPath);
   }
   args.push(...(opts.args || []));
-  const env = { ...process.env, ...(opts.env || {}) };
+  const env = { ...process.env, ...pgEnv(dataDir), ...(opts.env || {}) };
   if (!opts.env || !('OPENAI_API_KEY' in opts.env)) delete env.OPENAI_API_KEY;
   if (!opts.env || !('ANTHROPIC_API_KEY' in opts.env)) delete env.ANTHROPIC_API_KEY;
   if (!opts.env || !('KEEL_ADMIN_KEY' in opts.env)) delete env.KEEL_ADMIN_KEY;
@@ -79,14 +110,19 @@ export async function startKeel(opts = {}) {
       if (cfgPath) rmSync(cfgPath, { force: true });
       return code;
     },
-    cleanup() { rmSync(dataDir, { recursive: true, force: true }); },
+    cleanup() {
+      rmSync(dataDir, { recursive: true, force: true });
+      if (pgDbs.has(dataDir) && !(opts.env && opts.env.KEEL_STORE_URL)) pgDropDb(pgDbs.get(dataDir));
+      pgDbs.delete(dataDir);
+    },
   };
 }
 
 // Runs keel and returns {code, stderr} (for start-up failures).
 export function runKeel(args, env = {}) {
   return new Promise((resolve) => {
-    const e = { ...process.env, ...env };
+    const dd = args.indexOf('--data-dir');
+    const e = { ...process.env, ...(dd >= 0 ? pgEnv(args[dd + 1]) : {}), ...env };
     delete e.KEEL_ADMIN_KEY;
     Object.assign(e, env);
     const proc = spawn(KEEL_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'], env: e });

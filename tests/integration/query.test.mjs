@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { startKeel, getJSON, chat, chatStream, KEEL_BIN } from './lib.mjs';
+import { startKeel, getJSON, chat, chatStream, KEEL_BIN, pgEnv } from './lib.mjs';
 
 const ADMIN = 'admin-secret-for-query-tests';
 const admin = { authorization: `Bearer ${ADMIN}` };
@@ -14,7 +14,7 @@ let keel, key, other;
 function createKey(dataDir, project) {
   return new Promise((resolve, reject) => {
     const args = ['keys', 'create', '--data-dir', dataDir, '--json', ...(project ? ['--project', project] : [])];
-    execFile(KEEL_BIN, args, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout))));
+    execFile(KEEL_BIN, args, { env: { ...process.env, ...pgEnv(dataDir) } }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout))));
   });
 }
 const basic = (k) => ({ authorization: `Basic ${Buffer.from(`${k.public_key}:${k.secret_key}`).toString('base64')}` });

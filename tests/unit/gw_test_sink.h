@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "gateway/kl_gateway.h"
+#include "store_test_pg.h"
 
 typedef struct sink {
   int status;
@@ -74,6 +75,7 @@ static int gw_setup(void **state, const char *yaml) {
   f->cfg = kl_config_parse(yaml, strlen(yaml), "test.yaml", &e);
   if (!f->cfg) fail_msg("config: %s", e.msg);
   kl_store_opts so = {.data_dir = f->dir};
+  kl_test_store_opts(&so);
   f->store = kl_store_open(&so, &e);
   assert_non_null(f->store);
   f->gw = kl_gateway_new(f->cfg, f->store, &e);

@@ -17,6 +17,7 @@
 
 #include "llm/anthropic.h"
 #include "trace/kl_trace.h"
+#include "store_test_pg.h"
 
 static void usd_eq(double got, double want, int line) {
   if (!(fabs(got - want) < 1e-12 + fabs(want) * 1e-9)) fail_msg("line %d: cost %.17g, want %.17g", line, got, want);
@@ -61,6 +62,7 @@ static cJSON *trace_one(const char *model, const char *upstream, kl_usage u) {
   assert_non_null(mkdtemp(dir));
   kl_err e = {0};
   kl_store_opts so = {.data_dir = dir};
+  kl_test_store_opts(&so);
   kl_store *s = kl_store_open(&so, &e);
   assert_non_null(s);
   kl_tracer_opts o = {.store = s, .prices = P};

@@ -15,6 +15,7 @@
 
 #include "llm/anthropic.h"
 #include "trace/kl_trace.h"
+#include "store_test_pg.h"
 
 static void usd_eq(double got, double want, int line) {
   if (!(fabs(got - want) < 1e-12 + fabs(want) * 1e-9)) fail_msg("line %d: cost %.17g, want %.17g", line, got, want);
@@ -227,6 +228,7 @@ static void test_reported_cost_and_convention_stored(void **state) {
   assert_non_null(mkdtemp(dir));
   kl_err e = {0};
   kl_store_opts so = {.data_dir = dir};
+  kl_test_store_opts(&so);
   kl_store *s = kl_store_open(&so, &e);
   assert_non_null(s);
   kl_prices *p = kl_prices_load_default(&e);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "store/kl_store.h"
+#include "store_test_pg.h"
 
 static char g_dir[64];
 static kl_store *g_s;
@@ -31,6 +32,7 @@ static int open_with_queue(size_t qcap) {
   strcpy(g_dir, "/tmp/kl-conc-XXXXXX");
   if (!mkdtemp(g_dir)) return -1;
   kl_store_opts o = {.data_dir = g_dir, .queue_capacity = qcap};
+  kl_test_store_opts(&o);
   kl_err err;
   kl_err_clear(&err);
   g_s = kl_store_open(&o, &err);

@@ -20,6 +20,7 @@
 
 #include "api/api_internal.h"
 #include "store/store_int.h"
+#include "store_test_pg.h"
 
 #define S 1000000000LL
 #define MS 1000000LL
@@ -38,6 +39,7 @@ static kl_store *open_opts(fx *f, kl_store_opts o) {
   o.data_dir = f->dir;
   o.flush_interval_ms = 5;
   o.merge = kl_api_ingest_merge;
+  kl_test_store_opts(&o);
   kl_err err;
   kl_err_clear(&err);
   kl_store *s = kl_store_open(&o, &err);

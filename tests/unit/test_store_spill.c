@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "store/store_int.h"
+#include "store_test_pg.h"
 
 typedef struct {
   char dir[64];
@@ -44,6 +45,7 @@ static int teardown(void **state) {
 
 static kl_store *open_store(const char *dir, size_t qcap) {
   kl_store_opts o = {.data_dir = dir, .queue_capacity = qcap, .batch_max = 3, .flush_interval_ms = 5};
+  kl_test_store_opts(&o);
   kl_err err;
   kl_err_clear(&err);
   kl_store *s = kl_store_open(&o, &err);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "trace/kl_trace.h"
+#include "store_test_pg.h"
 
 typedef struct { const char *k[8], *v[8]; int n; } hdrs;
 static const char *hget(void *ud, const char *name) {
@@ -126,6 +127,7 @@ static void test_generation_to_store(void **st) {
   assert_non_null(mkdtemp(dir));
   kl_err e = {0};
   kl_store_opts so = {.data_dir = dir};
+  kl_test_store_opts(&so);
   kl_store *s = kl_store_open(&so, &e);
   assert_non_null(s);
   kl_prices *p = kl_prices_load_default(&e);

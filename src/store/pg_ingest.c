@@ -1,0 +1,291 @@
+/* pg_ingest.c: partial records (Langfuse/OTLP observations and trace records, merged with
+ * the stored row) and scores, for the PostgreSQL backend's write path.
+ *
+ * ingest_sqlite.c's logic, statement for statement (read it first): a partial record is read
+ * back, folded with `merge` (creates under updates, older under newer) and written back; a
+ * trace record upserts `traces` and is copied onto the trace's observations; an update that
+ * names no trace is kept under trace "" until its create arrives.  Runs inside pg_write.c's
+ * batch transaction with its advisory locks held, so two instances never interleave here. */
+#include "store/pg_write_int.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *col_str(kl_arena *a, const PGresult *r, int col) {
+  return PQgetisnull(r, 0, col) ? NULL : kl_arena_strdup(a, PQgetvalue(r, 0, col));
+}
+static void col_id(char dst[KL_OBS_ID_MAX + 1], const PGresult *r, int col) {
+  snprintf(dst, KL_OBS_ID_MAX + 1, "%s", PQgetisnull(r, 0, col) ? "" : PQgetvalue(r, 0, col));
+}
+
+/* Reads the stored row (project, trace, id) as a patch.  1 found, 0 not, -1 error. */
+static int load_obs(kl_pgw *w, const char *project, const char *trace, const char *id, kl_obs_patch *out,
+                    kl_err *err) {
+  kl_pg_params ps = {.n = 3, .v = {project, trace, id}};
+  PGresult *r = kl_pgw_exec(w, W_SEL, &ps, err);
+  if (!r) return -1;
+  if (PQntuples(r) == 0) {
+    PQclear(r);
+    return 0;
+  }
+  kl_arena *a = w->p.arena;
+  memset(out, 0, sizeof *out);
+  kl_obs *o = &out->obs;
+  col_id(o->id, r, OC_ID);
+  col_id(o->trace_id, r, OC_TRACE);
+  col_id(o->parent_id, r, OC_PARENT);
+  o->project_id = kl_arena_strdup(a, project);
+  static const struct { int col; size_t off; } strs[] = {
+      {OC_TYPE, offsetof(kl_obs, type)}, {OC_NAME, offsetof(kl_obs, name)}, {OC_LEVEL, offsetof(kl_obs, level)},
+      {OC_STATUS_MSG, offsetof(kl_obs, status_message)}, {OC_MODEL, offsetof(kl_obs, model)},
+      {OC_PROVIDER, offsetof(kl_obs, provider)}, {OC_UPMODEL, offsetof(kl_obs, upstream_model)},
+      {OC_PARAMS, offsetof(kl_obs, model_params_json)}, {OC_INPUT, offsetof(kl_obs, input_json)},
+      {OC_OUTPUT, offsetof(kl_obs, output_json)}, {OC_METADATA, offsetof(kl_obs, metadata_json)},
+      {OC_FINISH, offsetof(kl_obs, finish_reason)}, {OC_USAGE, offsetof(kl_obs, usage_json)},
+      {OC_COST, offsetof(kl_obs, cost_json)}, {OC_TRACE_NAME, offsetof(kl_obs, trace_name)},
+      {OC_USER, offsetof(kl_obs, user_id)}, {OC_SESSION, offsetof(kl_obs, session_id)},
+      {OC_TAGS, offsetof(kl_obs, tags_json)}, {OC_ENV, offsetof(kl_obs, environment)},
+      {OC_RELEASE, offsetof(kl_obs, release)},
+  };
+  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+    *(const char **)((char *)o + strs[i].off) = col_str(a, r, strs[i].col);
+  o->http_status = (int)kl_pg_i64(r, 0, OC_HTTP);
+  o->start_ns = kl_pg_i64(r, 0, OC_START);
+  o->end_ns = kl_pg_i64(r, 0, OC_END);
+  o->completion_start_ns = kl_pg_i64(r, 0, OC_CSTART);
+  o->usage_input = kl_pg_i64(r, 0, OC_U_IN);
+  o->usage_input_cached = kl_pg_i64(r, 0, OC_U_CACHED);
+  o->usage_input_cache_write = kl_pg_i64(r, 0, OC_U_CWRITE);
+  o->usage_output = kl_pg_i64(r, 0, OC_U_OUT);
+  o->usage_output_reasoning = kl_pg_i64(r, 0, OC_U_REASON);
+  o->usage_estimated = kl_pg_i64(r, 0, OC_U_EST) != 0;
+  o->cost_usd = kl_pg_isnull(r, 0, OC_COST_USD) ? -1 : kl_pg_f64(r, 0, OC_COST_USD);
+  out->version = col_str(a, r, OC_VERSION);
+  out->prompt_name = col_str(a, r, OC_PROMPT_NAME);
+  out->prompt_version = kl_pg_i64(r, 0, OC_PROMPT_VERSION);
+  if (kl_pg_isnull(r, 0, OC_INGEST_SET)) {
+    out->set = KL_OBS_F_ALL; /* keel's own row: complete, a create */
+  } else {
+    out->set = (uint32_t)kl_pg_i64(r, 0, OC_INGEST_SET) & KL_OBS_F_ALL;
+    out->update = kl_pg_i64(r, 0, OC_INGEST_UPDATE) != 0;
+    out->received_ns = kl_pg_i64(r, 0, OC_INGEST_NS);
+  }
+  PQclear(r);
+  return 1;
+}
+
+/* The trace's row (TRACE_EXPLICIT, start_ns, ingest_set, ingest_ns) or NULL (also on error:
+ * *failed then). */
+static PGresult *load_trace(kl_pgw *w, const char *project, const char *trace, bool *failed, kl_err *err) {
+  kl_pg_params ps = {.n = 2, .v = {project, trace}};
+  PGresult *r = kl_pgw_exec(w, W_TSEL, &ps, err);
+  *failed = !r;
+  if (r && PQntuples(r) == 0) {
+    PQclear(r);
+    return NULL;
+  }
+  return r;
+}
+
+/* Fills the trace-level fields the observation did not carry from the trace's record. */
+static int fill_from_trace(kl_pgw *w, kl_obs_patch *p, kl_err *err) {
+  if (!p->obs.trace_id[0]) return 0;
+  bool failed;
+  PGresult *r = load_trace(w, p->obs.project_id, p->obs.trace_id, &failed, err);
+  if (!r) return failed ? -1 : 0;
+  if (!kl_pg_isnull(r, 0, 11)) {
+    uint32_t tset = (uint32_t)kl_pg_i64(r, 0, 11);
+    static const struct { uint32_t bit; int col; size_t off; } f[] = {
+        {KL_OBS_F_TRACE_NAME, 0, offsetof(kl_obs, trace_name)}, {KL_OBS_F_USER, 1, offsetof(kl_obs, user_id)},
+        {KL_OBS_F_SESSION, 2, offsetof(kl_obs, session_id)},    {KL_OBS_F_TAGS, 3, offsetof(kl_obs, tags_json)},
+        {KL_OBS_F_ENVIRONMENT, 4, offsetof(kl_obs, environment)}, {KL_OBS_F_RELEASE, 5, offsetof(kl_obs, release)},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+      if ((tset & f[i].bit) && !(p->set & f[i].bit))
+        *(const char **)((char *)&p->obs + f[i].off) = col_str(w->p.arena, r, f[i].col);
+  }
+  PQclear(r);
+  return 0;
+}
+
+/* Writes one merged row with W_INS_NEW (returns 1 when it was inserted) or W_UPSERT. */
+static int put_row(kl_pgw *w, int st, const kl_obs_patch *p, kl_err *err) {
+  kl_pgw_arrs *a = w->arr;
+  kl_pgw_arr_begin(a, NOBS);
+  kl_pgw_put_obs(a, &p->obs, p);
+  kl_pg_params ps;
+  kl_pgw_arr_params(a, &ps);
+  PGresult *r = kl_pgw_exec(w, st, &ps, err);
+  if (!r) return -1;
+  int n = st == W_INS_NEW ? PQntuples(r) : 1;
+  PQclear(r);
+  return n;
+}
+
+
+static void defaults(kl_obs_patch *p) {
+  if (!(p->set & KL_OBS_F_START)) p->obs.start_ns = p->received_ns > 0 ? p->received_ns : kl_now_ns();
+  if (!(p->set & KL_OBS_F_COST)) p->obs.cost_usd = -1;
+}
+
+static bool underneath(const kl_obs_patch *r, const kl_obs_patch *cur) {
+  return (!r->update && cur->update) || r->received_ns < cur->received_ns;
+}
+
+static int write_trace_record(kl_pgw *w, const kl_obs_patch *r, kl_obs_merge_fn merge, kl_err *err);
+
+int kl_pgw_write_patch(kl_pgw *w, const kl_obs_patch *in, kl_obs_merge_fn merge, bool *orphans, kl_pgw_redo *rd,
+                       kl_err *err) {
+  if (!merge) {
+    kl_err_set(err, 500, "store: a partial record needs a merge function (kl_store_opts.merge)");
+    return -1;
+  }
+  if (in->trace_record) return write_trace_record(w, in, merge, err);
+  kl_obs_patch rec = *in;
+  const char *project = kl_pgw_project(in->obs.project_id);
+  rec.obs.project_id = project;
+  if (!rec.obs.trace_id[0]) { /* an update that did not say its trace */
+    kl_pg_params ps = {.n = 2, .v = {project, rec.obs.id}};
+    PGresult *r = kl_pgw_exec(w, W_FIND, &ps, err);
+    if (!r) return -1;
+    if (PQntuples(r)) col_id(rec.obs.trace_id, r, 0);
+    PQclear(r);
+    if (rec.obs.trace_id[0] && kl_pg_lock_trace(w, project, rec.obs.trace_id, err) != 0) return -1;
+  }
+  bool known_trace = rec.obs.trace_id[0] != 0;
+
+  if (!rec.update && known_trace && !*orphans) { /* fast path: a new create */
+    kl_obs_patch row = rec;
+    if (fill_from_trace(w, &row, err) != 0) return -1;
+    defaults(&row);
+    int n = put_row(w, W_INS_NEW, &row, err);
+    if (n < 0) return -1;
+    if (n == 1) return kl_pgw_trace_add_one(w, &row.obs, err);
+  }
+
+  kl_obs_patch cur, dst;
+  int have = 0;
+  bool was_orphan = false;
+  if (known_trace && *orphans) {
+    if ((have = load_obs(w, project, "", rec.obs.id, &cur, err)) < 0) return -1;
+    if (have) {
+      was_orphan = true;
+      kl_pg_params ps = {.n = 3, .v = {project, "", rec.obs.id}};
+      if (kl_pgw_run(w, W_DEL, &ps, err) != 0) return -1;
+    }
+  }
+  if (!have && (have = load_obs(w, project, rec.obs.trace_id, rec.obs.id, &cur, err)) < 0) return -1;
+  if (!have) {
+    dst = rec;
+  } else if (underneath(&rec, &cur)) {
+    dst = rec;
+    merge(&dst, &cur, w->p.arena);
+  } else {
+    dst = cur;
+    merge(&dst, &rec, w->p.arena);
+  }
+  memcpy(dst.obs.id, rec.obs.id, sizeof dst.obs.id);
+  memcpy(dst.obs.trace_id, rec.obs.trace_id, sizeof dst.obs.trace_id);
+  dst.obs.project_id = project;
+  if (fill_from_trace(w, &dst, err) != 0) return -1;
+  defaults(&dst);
+  bool replaced = have && !was_orphan;
+  if (put_row(w, replaced ? W_UPSERT : W_INS_NEW, &dst, err) < 0) return -1;
+  if (!known_trace) {
+    *orphans = true; /* kept under trace "": no trace aggregate until its create comes */
+    return 0;
+  }
+  if (replaced) {
+    kl_pgw_redo_push(w, rd, project, dst.obs.trace_id);
+    return 0;
+  }
+  return kl_pgw_trace_add_one(w, &dst.obs, err);
+}
+
+static int write_trace_record(kl_pgw *w, const kl_obs_patch *r, kl_obs_merge_fn merge, kl_err *err) {
+  const char *project = kl_pgw_project(r->obs.project_id);
+  bool failed;
+  PGresult *t = load_trace(w, project, r->obs.id, &failed, err);
+  if (failed) return -1;
+  kl_obs_patch dst = *r;
+  kl_arena *a = w->p.arena;
+  if (t && !kl_pg_isnull(t, 0, 11)) {
+    kl_obs_patch cur;
+    memset(&cur, 0, sizeof cur);
+    cur.trace_record = true;
+    cur.obs = r->obs; /* ids */
+    cur.obs.name = cur.obs.trace_name = col_str(a, t, 0);
+    cur.obs.user_id = col_str(a, t, 1);
+    cur.obs.session_id = col_str(a, t, 2);
+    cur.obs.tags_json = col_str(a, t, 3);
+    cur.obs.environment = col_str(a, t, 4);
+    cur.obs.release = col_str(a, t, 5);
+    cur.obs.metadata_json = col_str(a, t, 6);
+    cur.obs.input_json = col_str(a, t, 7);
+    cur.obs.output_json = col_str(a, t, 8);
+    cur.version = col_str(a, t, 9);
+    cur.obs.start_ns = kl_pg_i64(t, 0, 10);
+    cur.set = (uint32_t)kl_pg_i64(t, 0, 11) & KL_OBS_F_ALL;
+    cur.received_ns = kl_pg_i64(t, 0, 12);
+    if (underneath(r, &cur)) {
+      merge(&dst, &cur, a);
+    } else {
+      dst = cur;
+      merge(&dst, r, a);
+    }
+  }
+  PQclear(t);
+  memcpy(dst.obs.id, r->obs.id, sizeof dst.obs.id);
+  uint32_t set = dst.set;
+  const kl_obs *o = &dst.obs;
+  const char *name = (set & KL_OBS_F_TRACE_NAME) ? o->trace_name : (set & KL_OBS_F_NAME) ? o->name : NULL;
+  kl_pg_params ps = {.a = a};
+  kl_pg_p_text(&ps, project);
+  kl_pg_p_text(&ps, o->id);
+  kl_pg_p_text(&ps, name);
+  kl_pg_p_text(&ps, (set & KL_OBS_F_USER) ? o->user_id : NULL);
+  kl_pg_p_text(&ps, (set & KL_OBS_F_SESSION) ? o->session_id : NULL);
+  kl_pg_p_text(&ps, (set & KL_OBS_F_TAGS) ? o->tags_json : NULL);
+  kl_pg_p_text(&ps, (set & KL_OBS_F_ENVIRONMENT) ? o->environment : NULL);
+  kl_pg_p_text(&ps, (set & KL_OBS_F_RELEASE) ? o->release : NULL);
+  kl_pg_p_text(&ps, (set & KL_OBS_F_METADATA) ? o->metadata_json : NULL);
+  kl_pg_p_text(&ps, (set & KL_OBS_F_INPUT) ? o->input_json : NULL);
+  kl_pg_p_text(&ps, (set & KL_OBS_F_OUTPUT) ? o->output_json : NULL);
+  kl_pg_p_text(&ps, (set & KL_OBS_F_VERSION) ? dst.version : NULL);
+  bool has_start = (set & KL_OBS_F_START) && o->start_ns > 0;
+  kl_pg_p_i64(&ps, has_start ? o->start_ns : dst.received_ns > 0 ? dst.received_ns : kl_now_ns());
+  kl_pg_p_i64(&ps, set);
+  if (dst.received_ns) kl_pg_p_i64(&ps, dst.received_ns);
+  else kl_pg_p_text(&ps, NULL);
+  kl_pg_p_i64(&ps, has_start);
+  if (kl_pgw_run(w, W_TUPSERT, &ps, err) != 0) return -1;
+  /* copy the trace's fields onto the observations it already has */
+  kl_pg_params d = {.n = 8};
+  memcpy(d.v, ps.v, 8 * sizeof *d.v);
+  return kl_pgw_run(w, W_DENORM, &d, err);
+}
+
+int kl_pgw_write_score(kl_pgw *w, const kl_score *sc, kl_err *err) {
+  kl_pg_params ps = {.a = w->p.arena};
+  kl_pg_p_text_or_null(&ps, sc->id);
+  kl_pg_p_text(&ps, kl_pgw_project(sc->project_id));
+  kl_pg_p_text_or_null(&ps, sc->trace_id);
+  kl_pg_p_text_or_null(&ps, sc->observation_id);
+  kl_pg_p_text_or_null(&ps, sc->session_id);
+  kl_pg_p_text_or_null(&ps, sc->dataset_run_id);
+  kl_pg_p_text(&ps, sc->name ? sc->name : "");
+  const char *dt = sc->data_type ? sc->data_type : "NUMERIC";
+  if (!strcmp(dt, "NUMERIC") || !strcmp(dt, "BOOLEAN")) kl_pg_p_f64(&ps, sc->value);
+  else kl_pg_p_text(&ps, NULL);
+  kl_pg_p_text(&ps, sc->string_value);
+  kl_pg_p_text(&ps, dt);
+  kl_pg_p_text(&ps, sc->source ? sc->source : "API");
+  kl_pg_p_text(&ps, sc->comment);
+  kl_pg_p_text(&ps, sc->config_id);
+  kl_pg_p_text(&ps, sc->environment);
+  kl_pg_p_i64(&ps, sc->timestamp_ns ? sc->timestamp_ns : kl_now_ns());
+  kl_pg_p_text(&ps, sc->metadata_json);
+  return kl_pgw_run(w, W_SCORE, &ps, err);
+}

@@ -1,0 +1,211 @@
+/* pg_query_group.c: sessions and users for the PostgreSQL backend, aggregated from `traces`
+ * when asked, as query_group.c does on SQLite (same fields, order, cursors and limits).
+ *
+ * One statement per list: the groups (GROUP BY over traces; HAVING for the keyset; ORDER BY
+ * last_seen DESC, id DESC; LIMIT), then, for sessions, each listed session's distinct user
+ * ids by a correlated subquery over traces_session, so that list is built only for the
+ * page's rows, not for every group.
+ *
+ * Two answers depend on the order SQLite's scan visits traces: the cost sum (a float sum's
+ * last digit depends on the order of the additions) and user_ids (json_group_array(DISTINCT)
+ * lists users in the order the scan meets them).  That order is the time order of the index
+ * SQLite reads (traces_start when a window is given: newest first; traces_session: oldest
+ * first) or the table's insertion order, which is the time order whenever traces are
+ * written in time order (PostgreSQL keeps no insertion order).  We reproduce it with
+ * SUM(... ORDER BY) and DISTINCT ON.
+ *
+ * Group ids are compared and sorted with COLLATE "C" (byte order, SQLite's BINARY): these
+ * orders come from a sort of the groups anyway, never from an index, so the collation costs
+ * nothing and does not depend on the database's locale. */
+#include "store/pg_int.h"
+#include "store/sqlite_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SESSION_TRACES_MAX 1000
+#define USER_TRACES_MAX 100
+
+static const char *proj(const char *p) { return p && *p ? p : "default"; }
+static bool set(const char *s) { return s && *s; }
+
+/* columns: 0 id, 1 first, 2 last, 3 traces, 4 in, 5 out, 6 cost, 7 latency ns, 8 errors,
+ * 9 user_ids (sessions) / sessions (users) */
+#define AGG_COLS                                                                                     \
+  "MIN(start_ns) AS first_ns,MAX(start_ns) AS last_ns,COUNT(*),SUM(input_tokens),SUM(output_tokens)," \
+  "SUM(cost_usd ORDER BY %s),COALESCE(SUM(end_ns-start_ns),0),COUNT(*) FILTER (WHERE error_count>0)"
+/* The cost is a float sum, whose last digit depends on the order of the additions: SQLite
+ * adds in its scan order, which is the time order of the index it reads (traces_start when a
+ * window is given: newest first), or the table's (insertion order: the oldest first, as
+ * traces are normally written in time order). */
+#define OLDEST_FIRST "start_ns, id"
+#define NEWEST_FIRST "start_ns DESC, id DESC"
+
+typedef struct group_kind {
+  const char *col; /* session_id | user_id */
+  bool sessions;
+} group_kind;
+static const group_kind k_sessions = {"session_id", true};
+static const group_kind k_users = {"user_id", false};
+
+static void put_group_fields(kl_buf *b, const PGresult *r, int row, const group_kind *k, bool detail) {
+  kl_buf_puts(b, "\"id\":");
+  kl_pg_put_str(b, r, row, 0);
+  kl_buf_puts(b, ",\"first_seen\":");
+  kl_pg_put_iso(b, r, row, 1);
+  kl_buf_puts(b, ",\"last_seen\":");
+  kl_pg_put_iso(b, r, row, 2);
+  kl_buf_printf(b, ",\"%s\":%" PRId64, detail ? "trace_count" : "traces", kl_pg_i64(r, row, 3));
+  if (!k->sessions) kl_buf_printf(b, ",\"sessions\":%" PRId64, kl_pg_i64(r, row, 9));
+  kl_buf_printf(b, ",\"input_tokens\":%" PRId64 ",\"output_tokens\":%" PRId64 ",\"cost_usd\":", kl_pg_i64(r, row, 4),
+                kl_pg_i64(r, row, 5));
+  kl_pg_put_real(b, r, row, 6);
+  if (k->sessions) {
+    kl_buf_puts(b, ",\"latency_ms_total\":");
+    kl_pg_put_num(b, kl_pg_f64(r, row, 7) / 1e6);
+  }
+  kl_buf_printf(b, ",\"errors\":%" PRId64, kl_pg_i64(r, row, 8));
+  if (k->sessions) {
+    kl_buf_puts(b, ",\"user_ids\":");
+    kl_pg_put_json(b, r, row, 9, "[]");
+  }
+}
+
+static void put_group(kl_buf *b, const PGresult *r, int row, void *ud) { put_group_fields(b, r, row, ud, false); }
+
+/* The time window's conditions on traces (alias a) */
+static void put_window(kl_buf *sql, const char *a, int from, int to) {
+  if (from) kl_buf_printf(sql, " AND %sstart_ns>=$%d", a, from);
+  if (to) kl_buf_printf(sql, " AND %sstart_ns<$%d", a, to);
+}
+
+/* "SELECT g.*[, user_ids] FROM (SELECT <col>, aggregates FROM traces WHERE <where> GROUP BY
+ * <col> <tail>) g": where and tail are the caller's (tail: HAVING/ORDER/LIMIT). */
+static void group_sql(kl_buf *sql, const group_kind *k, int pp, int from, int to, const char *where, const char *tail,
+                      const char *scan_order) {
+  kl_buf_puts(sql, "SELECT g.*");
+  if (k->sessions) {
+    /* each user once, in the order the scan meets it first (see the top) */
+    const char *o = strcmp(scan_order, OLDEST_FIRST) ? "DESC" : "";
+    kl_buf_printf(sql,
+                  ",(SELECT '[' || string_agg(to_json(x.user_id)::text, ',' ORDER BY x.start_ns %s, x.id %s) || ']'"
+                  " FROM (SELECT DISTINCT ON (t.user_id) t.user_id, t.start_ns, t.id FROM traces t"
+                  " WHERE t.project_id=$%d AND t.session_id=g.gid AND t.user_id IS NOT NULL",
+                  o, o, pp);
+    put_window(sql, "t.", from, to);
+    kl_buf_printf(sql, " ORDER BY t.user_id, t.start_ns %s, t.id %s) x)", o, o);
+  }
+  kl_buf_printf(sql, " FROM (SELECT %s AS gid," AGG_COLS "%s FROM traces WHERE project_id=$%d %s GROUP BY %s %s) g",
+                k->col, scan_order, k->sessions ? "" : ",COUNT(DISTINCT session_id)", pp, where, k->col, tail);
+}
+
+static int list_groups(kl_pg *p, const group_kind *k, const kl_group_filter *f, kl_buf *out, kl_err *err) {
+  int limit = kl_query_limit(f->limit, err);
+  if (limit < 0) return -1;
+  bool have_cursor = set(f->cursor), asc = false;
+  int64_t cns = 0;
+  char cid[KL_OBS_ID_MAX + 1] = "";
+  if (have_cursor && kl_cursor_parse(f->cursor, &asc, &cns, cid) != 0) {
+    kl_err_set(err, 400, "cursor: malformed cursor");
+    return -1;
+  }
+  kl_arena *a = kl_arena_new(512);
+  kl_pg_params ps = {.a = a};
+  kl_buf where = KL_BUF_INIT, tail = KL_BUF_INIT, sql = KL_BUF_INIT;
+  int pp = kl_pg_p_text(&ps, proj(f->project_id));
+  int from = f->from_ns ? kl_pg_p_i64(&ps, f->from_ns) : 0, to = f->to_ns ? kl_pg_p_i64(&ps, f->to_ns) : 0;
+  kl_buf_printf(&where, "AND %s IS NOT NULL", k->col);
+  put_window(&where, "", from, to);
+  if (k->sessions && set(f->user_id))
+    kl_buf_printf(&where,
+                  " AND session_id IN (SELECT session_id FROM traces WHERE project_id=$%d AND user_id=$%d"
+                  " AND session_id IS NOT NULL)",
+                  pp, kl_pg_p_text(&ps, f->user_id));
+  if (have_cursor) {
+    int cs = kl_pg_p_i64(&ps, cns), ci = kl_pg_p_text(&ps, cid);
+    kl_buf_printf(&tail, "HAVING MAX(start_ns)<$%d OR (MAX(start_ns)=$%d AND %s COLLATE \"C\"<$%d)", cs, cs, k->col,
+                  ci);
+  }
+  kl_buf_printf(&tail, " ORDER BY MAX(start_ns) DESC, %s COLLATE \"C\" DESC LIMIT $%d", k->col,
+                kl_pg_p_i64(&ps, (int64_t)limit + 1));
+  bool by_time = !(k->sessions && set(f->user_id)) && (f->from_ns || f->to_ns);
+  group_sql(&sql, k, pp, from, to, where.data, tail.data, by_time ? NEWEST_FIRST : OLDEST_FIRST);
+  kl_buf_puts(&sql, " ORDER BY g.last_ns DESC, g.gid COLLATE \"C\" DESC");
+  int ret = -1;
+  PGresult *r = kl_pg_query(p, sql.data, &ps, err);
+  if (r) {
+    kl_pg_page(r, limit, false, 2, 0, put_group, (void *)k, out);
+    PQclear(r);
+    ret = 0;
+  }
+  kl_buf_free(&where);
+  kl_buf_free(&tail);
+  kl_buf_free(&sql);
+  kl_arena_free(a);
+  return ret;
+}
+
+int kl_pg_list_sessions(void *be, const kl_group_filter *f, kl_buf *out, kl_err *err) {
+  return list_groups(be, &k_sessions, f, out, err);
+}
+
+int kl_pg_list_users(void *be, const kl_group_filter *f, kl_buf *out, kl_err *err) {
+  return list_groups(be, &k_users, f, out, err);
+}
+
+/* One group's aggregates and its trace rows, from one snapshot. */
+static int get_group(kl_pg *p, const group_kind *k, const char *project, const char *id, kl_buf *out, kl_err *err) {
+  kl_arena *a = kl_arena_new(512);
+  kl_pg_params ps = {.a = a};
+  kl_buf agg = KL_BUF_INIT, where = KL_BUF_INIT;
+  int pp = kl_pg_p_text(&ps, project);
+  kl_buf_printf(&where, "AND %s=$%d", k->col, kl_pg_p_text(&ps, id));
+  group_sql(&agg, k, pp, 0, 0, where.data, "", OLDEST_FIRST);
+  char rows[300];
+  snprintf(rows, sizeof rows,
+           "SELECT " KL_TRACE_ROW_COLS " FROM traces WHERE project_id=$1 AND %s=$2 ORDER BY start_ns %s, id %s LIMIT %d",
+           k->col, k->sessions ? "" : "DESC", k->sessions ? "" : "DESC",
+           k->sessions ? SESSION_TRACES_MAX : USER_TRACES_MAX);
+  int ret = -1;
+  PGresult *ra = NULL, *rr = NULL;
+  kl_pgconn *c = kl_pg_acquire(p, err);
+  if (!c) goto done;
+  if (kl_pg_run(c->c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, err) != 0) goto release;
+  if (!(ra = kl_pg_exec(c->c, agg.data, &ps, err))) goto end_read;
+  if (PQntuples(ra) == 0) {
+    kl_err_set(err, 404, "%s %.80s not found", k->sessions ? "session" : "user", id);
+    goto end_read;
+  }
+  if (!(rr = kl_pg_exec(c->c, rows, &ps, err))) goto end_read;
+  kl_buf_putc(out, '{');
+  put_group_fields(out, ra, 0, k, true);
+  kl_buf_puts(out, ",\"traces\":[");
+  for (int i = 0; i < PQntuples(rr); i++) {
+    if (i) kl_buf_putc(out, ',');
+    kl_buf_putc(out, '{');
+    kl_pg_put_trace_row(out, rr, i);
+    kl_buf_putc(out, '}');
+  }
+  kl_buf_puts(out, "]}");
+  ret = 0;
+end_read:
+  kl_pg_run(c->c, ret == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL);
+release:
+  kl_pg_release(p, c);
+done:
+  PQclear(ra);
+  PQclear(rr);
+  kl_buf_free(&agg);
+  kl_buf_free(&where);
+  kl_arena_free(a);
+  return ret;
+}
+
+int kl_pg_get_session(void *be, const char *project_id, const char *id, kl_buf *out, kl_err *err) {
+  return get_group(be, &k_sessions, proj(project_id), id, out, err);
+}
+
+int kl_pg_get_user(void *be, const char *project_id, const char *id, kl_buf *out, kl_err *err) {
+  return get_group(be, &k_users, proj(project_id), id, out, err);
+}
