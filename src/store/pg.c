@@ -119,8 +119,13 @@ PGconn *kl_pg_connect(const char *conninfo, kl_err *err) {
     return NULL;
   }
   PQsetNoticeProcessor(c, notice_quiet, NULL); /* "relation exists, skipping" and the like */
-  /* Text I/O of doubles must round-trip (the default since PostgreSQL 12; set for older). */
-  PGresult *r = PQexec(c, "SET extra_float_digits = 3; SET client_encoding = 'UTF8'");
+  /* Text I/O of doubles must round-trip (the default since PostgreSQL 12; set for older).
+   * JIT off: metrics' estimates (json_array_elements guesses 100 tags a row) made the planner
+   * JIT-compile the plan, ~1 s of the 1.4 s a tag x day query took over 750k generations;
+   * our queries are short and already planned well.  work_mem: the percentile sorts spilled
+   * to disk at the 4 MB default. */
+  PGresult *r = PQexec(c, "SET extra_float_digits = 3; SET client_encoding = 'UTF8'; SET jit = off;"
+                          " SET work_mem = '32MB'");
   PQclear(r);
   return c;
 }

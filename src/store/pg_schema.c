@@ -76,6 +76,12 @@ static const char *const k_migrations[] = {
      * observation that has a value" decides a trace's denormalised fields; pg_write.c) */
     "CREATE SEQUENCE observations_wseq;"
     "ALTER TABLE observations ADD COLUMN wseq BIGINT;",
+    /* 3: metrics read every generation in a range; this partial index carries all they read
+     * (SQLite's observations_gen), so an index-only scan skips the rows' input and output. */
+    "DROP INDEX observations_gen;"
+    "CREATE INDEX observations_gen ON observations(project_id, start_ns) INCLUDE (type, model, user_id, name,"
+    " tags, level, usage_input, usage_input_cached, usage_input_cache_write, usage_output,"
+    " usage_output_reasoning, cost_usd, end_ns, completion_start_ns) WHERE type IN ('GENERATION','EMBEDDING');",
 };
 #define NMIGRATIONS ((int)(sizeof k_migrations / sizeof k_migrations[0]))
 
