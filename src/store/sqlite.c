@@ -356,11 +356,14 @@ static int sqlite_write_batch(void *be, kl_rec *const *recs, size_t n, kl_obs_me
   if (kl_sqlite_step(q->db, q->begin, "begin", err) != 0) return -1;
   for (size_t i = 0; i < n; i++) {
     const kl_rec *r = recs[i];
+    /* ingested spans' trace sums are pending (ingest_tagg.c): they reach traces first */
+    if (r->kind == KL_REC_OBS && kl_sqlite_ingest_flush(q, err) != 0) goto fail;
     int rc = r->kind == KL_REC_OBS     ? write_obs(q, &r->u.obs, &redo, err)
              : r->kind == KL_REC_PATCH ? kl_sqlite_write_patch(q, &r->u.patch, merge, &redo, err)
                                        : kl_sqlite_write_score(q, &r->u.score, err);
     if (rc != 0) goto fail;
   }
+  if (kl_sqlite_ingest_flush(q, err) != 0) goto fail;
   if (redo.n) {
     qsort(redo.v, redo.n, sizeof *redo.v, redo_cmp);
     for (size_t i = 0; i < redo.n; i++) {
@@ -373,6 +376,7 @@ static int sqlite_write_batch(void *be, kl_rec *const *recs, size_t n, kl_obs_me
   kl_arena_reset(q->arena);
   return 0;
 fail:
+  kl_sqlite_ingest_reset(q);
   free(redo.v);
   kl_arena_reset(q->arena);
   q->have_orphans = orphans; /* what the rolled-back batch set is gone */

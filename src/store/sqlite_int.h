@@ -51,6 +51,7 @@ typedef struct kl_sqlite {
   sqlite3_stmt *begin, *commit, *rollback, *ins_new, *ins_obs, *trace_add, *trace_recompute,
       *trace_drop_empty;
   sqlite3_stmt *ing[12];  /* ingest_sqlite.c's statements */
+  struct kl_tagg *tagg;   /* ingest_tagg.c: the batch's pending trace aggregates */
   kl_arena *arena;        /* merged patches' strings; reset after every batch */
   bool have_orphans;      /* some ingested row is stored under trace "" (update, trace unknown) */
   bool have_trace_records; /* some traces row was set by a trace record */
@@ -89,6 +90,18 @@ void kl_sqlite_ingest_finalize(kl_sqlite *q);
 int kl_sqlite_write_patch(kl_sqlite *q, const kl_obs_patch *p, kl_obs_merge_fn merge, kl_redo_list *redo, kl_err *err);
 int kl_sqlite_write_score(kl_sqlite *q, const kl_score *sc, kl_err *err);
 int kl_sqlite_key_create(void *be, const char *project, const kl_store_key *k, kl_err *err);
+
+/* ingest_tagg.c: new ingested observations are added to their traces once per trace per
+ * batch.  kl_sqlite_ingest_flush writes what is pending: write_batch calls it before anything
+ * else touches `traces` (keel's own observations) and at the end of the batch, before the
+ * recompute; kl_sqlite_ingest_reset drops it when the batch fails. */
+typedef struct kl_tagg kl_tagg;
+int kl_tagg_open(kl_sqlite *q, kl_err *err);
+void kl_tagg_close(kl_sqlite *q);
+void kl_tagg_add(kl_sqlite *q, const char *project, const kl_obs *o); /* kl_sqlite_trace_add, deferred */
+int kl_tagg_flush_one(kl_sqlite *q, const char *project, const char *trace, kl_err *err);
+int kl_sqlite_ingest_flush(kl_sqlite *q, kl_err *err);
+void kl_sqlite_ingest_reset(kl_sqlite *q);
 
 /* ingest_read.c */
 int kl_sqlite_get_observation(void *be, const char *project_id, const char *id, kl_buf *out, kl_err *err);
