@@ -49,6 +49,8 @@ void kl_buf_puts(kl_buf *b, const char *s);
 void kl_buf_putc(kl_buf *b, char c);
 void kl_buf_printf(kl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kl_buf_vprintf(kl_buf *b, const char *fmt, va_list ap);
+void kl_buf_i64(kl_buf *b, int64_t v);        /* printf's "%" PRId64, without printf */
+void kl_buf_g15(kl_buf *b, double v);         /* printf's "%.15g", byte for byte, mostly without printf */
 void kl_buf_consume(kl_buf *b, size_t n);  /* drop n bytes from the front */
 void kl_buf_reset(kl_buf *b);              /* len = 0, keep memory */
 void kl_buf_free(kl_buf *b);
@@ -93,6 +95,11 @@ int64_t kl_json_int(const cJSON *obj, const char *key, int64_t def);
 const char *kl_json_str(const cJSON *obj, const char *key);
 /* Parses n bytes (need not be NUL-terminated) after checking UTF-8; NULL + err on failure. */
 cJSON *kl_json_parse(const char *s, size_t n, kl_err *err);
+/* A read-only tree of n bytes of plain JSON with every node and string in `a` (json_arena.c):
+ * the tree cJSON would build, minus its mallocs.  NULL, without an error, for anything it
+ * leaves to kl_json_parse (\u escapes, control bytes, invalid JSON or UTF-8, ...): call that
+ * then.  Never cJSON_Delete the tree or modify it with cJSON's functions. */
+cJSON *kl_json_parse_arena(kl_arena *a, const char *s, size_t n);
 /* Appends `"key":value` for each of keys present (and not null) in obj, comma-separated, no
  * braces; returns how many were written (so a caller can add more after a comma). */
 size_t kl_json_pick(kl_buf *out, const cJSON *obj, const char *const *keys, size_t nkeys);

@@ -122,7 +122,9 @@ int kl_chat_resp_parse(kl_arena *a, const char *body, size_t len, kl_chat_result
   memset(out, 0, sizeof *out);
   kl_err perr;
   kl_err_clear(&perr);
-  cJSON *root = kl_json_parse(body, len, &perr);
+  /* the arena tree is plain JSON's fast path; cJSON decides (and words errors) otherwise */
+  cJSON *tree = kl_json_parse_arena(a, body, len);
+  cJSON *root = tree ? tree : kl_json_parse(body, len, &perr);
   if (!root) {
     kl_err_set(err, 502, "upstream response: %s", perr.msg);
     return -1;
@@ -149,7 +151,7 @@ int kl_chat_resp_parse(kl_arena *a, const char *body, size_t len, kl_chat_result
     }
     rc = 0;
   }
-  cJSON_Delete(root);
+  if (!tree) cJSON_Delete(root);
   return rc;
 }
 

@@ -511,9 +511,7 @@ static const model *pick_version(const kl_prices *p, int idx, int64_t at) {
 
 static void fmt_usd(kl_buf *out, double v) {
   /* 15 significant digits hide binary noise (3 * 1.25e-6 prints as 3.75e-06, not ...0001) */
-  char tmp[40];
-  snprintf(tmp, sizeof tmp, "%.15g", v);
-  kl_buf_puts(out, tmp);
+  kl_buf_g15(out, v);
 }
 
 double kl_prices_cost_at(const kl_prices *p, kl_prices_part part, const char *model_name, int64_t at,
@@ -555,13 +553,17 @@ double kl_prices_cost_at(const kl_prices *p, kl_prices_part part, const char *mo
   if (cost_json) {
     kl_buf_putc(cost_json, '{');
     for (int b = 0; b < B_N; b++) {
-      kl_buf_printf(cost_json, "\"%s\":", bucket_json[b]);
+      kl_buf_putc(cost_json, '"');
+      kl_buf_puts(cost_json, bucket_json[b]);
+      kl_buf_puts(cost_json, "\":");
       fmt_usd(cost_json, cost[b]);
       kl_buf_putc(cost_json, ',');
     }
     kl_buf_puts(cost_json, "\"total\":");
     fmt_usd(cost_json, total);
-    kl_buf_printf(cost_json, ",\"source\":\"%s\"}", kl_cost_source_name(from));
+    kl_buf_puts(cost_json, ",\"source\":\"");
+    kl_buf_puts(cost_json, kl_cost_source_name(from));
+    kl_buf_puts(cost_json, "\"}");
   }
   if (src) *src = from;
   return total;

@@ -83,15 +83,26 @@ int64_t kl_usage_output_total(const kl_usage *u) {
 void kl_usage_to_json(const kl_usage *u, kl_buf *out) {
   kl_usage z = {0};
   if (!u) u = &z;
-  kl_buf_printf(out,
-                "{\"input\":%" PRId64 ",\"input_cached\":%" PRId64 ",\"input_cache_write\":%" PRId64
-                ",\"output\":%" PRId64 ",\"output_reasoning\":%" PRId64 ",\"total\":%" PRId64,
-                u->input, u->input_cached, u->input_cache_write, u->output, u->output_reasoning,
-                kl_usage_input_total(u) + kl_usage_output_total(u));
+  /* once per traced call: digits without printf (numfmt.c) */
+  kl_buf_puts(out, "{\"input\":");
+  kl_buf_i64(out, u->input);
+  kl_buf_puts(out, ",\"input_cached\":");
+  kl_buf_i64(out, u->input_cached);
+  kl_buf_puts(out, ",\"input_cache_write\":");
+  kl_buf_i64(out, u->input_cache_write);
+  kl_buf_puts(out, ",\"output\":");
+  kl_buf_i64(out, u->output);
+  kl_buf_puts(out, ",\"output_reasoning\":");
+  kl_buf_i64(out, u->output_reasoning);
+  kl_buf_puts(out, ",\"total\":");
+  kl_buf_i64(out, kl_usage_input_total(u) + kl_usage_output_total(u));
   if (u->convention) {
     kl_buf_puts(out, ",\"convention\":");
     kl_buf_json_str(out, u->convention, strlen(u->convention));
   }
-  if (u->cost_reported) kl_buf_printf(out, ",\"reported_cost\":%.15g", u->reported_cost);
+  if (u->cost_reported) {
+    kl_buf_puts(out, ",\"reported_cost\":");
+    kl_buf_g15(out, u->reported_cost);
+  }
   kl_buf_putc(out, '}');
 }

@@ -61,11 +61,15 @@ static bool contains_bearer(const char *s) {
   return strstr(s, "Bearer ") != NULL || strstr(s, "bearer ") != NULL;
 }
 
-const char *kl_tracer_scrub(kl_tracer *t, kl_arena *a, const char *s) {
-  if (!s) return NULL;
+static bool needs_scrub(const kl_tracer *t, const char *s) {
+  if (!s) return false;
   bool hit = contains_bearer(s);
   for (size_t i = 0; !hit && i < t->nsecrets; i++) hit = strstr(s, t->secrets[i]) != NULL;
-  if (!hit) return s;
+  return hit;
+}
+
+const char *kl_tracer_scrub(kl_tracer *t, kl_arena *a, const char *s) {
+  if (!needs_scrub(t, s)) return s;
   kl_buf b = KL_BUF_INIT;
   kl_buf_puts(&b, s);
   for (size_t i = 0; i < t->nsecrets; i++) {
@@ -106,6 +110,22 @@ const char *kl_tracer_scrub(kl_tracer *t, kl_arena *a, const char *s) {
   return r;
 }
 
+/* Scrubs into an arena made on the first hit: nearly every call has nothing to scrub, and a
+ * 4 KiB arena per call was a malloc/free pair large enough to make glibc consolidate its
+ * fast bins each time. */
+static const char *scrub_lazy(kl_tracer *t, kl_arena **a, const char *s) {
+  if (!needs_scrub(t, s)) return s;
+  if (!*a) *a = kl_arena_new(4096);
+  return kl_tracer_scrub(t, *a, s);
+}
+
+/* snprintf("%s") into a fixed id field, without printf */
+static void copy_id(char *dst, size_t cap, const char *src) {
+  size_t n = strnlen(src, cap - 1);
+  memcpy(dst, src, n);
+  dst[n] = 0;
+}
+
 /* OTLP export hook (keel issue 5): every observation that goes to the store also goes to the
  * exporter, which copies it and never blocks; either may be absent. */
 static int submit(kl_tracer *t, const kl_obs *o, kl_err *err) {
@@ -119,7 +139,7 @@ static double price_generation(const kl_tracer *t, const kl_generation *g, kl_bu
   int64_t at = g->start_ns > 0 ? g->start_ns : kl_now_ns();
   if (u->cost_reported && u->reported_cost >= 0) {
     kl_buf_puts(cost, "{\"total\":");
-    kl_buf_printf(cost, "%.15g", u->reported_cost);
+    kl_buf_g15(cost, u->reported_cost);
     kl_buf_puts(cost, ",\"source\":\"upstream\"}");
     return u->reported_cost;
   }
@@ -141,17 +161,17 @@ static double price_generation(const kl_tracer *t, const kl_generation *g, kl_bu
 }
 
 int kl_tracer_generation(kl_tracer *t, const kl_generation *g, double *cost_usd, kl_err *err) {
-  kl_arena *a = kl_arena_new(4096);
+  kl_arena *a = NULL;
   const kl_trace_ctx *ctx = g->ctx;
   kl_obs o;
   memset(&o, 0, sizeof o);
-  snprintf(o.id, sizeof o.id, "%s", ctx->span_id);
-  snprintf(o.trace_id, sizeof o.trace_id, "%s", ctx->trace_id);
-  snprintf(o.parent_id, sizeof o.parent_id, "%s", ctx->parent_id);
+  copy_id(o.id, sizeof o.id, ctx->span_id);
+  copy_id(o.trace_id, sizeof o.trace_id, ctx->trace_id);
+  copy_id(o.parent_id, sizeof o.parent_id, ctx->parent_id);
   o.type = g->type ? g->type : KL_OBS_GENERATION;
   o.name = g->name;
   o.level = g->error ? "ERROR" : "DEFAULT";
-  o.status_message = kl_tracer_scrub(t, a, g->error);
+  o.status_message = scrub_lazy(t, &a, g->error);
   o.http_status = g->http_status;
   o.start_ns = g->start_ns;
   o.end_ns = g->end_ns;
@@ -161,10 +181,10 @@ int kl_tracer_generation(kl_tracer *t, const kl_generation *g, double *cost_usd,
   o.upstream_model = g->upstream_model;
   o.model_params_json = g->model_params_json;
   if (t->capture_content) {
-    o.input_json = kl_tracer_scrub(t, a, g->input_json);
-    o.output_json = kl_tracer_scrub(t, a, g->output_json);
+    o.input_json = scrub_lazy(t, &a, g->input_json);
+    o.output_json = scrub_lazy(t, &a, g->output_json);
   }
-  o.metadata_json = kl_tracer_scrub(t, a, ctx->metadata_json);
+  o.metadata_json = scrub_lazy(t, &a, ctx->metadata_json);
   o.finish_reason = g->finish_reason;
   o.usage_input = g->usage.input;
   o.usage_input_cached = g->usage.input_cached;
