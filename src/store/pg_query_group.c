@@ -6,13 +6,9 @@
  * ids by a correlated subquery over traces_session, so that list is built only for the
  * page's rows, not for every group.
  *
- * Two answers depend on the order SQLite's scan visits traces: the cost sum (a float sum's
- * last digit depends on the order of the additions) and user_ids (json_group_array(DISTINCT)
- * lists users in the order the scan meets them).  That order is the time order of the index
- * SQLite reads (traces_start when a window is given: newest first; traces_session: oldest
- * first) or the table's insertion order, which is the time order whenever traces are
- * written in time order (PostgreSQL keeps no insertion order).  We reproduce it with
- * SUM(... ORDER BY) and DISTINCT ON.
+ * Neither backend promises a scan order, so nothing depends on one: user_ids are sorted by
+ * bytes (kl_put_sorted_strings, on both backends), and the cost, a float sum, may differ
+ * from SQLite's in its last bits (the parity test compares numbers to 1e-12).
  *
  * Group ids are compared and sorted with COLLATE "C" (byte order, SQLite's BINARY): these
  * orders come from a sort of the groups anyway, never from an index, so the collation costs
@@ -34,13 +30,7 @@ static bool set(const char *s) { return s && *s; }
  * 9 user_ids (sessions) / sessions (users) */
 #define AGG_COLS                                                                                     \
   "MIN(start_ns) AS first_ns,MAX(start_ns) AS last_ns,COUNT(*),SUM(input_tokens),SUM(output_tokens)," \
-  "SUM(cost_usd ORDER BY %s),COALESCE(SUM(end_ns-start_ns),0),COUNT(*) FILTER (WHERE error_count>0)"
-/* The cost is a float sum, whose last digit depends on the order of the additions: SQLite
- * adds in its scan order, which is the time order of the index it reads (traces_start when a
- * window is given: newest first), or the table's (insertion order: the oldest first, as
- * traces are normally written in time order). */
-#define OLDEST_FIRST "start_ns, id"
-#define NEWEST_FIRST "start_ns DESC, id DESC"
+  "SUM(cost_usd),COALESCE(SUM(end_ns-start_ns),0),COUNT(*) FILTER (WHERE error_count>0)"
 
 typedef struct group_kind {
   const char *col; /* session_id | user_id */
@@ -68,7 +58,7 @@ static void put_group_fields(kl_buf *b, const PGresult *r, int row, const group_
   kl_buf_printf(b, ",\"errors\":%" PRId64, kl_pg_i64(r, row, 8));
   if (k->sessions) {
     kl_buf_puts(b, ",\"user_ids\":");
-    kl_pg_put_json(b, r, row, 9, "[]");
+    kl_put_sorted_strings(b, PQgetisnull(r, row, 9) ? NULL : PQgetvalue(r, row, 9), "[]");
   }
 }
 
@@ -82,22 +72,18 @@ static void put_window(kl_buf *sql, const char *a, int from, int to) {
 
 /* "SELECT g.*[, user_ids] FROM (SELECT <col>, aggregates FROM traces WHERE <where> GROUP BY
  * <col> <tail>) g": where and tail are the caller's (tail: HAVING/ORDER/LIMIT). */
-static void group_sql(kl_buf *sql, const group_kind *k, int pp, int from, int to, const char *where, const char *tail,
-                      const char *scan_order) {
+static void group_sql(kl_buf *sql, const group_kind *k, int pp, int from, int to, const char *where, const char *tail) {
   kl_buf_puts(sql, "SELECT g.*");
-  if (k->sessions) {
-    /* each user once, in the order the scan meets it first (see the top) */
-    const char *o = strcmp(scan_order, OLDEST_FIRST) ? "DESC" : "";
+  if (k->sessions) { /* each user once; kl_put_sorted_strings sorts them */
     kl_buf_printf(sql,
-                  ",(SELECT '[' || string_agg(to_json(x.user_id)::text, ',' ORDER BY x.start_ns %s, x.id %s) || ']'"
-                  " FROM (SELECT DISTINCT ON (t.user_id) t.user_id, t.start_ns, t.id FROM traces t"
+                  ",(SELECT json_agg(DISTINCT t.user_id) FROM traces t"
                   " WHERE t.project_id=$%d AND t.session_id=g.gid AND t.user_id IS NOT NULL",
-                  o, o, pp);
+                  pp);
     put_window(sql, "t.", from, to);
-    kl_buf_printf(sql, " ORDER BY t.user_id, t.start_ns %s, t.id %s) x)", o, o);
+    kl_buf_putc(sql, ')');
   }
   kl_buf_printf(sql, " FROM (SELECT %s AS gid," AGG_COLS "%s FROM traces WHERE project_id=$%d %s GROUP BY %s %s) g",
-                k->col, scan_order, k->sessions ? "" : ",COUNT(DISTINCT session_id)", pp, where, k->col, tail);
+                k->col, k->sessions ? "" : ",COUNT(DISTINCT session_id)", pp, where, k->col, tail);
 }
 
 static int list_groups(kl_pg *p, const group_kind *k, const kl_group_filter *f, kl_buf *out, kl_err *err) {
@@ -129,8 +115,7 @@ static int list_groups(kl_pg *p, const group_kind *k, const kl_group_filter *f, 
   }
   kl_buf_printf(&tail, " ORDER BY MAX(start_ns) DESC, %s COLLATE \"C\" DESC LIMIT $%d", k->col,
                 kl_pg_p_i64(&ps, (int64_t)limit + 1));
-  bool by_time = !(k->sessions && set(f->user_id)) && (f->from_ns || f->to_ns);
-  group_sql(&sql, k, pp, from, to, where.data, tail.data, by_time ? NEWEST_FIRST : OLDEST_FIRST);
+  group_sql(&sql, k, pp, from, to, where.data, tail.data);
   kl_buf_puts(&sql, " ORDER BY g.last_ns DESC, g.gid COLLATE \"C\" DESC");
   int ret = -1;
   PGresult *r = kl_pg_query(p, sql.data, &ps, err);
@@ -161,7 +146,7 @@ static int get_group(kl_pg *p, const group_kind *k, const char *project, const c
   kl_buf agg = KL_BUF_INIT, where = KL_BUF_INIT;
   int pp = kl_pg_p_text(&ps, project);
   kl_buf_printf(&where, "AND %s=$%d", k->col, kl_pg_p_text(&ps, id));
-  group_sql(&agg, k, pp, 0, 0, where.data, "", OLDEST_FIRST);
+  group_sql(&agg, k, pp, 0, 0, where.data, "");
   char rows[300];
   snprintf(rows, sizeof rows,
            "SELECT " KL_TRACE_ROW_COLS " FROM traces WHERE project_id=$1 AND %s=$2 ORDER BY start_ns %s, id %s LIMIT %d",

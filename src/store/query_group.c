@@ -62,7 +62,7 @@ static void put_group_fields(kl_buf *b, sqlite3_stmt *st, const group_kind *k, b
   kl_buf_printf(b, ",\"errors\":%" PRId64, (int64_t)sqlite3_column_int64(st, 8));
   if (k->sessions) {
     kl_buf_puts(b, ",\"user_ids\":");
-    kl_sqlite_put_json(b, st, 9, "[]");
+    kl_put_sorted_strings(b, (const char *)sqlite3_column_text(st, 9), "[]");
   }
 }
 

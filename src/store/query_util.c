@@ -17,6 +17,7 @@
  * a valid query and nothing like NEAR/OR/column filters can be injected by accident. */
 #include "store/sqlite_int.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -192,4 +193,35 @@ int kl_query_page(kl_rconn *c, sqlite3_stmt *st, int limit, bool asc, int key_ns
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
   return ret;
+}
+
+static int str_cmp(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+void kl_put_sorted_strings(kl_buf *b, const char *json, const char *if_null) {
+  cJSON *arr = json ? cJSON_Parse(json) : NULL;
+  int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1;
+  const char **v = n > 0 ? malloc((size_t)n * sizeof *v) : NULL;
+  if (n > 0 && !v) abort();
+  int k = 0;
+  for (const cJSON *it = arr ? arr->child : NULL; n > 0 && it; it = it->next) {
+    if (!cJSON_IsString(it)) {
+      n = -1;
+      break;
+    }
+    v[k++] = it->valuestring;
+  }
+  if (n < 0) {
+    kl_buf_puts(b, if_null);
+  } else {
+    qsort(v, (size_t)k, sizeof *v, str_cmp);
+    kl_buf_putc(b, '[');
+    for (int i = 0, w = 0; i < k; i++) {
+      if (i && !strcmp(v[i], v[i - 1])) continue;
+      if (w++) kl_buf_putc(b, ',');
+      kl_buf_json_str(b, v[i], strlen(v[i]));
+    }
+    kl_buf_putc(b, ']');
+  }
+  free(v);
+  cJSON_Delete(arr);
 }

@@ -154,6 +154,10 @@ int kl_cursor_parse(const char *cur, bool *asc, int64_t *ns, char id[KL_OBS_ID_M
 /* q -> an FTS5 query: every word quoted (so any text is valid syntax, and every word must
  * occur); NULL when q has no word.  Allocated in a. */
 char *kl_fts_query(kl_arena *a, const char *q);
+/* Writes a JSON array of strings sorted by bytes (strcmp), each once, from `json` (an array
+ * of strings in any order, as json_group_array(DISTINCT) / json_agg(DISTINCT) give them);
+ * if_null when json is NULL or not such an array.  Sessions' user_ids, on both backends. */
+void kl_put_sorted_strings(kl_buf *b, const char *json, const char *if_null);
 /* Named-parameter binding that ignores parameters the statement does not have. */
 void kl_bind_text(sqlite3_stmt *st, const char *name, const char *v);
 void kl_bind_i64(sqlite3_stmt *st, const char *name, int64_t v);

@@ -582,13 +582,13 @@ static void test_reopen(void **state) {
   bool sq = !kl_test_pg(); /* the file checks are SQLite's */
   int applied = 0;
   if (sq) {
-    assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM schema_migrations"), 3); /* every migration, once */
+    assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM schema_migrations"), 4); /* every migration, once */
     assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM scores"), 0);
     applied = count_rows(db, "SELECT applied_at FROM schema_migrations WHERE version=1");
   }
   f->s = open_store(sub);
   if (sq) {
-    assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM schema_migrations"), 3); /* every migration, once */
+    assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM schema_migrations"), 4); /* every migration, once */
     assert_int_equal(count_rows(db, "SELECT applied_at FROM schema_migrations WHERE version=1"), applied);
   }
   int code;
