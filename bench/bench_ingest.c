@@ -119,7 +119,7 @@ static void bench_decode(const char *what, const kl_buf *body, bool json) {
 static kl_store *open_store(const char *dir, int n) {
   kl_store_opts o = {.data_dir = dir, .queue_capacity = (size_t)n * 2 + 16, .merge = kl_api_ingest_merge,
                      .batch_max = getenv("BATCH") ? (size_t)atoi(getenv("BATCH")) : 0,
-                     .fulltext = getenv("FTS") && !atoi(getenv("FTS")) ? KL_FULLTEXT_OFF : KL_FULLTEXT_ON};
+                     .fulltext = getenv("FTS") && atoi(getenv("FTS")) ? KL_FULLTEXT_ON : KL_FULLTEXT_OFF};
   kl_err err;
   kl_err_clear(&err);
   kl_store *s = kl_store_open(&o, &err);

@@ -502,7 +502,7 @@ static kl_config *defaults(void) {
   c->shutdown_timeout_ms = 30000;
   c->trace_enabled = true;
   c->trace_queue_capacity = 65536;
-  c->trace_batch_max = 512;
+  c->trace_batch_max = 2048; /* random OTel trace ids: 2048-row commits wrote ~25% fewer bytes per span than 512 */
   c->trace_flush_interval_ms = 50;
   c->trace_capture_content = true;
   c->trace_fulltext = false;  /* ~50 us of writer CPU per observation: opt-in */

@@ -44,7 +44,8 @@
  * writer connection gets (kl_sqlite_ingest_prepare):
  *   - cache_size 64 MiB (default 2 MiB): the random index pages stay cached instead of being
  *     pread back from the OS on the next batch (that was ~10% of the writer's time);
- *   - wal_autocheckpoint 8192 pages (32 MiB, default 1000): fewer checkpoints, each writing
+ *   - checkpoints every 8192 pages (32 MiB, default 1000), on their own thread since
+ *     (sqlite_ckpt.c): fewer checkpoints, each writing
  *     a hot page once for many commits and paying one fsync pair (fdatasync was ~10%);
  *     journal_size_limit truncates the WAL back to 64 MiB after a checkpoint.
  * mmap_size was measured too and did not help (reads are already cache hits). */
@@ -111,7 +112,7 @@ int kl_sqlite_ingest_prepare(kl_sqlite *q, kl_err *err) {
     }
   }
   /* The writer connection's cache and checkpoint interval (see the top comment). */
-  if (sqlite3_exec(q->db, "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=8192; PRAGMA journal_size_limit=67108864",
+  if (sqlite3_exec(q->db, "PRAGMA cache_size=-65536; PRAGMA journal_size_limit=67108864",
                    NULL, NULL, NULL) != SQLITE_OK) {
     kl_sqlite_err(q->db, SQLITE_ERROR, "writer pragmas", err);
     return -1;

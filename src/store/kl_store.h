@@ -150,7 +150,7 @@ typedef struct kl_store_opts {
                                * (the spill file still lives in data_dir) */
   const char *data_dir;       /* created if missing; holds keel.db and spill.jsonl */
   size_t queue_capacity;      /* default 65536 observations */
-  size_t batch_max;           /* default 512 per transaction */
+  size_t batch_max;           /* default 2048 per transaction */
   int flush_interval_ms;      /* writer wakes at least this often; default 50 */
   bool sync_full;             /* PRAGMA synchronous=FULL instead of NORMAL */
   kl_obs_merge_fn merge;      /* needed by kl_store_submit_patch; NULL: patches are refused */

@@ -145,7 +145,8 @@ static void *sqlite_open(const kl_store_opts *opts, kl_err *err) {
       prep(q->db, k_ins_new, &q->ins_new, err) ||
       prep(q->db, k_ins_obs, &q->ins_obs, err) || prep(q->db, k_trace_add, &q->trace_add, err) ||
       prep(q->db, k_trace_recompute, &q->trace_recompute, err) ||
-      prep(q->db, k_trace_drop_empty, &q->trace_drop_empty, err) || kl_sqlite_ingest_prepare(q, err))
+      prep(q->db, k_trace_drop_empty, &q->trace_drop_empty, err) || kl_sqlite_ingest_prepare(q, err) ||
+      kl_sqlite_ckpt_start(q, err))
     goto fail;
   q->arena = kl_arena_new(64 * 1024);
   return q;
@@ -157,6 +158,7 @@ fail:
 static void sqlite_close(void *be) {
   kl_sqlite *q = be;
   if (!q) return;
+  kl_sqlite_ckpt_stop(q);
   while (q->idle) {
     kl_rconn *c = q->idle;
     q->idle = c->next;

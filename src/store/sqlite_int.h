@@ -52,6 +52,7 @@ typedef struct kl_sqlite {
       *trace_drop_empty;
   sqlite3_stmt *ing[12];  /* ingest_sqlite.c's statements */
   struct kl_tagg *tagg;   /* ingest_tagg.c: the batch's pending trace aggregates */
+  struct kl_ckpt *ckpt;   /* sqlite_ckpt.c: the checkpoint thread */
   kl_arena *arena;        /* merged patches' strings; reset after every batch */
   bool have_orphans;      /* some ingested row is stored under trace "" (update, trace unknown) */
   bool have_trace_records; /* some traces row was set by a trace record */
@@ -102,6 +103,11 @@ void kl_tagg_add(kl_sqlite *q, const char *project, const kl_obs *o); /* kl_sqli
 int kl_tagg_flush_one(kl_sqlite *q, const char *project, const char *trace, kl_err *err);
 int kl_sqlite_ingest_flush(kl_sqlite *q, kl_err *err);
 void kl_sqlite_ingest_reset(kl_sqlite *q);
+
+/* sqlite_ckpt.c: WAL checkpoints on their own thread and connection (replaces the writer's
+ * automatic checkpoint); stop before closing the writer's connection. */
+int kl_sqlite_ckpt_start(kl_sqlite *q, kl_err *err);
+void kl_sqlite_ckpt_stop(kl_sqlite *q);
 
 /* ingest_read.c */
 int kl_sqlite_get_observation(void *be, const char *project_id, const char *id, kl_buf *out, kl_err *err);

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 
 #define DEFAULT_QUEUE 65536
-#define DEFAULT_BATCH 512
+#define DEFAULT_BATCH 2048
 #define DEFAULT_FLUSH_MS 50
 
 /* mkdir -p */

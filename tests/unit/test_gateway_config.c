@@ -142,7 +142,7 @@ static void check_builtin_defaults(const kl_config *c) {
   assert_true(c->trace_enabled);
   assert_true(c->trace_capture_content);
   assert_int_equal(c->trace_queue_capacity, 65536);
-  assert_int_equal(c->trace_batch_max, 512);
+  assert_int_equal(c->trace_batch_max, 2048);
   assert_int_equal(c->trace_flush_interval_ms, 50);
   assert_int_equal(c->mock_latency_ms, 0);
   assert_int_equal(c->mock_chunk_delay_ms, 0);
