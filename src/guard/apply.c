@@ -17,7 +17,25 @@ static void put_hash(kl_buf *b, const hkey *k, const char *s, size_t n) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;
   if (!HMAC(EVP_sha256(), k->key, (int)k->len, (const unsigned char *)s, n, md, &mdlen)) abort();
-  for (int i = 0; i < 8; i++) kl_buf_printf(b, "%02x", md[i]);
+  static const char hex[] = "0123456789abcdef";
+  char out[16];
+  for (int i = 0; i < 8; i++) {
+    out[2 * i] = hex[md[i] >> 4];
+    out[2 * i + 1] = hex[md[i] & 15];
+  }
+  kl_buf_append(b, out, sizeof out);
+}
+
+/* "<TYPE_n>" (printf would cost more than the rest of a rewrite) */
+static void put_placeholder(kl_buf *b, const char *type, unsigned no) {
+  char d[12];
+  size_t k = sizeof d;
+  d[--k] = '>';
+  do d[--k] = (char)('0' + no % 10); while ((no /= 10) && k > 1);
+  d[--k] = '_';
+  kl_buf_putc(b, '<');
+  kl_buf_puts(b, type);
+  kl_buf_append(b, d + k, sizeof d - k);
 }
 
 static void put_mask(kl_buf *b, const kl_guard_finding *f, const char *s, size_t n) {
@@ -125,7 +143,7 @@ static char *rewrite(const kl_guard_policy *p, const char *text, size_t len, con
       __attribute__((fallthrough));
     default:
       nos[i] = placeholder_no(text, f, i, nos);
-      kl_buf_printf(&b, "<%s_%u>", f[i].type, nos[i]);
+      put_placeholder(&b, f[i].type, nos[i]);
       break;
     }
     cur = f[i].end;
