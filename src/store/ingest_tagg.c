@@ -1,5 +1,5 @@
-/* ingest_tagg.c: per-batch aggregation of the `traces` rows that new ingested observations
- * add to.
+/* ingest_tagg.c: per-batch aggregation of the `traces` rows that new observations (ingested
+ * ones and keel's own) add to.
  *
  * Why: adding an observation to its trace is an upsert of the traces row: a lookup in
  * traces' primary key (random for OTel's random trace ids), the row rewritten and every index
@@ -8,7 +8,7 @@
  * together, so a batch holds several spans per trace: adding them up here in C and
  * upserting each trace once per batch makes that cost per trace, not per span.
  *
- * The result is the one kl_sqlite_trace_add (sqlite.c) gives one observation at a time,
+ * The result is the one an upsert per observation (k_upsert with a count of 1) would give,
  * because every column's rule is associative: sums and counts add, start/end are min/max,
  * the level mask ORs, the denormalised fields (name, user, ...) are "the latest non-NULL"
  * (COALESCE(new, old)), and the model is that of the earliest-starting generation, ties to
@@ -17,9 +17,11 @@
  *
  * Ordering: the pending sums must reach the row before anything else reads or writes it:
  *   - a trace record (Langfuse trace-create) flushes its own trace first (kl_tagg_flush_one);
- *   - keel's own observations (sqlite.c's write_obs, which calls kl_sqlite_trace_add
- *     directly) and the end of the batch (before the recompute of replaced rows, whose
- *     aggregate must start from the finished row) flush everything (kl_sqlite_ingest_flush);
+ *   - keel's own new observations (sqlite.c's write_obs) are added here too, so the order of
+ *     "latest non-NULL" stays the write order (a railed gateway call writes 3 observations of
+ *     one trace: 1 upsert instead of 3);
+ *   - the end of the batch (before the recompute of replaced rows, whose aggregate must
+ *     start from the finished row) flushes everything (kl_sqlite_ingest_flush);
  *   - a failed batch drops them (kl_sqlite_ingest_reset), as SQLite drops its rows.
  * The flush writes traces in key order, so consecutive upserts share B-tree pages.
  *
@@ -58,8 +60,7 @@ struct kl_tagg {
 #define FIRST_MODEL_WINS \
   "excluded.model IS NOT NULL AND (model IS NULL OR excluded.model_start_ns < model_start_ns)"
 
-/* sqlite.c's k_trace_add with the observation count bound (?16) instead of 1: keep the two
- * in step. */
+/* One trace's pending sums into its row; the ON CONFLICT arm is the fold of the rules above. */
 static const char k_upsert[] =
     "INSERT INTO traces(" TRACE_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"
     " ON CONFLICT(project_id,id) DO UPDATE SET"

@@ -9,7 +9,8 @@
  *
  * Write path, per batch and in one transaction: INSERT OR REPLACE the observation (upsert
  * by (project_id, trace_id, id)), then keep `traces` current.  A new observation is added to
- * its trace incrementally (sums, min/max, first generation's model: O(1)).  An observation
+ * its trace incrementally (sums, min/max, first generation's model: O(1)), summed per trace
+ * in C and upserted once per trace per batch (ingest_tagg.c).  An observation
  * that already existed (an update, or a replay of something already written) cannot be
  * "subtracted" correctly (min/max are not invertible), so its trace is recomputed from
  * observations once at the end of the batch.  That keeps replays idempotent, and the common case, new rows, cheap.
@@ -50,24 +51,6 @@ static const char k_ins_obs[] = "INSERT OR REPLACE INTO observations(" KL_OBS_CO
 #define TRACE_COLS                                                                             \
   "project_id,id,name,user_id,session_id,tags,environment,release,model,model_start_ns,"       \
   "start_ns,end_ns,input_tokens,output_tokens,cost_usd,observation_count,error_count,level_mask"
-#define FIRST_MODEL_WINS \
-  "excluded.model IS NOT NULL AND (model IS NULL OR excluded.model_start_ns < model_start_ns)"
-
-static const char k_trace_add[] =
-    "INSERT INTO traces(" TRACE_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,1,?16,?17)"
-    " ON CONFLICT(project_id,id) DO UPDATE SET"
-    " name=COALESCE(excluded.name,name), user_id=COALESCE(excluded.user_id,user_id),"
-    " session_id=COALESCE(excluded.session_id,session_id), tags=COALESCE(excluded.tags,tags),"
-    " environment=COALESCE(excluded.environment,environment), release=COALESCE(excluded.release,release),"
-    " model=CASE WHEN " FIRST_MODEL_WINS " THEN excluded.model ELSE model END,"
-    " model_start_ns=CASE WHEN " FIRST_MODEL_WINS " THEN excluded.model_start_ns ELSE model_start_ns END,"
-    " start_ns=MIN(start_ns,excluded.start_ns),"
-    " end_ns=CASE WHEN excluded.end_ns IS NULL THEN end_ns WHEN end_ns IS NULL THEN excluded.end_ns"
-    "  ELSE MAX(end_ns,excluded.end_ns) END,"
-    " input_tokens=input_tokens+excluded.input_tokens, output_tokens=output_tokens+excluded.output_tokens,"
-    " cost_usd=CASE WHEN excluded.cost_usd IS NULL THEN cost_usd ELSE COALESCE(cost_usd,0)+excluded.cost_usd END,"
-    " observation_count=observation_count+1, error_count=error_count+excluded.error_count,"
-    " level_mask=level_mask|excluded.level_mask";
 
 #define LATEST(col) \
   "(SELECT " col " FROM observations INDEXED BY sqlite_autoindex_observations_1 WHERE project_id=?1 AND trace_id=?2 AND " col " IS NOT NULL ORDER BY rowid DESC LIMIT 1)"
@@ -143,7 +126,7 @@ static void *sqlite_open(const kl_store_opts *opts, kl_err *err) {
   if (prep(q->db, "BEGIN IMMEDIATE", &q->begin, err) || prep(q->db, "COMMIT", &q->commit, err) ||
       prep(q->db, "ROLLBACK", &q->rollback, err) ||
       prep(q->db, k_ins_new, &q->ins_new, err) ||
-      prep(q->db, k_ins_obs, &q->ins_obs, err) || prep(q->db, k_trace_add, &q->trace_add, err) ||
+      prep(q->db, k_ins_obs, &q->ins_obs, err) ||
       prep(q->db, k_trace_recompute, &q->trace_recompute, err) ||
       prep(q->db, k_trace_drop_empty, &q->trace_drop_empty, err) || kl_sqlite_ingest_prepare(q, err) ||
       kl_sqlite_ckpt_start(q, err))
@@ -164,7 +147,7 @@ static void sqlite_close(void *be) {
     q->idle = c->next;
     kl_rconn_close(c);
   }
-  sqlite3_stmt *sts[] = {q->begin, q->commit, q->rollback, q->ins_new, q->ins_obs, q->trace_add,
+  sqlite3_stmt *sts[] = {q->begin, q->commit, q->rollback, q->ins_new, q->ins_obs,
                          q->trace_recompute, q->trace_drop_empty};
   for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) sqlite3_finalize(sts[i]);
   kl_sqlite_ingest_finalize(q);
@@ -285,35 +268,6 @@ static int insert_obs(kl_sqlite *q, sqlite3_stmt *st, const kl_obs *o, kl_err *e
   return kl_sqlite_step(q->db, st, "insert observation", err);
 }
 
-static bool is_generation(const kl_obs *o) {
-  return o->type && (strcmp(o->type, KL_OBS_GENERATION) == 0 || strcmp(o->type, KL_OBS_EMBEDDING) == 0);
-}
-
-int kl_sqlite_trace_add(kl_sqlite *q, const kl_obs *o, kl_err *err) {
-  sqlite3_stmt *st = q->trace_add;
-  sqlite3_clear_bindings(st);
-  bind_text(st, 1, proj(o));
-  bind_text(st, 2, o->trace_id);
-  bind_text(st, 3, o->trace_name);
-  bind_text(st, 4, o->user_id);
-  bind_text(st, 5, o->session_id);
-  bind_text(st, 6, o->tags_json);
-  bind_text(st, 7, o->environment);
-  bind_text(st, 8, o->release);
-  if (o->model && is_generation(o)) {
-    bind_text(st, 9, o->model);
-    sqlite3_bind_int64(st, 10, o->start_ns);
-  }
-  sqlite3_bind_int64(st, 11, o->start_ns);
-  bind_i64_or_null(st, 12, o->end_ns);
-  sqlite3_bind_int64(st, 13, o->usage_input + o->usage_input_cached + o->usage_input_cache_write);
-  sqlite3_bind_int64(st, 14, o->usage_output + o->usage_output_reasoning);
-  if (o->cost_usd >= 0) sqlite3_bind_double(st, 15, o->cost_usd);
-  sqlite3_bind_int(st, 16, o->level && strcmp(o->level, "ERROR") == 0);
-  sqlite3_bind_int(st, 17, kl_level_bit(o->level));
-  return kl_sqlite_step(q->db, st, "update trace", err);
-}
-
 void kl_redo_push(kl_redo_list *l, const char *project, const char *trace) {
   if (l->n + 1 > l->cap) {
     l->cap = l->cap ? l->cap * 2 : 16;
@@ -344,7 +298,10 @@ int kl_sqlite_recompute(kl_sqlite *q, const kl_redo *r, kl_err *err) {
 
 static int write_obs(kl_sqlite *q, const kl_obs *o, kl_redo_list *redo, kl_err *err) {
   if (insert_obs(q, q->ins_new, o, err) != 0) return -1;
-  if (sqlite3_changes(q->db) == 1) return kl_sqlite_trace_add(q, o, err);
+  if (sqlite3_changes(q->db) == 1) { /* its trace's sums: once per trace per batch (ingest_tagg.c) */
+    kl_tagg_add(q, proj(o), o);
+    return 0;
+  }
   if (insert_obs(q, q->ins_obs, o, err) != 0) return -1;
   /* a re-sent observation replaced its row: its trace is recomputed once, after the loop */
   kl_redo_push(redo, proj(o), o->trace_id);
@@ -358,8 +315,6 @@ static int sqlite_write_batch(void *be, kl_rec *const *recs, size_t n, kl_obs_me
   if (kl_sqlite_step(q->db, q->begin, "begin", err) != 0) return -1;
   for (size_t i = 0; i < n; i++) {
     const kl_rec *r = recs[i];
-    /* ingested spans' trace sums are pending (ingest_tagg.c): they reach traces first */
-    if (r->kind == KL_REC_OBS && kl_sqlite_ingest_flush(q, err) != 0) goto fail;
     int rc = r->kind == KL_REC_OBS     ? write_obs(q, &r->u.obs, &redo, err)
              : r->kind == KL_REC_PATCH ? kl_sqlite_write_patch(q, &r->u.patch, merge, &redo, err)
                                        : kl_sqlite_write_score(q, &r->u.score, err);

@@ -48,7 +48,7 @@ typedef struct kl_rconn {
 typedef struct kl_sqlite {
   char *path;
   sqlite3 *db; /* the writer's connection */
-  sqlite3_stmt *begin, *commit, *rollback, *ins_new, *ins_obs, *trace_add, *trace_recompute,
+  sqlite3_stmt *begin, *commit, *rollback, *ins_new, *ins_obs, *trace_recompute,
       *trace_drop_empty;
   sqlite3_stmt *ing[12];  /* ingest_sqlite.c's statements */
   struct kl_tagg *tagg;   /* ingest_tagg.c: the batch's pending trace aggregates */
@@ -99,7 +99,7 @@ int kl_sqlite_key_create(void *be, const char *project, const kl_store_key *k, k
 typedef struct kl_tagg kl_tagg;
 int kl_tagg_open(kl_sqlite *q, kl_err *err);
 void kl_tagg_close(kl_sqlite *q);
-void kl_tagg_add(kl_sqlite *q, const char *project, const kl_obs *o); /* kl_sqlite_trace_add, deferred */
+void kl_tagg_add(kl_sqlite *q, const char *project, const kl_obs *o); /* a new observation joins its trace, deferred */
 int kl_tagg_flush_one(kl_sqlite *q, const char *project, const char *trace, kl_err *err);
 int kl_sqlite_ingest_flush(kl_sqlite *q, kl_err *err);
 void kl_sqlite_ingest_reset(kl_sqlite *q);
@@ -199,7 +199,6 @@ void kl_sqlite_put_score(kl_buf *b, sqlite3_stmt *st);
 int kl_sqlite_recompute(kl_sqlite *q, const kl_redo *r, kl_err *err);
 void kl_sqlite_bind_obs(sqlite3_stmt *st, const kl_obs *o);
 int kl_sqlite_step(sqlite3 *db, sqlite3_stmt *st, const char *what, kl_err *err);
-int kl_sqlite_trace_add(kl_sqlite *q, const kl_obs *o, kl_err *err);
 kl_rconn *kl_sqlite_acquire(kl_sqlite *q, kl_err *err);
 void kl_sqlite_release(kl_sqlite *q, kl_rconn *c);
 /* Sets err from the connection's last error (507 when the disk is full, else 500). */
