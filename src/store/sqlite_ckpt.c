@@ -45,6 +45,7 @@ static void *ckpt_main(void *arg) {
     int log = 0, done = 0;
     int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) kl_warn("store: checkpoint failed: %s", sqlite3_errmsg(c->db));
+    else kl_debug("store: checkpoint: %d of %d WAL frames copied", done, log);
     pthread_mutex_lock(&c->mu);
     c->runs++;
   }
@@ -77,6 +78,9 @@ int kl_sqlite_ckpt_start(kl_sqlite *q, kl_err *err) {
     return -1;
   }
   sqlite3_busy_timeout(c->db, 1000);
+  /* A connection learns that the database is in WAL mode when it first reads it; until then
+   * a checkpoint is a no-op (it reports a log of -1 frames). */
+  sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->cv, NULL);
   if (pthread_create(&c->th, NULL, ckpt_main, c) != 0) {
