@@ -14,7 +14,10 @@
  * Goals (issue 5): lists under 200 ms, aggregates under 1 s, on a Release build.  Measured
  * (Release, 2 shared cores, 1M observations, 950 MB): every list 0.02-3 ms except q= of a
  * word in 5% of rows (traces ~100 ms, observations ~60 ms: cost follows the matches);
- * sessions/users over all 30 days ~250-280 ms; metrics over the whole range 0.26-0.6 s. */
+ * sessions/users over all 30 days ~250-280 ms; metrics over the whole range 0.26-0.6 s.
+ *
+ * PostgreSQL: KEEL_STORE_URL=postgresql://... runs the same against that database (it should
+ * be empty; REUSE=1 skips the fill and measures what is there). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,9 +173,12 @@ int main(int argc, char **argv) {
   char db[512];
   snprintf(db, sizeof db, "%s/keel.db", dir);
   struct stat sb;
-  bool reuse = stat(db, &sb) == 0;
+  const char *url = getenv("KEEL_STORE_URL");
+  bool pg = url && *url;
+  bool reuse = pg ? getenv("REUSE") && atoi(getenv("REUSE")) : stat(db, &sb) == 0;
   kl_store_opts o = {.data_dir = dir, .queue_capacity = 1u << 20, .batch_max = 2048,
-                     .fulltext = fulltext ? KL_FULLTEXT_ON : KL_FULLTEXT_OFF};
+                     .fulltext = fulltext ? KL_FULLTEXT_ON : KL_FULLTEXT_OFF,
+                     .backend = pg ? "postgres" : NULL, .url = pg ? url : NULL};
   kl_err err;
   kl_err_clear(&err);
   kl_store *s = kl_store_open(&o, &err);
