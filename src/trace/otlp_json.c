@@ -303,12 +303,15 @@ static int dec_request(jdec *d, const cJSON *root, kl_otlp_spanvec *sv) {
 
 int kl_ingest_otlp_json(const char *body, size_t len, kl_arena *a, kl_otlp_request *out, kl_err *err) {
   memset(out, 0, sizeof *out);
-  cJSON *root = kl_json_parse(body, len, err);
+  /* plain JSON (the common export) is parsed into the request's arena, without a malloc per
+   * node; cJSON decides, and words the error, for anything else (\u escapes, bad UTF-8, ...) */
+  cJSON *tree = kl_json_parse_arena(a, body, len);
+  cJSON *root = tree ? tree : kl_json_parse(body, len, err);
   if (!root) return -1;
   jdec d = {a, err};
   kl_otlp_spanvec sv = {.a = a};
   int rc = dec_request(&d, root, &sv);
-  cJSON_Delete(root);
+  if (!tree) cJSON_Delete(root);
   if (rc == 0) kl__otlp_finish(&sv, out);
   return rc;
 }
