@@ -15,4 +15,4 @@ node "$(dirname "$0")/ingest_http.mjs" http://127.0.0.1:$port $pk $sk $d/keel.db
 for t in /proc/$pid/task/*; do awk '{printf "%.2f ", ($14+$15)/100}' $t/stat; done; echo "(CPU s per keel thread)"
 echo "written by keel: $(awk '/^wchar/ {printf "%.1f KB/span", $2/1024/'$((N*512))'}' /proc/$pid/io)"
 kill $pid; wait $pid 2>/dev/null
-rm -rf $d $d.yaml
+[ -n "$KEEP" ] && echo "kept $d" || rm -rf $d $d.yaml

@@ -166,6 +166,10 @@ typedef struct kl_store_opts {
   int retention_days;
   int retention_batch;
   int retention_interval_ms;
+  /* Spilled records (queue full, failed batch) are replayed by the writer while running, when
+   * its queue is empty, at most every spill_drain_ms (default 1000); < 0: only at the next
+   * kl_store_open. */
+  int spill_drain_ms;
 } kl_store_opts;
 #define KL_FULLTEXT_ON 1
 #define KL_FULLTEXT_OFF (-1)

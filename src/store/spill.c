@@ -9,10 +9,14 @@
  * last few.  A crash in the middle of a write() can leave a torn last line: replay skips a
  * final line without its '\n', and any line that does not parse (logged, not fatal).
  *
- * Replay happens once, in kl_store_open before the writer starts: the file is read in
- * batch_max chunks, each written through the backend's upsert (so replaying a line twice,
- * e.g. after a crash during replay, has one effect), and deleted when all of it is in the
- * database.  If the backend fails during replay the file is kept for the next open. */
+ * Replay: the file is read in batch_max chunks, each written through the backend's upsert (so
+ * replaying a line twice, e.g. after a crash during replay, has one effect), and deleted when
+ * all of it is in the database.  It happens in kl_store_open before the writer starts, and
+ * while running (kl_spill_drain): when the writer's queue is empty and lines were spilled,
+ * it renames the file to spill.draining.jsonl under spill_mu (new spills start a fresh
+ * spill.jsonl) and replays that, so an overload's spilled records show up once the load
+ * drops, not at the next restart.  A failed replay keeps its file: a drain file left behind
+ * is replayed first, by the next drain or the next open. */
 #include "store/store_int.h"
 
 #include <errno.h>
@@ -79,6 +83,7 @@ int kl_spill_append(kl_store *s, kl_rec *const *recs, size_t n, kl_err *err) {
     }
     s->spilled++;
   }
+  atomic_store(&s->spill_pending, true);
 out:
   pthread_mutex_unlock(&s->spill_mu);
   kl_buf_free(&line);
@@ -90,11 +95,13 @@ static void free_batch(kl_rec **b, size_t *n) {
   *n = 0;
 }
 
-int kl_spill_replay(kl_store *s, kl_err *err) {
-  FILE *f = fopen(s->spill_path, "re");
+/* Replays one file into the backend in batch_max chunks and deletes it; *loaded = rows written. */
+static int replay_file(kl_store *s, const char *path, uint64_t *loaded_out, kl_err *err) {
+  *loaded_out = 0;
+  FILE *f = fopen(path, "re");
   if (!f) {
     if (errno == ENOENT) return 0;
-    kl_err_set(err, 500, "store: cannot read spill file %s: %s", s->spill_path, strerror(errno));
+    kl_err_set(err, 500, "store: cannot read spill file %s: %s", path, strerror(errno));
     return -1;
   }
   size_t bmax = s->opts.batch_max, n = 0;
@@ -108,7 +115,7 @@ int kl_spill_replay(kl_store *s, kl_err *err) {
   while ((len = getline(&line, &lcap, f)) > 0) {
     lineno++;
     if (line[len - 1] != '\n') { /* torn by a crash mid-write: can only be the last line */
-      kl_warn("store: spill file %s: ignoring torn last line %" PRIu64, s->spill_path, lineno);
+      kl_warn("store: spill file %s: ignoring torn last line %" PRIu64, path, lineno);
       skipped++;
       break;
     }
@@ -117,7 +124,7 @@ int kl_spill_replay(kl_store *s, kl_err *err) {
     kl_err_clear(&perr);
     kl_rec *o = kl_rec_from_json(line, (size_t)len - 1, &perr);
     if (!o) {
-      kl_warn("store: spill file %s line %" PRIu64 ": %s; skipped", s->spill_path, lineno, perr.msg);
+      kl_warn("store: spill file %s line %" PRIu64 ": %s; skipped", path, lineno, perr.msg);
       skipped++;
       continue;
     }
@@ -136,19 +143,56 @@ int kl_spill_replay(kl_store *s, kl_err *err) {
   free(batch);
   free(line);
   fclose(f);
-  s->replayed += loaded;
+  *loaded_out = loaded;
   if (rc != 0) {
     kl_warn("store: spill replay stopped after %" PRIu64 " observations (%s); keeping %s", loaded,
-            err ? err->msg : "write failed", s->spill_path);
+            err ? err->msg : "write failed", path);
     return -1;
   }
-  if (unlink(s->spill_path) != 0 && errno != ENOENT) {
-    kl_err_set(err, 500, "store: cannot remove replayed spill file %s: %s", s->spill_path, strerror(errno));
+  if (unlink(path) != 0 && errno != ENOENT) {
+    kl_err_set(err, 500, "store: cannot remove replayed spill file %s: %s", path, strerror(errno));
     return -1;
   }
   if (loaded || skipped)
     kl_info("store: replayed %" PRIu64 " observations from %s (%" PRIu64 " lines skipped)", loaded,
-            s->spill_path, skipped);
+            path, skipped);
+  return 0;
+}
+
+
+int kl_spill_replay(kl_store *s, kl_err *err) {
+  uint64_t n = 0;
+  int rc = replay_file(s, s->drain_path, &n, err); /* older: a drain the last run did not finish */
+  s->replayed += n;
+  if (rc != 0) return -1;
+  rc = replay_file(s, s->spill_path, &n, err);
+  s->replayed += n;
+  return rc;
+}
+
+int kl_spill_drain(kl_store *s, uint64_t *loaded) {
+  *loaded = 0;
+  struct stat st;
+  if (stat(s->drain_path, &st) != 0) { /* no earlier drain left over: take the spill file */
+    pthread_mutex_lock(&s->spill_mu);
+    atomic_store(&s->spill_pending, false);
+    kl_spill_close(s); /* the next spill opens a fresh spill.jsonl */
+    int r = rename(s->spill_path, s->drain_path);
+    int e = errno;
+    pthread_mutex_unlock(&s->spill_mu);
+    if (r != 0) {
+      if (e == ENOENT) return 0;
+      kl_warn("store: cannot take spill file %s for replay: %s", s->spill_path, strerror(e));
+      atomic_store(&s->spill_pending, true);
+      return -1;
+    }
+  }
+  kl_err err;
+  kl_err_clear(&err);
+  if (replay_file(s, s->drain_path, loaded, &err) != 0) {
+    atomic_store(&s->spill_pending, true); /* keep it; try again later */
+    return -1;
+  }
   return 0;
 }
 

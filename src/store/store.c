@@ -82,6 +82,7 @@ kl_store *kl_store_open(const kl_store_opts *opts, kl_err *err) {
   s->dir = strdup(o.data_dir);
   if (!s->dir) abort();
   s->spill_path = path_join(o.data_dir, "spill.jsonl");
+  s->drain_path = path_join(o.data_dir, "spill.draining.jsonl");
   o.data_dir = s->dir;
   o.backend = vt->name;
   s->opts = o;
@@ -136,6 +137,7 @@ void kl_store_close(kl_store *s) {
   free(s->ring);
   free(s->dir);
   free(s->spill_path);
+  free(s->drain_path);
   free(s);
 }
 

@@ -7,6 +7,7 @@
 #include "store/backend.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -16,6 +17,7 @@ struct kl_store {
   kl_store_opts opts;           /* data_dir points at dir below */
   char *dir;
   char *spill_path;
+  char *drain_path;             /* spill file taken by a live drain (spill.c) */
 
   /* queue: a ring of kl_rec clones, guarded by mu */
   pthread_mutex_t mu;
@@ -33,9 +35,11 @@ struct kl_store {
   /* spill file, guarded by spill_mu (never held together with mu) */
   pthread_mutex_t spill_mu;
   int spill_fd;                 /* -1 until the first spill */
+  atomic_bool spill_pending;    /* lines appended since the last drain took the file */
+  int64_t next_drain_ns;        /* writer only: no live drain before this kl_mono_ns */
 
   /* stats (guarded by mu; `spilled` by spill_mu).  written: rows committed by the writer;
-   * replayed: rows loaded from the spill file at open; spilled: lines appended to it (queue
+   * replayed: rows loaded from the spill file (at open, or drained live); spilled: lines appended to it (queue
    * full or failed batch); write_errors: failed batch transactions. */
   uint64_t submitted, written, spilled, replayed, write_errors, batches;
   /* retention (writer.c): next pass due at this kl_mono_ns; rows and transactions so far */
@@ -73,8 +77,13 @@ int kl_store_enqueue(kl_store *s, kl_rec *c, kl_err *err);
 
 /* spill.c */
 int kl_spill_append(kl_store *s, kl_rec *const *recs, size_t n, kl_err *err);
-/* Replays spill_path into the backend (before the writer starts), then deletes it. */
+/* Replays drain_path (left by an interrupted drain) then spill_path into the backend (before
+ * the writer starts), deleting each once it is in. */
 int kl_spill_replay(kl_store *s, kl_err *err);
+/* Writer thread only, queue empty: takes the spill file (renamed to drain_path, so new
+ * spills start a fresh one) and replays it; *loaded = rows written.  0, or -1 when the
+ * replay failed (the file is kept and retried later). */
+int kl_spill_drain(kl_store *s, uint64_t *loaded);
 void kl_spill_close(kl_store *s);
 
 /* writer.c */

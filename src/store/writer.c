@@ -14,7 +14,9 @@
  * until committed_seq reaches the enq_seq it saw on entry.
  *
  * A failed batch (SQLITE_FULL, I/O error, ...) is never dropped: it goes to the spill file,
- * which the next kl_store_open replays, and write_errors counts the failed transactions.
+ * and write_errors counts the failed transactions.  Spilled records (that, or a full queue)
+ * are replayed by this thread once its queue is empty (drain_step, at most every
+ * spill_drain_ms; every 5 s while replays fail), or by the next kl_store_open.
  *
  * Retention (opts.retention_days > 0): when a pass is due (every retention_interval_ms), the
  * writer runs the backend's expire step, one small transaction of at most retention_batch
@@ -45,6 +47,27 @@ static void deadline_after_ms(struct timespec *ts, int ms) {
 
 #define DEFAULT_RETENTION_BATCH 1000
 #define DEFAULT_RETENTION_INTERVAL_MS 60000
+
+#define DEFAULT_SPILL_DRAIN_MS 1000
+#define SPILL_RETRY_MS 5000
+
+/* A live drain of the spill file is due (mu held): only when the queue is empty, so the
+ * records queued now are never held up behind the overflow of a burst. */
+static bool drain_due(const kl_store *s) {
+  return s->opts.spill_drain_ms >= 0 && !s->paused && s->count == 0 && atomic_load(&s->spill_pending) &&
+         kl_mono_ns() >= s->next_drain_ns;
+}
+
+/* One live drain (called without mu held). */
+static void drain_step(kl_store *s) {
+  uint64_t loaded = 0;
+  int rc = kl_spill_drain(s, &loaded);
+  int ms = rc == 0 ? (s->opts.spill_drain_ms > 0 ? s->opts.spill_drain_ms : DEFAULT_SPILL_DRAIN_MS) : SPILL_RETRY_MS;
+  pthread_mutex_lock(&s->mu);
+  s->replayed += loaded;
+  s->next_drain_ns = kl_mono_ns() + (int64_t)ms * 1000000LL;
+  pthread_mutex_unlock(&s->mu);
+}
 
 static bool expire_due(const kl_store *s) {
   return s->opts.retention_days > 0 && !s->paused && kl_mono_ns() >= s->next_expire_ns;
@@ -81,7 +104,7 @@ static void *writer_main(void *arg) {
     /* paused (test hook) counts as "no work"; stopping overrides it */
     bool lingering = false, linger_over = false;
     struct timespec linger_until;
-    while (!s->stop && !expire_due(s) && (s->count == 0 || s->paused ||
+    while (!s->stop && !expire_due(s) && !drain_due(s) && (s->count == 0 || s->paused ||
                         (s->count < bmax && s->flush_waiters == 0 && !linger_over))) {
       struct timespec ts;
       if (s->count == 0 || s->paused) {
@@ -106,6 +129,12 @@ static void *writer_main(void *arg) {
       pthread_mutex_lock(&s->mu);
       /* queued writes go next (a partial batch is fine), so deletes never starve them */
       if (s->count == 0 || s->paused) continue;
+    }
+    if (!s->stop && drain_due(s)) {
+      pthread_mutex_unlock(&s->mu);
+      drain_step(s);
+      pthread_mutex_lock(&s->mu);
+      continue;
     }
     size_t n = 0;
     while (n < bmax && s->count > 0) {

@@ -43,8 +43,10 @@ static int teardown(void **state) {
   return 0;
 }
 
-static kl_store *open_store(const char *dir, size_t qcap) {
-  kl_store_opts o = {.data_dir = dir, .queue_capacity = qcap, .batch_max = 3, .flush_interval_ms = 5};
+/* drain_ms < 0: spilled records wait for the next open (most tests here check that path) */
+static kl_store *open_store_drain(const char *dir, size_t qcap, int drain_ms) {
+  kl_store_opts o = {.data_dir = dir, .queue_capacity = qcap, .batch_max = 3, .flush_interval_ms = 5,
+                     .spill_drain_ms = drain_ms};
   kl_test_store_opts(&o);
   kl_err err;
   kl_err_clear(&err);
@@ -52,6 +54,7 @@ static kl_store *open_store(const char *dir, size_t qcap) {
   if (!s) fail_msg("open: %s", err.msg);
   return s;
 }
+static kl_store *open_store(const char *dir, size_t qcap) { return open_store_drain(dir, qcap, -1); }
 
 static kl_obs mk(int i, const char *trace) {
   kl_obs o;
@@ -201,6 +204,80 @@ static void test_replay_is_idempotent(void **state) {
   kl_store_close(s);
 }
 
+/* While running, the writer replays what spilled once its queue is empty: an overload's
+ * records show up without a restart, exactly once, and later spills start a new file. */
+static void test_live_drain(void **state) {
+  fx *f = *state;
+  kl_store *s = open_store_drain(f->dir, 2, 0);
+  kl_store__test_pause(s, true); /* the queue fills at 2, the other 8 spill */
+  for (int i = 0; i < 10; i++) {
+    kl_obs o = mk(i, "L");
+    assert_int_equal(kl_store_submit(s, &o, NULL), 0);
+  }
+  assert_int_equal(count_lines(f->spill), 8);
+  kl_store__test_pause(s, false);
+  kl_store_stats st;
+  for (int i = 0; i < 400; i++) { /* the drain runs within a flush interval or so */
+    kl_store_get_stats(s, &st);
+    if (st.replayed == 8) break;
+    usleep(10000);
+  }
+  assert_int_equal(st.replayed, 8);
+  int tokens;
+  assert_int_equal(trace_count(s, "L", &tokens), 10);
+  assert_int_equal(tokens, 45);
+  assert_int_equal(access(f->spill, F_OK), -1); /* taken and deleted */
+  char drain[128];
+  snprintf(drain, sizeof drain, "%s/spill.draining.jsonl", f->dir);
+  assert_int_equal(access(drain, F_OK), -1);
+  /* a second overload spills into a fresh file and drains too */
+  kl_store__test_pause(s, true);
+  for (int i = 10; i < 15; i++) {
+    kl_obs o = mk(i, "L");
+    assert_int_equal(kl_store_submit(s, &o, NULL), 0);
+  }
+  assert_int_equal(count_lines(f->spill), 3);
+  kl_store__test_pause(s, false);
+  for (int i = 0; i < 400; i++) {
+    kl_store_get_stats(s, &st);
+    if (st.replayed == 11) break;
+    usleep(10000);
+  }
+  assert_int_equal(st.replayed, 11);
+  kl_store_flush(s);
+  assert_int_equal(trace_count(s, "L", &tokens), 15);
+  assert_int_equal(tokens, 105); /* 0+..+14: nothing twice */
+  kl_store_close(s);
+  s = open_store(f->dir, 2); /* nothing left to replay at open */
+  kl_store_get_stats(s, &st);
+  assert_int_equal(st.replayed, 0);
+  assert_int_equal(trace_count(s, "L", NULL), 15);
+  kl_store_close(s);
+}
+
+/* A drain file left by an interrupted drain is replayed at the next open, before the spill file. */
+static void test_drain_file_replayed_at_open(void **state) {
+  fx *f = *state;
+  kl_store *s = open_store(f->dir, 2);
+  kl_store__test_pause(s, true);
+  for (int i = 0; i < 6; i++) {
+    kl_obs o = mk(i, "D");
+    assert_int_equal(kl_store_submit(s, &o, NULL), 0);
+  }
+  kl_store__test_pause(s, false);
+  kl_store_close(s);
+  char drain[128];
+  snprintf(drain, sizeof drain, "%s/spill.draining.jsonl", f->dir);
+  assert_int_equal(rename(f->spill, drain), 0); /* as if a drain had taken it, then crashed */
+  s = open_store(f->dir, 2);
+  kl_store_stats st;
+  kl_store_get_stats(s, &st);
+  assert_int_equal(st.replayed, 4);
+  assert_int_equal(access(drain, F_OK), -1);
+  assert_int_equal(trace_count(s, "D", NULL), 6);
+  kl_store_close(s);
+}
+
 static void test_write_error_spills_batch(void **state) {
   fx *f = *state;
   kl_store *s = open_store(f->dir, 64);
@@ -255,6 +332,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_torn_and_bad_lines, setup, teardown),
       cmocka_unit_test_setup_teardown(test_replay_is_idempotent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_write_error_spills_batch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_live_drain, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_drain_file_replayed_at_open, setup, teardown),
       cmocka_unit_test_setup_teardown(test_append_after_torn_tail, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
