@@ -249,7 +249,7 @@ typedef struct kl_score_filter {
   int limit;                /* 1..1000, default 50 */
   const char *cursor;
   const char *trace_id, *observation_id, *session_id, *name;
-  const char *source;       /* API | EVAL | ANNOTATION (any case) */
+  const char *source;       /* API | EVAL | ANNOTATION (any case; checked before the backend) */
   const char *data_type;    /* NUMERIC | BOOLEAN | CATEGORICAL | TEXT */
   int64_t from_ns, to_ns;   /* by the score's timestamp */
 } kl_score_filter;

@@ -313,13 +313,6 @@ static void put_score_row(kl_buf *b, const PGresult *r, int row, void *ud) {
   b->data[b->len] = 0;
 }
 
-static const char *upper(kl_arena *a, const char *s) {
-  char *u = kl_arena_strdup(a, s);
-  for (char *p = u; *p; p++)
-    if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 32);
-  return u;
-}
-
 int kl_pg_list_scores(void *be, const kl_score_filter *f, kl_buf *out, kl_err *err) {
   kl_pg *p = be;
   int limit = kl_query_limit(f->limit, err);
@@ -327,19 +320,10 @@ int kl_pg_list_scores(void *be, const kl_score_filter *f, kl_buf *out, kl_err *e
   cursor_state cs;
   if (parse_cursor(f->cursor, &cs, err) != 0) return -1;
   kl_arena *a = kl_arena_new(256);
-  const char *source = set(f->source) ? upper(a, f->source) : NULL;
-  const char *dtype = set(f->data_type) ? upper(a, f->data_type) : NULL;
-  int ret = -1;
+  /* kl_store_list_scores checked both and made them upper case */
+  const char *source = set(f->source) ? f->source : NULL;
+  const char *dtype = set(f->data_type) ? f->data_type : NULL;
   kl_buf sql = KL_BUF_INIT;
-  if (source && strcmp(source, "API") && strcmp(source, "EVAL") && strcmp(source, "ANNOTATION")) {
-    bad(err, "source", "expected api, eval or annotation");
-    goto out;
-  }
-  if (dtype && strcmp(dtype, "NUMERIC") && strcmp(dtype, "BOOLEAN") && strcmp(dtype, "CATEGORICAL") &&
-      strcmp(dtype, "TEXT")) {
-    bad(err, "data_type", "expected NUMERIC, BOOLEAN, CATEGORICAL or TEXT");
-    goto out;
-  }
   kl_pg_params ps = {.a = a};
   kl_buf_printf(&sql, "SELECT " KL_SCORE_COLS " FROM scores WHERE project_id=$%d",
                 kl_pg_p_text(&ps, proj(f->project_id)));
@@ -352,8 +336,7 @@ int kl_pg_list_scores(void *be, const kl_score_filter *f, kl_buf *out, kl_err *e
   put_time(&sql, &ps, "timestamp_ns", f->from_ns, f->to_ns);
   put_cursor_cond(&sql, &ps, &cs, "timestamp_ns");
   put_order(&sql, &ps, "timestamp_ns", cs.have && cs.asc, limit);
-  ret = page(p, &sql, &ps, limit, cs.have && cs.asc, SC_TIMESTAMP, 0, put_score_row, out, err);
-out:
+  int ret = page(p, &sql, &ps, limit, cs.have && cs.asc, SC_TIMESTAMP, 0, put_score_row, out, err);
   kl_buf_free(&sql);
   kl_arena_free(a);
   return ret;

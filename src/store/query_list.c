@@ -399,13 +399,6 @@ static void put_score_row(kl_buf *b, sqlite3_stmt *st, void *ud) {
   b->data[b->len] = 0;
 }
 
-static const char *upper(kl_arena *a, const char *s) {
-  char *u = kl_arena_strdup(a, s);
-  for (char *p = u; *p; p++)
-    if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 32);
-  return u;
-}
-
 int kl_sqlite_list_scores(void *be, const kl_score_filter *f, kl_buf *out, kl_err *err) {
   kl_sqlite *q = be;
   int limit = kl_query_limit(f->limit, err);
@@ -413,19 +406,11 @@ int kl_sqlite_list_scores(void *be, const kl_score_filter *f, kl_buf *out, kl_er
   cursor_state cs;
   if (parse_cursor(f->cursor, &cs, err) != 0) return -1;
   kl_arena *a = kl_arena_new(256);
-  const char *source = set(f->source) ? upper(a, f->source) : NULL;
-  const char *dtype = set(f->data_type) ? upper(a, f->data_type) : NULL;
+  /* kl_store_list_scores checked both and made them upper case */
+  const char *source = set(f->source) ? f->source : NULL;
+  const char *dtype = set(f->data_type) ? f->data_type : NULL;
   int ret = -1;
   kl_buf sql = KL_BUF_INIT;
-  if (source && strcmp(source, "API") && strcmp(source, "EVAL") && strcmp(source, "ANNOTATION")) {
-    bad(err, "source", "expected api, eval or annotation");
-    goto out;
-  }
-  if (dtype && strcmp(dtype, "NUMERIC") && strcmp(dtype, "BOOLEAN") && strcmp(dtype, "CATEGORICAL") &&
-      strcmp(dtype, "TEXT")) {
-    bad(err, "data_type", "expected NUMERIC, BOOLEAN, CATEGORICAL or TEXT");
-    goto out;
-  }
   kl_buf_puts(&sql, "SELECT " KL_SCORE_COLS " FROM scores");
   /* by trace/observation: that index; otherwise newest first by scores_time */
   if (set(f->trace_id)) kl_buf_puts(&sql, " INDEXED BY scores_trace");

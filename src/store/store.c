@@ -287,9 +287,33 @@ int kl_store_list_observations(kl_store *s, const kl_trace_filter *f, kl_buf *ou
   return s->vt->list_observations(s->be, f, out, err);
 }
 
+/* v in any case -> its upper-case name from names (into buf); "" or NULL stays NULL. */
+static int score_enum(const char *v, const char *const *names, char *buf, size_t cap, const char **out) {
+  *out = NULL;
+  if (!v || !*v) return 0;
+  size_t n = strlen(v);
+  if (n >= cap) return -1;
+  for (size_t i = 0; i <= n; i++) buf[i] = (char)(v[i] >= 'a' && v[i] <= 'z' ? v[i] - 32 : v[i]);
+  for (; *names; names++)
+    if (!strcmp(buf, *names)) return *out = buf, 0;
+  return -1;
+}
+
 int kl_store_list_scores(kl_store *s, const kl_score_filter *f, kl_buf *out, kl_err *err) {
   CHECK(s, f, out);
-  return s->vt->list_scores(s->be, f, out, err);
+  static const char *const sources[] = {"API", "EVAL", "ANNOTATION", NULL};
+  static const char *const types[] = {"NUMERIC", "BOOLEAN", "CATEGORICAL", "TEXT", NULL};
+  char src[16], dt[16];
+  kl_score_filter g = *f;
+  if (score_enum(f->source, sources, src, sizeof src, &g.source) != 0) {
+    kl_err_set(err, 400, "source: expected api, eval or annotation");
+    return -1;
+  }
+  if (score_enum(f->data_type, types, dt, sizeof dt, &g.data_type) != 0) {
+    kl_err_set(err, 400, "data_type: expected NUMERIC, BOOLEAN, CATEGORICAL or TEXT");
+    return -1;
+  }
+  return s->vt->list_scores(s->be, &g, out, err);
 }
 
 int kl_store_list_sessions(kl_store *s, const kl_group_filter *f, kl_buf *out, kl_err *err) {

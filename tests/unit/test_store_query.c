@@ -453,6 +453,12 @@ static void test_scores(void **state) {
   assert_null(call(f->s, l_scores, &bad, &code, msg));
   assert_int_equal(code, 400);
   assert_memory_equal(msg, "source:", 7);
+  kl_score_filter bad2 = {.data_type = "float"}, bad3 = {.source = "annotation-and-then-some-more"};
+  assert_null(call(f->s, l_scores, &bad2, &code, msg));
+  assert_int_equal(code, 400);
+  assert_memory_equal(msg, "data_type:", 10);
+  assert_null(call(f->s, l_scores, &bad3, &code, msg));
+  assert_int_equal(code, 400);
 }
 
 /* ---- sessions, users, metrics ---- */
