@@ -103,7 +103,20 @@ int kl_pg_metrics(void *be, const kl_metrics_filter *f, kl_buf *out, kl_err *err
   if (f->from_ns) kl_buf_printf(&sql, " AND o.start_ns>=$%d", kl_pg_p_i64(&ps, f->from_ns));
   if (f->to_ns) kl_buf_printf(&sql, " AND o.start_ns<$%d", kl_pg_p_i64(&ps, f->to_ns));
   kl_buf_printf(&sql, " GROUP BY 1, 2 ORDER BY 1, %s COLLATE \"C\" NULLS FIRST", gcol[f->group_by]);
-  PGresult *r = kl_pg_query(p, sql.data, &ps, err);
+  /* Incremental sort off for this statement only: grouped by (bucket, tag) the planner sorted
+   * 750k rows by bucket in the workers, then again by tag one bucket at a time (920 ms);
+   * without it, one parallel sort by both keys (590 ms).  The lists need it (their
+   * (start_ns DESC, id DESC) order comes from an index plus a small incremental sort), so it is
+   * not a connection setting. */
+  kl_pgconn *c = kl_pg_acquire(p, err);
+  PGresult *r = NULL;
+  if (c) {
+    if (kl_pg_run(c->c, "SET enable_incremental_sort = off", NULL, err) == 0) {
+      r = kl_pg_exec(c->c, sql.data, &ps, err);
+      kl_pg_run(c->c, "RESET enable_incremental_sort", NULL, NULL);
+    }
+    kl_pg_release(p, c);
+  }
   kl_buf_free(&sql);
   kl_arena_free(a);
   if (!r) return -1;
