@@ -166,37 +166,6 @@ int kl_api_key_create(const kl_store_opts *opts, const char *project, char pk[KL
 
 /* ---- parsing Authorization ---- */
 
-static int b64val(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;
-  if (c == '/' || c == '_') return 63;
-  return -1;
-}
-
-/* Decodes base64 (padding optional) into out (cap bytes incl. NUL); -1 when malformed. */
-static ssize_t b64dec(const char *s, char *out, size_t cap) {
-  size_t n = 0;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (; *s && *s != '='; s++) {
-    int v = b64val((unsigned char)*s);
-    if (v < 0) return -1;
-    acc = (acc << 6) | (uint32_t)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      if (n + 1 >= cap) return -1;
-      out[n++] = (char)((acc >> bits) & 0xff);
-    }
-  }
-  while (*s == '=') s++;
-  if (*s) return -1;
-  out[n] = 0;
-  return (ssize_t)n;
-}
-
 static bool admin_ok(const kl_config *cfg, const char *tok) {
   size_t a = strlen(tok), b = strlen(cfg->admin_key);
   unsigned char diff = (unsigned char)(a != b);
@@ -261,8 +230,11 @@ void kl_api_authenticate(kl_http_req *req, kl_api_ctx *ctx, bool allow_anonymous
     cb(req, ctx, NULL, 401, ud);
     return;
   }
-  char dec[KL_KEY_PUBLIC_MAX + SECRET_MAX + 4];
-  ssize_t n = b64dec(h + 6, dec, sizeof dec);
+  char dec[kl_base64_max(((KL_KEY_PUBLIC_MAX + SECRET_MAX + 1) / 3 + 1) * 4)];
+  size_t hl = strlen(h + 6);
+  ptrdiff_t n = hl <= ((KL_KEY_PUBLIC_MAX + SECRET_MAX + 1) / 3 + 1) * 4
+                    ? kl_base64_decode(h + 6, hl, (unsigned char *)dec)
+                    : -1; /* longer than any pair we issue: refused without decoding */
   char *colon = n > 0 ? memchr(dec, ':', (size_t)n) : NULL;
   size_t pklen = colon ? (size_t)(colon - dec) : 0, sklen = colon ? (size_t)n - pklen - 1 : 0;
   if (!colon || pklen == 0 || pklen > KL_KEY_PUBLIC_MAX || sklen == 0 || sklen > SECRET_MAX ||

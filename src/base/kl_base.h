@@ -55,6 +55,12 @@ void kl_buf_consume(kl_buf *b, size_t n);  /* drop n bytes from the front */
 void kl_buf_reset(kl_buf *b);              /* len = 0, keep memory */
 void kl_buf_free(kl_buf *b);
 char *kl_buf_steal(kl_buf *b);             /* caller frees; b is empty after */
+/* base64.c: decodes n bytes of base64 (standard or URL-safe alphabet, '=' padding optional,
+ * only at the end) into out, which must hold kl_base64_max(n) bytes; out is NUL-terminated.
+ * Returns the decoded length, or -1 when s is not base64 (another byte, or one dangling
+ * character). */
+#define kl_base64_max(n) ((n) / 4 * 3 + 3)
+ptrdiff_t kl_base64_decode(const char *s, size_t n, unsigned char *out);
 /* Appends s as a JSON string literal (with quotes); invalid UTF-8 becomes U+FFFD. */
 void kl_buf_json_str(kl_buf *b, const char *s, size_t n);
 /* Appends keel's error body, OpenAI's shape: {"error":{"message","type","param","code"}};

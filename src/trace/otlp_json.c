@@ -106,37 +106,14 @@ static int jid(const cJSON *o, const char *camel, const char *snake, size_t want
   return 0;
 }
 
-static int b64val(int c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;
-  if (c == '/' || c == '_') return 63;
-  return -1;
-}
-
 /* Standard or URL-safe base64, padding optional (proto3 JSON accepts both). */
 static int jbytes(jdec *d, const char *s, kl_otlp_value *v) {
   size_t n = strlen(s);
-  while (n && s[n - 1] == '=') n--;
-  uint8_t *out = kl_arena_alloc(d->a, n * 3 / 4 + 1);
-  size_t o = 0;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < n; i++) {
-    int x = b64val((unsigned char)s[i]);
-    if (x < 0) return jfail(d, "is not base64", "bytesValue");
-    acc = acc << 6 | (uint32_t)x;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (uint8_t)(acc >> bits);
-    }
-  }
-  if (bits >= 6) return jfail(d, "is not base64", "bytesValue"); /* one dangling character */
-  out[o] = 0;
+  uint8_t *out = kl_arena_alloc(d->a, kl_base64_max(n));
+  ptrdiff_t o = kl_base64_decode(s, n, out);
+  if (o < 0) return jfail(d, "is not base64", "bytesValue");
   v->s = (const char *)out;
-  v->len = o;
+  v->len = (size_t)o;
   return 0;
 }
 

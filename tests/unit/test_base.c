@@ -158,11 +158,41 @@ static void test_ids(void **st) {
   assert_false(kl_id_is_hex(NULL, 16));
 }
 
+static void test_base64(void **state) {
+  (void)state;
+  unsigned char out[64];
+  static const struct { const char *in; const char *want; } ok[] = {
+      {"", ""}, {"YQ", "a"}, {"YQ==", "a"}, {"YWI", "ab"}, {"YWI=", "ab"}, {"YWJj", "abc"},
+      {"aGVsbG8gd29ybGQh", "hello world!"},
+      {"pk:sk", NULL}, /* ':' is not base64 */
+  };
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    ptrdiff_t n = kl_base64_decode(ok[i].in, strlen(ok[i].in), out);
+    if (!ok[i].want) {
+      assert_int_equal(n, -1);
+      continue;
+    }
+    assert_int_equal(n, (ptrdiff_t)strlen(ok[i].want));
+    assert_string_equal((char *)out, ok[i].want);
+  }
+  /* both alphabets: 0xfb 0xff 0xbf is "+/+/" standard, "-_-_" URL-safe */
+  assert_int_equal(kl_base64_decode("+/+/", 4, out), 3);
+  assert_memory_equal(out, "\xfb\xff\xbf", 3);
+  assert_int_equal(kl_base64_decode("-_-_", 4, out), 3);
+  assert_memory_equal(out, "\xfb\xff\xbf", 3);
+  assert_int_equal(kl_base64_decode("YWJjZ", 5, out), -1);  /* one dangling character */
+  assert_int_equal(kl_base64_decode("YW=Jj", 5, out), -1);  /* padding in the middle */
+  assert_int_equal(kl_base64_decode("YWJj\n", 5, out), -1); /* whitespace is not skipped */
+  assert_int_equal(kl_base64_decode("AAAA", 4, out), 3);    /* 'A' is 0, not "invalid" */
+  assert_memory_equal(out, "\0\0\0", 3);
+  assert_true(kl_base64_max(4) >= 4 && kl_base64_max(3) >= 3 && kl_base64_max(0) >= 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_arena), cmocka_unit_test(test_buf),  cmocka_unit_test(test_json_str),
       cmocka_unit_test(test_utf8),  cmocka_unit_test(test_json_helpers), cmocka_unit_test(test_time),
-      cmocka_unit_test(test_ids),
+      cmocka_unit_test(test_ids), cmocka_unit_test(test_base64),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
