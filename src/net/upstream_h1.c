@@ -1,5 +1,7 @@
 /* upstream_h1.c: a lean HTTP/1.1 client for plain http:// upstreams (vLLM, llama.cpp,
- * Ollama, the mock), on the caller's libuv loop with llhttp parsing the responses.
+ * Ollama, the mock), on the caller's libuv loop with llhttp parsing the responses.  This file
+ * has the pool, connections, the call life cycle, sending, request heads and the API; the
+ * response side is upstream_h1_recv.c; the structs are in upstream_h1_int.h.
  *
  * Why not libcurl for these: per request curl allocates an easy handle, polls pooled
  * sockets for liveness, and churns epoll registrations through its socket callback; on a
@@ -27,94 +29,7 @@
  * closed, calls are marked), and the code after each user callback only re-checks flags
  * in memory that is still valid because nothing is freed before the loop's close phase.
  * The read buffer is one per pool: libuv hands it to exactly one read callback at a time. */
-#include "net/upstream_h1.h"
-
-#include <llhttp.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <strings.h>
-
-#define H1_CONNECT_TIMEOUT_MS 10000
-#define H1_IDLE_PER_HOST 256
-#define H1_IDLE_MS 60000
-#define H1_SWEEP_MS 15000
-#define H1_MAX_HEAD (256 * 1024) /* response status line + header fields */
-#define H1_RBUF 65536
-
-typedef struct h1_conn h1_conn;
-typedef struct h1_host h1_host;
-typedef struct h1_call h1_call;
-
-struct h1_host {
-  h1_host *next;
-  h1_conn *idle, *idle_tail;   /* LIFO: taken from the head, swept from the tail */
-  int nidle;
-  int port;
-  char name[];                 /* host as in the URL, IPv6 brackets stripped */
-};
-
-struct kl_h1 {
-  uv_loop_t *loop;
-  h1_host *hosts;
-  h1_call *calls;              /* live calls */
-  h1_conn *conns;              /* every open connection */
-  int active, nconns;
-  int open_handles;            /* sweep timer + connections + call timers */
-  bool freeing;
-  uv_timer_t sweep;
-  char rbuf[H1_RBUF];
-};
-
-struct h1_conn {
-  uv_tcp_t tcp;
-  kl_h1 *p;
-  h1_host *host;
-  h1_call *call;               /* NULL when idle or closing */
-  h1_conn *prev, *next;        /* p->conns */
-  h1_conn *iprev, *inext;      /* host->idle */
-  llhttp_t parser;
-  uv_connect_t creq;
-  uv_write_t wreq;
-  uint64_t idle_since;
-  bool idle, closing, writing, got_bytes, fake;
-};
-
-typedef struct h1_gai {
-  uv_getaddrinfo_t req;        /* first: the callback casts back */
-  h1_call *c;                  /* NULL once the call is gone */
-} h1_gai;
-
-struct h1_call {
-  int kind;                    /* KL_UP_KIND_H1; must stay first */
-  kl_h1 *p;
-  h1_host *host;
-  h1_conn *conn;
-  h1_call *prev, *next;        /* p->calls */
-  kl_upstream_cbs cbs;
-  void *ud;
-  uv_timer_t timer;
-  h1_gai *gai;
-  struct addrinfo *ai, *ai_next;
-  struct sockaddr_storage addr; /* numeric hosts */
-  uint64_t connect_at, ttfb_at, total_at; /* loop-time deadlines, 0 = none */
-  long connect_ms, ttfb_ms, total_ms;
-  const char *body;
-  size_t body_len, head_len, head_bytes;
-  kl_arena *arena;             /* response headers */
-  kl_http_header *rh;
-  size_t nrh, caprh;
-  char *fname, *fval;          /* the header field being parsed (llhttp may split it) */
-  size_t fname_len, fval_len;
-  int status;
-  kl_upstream_status fail_st;  /* deferred failure, reported from the timer */
-  bool numeric, is_head, connecting, reused, retried, deferred;
-  bool interim, responded, got_body, msg_done, keep_alive, data_abort;
-  bool cancelled, finished;
-  char errbuf[192];
-  char head[];                 /* the request head */
-};
-
-static const llhttp_settings_t h1_settings;
+#include "net/upstream_h1_int.h"
 
 /* ---------------- handle bookkeeping ---------------- */
 
@@ -155,7 +70,7 @@ static void h1_idle_unlink(h1_conn *k) {
   h->nidle--;
 }
 
-static void h1_conn_close(h1_conn *k) {
+void h1_conn_close(h1_conn *k) {
   if (k->closing) return;
   k->closing = true;
   kl_h1 *p = k->p;
@@ -170,7 +85,7 @@ static void h1_conn_close(h1_conn *k) {
 }
 
 /* The response was read completely: pool the connection (or close it if the pool is full). */
-static void h1_conn_idle(h1_conn *k) {
+void h1_conn_idle(h1_conn *k) {
   h1_host *h = k->host;
   if (k->call) k->call->conn = NULL;
   k->call = NULL;
@@ -242,7 +157,7 @@ static void h1_release(h1_call *c) {
   uv_close((uv_handle_t *)&c->timer, h1_call_closed);
 }
 
-static void h1_finish(h1_call *c, kl_upstream_status st, const char *msg) {
+void h1_finish(h1_call *c, kl_upstream_status st, const char *msg) {
   c->finished = true;
   h1_detach(c);
   if (c->cbs.on_done) c->cbs.on_done(c->ud, st, st == KL_UP_OK ? "" : msg);
@@ -252,7 +167,7 @@ static void h1_finish(h1_call *c, kl_upstream_status st, const char *msg) {
 static void h1_timer_cb(uv_timer_t *t);
 
 /* (Re)arms the call's timer for the nearest deadline still relevant. */
-static void h1_arm(h1_call *c) {
+void h1_arm(h1_call *c) {
   uint64_t d = c->total_at;
   if (c->connecting && c->connect_at && (!d || c->connect_at < d)) d = c->connect_at;
   if (!c->got_body && c->ttfb_at && (!d || c->ttfb_at < d)) d = c->ttfb_at;
@@ -296,7 +211,6 @@ static void h1_timer_cb(uv_timer_t *t) {
 
 /* ---------------- sending ---------------- */
 
-static void h1_write_cb(uv_write_t *req, int status);
 
 /* Binds the call to a connected connection and writes the request: one try_write of the
  * head and the caller's body; only a remainder goes through uv_write. */
@@ -326,7 +240,6 @@ static int h1_send(h1_call *c, h1_conn *k) {
   return rc;
 }
 
-static void h1_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 static void h1_alloc_cb(uv_handle_t *h, size_t sz, uv_buf_t *buf) {
   (void)sz;
   h1_conn *k = h->data;
@@ -440,223 +353,12 @@ static int h1_open(h1_call *c) {
 
 /* A reused connection died under the request before any response byte: the server closed
  * it while idle.  One more try on a fresh connection. */
-static void h1_retry(h1_call *c) {
+void h1_retry(h1_call *c) {
   c->retried = true;
   if (c->conn) h1_conn_close(c->conn);
   int rc = h1_open(c);
   if (rc < 0) h1_connect_failed(c, rc);
   else h1_arm(c);
-}
-
-/* ---------------- receiving ---------------- */
-
-/* The connection's live call, or NULL when it was cancelled or the pool freed meanwhile. */
-static h1_call *h1_cur(llhttp_t *lp) {
-  h1_conn *k = lp->data;
-  return k->closing ? NULL : k->call;
-}
-
-static void h1_span(h1_call *c, char **s, size_t *len, const char *at, size_t n) {
-  if (!c->arena) c->arena = kl_arena_new(1024);
-  char *d = kl_arena_alloc(c->arena, *len + n + 1);
-  if (*len) memcpy(d, *s, *len); /* split across reads: rare, so simply re-copied */
-  memcpy(d + *len, at, n);
-  *len += n;
-  d[*len] = 0;
-  *s = d;
-}
-
-static int h1_too_big(h1_call *c, size_t n) {
-  c->head_bytes += n;
-  if (c->head_bytes <= H1_MAX_HEAD) return 0;
-  snprintf(c->errbuf, sizeof c->errbuf, "response headers larger than %d bytes", H1_MAX_HEAD);
-  return 1;
-}
-
-static int h1_on_message_begin(llhttp_t *lp) {
-  h1_call *c = h1_cur(lp);
-  if (!c) return -1;
-  c->nrh = 0;
-  c->fname_len = c->fval_len = 0;
-  return 0;
-}
-
-static int h1_on_header_field(llhttp_t *lp, const char *at, size_t n) {
-  h1_call *c = h1_cur(lp);
-  if (!c) return -1;
-  if (c->responded) return 0; /* trailer fields are dropped */
-  if (h1_too_big(c, n)) return -1;
-  h1_span(c, &c->fname, &c->fname_len, at, n);
-  return 0;
-}
-
-static int h1_on_header_value(llhttp_t *lp, const char *at, size_t n) {
-  h1_call *c = h1_cur(lp);
-  if (!c) return -1;
-  if (c->responded) return 0;
-  if (h1_too_big(c, n)) return -1;
-  h1_span(c, &c->fval, &c->fval_len, at, n);
-  return 0;
-}
-
-static int h1_on_header_value_complete(llhttp_t *lp) {
-  h1_call *c = h1_cur(lp);
-  if (!c) return -1;
-  if (c->responded) return 0;
-  if (!c->arena) c->arena = kl_arena_new(1024);
-  if (c->nrh == c->caprh) {
-    size_t cap = c->caprh ? c->caprh * 2 : 16;
-    kl_http_header *nh = kl_arena_alloc(c->arena, cap * sizeof *nh);
-    if (c->nrh) memcpy(nh, c->rh, c->nrh * sizeof *nh);
-    c->rh = nh;
-    c->caprh = cap;
-  }
-  char *name = c->fname_len ? c->fname : kl_arena_strdup(c->arena, "");
-  for (char *s = name; *s; s++)
-    if (*s >= 'A' && *s <= 'Z') *s = (char)(*s + 32);
-  char *v = c->fval_len ? c->fval : kl_arena_strdup(c->arena, "");
-  size_t vn = c->fval_len;
-  while (vn && (*v == ' ' || *v == '\t')) v++, vn--;
-  while (vn && (v[vn - 1] == ' ' || v[vn - 1] == '\t' || v[vn - 1] == '\r' || v[vn - 1] == '\n')) vn--;
-  v[vn] = 0;
-  c->rh[c->nrh].name = name;
-  c->rh[c->nrh].value = v;
-  c->nrh++;
-  c->fname_len = c->fval_len = 0;
-  return 0;
-}
-
-static int h1_on_headers_complete(llhttp_t *lp) {
-  h1_call *c = h1_cur(lp);
-  if (!c) return -1;
-  int st = llhttp_get_status_code(lp);
-  if (st == 101 || st < 100) {
-    snprintf(c->errbuf, sizeof c->errbuf, "upstream answered with status %d, not an HTTP response", st);
-    return -1;
-  }
-  if (st >= 100 && st < 200) { /* interim: skipped, the final response follows */
-    c->interim = true;
-    return 0;
-  }
-  c->status = st;
-  c->responded = true;
-  if (c->cbs.on_response) c->cbs.on_response(c->ud, st, c->rh, c->nrh);
-  if (h1_cur(lp) != c) return -1;
-  return c->is_head ? 1 : 0;
-}
-
-static int h1_on_body(llhttp_t *lp, const char *at, size_t n) {
-  h1_call *c = h1_cur(lp);
-  if (!c) return -1;
-  if (!c->responded) { /* llhttp lets a 1xx with Transfer-Encoding have a body */
-    snprintf(c->errbuf, sizeof c->errbuf, "malformed response from upstream: body in an interim response");
-    return -1;
-  }
-  if (!c->got_body) {
-    c->got_body = true;
-    if (c->ttfb_at) {
-      c->ttfb_at = 0;
-      h1_arm(c);
-    }
-  }
-  if (n && c->cbs.on_data && c->cbs.on_data(c->ud, at, n) != 0) {
-    if (h1_cur(lp) == c) c->data_abort = true;
-    return -1;
-  }
-  return h1_cur(lp) == c ? 0 : -1;
-}
-
-static int h1_on_message_complete(llhttp_t *lp) {
-  h1_call *c = h1_cur(lp);
-  if (!c) return -1;
-  if (c->interim) {
-    c->interim = false;
-    c->head_bytes = 0;
-    return 0;
-  }
-  c->msg_done = true;
-  c->keep_alive = llhttp_should_keep_alive(lp);
-  return HPE_PAUSED; /* nothing may follow: we never pipeline */
-}
-
-static const llhttp_settings_t h1_settings = {
-    .on_message_begin = h1_on_message_begin,
-    .on_header_field = h1_on_header_field,
-    .on_header_value = h1_on_header_value,
-    .on_header_value_complete = h1_on_header_value_complete,
-    .on_headers_complete = h1_on_headers_complete,
-    .on_body = h1_on_body,
-    .on_message_complete = h1_on_message_complete,
-};
-
-static void h1_feed(h1_conn *k, h1_call *c, const char *d, size_t n) {
-  k->got_bytes = true;
-  llhttp_errno_t e = llhttp_execute(&k->parser, d, n);
-  if (k->call != c || k->closing) return; /* cancelled or freed from a callback */
-  if (c->data_abort) {
-    h1_conn_close(k);
-    h1_finish(c, KL_UP_ERROR, "aborted by on_data");
-    return;
-  }
-  if (c->msg_done) {
-    bool all = e == HPE_PAUSED && llhttp_get_error_pos(&k->parser) == d + n;
-    if (c->keep_alive && all && !k->writing && !k->fake) h1_conn_idle(k);
-    else h1_conn_close(k);
-    h1_finish(c, KL_UP_OK, "");
-    return;
-  }
-  if (e == HPE_OK) return;
-  if (!c->errbuf[0]) {
-    const char *why = llhttp_get_error_reason(&k->parser);
-    snprintf(c->errbuf, sizeof c->errbuf, "malformed response from upstream: %s (%s)", why ? why : "?",
-             llhttp_errno_name(e));
-  }
-  h1_conn_close(k);
-  h1_finish(c, KL_UP_ERROR, c->errbuf);
-}
-
-/* The connection ended (EOF, reset, write error) while a call was on it. */
-static void h1_conn_end(h1_conn *k, h1_call *c, int err) {
-  if (!k->got_bytes && c->reused && !c->retried) {
-    h1_retry(c);
-    return;
-  }
-  if (err == UV_EOF && k->got_bytes) {
-    llhttp_finish(&k->parser); /* a body delimited by EOF completes here */
-    if (k->call != c || k->closing) return;
-    if (c->msg_done) {
-      h1_conn_close(k);
-      h1_finish(c, KL_UP_OK, "");
-      return;
-    }
-  }
-  h1_conn_close(k);
-  if (err == UV_EOF) snprintf(c->errbuf, sizeof c->errbuf, "upstream closed the connection before the response was complete");
-  else snprintf(c->errbuf, sizeof c->errbuf, "upstream connection failed: %s", uv_strerror(err));
-  h1_finish(c, KL_UP_RESET, c->errbuf);
-}
-
-static void h1_input(h1_conn *k, const char *d, ssize_t n) {
-  if (n == 0 || k->closing) return;
-  h1_call *c = k->call;
-  if (!c) { /* idle: EOF, reset or stray bytes all mean the connection is done */
-    h1_conn_close(k);
-    return;
-  }
-  if (n < 0) h1_conn_end(k, c, (int)n);
-  else h1_feed(k, c, d, (size_t)n);
-}
-
-static void h1_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
-  h1_input(s->data, buf->base, n);
-}
-
-static void h1_write_cb(uv_write_t *req, int status) {
-  h1_conn *k = req->handle->data;
-  k->writing = false;
-  if (status == 0 || status == UV_ECANCELED || k->closing) return;
-  if (k->call) h1_conn_end(k, k->call, status);
-  else h1_conn_close(k);
 }
 
 /* ---------------- request building ---------------- */
