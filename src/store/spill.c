@@ -14,8 +14,9 @@
  * all of it is in the database.  It happens in kl_store_open before the writer starts, and
  * while running (kl_spill_drain): when the writer's queue is empty and lines were spilled,
  * it renames the file to spill.draining.jsonl under spill_mu (new spills start a fresh
- * spill.jsonl) and replays that, so an overload's spilled records show up once the load
- * drops, not at the next restart.  A failed replay keeps its file: a drain file left behind
+ * spill.jsonl) and replays that, KL_DRAIN_SLICE batches at a time (remembering where it
+ * stopped), so records queued meanwhile and a shutdown never wait behind a big file; an
+ * overload's spilled records show up once the load drops, not at the next restart.  A failed replay keeps its file: a drain file left behind
  * is replayed first, by the next drain or the next open. */
 #include "store/store_int.h"
 
@@ -95,8 +96,12 @@ static void free_batch(kl_rec **b, size_t *n) {
   *n = 0;
 }
 
-/* Replays one file into the backend in batch_max chunks and deletes it; *loaded = rows written. */
-static int replay_file(kl_store *s, const char *path, uint64_t *loaded_out, kl_err *err) {
+/* Replays one file into the backend in batch_max chunks; *loaded = rows written.  With pos,
+ * reading starts at *pos and stops after max_batches batches, leaving *pos after the last
+ * line written: 1 = more remains.  0 = all of it is in (the file is deleted), -1 = error
+ * (the file is kept). */
+static int replay_file(kl_store *s, const char *path, long *pos, int max_batches, uint64_t *loaded_out,
+                       kl_err *err) {
   *loaded_out = 0;
   FILE *f = fopen(path, "re");
   if (!f) {
@@ -104,6 +109,13 @@ static int replay_file(kl_store *s, const char *path, uint64_t *loaded_out, kl_e
     kl_err_set(err, 500, "store: cannot read spill file %s: %s", path, strerror(errno));
     return -1;
   }
+  if (pos && *pos > 0 && fseek(f, *pos, SEEK_SET) != 0) {
+    kl_err_set(err, 500, "store: cannot seek in spill file %s: %s", path, strerror(errno));
+    fclose(f);
+    return -1;
+  }
+  int batches = 0;
+  bool more = false;
   size_t bmax = s->opts.batch_max, n = 0;
   kl_rec **batch = calloc(bmax, sizeof *batch);
   if (!batch) abort();
@@ -133,6 +145,11 @@ static int replay_file(kl_store *s, const char *path, uint64_t *loaded_out, kl_e
       if (s->vt->write_batch(s->be, batch, n, s->opts.merge, err) != 0) { rc = -1; break; }
       loaded += n;
       free_batch(batch, &n);
+      if (pos) *pos = ftell(f);
+      if (pos && ++batches >= max_batches) { /* a slice: the caller comes back for the rest */
+        more = getc(f) != EOF;
+        break;
+      }
     }
   }
   if (rc == 0 && n > 0) {
@@ -144,6 +161,7 @@ static int replay_file(kl_store *s, const char *path, uint64_t *loaded_out, kl_e
   free(line);
   fclose(f);
   *loaded_out = loaded;
+  if (rc == 0 && more) return 1;
   if (rc != 0) {
     kl_warn("store: spill replay stopped after %" PRIu64 " observations (%s); keeping %s", loaded,
             err ? err->msg : "write failed", path);
@@ -162,10 +180,10 @@ static int replay_file(kl_store *s, const char *path, uint64_t *loaded_out, kl_e
 
 int kl_spill_replay(kl_store *s, kl_err *err) {
   uint64_t n = 0;
-  int rc = replay_file(s, s->drain_path, &n, err); /* older: a drain the last run did not finish */
+  int rc = replay_file(s, s->drain_path, NULL, 0, &n, err); /* older: a drain the last run left */
   s->replayed += n;
   if (rc != 0) return -1;
-  rc = replay_file(s, s->spill_path, &n, err);
+  rc = replay_file(s, s->spill_path, NULL, 0, &n, err);
   s->replayed += n;
   return rc;
 }
@@ -186,14 +204,14 @@ int kl_spill_drain(kl_store *s, uint64_t *loaded) {
       atomic_store(&s->spill_pending, true);
       return -1;
     }
+    s->drain_pos = 0;
   }
   kl_err err;
   kl_err_clear(&err);
-  if (replay_file(s, s->drain_path, loaded, &err) != 0) {
-    atomic_store(&s->spill_pending, true); /* keep it; try again later */
-    return -1;
-  }
-  return 0;
+  int rc = replay_file(s, s->drain_path, &s->drain_pos, KL_DRAIN_SLICE, loaded, &err);
+  if (rc != 0) atomic_store(&s->spill_pending, true); /* the rest next time, or a retry */
+  if (rc == 0) s->drain_pos = 0;
+  return rc;
 }
 
 void kl_spill_close(kl_store *s) {

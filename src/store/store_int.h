@@ -37,6 +37,7 @@ struct kl_store {
   int spill_fd;                 /* -1 until the first spill */
   atomic_bool spill_pending;    /* lines appended since the last drain took the file */
   int64_t next_drain_ns;        /* writer only: no live drain before this kl_mono_ns */
+  long drain_pos;               /* writer only: where the live drain of drain_path stopped */
 
   /* stats (guarded by mu; `spilled` by spill_mu).  written: rows committed by the writer;
    * replayed: rows loaded from the spill file (at open, or drained live); spilled: lines appended to it (queue
@@ -81,8 +82,10 @@ int kl_spill_append(kl_store *s, kl_rec *const *recs, size_t n, kl_err *err);
  * the writer starts), deleting each once it is in. */
 int kl_spill_replay(kl_store *s, kl_err *err);
 /* Writer thread only, queue empty: takes the spill file (renamed to drain_path, so new
- * spills start a fresh one) and replays it; *loaded = rows written.  0, or -1 when the
- * replay failed (the file is kept and retried later). */
+ * spills start a fresh one) and replays the next KL_DRAIN_SLICE batches of it; *loaded =
+ * rows written.  0 = all of it is in, 1 = more remains, -1 = the replay failed (the file
+ * is kept and retried later). */
+#define KL_DRAIN_SLICE 8
 int kl_spill_drain(kl_store *s, uint64_t *loaded);
 void kl_spill_close(kl_store *s);
 

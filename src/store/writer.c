@@ -62,7 +62,10 @@ static bool drain_due(const kl_store *s) {
 static void drain_step(kl_store *s) {
   uint64_t loaded = 0;
   int rc = kl_spill_drain(s, &loaded);
-  int ms = rc == 0 ? (s->opts.spill_drain_ms > 0 ? s->opts.spill_drain_ms : DEFAULT_SPILL_DRAIN_MS) : SPILL_RETRY_MS;
+  /* more of the file: right after whatever got queued meanwhile; done: at most every
+   * spill_drain_ms; failed: retry in 5 s */
+  int ms = rc > 0 ? 0 : rc == 0 ? (s->opts.spill_drain_ms > 0 ? s->opts.spill_drain_ms : DEFAULT_SPILL_DRAIN_MS)
+                              : SPILL_RETRY_MS;
   pthread_mutex_lock(&s->mu);
   s->replayed += loaded;
   s->next_drain_ns = kl_mono_ns() + (int64_t)ms * 1000000LL;

@@ -255,6 +255,34 @@ static void test_live_drain(void **state) {
   kl_store_close(s);
 }
 
+/* A big spill file is drained KL_DRAIN_SLICE batches at a time, resuming where it stopped:
+ * 60 lines with batch_max 3 take three slices of 24, 24 and 12; every record lands once. */
+static void test_live_drain_in_slices(void **state) {
+  fx *f = *state;
+  kl_store *s = open_store_drain(f->dir, 2, 0);
+  kl_store__test_pause(s, true);
+  for (int i = 0; i < 62; i++) {
+    kl_obs o = mk(i, "S");
+    assert_int_equal(kl_store_submit(s, &o, NULL), 0);
+  }
+  assert_int_equal(count_lines(f->spill), 60);
+  kl_store__test_pause(s, false);
+  kl_store_stats st;
+  for (int i = 0; i < 500; i++) {
+    kl_store_get_stats(s, &st);
+    if (st.replayed == 60) break;
+    usleep(10000);
+  }
+  assert_int_equal(st.replayed, 60);
+  int tokens;
+  assert_int_equal(trace_count(s, "S", &tokens), 62);
+  assert_int_equal(tokens, 61 * 62 / 2);
+  char drain[128];
+  snprintf(drain, sizeof drain, "%s/spill.draining.jsonl", f->dir);
+  assert_int_equal(access(drain, F_OK), -1);
+  kl_store_close(s);
+}
+
 /* A drain file left by an interrupted drain is replayed at the next open, before the spill file. */
 static void test_drain_file_replayed_at_open(void **state) {
   fx *f = *state;
@@ -333,6 +361,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_replay_is_idempotent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_write_error_spills_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_live_drain, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_live_drain_in_slices, setup, teardown),
       cmocka_unit_test_setup_teardown(test_drain_file_replayed_at_open, setup, teardown),
       cmocka_unit_test_setup_teardown(test_append_after_torn_tail, setup, teardown),
   };
