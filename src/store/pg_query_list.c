@@ -37,39 +37,6 @@ static int bad(kl_err *err, const char *param, const char *what) {
   return -1;
 }
 
-static bool valid_level(const char *l) {
-  return !strcmp(l, "DEBUG") || !strcmp(l, "DEFAULT") || !strcmp(l, "WARNING") || !strcmp(l, "ERROR");
-}
-
-typedef struct cursor_state {
-  bool have, asc;
-  int64_t ns;
-  char id[KL_OBS_ID_MAX + 1];
-} cursor_state;
-
-static int parse_cursor(const char *cur, cursor_state *cs, kl_err *err) {
-  memset(cs, 0, sizeof *cs);
-  if (!set(cur)) return 0;
-  if (kl_cursor_parse(cur, &cs->asc, &cs->ns, cs->id) != 0) return bad(err, "cursor", "malformed cursor");
-  cs->have = true;
-  return 0;
-}
-
-static int check_ranges(const kl_trace_filter *f, kl_err *err) {
-  static const struct { unsigned bit; const char *name; size_t off; } r[] = {
-      {KL_RANGE_MIN_COST, "min_cost", offsetof(kl_trace_filter, min_cost)},
-      {KL_RANGE_MAX_COST, "max_cost", offsetof(kl_trace_filter, max_cost)},
-      {KL_RANGE_MIN_LATENCY, "min_latency_ms", offsetof(kl_trace_filter, min_latency_ms)},
-      {KL_RANGE_MAX_LATENCY, "max_latency_ms", offsetof(kl_trace_filter, max_latency_ms)},
-  };
-  for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
-    double v = *(const double *)((const char *)f + r[i].off);
-    if ((f->ranges & r[i].bit) && (!isfinite(v) || v < 0 || v > 1e12))
-      return bad(err, r[i].name, "expected a non-negative number");
-  }
-  return 0;
-}
-
 /* " AND col=$n" when v is set */
 static void eq(kl_buf *sql, kl_pg_params *ps, const char *col, const char *v) {
   if (set(v)) kl_buf_printf(sql, " AND %s=$%d", col, kl_pg_p_text(ps, v));
@@ -90,7 +57,7 @@ static void put_time(kl_buf *sql, kl_pg_params *ps, const char *col, int64_t fro
   if (to) kl_buf_printf(sql, " AND %s<$%d", col, kl_pg_p_i64(ps, to));
 }
 
-static void put_cursor_cond(kl_buf *sql, kl_pg_params *ps, const cursor_state *cs, const char *tcol) {
+static void put_cursor_cond(kl_buf *sql, kl_pg_params *ps, const kl_cursor_state *cs, const char *tcol) {
   if (!cs->have) return;
   const char *op = cs->asc ? ">" : "<";
   int n = kl_pg_p_i64(ps, cs->ns), i = kl_pg_p_text(ps, cs->id);
@@ -124,12 +91,9 @@ int kl_pg_list_traces(void *be, const kl_trace_filter *f, kl_buf *out, kl_err *e
   kl_pg *p = be;
   int limit = kl_query_limit(f->limit, err);
   if (limit < 0) return -1;
-  cursor_state cs;
-  if (parse_cursor(f->cursor, &cs, err) != 0 || check_ranges(f, err) != 0) return -1;
+  kl_cursor_state cs;
+  if (kl_cursor_state_parse(f->cursor, &cs, err) != 0) return -1;
   bool asc = cs.have ? cs.asc : f->since_ns > 0;
-  if (set(f->status) && strcmp(f->status, "ok") && strcmp(f->status, "error"))
-    return bad(err, "status", "expected ok or error");
-  if (set(f->level) && !valid_level(f->level)) return bad(err, "level", "expected DEBUG, DEFAULT, WARNING or ERROR");
   kl_arena *a = kl_arena_new(1024);
   const char **pats = NULL;
   int npats = set(f->q) ? kl_pg_fts(a, f->q, &pats) : -1;
@@ -251,9 +215,8 @@ int kl_pg_list_observations(void *be, const kl_trace_filter *f, kl_buf *out, kl_
   kl_pg *p = be;
   int limit = kl_query_limit(f->limit, err);
   if (limit < 0) return -1;
-  cursor_state cs;
-  if (parse_cursor(f->cursor, &cs, err) != 0 || check_ranges(f, err) != 0) return -1;
-  if (set(f->level) && !valid_level(f->level)) return bad(err, "level", "expected DEBUG, DEFAULT, WARNING or ERROR");
+  kl_cursor_state cs;
+  if (kl_cursor_state_parse(f->cursor, &cs, err) != 0) return -1;
   const char *project = proj(f->project_id);
   kl_arena *a = kl_arena_new(1024);
   const char **pats = NULL;
@@ -317,8 +280,8 @@ int kl_pg_list_scores(void *be, const kl_score_filter *f, kl_buf *out, kl_err *e
   kl_pg *p = be;
   int limit = kl_query_limit(f->limit, err);
   if (limit < 0) return -1;
-  cursor_state cs;
-  if (parse_cursor(f->cursor, &cs, err) != 0) return -1;
+  kl_cursor_state cs;
+  if (kl_cursor_state_parse(f->cursor, &cs, err) != 0) return -1;
   kl_arena *a = kl_arena_new(256);
   /* kl_store_list_scores checked both and made them upper case */
   const char *source = set(f->source) ? f->source : NULL;

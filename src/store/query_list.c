@@ -42,25 +42,6 @@ static int bad(kl_err *err, const char *param, const char *what) {
   return -1;
 }
 
-static bool valid_level(const char *l) {
-  return !strcmp(l, "DEBUG") || !strcmp(l, "DEFAULT") || !strcmp(l, "WARNING") || !strcmp(l, "ERROR");
-}
-
-/* The parts every list shares: the cursor. */
-typedef struct cursor_state {
-  bool have, asc;
-  int64_t ns;
-  char id[KL_OBS_ID_MAX + 1];
-} cursor_state;
-
-static int parse_cursor(const char *cur, cursor_state *cs, kl_err *err) {
-  memset(cs, 0, sizeof *cs);
-  if (!set(cur)) return 0;
-  if (kl_cursor_parse(cur, &cs->asc, &cs->ns, cs->id) != 0) return bad(err, "cursor", "malformed cursor");
-  cs->have = true;
-  return 0;
-}
-
 /* Appends the range/latency conditions common to traces and observations. */
 static void put_ranges(kl_buf *sql, const kl_trace_filter *f) {
   if (f->ranges & KL_RANGE_MIN_COST) kl_buf_puts(sql, " AND cost_usd>=:minc");
@@ -77,29 +58,14 @@ static void bind_ranges(sqlite3_stmt *st, const kl_trace_filter *f) {
   kl_bind_i64(st, ":maxl", (int64_t)floor(f->max_latency_ms * 1e6));
 }
 
-static int check_ranges(const kl_trace_filter *f, kl_err *err) {
-  static const struct { unsigned bit; const char *name; size_t off; } r[] = {
-      {KL_RANGE_MIN_COST, "min_cost", offsetof(kl_trace_filter, min_cost)},
-      {KL_RANGE_MAX_COST, "max_cost", offsetof(kl_trace_filter, max_cost)},
-      {KL_RANGE_MIN_LATENCY, "min_latency_ms", offsetof(kl_trace_filter, min_latency_ms)},
-      {KL_RANGE_MAX_LATENCY, "max_latency_ms", offsetof(kl_trace_filter, max_latency_ms)},
-  };
-  for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
-    double v = *(const double *)((const char *)f + r[i].off);
-    if ((f->ranges & r[i].bit) && (!isfinite(v) || v < 0 || v > 1e12))
-      return bad(err, r[i].name, "expected a non-negative number");
-  }
-  return 0;
-}
-
-static void put_cursor_cond(kl_buf *sql, const cursor_state *cs, const char *tcol, const char *idcol) {
+static void put_cursor_cond(kl_buf *sql, const kl_cursor_state *cs, const char *tcol, const char *idcol) {
   if (!cs->have) return;
   const char *op = cs->asc ? ">" : "<";
   /* the first conjunct is the index range, the second breaks ties on id */
   kl_buf_printf(sql, " AND %s%s=:cs AND (%s%s:cs OR %s%s:cid)", tcol, op, tcol, op, idcol, op);
 }
 
-static void bind_cursor(sqlite3_stmt *st, const cursor_state *cs) {
+static void bind_cursor(sqlite3_stmt *st, const kl_cursor_state *cs) {
   kl_bind_i64(st, ":cs", cs->ns);
   kl_bind_text(st, ":cid", cs->id);
 }
@@ -115,12 +81,9 @@ int kl_sqlite_list_traces(void *be, const kl_trace_filter *f, kl_buf *out, kl_er
   kl_sqlite *q = be;
   int limit = kl_query_limit(f->limit, err);
   if (limit < 0) return -1;
-  cursor_state cs;
-  if (parse_cursor(f->cursor, &cs, err) != 0 || check_ranges(f, err) != 0) return -1;
+  kl_cursor_state cs;
+  if (kl_cursor_state_parse(f->cursor, &cs, err) != 0) return -1;
   bool asc = cs.have ? cs.asc : f->since_ns > 0;
-  if (set(f->status) && strcmp(f->status, "ok") && strcmp(f->status, "error"))
-    return bad(err, "status", "expected ok or error");
-  if (set(f->level) && !valid_level(f->level)) return bad(err, "level", "expected DEBUG, DEFAULT, WARNING or ERROR");
   kl_arena *a = kl_arena_new(1024);
   char *fts = set(f->q) ? kl_fts_query(a, f->q) : NULL;
   if (fts && !q->fulltext) {
@@ -265,9 +228,8 @@ int kl_sqlite_list_observations(void *be, const kl_trace_filter *f, kl_buf *out,
   kl_sqlite *q = be;
   int limit = kl_query_limit(f->limit, err);
   if (limit < 0) return -1;
-  cursor_state cs;
-  if (parse_cursor(f->cursor, &cs, err) != 0 || check_ranges(f, err) != 0) return -1;
-  if (set(f->level) && !valid_level(f->level)) return bad(err, "level", "expected DEBUG, DEFAULT, WARNING or ERROR");
+  kl_cursor_state cs;
+  if (kl_cursor_state_parse(f->cursor, &cs, err) != 0) return -1;
   const char *project = proj(f->project_id);
   kl_arena *a = kl_arena_new(1024);
   char *fts = set(f->q) ? kl_fts_query(a, f->q) : NULL;
@@ -403,8 +365,8 @@ int kl_sqlite_list_scores(void *be, const kl_score_filter *f, kl_buf *out, kl_er
   kl_sqlite *q = be;
   int limit = kl_query_limit(f->limit, err);
   if (limit < 0) return -1;
-  cursor_state cs;
-  if (parse_cursor(f->cursor, &cs, err) != 0) return -1;
+  kl_cursor_state cs;
+  if (kl_cursor_state_parse(f->cursor, &cs, err) != 0) return -1;
   kl_arena *a = kl_arena_new(256);
   /* kl_store_list_scores checked both and made them upper case */
   const char *source = set(f->source) ? f->source : NULL;

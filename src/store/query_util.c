@@ -225,3 +225,14 @@ void kl_put_sorted_strings(kl_buf *b, const char *json, const char *if_null) {
   free(v);
   cJSON_Delete(arr);
 }
+
+int kl_cursor_state_parse(const char *cur, kl_cursor_state *cs, kl_err *err) {
+  memset(cs, 0, sizeof *cs);
+  if (!cur || !*cur) return 0;
+  if (kl_cursor_parse(cur, &cs->asc, &cs->ns, cs->id) != 0) {
+    kl_err_set(err, 400, "cursor: malformed cursor");
+    return -1;
+  }
+  cs->have = true;
+  return 0;
+}

@@ -157,6 +157,14 @@ int kl_query_limit(int limit, kl_err *err);
 /* Cursors: base64url("<ns>:<id>"), or "+<ns>:<id>" for an oldest-first (live tail) list. */
 void kl_cursor_put(kl_buf *b, bool asc, int64_t ns, const char *id);
 int kl_cursor_parse(const char *cur, bool *asc, int64_t *ns, char id[KL_OBS_ID_MAX + 1]);
+/* A list's cursor, parsed (both backends' lists): have = a cursor was given. */
+typedef struct kl_cursor_state {
+  bool have, asc;
+  int64_t ns;
+  char id[KL_OBS_ID_MAX + 1];
+} kl_cursor_state;
+/* cur NULL or "" -> !have; malformed -> 400 "cursor: malformed cursor". */
+int kl_cursor_state_parse(const char *cur, kl_cursor_state *cs, kl_err *err);
 /* q -> an FTS5 query: every word quoted (so any text is valid syntax, and every word must
  * occur); NULL when q has no word.  Allocated in a. */
 char *kl_fts_query(kl_arena *a, const char *q);

@@ -14,6 +14,8 @@
 #include "store/store_int.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -242,13 +244,43 @@ void kl_store_get_stats(kl_store *s, kl_store_stats *out) {
   pthread_mutex_unlock(&s->spill_mu);
 }
 
+/* The list filters' checks that do not depend on the backend (both answer the same 400s);
+ * the cursor, the limit, tags and q are checked where they are parsed. */
+static int check_list_filter(const kl_trace_filter *f, bool traces, kl_err *err) {
+  static const struct { unsigned bit; const char *name; size_t off; } r[] = {
+      {KL_RANGE_MIN_COST, "min_cost", offsetof(kl_trace_filter, min_cost)},
+      {KL_RANGE_MAX_COST, "max_cost", offsetof(kl_trace_filter, max_cost)},
+      {KL_RANGE_MIN_LATENCY, "min_latency_ms", offsetof(kl_trace_filter, min_latency_ms)},
+      {KL_RANGE_MAX_LATENCY, "max_latency_ms", offsetof(kl_trace_filter, max_latency_ms)},
+  };
+  for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
+    double v = *(const double *)((const char *)f + r[i].off);
+    if ((f->ranges & r[i].bit) && (!isfinite(v) || v < 0 || v > 1e12)) {
+      kl_err_set(err, 400, "%s: expected a non-negative number", r[i].name);
+      return -1;
+    }
+  }
+  if (traces && f->status && *f->status && strcmp(f->status, "ok") && strcmp(f->status, "error")) {
+    kl_err_set(err, 400, "status: expected ok or error");
+    return -1;
+  }
+  const char *l = f->level;
+  if (l && *l && strcmp(l, "DEBUG") && strcmp(l, "DEFAULT") && strcmp(l, "WARNING") && strcmp(l, "ERROR")) {
+    kl_err_set(err, 400, "level: expected DEBUG, DEFAULT, WARNING or ERROR");
+    return -1;
+  }
+  return 0;
+}
+
 int kl_store_list_traces(kl_store *s, const kl_trace_filter *f, kl_buf *out, kl_err *err) {
   if (!s || !out) {
     kl_err_set(err, 400, "store: NULL argument");
     return -1;
   }
   kl_trace_filter none = {0};
-  return s->vt->list_traces(s->be, f ? f : &none, out, err);
+  if (!f) f = &none;
+  if (check_list_filter(f, true, err) != 0) return -1;
+  return s->vt->list_traces(s->be, f, out, err);
 }
 
 int kl_store_get_trace(kl_store *s, const char *project_id, const char *trace_id, kl_buf *out, kl_err *err) {
@@ -284,6 +316,7 @@ int kl_store_find_observation(kl_store *s, const char *project_id, const char *t
 
 int kl_store_list_observations(kl_store *s, const kl_trace_filter *f, kl_buf *out, kl_err *err) {
   CHECK(s, f, out);
+  if (check_list_filter(f, false, err) != 0) return -1;
   return s->vt->list_observations(s->be, f, out, err);
 }
 
