@@ -61,21 +61,11 @@ int kl_pg_metrics(void *be, const kl_metrics_filter *f, kl_buf *out, kl_err *err
   static const char *const gcol[] = {[KL_GROUP_NONE] = "NULL::text", [KL_GROUP_MODEL] = "o.model",
                                      [KL_GROUP_USER] = "o.user_id", [KL_GROUP_TAG] = "j.value",
                                      [KL_GROUP_NAME] = "o.name"};
-  static const int64_t width[] = {[KL_BUCKET_NONE] = 0, [KL_BUCKET_MINUTE] = 60000000000LL,
-                                  [KL_BUCKET_HOUR] = 3600000000000LL, [KL_BUCKET_DAY] = 86400000000000LL};
-  if ((unsigned)f->group_by > KL_GROUP_NAME) {
-    kl_err_set(err, 400, "group_by: expected model, user, tag, name or none");
-    return -1;
-  }
-  if ((unsigned)f->bucket > KL_BUCKET_DAY) {
-    kl_err_set(err, 400, "bucket: expected minute, hour, day or none");
-    return -1;
-  }
   bool gen = !(f->type && *f->type) || !strcmp(f->type, KL_OBS_GENERATION) || !strcmp(f->type, KL_OBS_EMBEDDING);
   kl_arena *a = kl_arena_new(512);
   kl_pg_params ps = {.a = a};
   kl_buf sql = KL_BUF_INIT;
-  int64_t w = width[f->bucket];
+  int64_t w = kl_bucket_ns(f->bucket);
   int pp = kl_pg_p_text(&ps, f->project_id && *f->project_id ? f->project_id : "default");
   kl_buf_puts(&sql, "SELECT ");
   if (w) {

@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_TAGS 16
 #define PROBE 2000
 
 static const char *proj(const char *p) { return p && *p ? p : "default"; }
@@ -91,22 +90,13 @@ int kl_sqlite_list_traces(void *be, const kl_trace_filter *f, kl_buf *out, kl_er
     return bad(err, "q", "full-text search is disabled (trace.fulltext: false)");
   }
   /* tags: split "a,b" (trimmed, empties skipped) */
-  const char *tags[MAX_TAGS];
-  size_t ntags = 0;
-  if (set(f->tags)) {
-    char *t = kl_arena_strdup(a, f->tags), *save = NULL;
-    for (char *tok = strtok_r(t, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-      while (*tok == ' ') tok++;
-      size_t n = strlen(tok);
-      while (n && tok[n - 1] == ' ') tok[--n] = 0;
-      if (!n) continue;
-      if (ntags == MAX_TAGS) {
-        kl_arena_free(a);
-        return bad(err, "tags", "at most 16 tags");
-      }
-      tags[ntags++] = tok;
-    }
+  const char *tags[KL_TAGS_MAX];
+  int nt = kl_split_tags(a, f->tags, tags, err);
+  if (nt < 0) {
+    kl_arena_free(a);
+    return -1;
   }
+  size_t ntags = (size_t)nt;
   kl_buf sql = KL_BUF_INIT;
   kl_buf_puts(&sql, "SELECT " KL_TRACE_ROW_COLS " FROM traces");
   /* matches first (few), then the trace by primary key: never a scan of every trace */

@@ -182,16 +182,6 @@ int kl_sqlite_metrics(void *be, const kl_metrics_filter *f, kl_buf *out, kl_err 
   static const char *const gcol[] = {[KL_GROUP_NONE] = "NULL", [KL_GROUP_MODEL] = "o.model",
                                      [KL_GROUP_USER] = "o.user_id", [KL_GROUP_TAG] = "j.value",
                                      [KL_GROUP_NAME] = "o.name"};
-  static const int64_t width[] = {[KL_BUCKET_NONE] = 0, [KL_BUCKET_MINUTE] = 60000000000LL,
-                                  [KL_BUCKET_HOUR] = 3600000000000LL, [KL_BUCKET_DAY] = 86400000000000LL};
-  if ((unsigned)f->group_by > KL_GROUP_NAME) {
-    kl_err_set(err, 400, "group_by: expected model, user, tag, name or none");
-    return -1;
-  }
-  if ((unsigned)f->bucket > KL_BUCKET_DAY) {
-    kl_err_set(err, 400, "bucket: expected minute, hour, day or none");
-    return -1;
-  }
   /* generation-like (the default, or asked for by name): the covering partial index */
   bool gen = !(f->type && *f->type) || !strcmp(f->type, KL_OBS_GENERATION) || !strcmp(f->type, KL_OBS_EMBEDDING);
   kl_buf sql = KL_BUF_INIT;
@@ -226,7 +216,7 @@ int kl_sqlite_metrics(void *be, const kl_metrics_filter *f, kl_buf *out, kl_err 
     kl_bind_text(st, ":ty", f->type);
     kl_bind_i64(st, ":from", f->from_ns);
     kl_bind_i64(st, ":to", f->to_ns);
-    int64_t w = width[f->bucket];
+    int64_t w = kl_bucket_ns(f->bucket);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
       int64_t start = sqlite3_column_int64(st, 0);

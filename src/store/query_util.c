@@ -236,3 +236,27 @@ int kl_cursor_state_parse(const char *cur, kl_cursor_state *cs, kl_err *err) {
   cs->have = true;
   return 0;
 }
+
+int kl_split_tags(kl_arena *a, const char *csv, const char *tags[KL_TAGS_MAX], kl_err *err) {
+  int n = 0;
+  if (!csv || !*csv) return 0;
+  char *t = kl_arena_strdup(a, csv), *save = NULL;
+  for (char *tok = strtok_r(t, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    while (*tok == ' ') tok++;
+    size_t len = strlen(tok);
+    while (len && tok[len - 1] == ' ') tok[--len] = 0;
+    if (!len) continue;
+    if (n == KL_TAGS_MAX) {
+      kl_err_set(err, 400, "tags: at most 16 tags");
+      return -1;
+    }
+    tags[n++] = tok;
+  }
+  return n;
+}
+
+int64_t kl_bucket_ns(int bucket) {
+  static const int64_t width[] = {[KL_BUCKET_NONE] = 0, [KL_BUCKET_MINUTE] = 60000000000LL,
+                                  [KL_BUCKET_HOUR] = 3600000000000LL, [KL_BUCKET_DAY] = 86400000000000LL};
+  return (unsigned)bucket <= KL_BUCKET_DAY ? width[bucket] : 0;
+}

@@ -157,6 +157,12 @@ int kl_query_limit(int limit, kl_err *err);
 /* Cursors: base64url("<ns>:<id>"), or "+<ns>:<id>" for an oldest-first (live tail) list. */
 void kl_cursor_put(kl_buf *b, bool asc, int64_t ns, const char *id);
 int kl_cursor_parse(const char *cur, bool *asc, int64_t *ns, char id[KL_OBS_ID_MAX + 1]);
+/* tags=a,b of the trace lists (both backends): split at ',' into *tags (strings in a),
+ * trimmed of spaces, empties skipped; more than KL_TAGS_MAX -> 400.  Returns how many, or -1. */
+#define KL_TAGS_MAX 16
+int kl_split_tags(kl_arena *a, const char *csv, const char *tags[KL_TAGS_MAX], kl_err *err);
+/* A metrics bucket's width in ns (0 for KL_BUCKET_NONE); kl_store_metrics checked the value. */
+int64_t kl_bucket_ns(int bucket);
 /* A list's cursor, parsed (both backends' lists): have = a cursor was given. */
 typedef struct kl_cursor_state {
   bool have, asc;

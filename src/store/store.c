@@ -371,6 +371,14 @@ int kl_store_get_user(kl_store *s, const char *project_id, const char *id, kl_bu
 
 int kl_store_metrics(kl_store *s, const kl_metrics_filter *f, kl_buf *out, kl_err *err) {
   CHECK(s, f, out);
+  if ((unsigned)f->group_by > KL_GROUP_NAME) {
+    kl_err_set(err, 400, "group_by: expected model, user, tag, name or none");
+    return -1;
+  }
+  if ((unsigned)f->bucket > KL_BUCKET_DAY) {
+    kl_err_set(err, 400, "bucket: expected minute, hour, day or none");
+    return -1;
+  }
   return s->vt->metrics(s->be, f, out, err);
 }
 

@@ -459,6 +459,11 @@ static void test_scores(void **state) {
   assert_memory_equal(msg, "data_type:", 10);
   assert_null(call(f->s, l_scores, &bad3, &code, msg));
   assert_int_equal(code, 400);
+  /* 17 tags: more than a list filters by */
+  kl_trace_filter many = {.tags = "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q"};
+  assert_null(call(f->s, l_traces, &many, &code, msg));
+  assert_int_equal(code, 400);
+  assert_memory_equal(msg, "tags:", 5);
 }
 
 /* ---- sessions, users, metrics ---- */
@@ -621,6 +626,15 @@ static void test_metrics_percentiles(void **state) {
   j = call(f->s, l_metrics, &sf, &code, NULL);
   assert_int_equal((int)num(cJSON_GetArrayItem(data(j), 0), "requests"), 1);
   cJSON_Delete(j);
+  /* bad group and bucket: the same 400 on every backend */
+  char msg[256];
+  kl_metrics_filter bg = {.group_by = (kl_group_by)99}, bb = {.bucket = (kl_bucket)99};
+  assert_null(call(f->s, l_metrics, &bg, &code, msg));
+  assert_int_equal(code, 400);
+  assert_memory_equal(msg, "group_by:", 9);
+  assert_null(call(f->s, l_metrics, &bb, &code, msg));
+  assert_int_equal(code, 400);
+  assert_memory_equal(msg, "bucket:", 7);
 }
 
 /* ---- retention ---- */
