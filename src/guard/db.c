@@ -30,6 +30,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A rule's context words, prepared once at build (context_boost runs for most confirmed hits):
+ * the words of letters only, grouped by length (compared to runs of letters of that length),
+ * and the others ("e-mail", "social security"), searched for in a lowercased copy. */
+#define CTX_MAXLEN 72  /* the longest run of letters that fits in the 48 + 24 bytes looked at */
+typedef struct ctx_words {
+  const char **w;                       /* letter words by length, then the others */
+  unsigned bylen[CTX_MAXLEN + 2];       /* letter words of length L: w[bylen[L], bylen[L + 1]) */
+  unsigned char minlen, maxlen;         /* of the letter words (minlen > maxlen: none) */
+  size_t nother, *otherlen;             /* the others: w[bylen[CTX_MAXLEN + 1] ...] */
+} ctx_words;
+
 /* A confirmation window of one rule: PCRE2 looks for matches starting in [start, end]. */
 typedef struct { unsigned rule; unsigned next; size_t start, end; } window;
 #define NO_WINDOW 0xffffffffu
@@ -54,6 +65,7 @@ struct guard_db {
   const char **hs_re;  /* per rule: what Hyperscan runs (the rule's re or its hint's) */
   pcre2_code **pcre;
   bool *jit;        /* per rule: JIT-compiled (then pcre2_jit_match, without the interpreter's checks) */
+  ctx_words **ctx;  /* per rule: its context words prepared (NULL: none) */
   hs_database_t *db;
   hs_scratch_t *proto;
   pthread_mutex_t mu;
@@ -64,6 +76,47 @@ static void *xcalloc(size_t n, size_t sz) {
   void *p = calloc(n ? n : 1, sz);
   if (!p) abort();
   return p;
+}
+
+static bool is_alpha(unsigned char c) { return (unsigned char)((c | 0x20) - 'a') < 26; }
+
+static ctx_words *ctx_prepare(const char *const *words) {
+  size_t n = 0;
+  while (words[n]) n++;
+  ctx_words *c = xcalloc(1, sizeof *c);
+  c->w = xcalloc(n, sizeof *c->w);
+  c->otherlen = xcalloc(n, sizeof *c->otherlen);
+  c->minlen = CTX_MAXLEN + 1;
+  size_t k = 0;
+  for (size_t l = 0; l <= CTX_MAXLEN; l++) {  /* letter words of length l (empty words: never) */
+    c->bylen[l] = (unsigned)k;
+    for (size_t i = 0; i < n && l; i++) {
+      size_t wl = strlen(words[i]);
+      bool letters = true;
+      for (size_t q = 0; q < wl; q++) letters = letters && is_alpha((unsigned char)words[i][q]);
+      if (wl != l || !letters) continue;
+      c->w[k++] = words[i];
+      if (l < c->minlen) c->minlen = (unsigned char)l;
+      if (l > c->maxlen) c->maxlen = (unsigned char)l;
+    }
+  }
+  c->bylen[CTX_MAXLEN + 1] = (unsigned)k;
+  for (size_t i = 0; i < n; i++) {  /* the rest: words with other bytes */
+    size_t wl = strlen(words[i]);
+    bool letters = true;
+    for (size_t q = 0; q < wl; q++) letters = letters && is_alpha((unsigned char)words[i][q]);
+    if (!wl || letters) continue;  /* (letters only and longer than any run: never found) */
+    c->otherlen[c->nother++] = wl;
+    c->w[k++] = words[i];
+  }
+  return c;
+}
+
+static void ctx_free(ctx_words *c) {
+  if (!c) return;
+  free(c->w);
+  free(c->otherlen);
+  free(c);
 }
 
 static bool compile_pcre(guard_db *d, size_t i, kl_err *err) {
@@ -250,12 +303,14 @@ guard_db *guard_db_build(const guard_rule *const *rules, const guard_hs_hint *co
   d->hs_re = xcalloc(n, sizeof *d->hs_re);
   d->pcre = xcalloc(n, sizeof *d->pcre);
   d->jit = xcalloc(n, sizeof *d->jit);
+  d->ctx = xcalloc(n, sizeof *d->ctx);
   for (size_t i = 0; i < n; i++) {
     const guard_hs_hint *h = hints ? hints[i] : NULL;
     d->rules[i] = rules[i];
     d->owner[i] = owner ? owner[i] : 0;
     d->hs_re[i] = h && h->re ? h->re : rules[i]->re;
     d->lead[i] = h && h->lead ? h->lead : rules[i]->max_len;
+    if (rules[i]->context) d->ctx[i] = ctx_prepare(rules[i]->context);
   }
   for (size_t i = 0; i < n; i++)
     if (!compile_pcre(d, i, err)) goto fail;
@@ -288,6 +343,8 @@ void guard_db_free(guard_db *d) {
   for (size_t i = 0; i < d->nrules; i++) pcre2_code_free(d->pcre[i]);
   free(d->pcre);
   free(d->jit);
+  for (size_t i = 0; i < d->nrules; i++) ctx_free(d->ctx[i]);
+  free(d->ctx);
   free(d->rules);
   free(d->owner);
   free(d->lead);
@@ -345,8 +402,6 @@ static int cmp_window(const void *a, const void *b) {
   return x->start < y->start ? -1 : x->start > y->start;
 }
 
-static bool is_alpha(unsigned char c) { return (unsigned char)((c | 0x20) - 'a') < 26; }
-
 static bool has_word(const char *lw, size_t n, const char *w, size_t wl) {
   for (const char *q = lw; (q = memmem(q, n - (size_t)(q - lw), w, wl)); q++) {
     size_t i = (size_t)(q - lw);
@@ -359,46 +414,40 @@ static bool has_word(const char *lw, size_t n, const char *w, size_t wl) {
 /* Presidio-like context: a keyword in the 48 bytes before or 24 after adds 0.35, ignoring
  * ASCII case; a keyword must not touch a letter on either side, nor span the finding.  A
  * keyword of letters only is found exactly when it equals one of the maximal runs of letters
- * of the two sides, so the sides are split into runs once and each keyword compared to the
- * runs of its length; other keywords ("e-mail") are searched for in a lowercased copy. */
-static double context_boost(const char *t, size_t len, size_t s, size_t e, const char *const *words) {
-  size_t bs = s > 48 ? s - 48 : 0, ae = e + 24 < len ? e + 24 : len, nr = 0;
-  size_t rs[40];
-  unsigned char rl[40];  /* runs of letters: start in t, length (at most 37 fit in 72 bytes) */
-  for (int side = 0; side < 2; side++) {
-    size_t i = side ? e : bs, end = side ? ae : s;
-    while (i < end) {
-      if (!is_alpha((unsigned char)t[i])) {
-        i++;
-        continue;
+ * of the two sides, so the sides are split into runs once and each run compared to the
+ * keywords of its length (ctx_prepare grouped them); other keywords ("e-mail") are searched
+ * for in a lowercased copy. */
+static double context_boost(const char *t, size_t len, size_t s, size_t e, const ctx_words *cw) {
+  size_t bs = s > 48 ? s - 48 : 0, ae = e + 24 < len ? e + 24 : len;
+  if (cw->minlen <= cw->maxlen)
+    for (int side = 0; side < 2; side++) {
+      size_t i = side ? e : bs, end = side ? ae : s;
+      while (i < end) {
+        if (!is_alpha((unsigned char)t[i])) {
+          i++;
+          continue;
+        }
+        size_t j = i + 1;
+        while (j < end && is_alpha((unsigned char)t[j])) j++;
+        size_t l = j - i;
+        if (l >= cw->minlen && l <= cw->maxlen)
+          for (unsigned k = cw->bylen[l]; k < cw->bylen[l + 1]; k++) {
+            const char *w = cw->w[k];
+            size_t q = 0;
+            while (q < l && (char)(t[i + q] | 0x20) == w[q]) q++;  /* letters: | 0x20 lowercases */
+            if (q == l) return 0.35;
+          }
+        i = j;
       }
-      size_t j = i + 1;
-      while (j < end && is_alpha((unsigned char)t[j])) j++;
-      rs[nr] = i;
-      rl[nr++] = (unsigned char)(j - i);
-      i = j;
     }
-  }
-  for (const char *const *w = words; *w; w++) {
-    size_t wl = 0;
-    bool letters = true;
-    for (; (*w)[wl]; wl++) letters = letters && is_alpha((unsigned char)(*w)[wl]);
-    if (!wl) continue;
-    if (letters) {
-      for (size_t k = 0; k < nr; k++) {
-        if (rl[k] != wl) continue;
-        size_t q = 0;
-        while (q < wl && (char)(t[rs[k] + q] | 0x20) == (*w)[q]) q++;  /* letters: | 0x20 lowercases */
-        if (q == wl) return 0.35;
-      }
-      continue;
-    }
+  if (cw->nother) {
     char lw[48 + 1 + 24];  /* both sides lowercased, split by a NUL */
     size_t n = 0;
     for (size_t i = bs; i < s; i++) lw[n++] = (char)tolower((unsigned char)t[i]);
     lw[n++] = 0;
     for (size_t i = e; i < ae; i++) lw[n++] = (char)tolower((unsigned char)t[i]);
-    if (has_word(lw, n, *w, wl)) return 0.35;
+    for (size_t k = 0; k < cw->nother; k++)
+      if (has_word(lw, n, cw->w[cw->bylen[CTX_MAXLEN + 1] + k], cw->otherlen[k])) return 0.35;
   }
   return 0;
 }
@@ -451,7 +500,7 @@ static void confirm_window(const guard_db *d, const window *w, size_t *scanned, 
       continue;
     }
     off = *scanned = me;
-    if (score < 1 && r->context) score += context_boost(text, len, ms, me, r->context);
+    if (score < 1 && d->ctx[w->rule]) score += context_boost(text, len, ms, me, d->ctx[w->rule]);
     if (score > 1) score = 1;
     hits_push(out, (guard_hit){r, ms, me, score}, d->owner[w->rule]);
   }
