@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +90,9 @@ static void close_any(uv_handle_t *h, void *arg) {
 static void worker_main(void *arg) {
   kl_worker *w = arg;
   kl_http_server *s = w->srv;
+  char name[16];
+  snprintf(name, sizeof name, "keel-loop%u", (unsigned)w->index);
+  pthread_setname_np(pthread_self(), name);
   w->rbuf_size = READ_BUF_SIZE;
   w->rbuf = malloc(w->rbuf_size);
   if (!w->rbuf) abort();

@@ -20,6 +20,7 @@
  * then checkpoints everything and deletes the WAL. */
 #include "store/sqlite_int.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 #define CKPT_PAGES 8192          /* 32 MiB of 4 KiB pages: wake the checkpointer */
@@ -36,6 +37,7 @@ typedef struct kl_ckpt {
 
 static void *ckpt_main(void *arg) {
   kl_ckpt *c = arg;
+  pthread_setname_np(pthread_self(), "keel-ckpt");
   pthread_mutex_lock(&c->mu);
   for (;;) {
     while (!c->stop && !c->due) pthread_cond_wait(&c->cv, &c->mu);

@@ -32,6 +32,7 @@
 #include "store/store_int.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -99,6 +100,7 @@ static void expire_step(kl_store *s) {
 
 static void *writer_main(void *arg) {
   kl_store *s = arg;
+  pthread_setname_np(pthread_self(), "keel-writer");
   size_t bmax = s->opts.batch_max;
   kl_rec **batch = calloc(bmax, sizeof *batch);
   if (!batch) abort();

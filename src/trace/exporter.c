@@ -445,6 +445,7 @@ static void on_wake(uv_async_t *a) {
 
 static void *thread_main(void *arg) {
   kl_exporter *e = arg;
+  pthread_setname_np(pthread_self(), "keel-export");
   kl_err err;
   kl_err_clear(&err);
   int rc = uv_loop_init(&e->loop);
