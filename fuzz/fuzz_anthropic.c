@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (o) {
       char *p = cJSON_PrintUnformatted(o);
       kl_chat_req cr;
-      if (kl_chat_req_parse(p, strlen(p), &cr, &err) != 0) abort();
+      if (kl_chat_req_parse(NULL, p, strlen(p), &cr, &err) != 0) abort();
       cJSON_Delete(cr.root);
       free(p);
       cJSON *back = kl_anth_req_from_openai(o, &err);

@@ -25,13 +25,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   kl_chat_req r;
   kl_err err;
-  if (kl_chat_req_parse(s, size, &r, &err) == 0) {
-    size_t n;
-    free(kl_chat_req_upstream_body(&r, "upstream-model", &n));
+  /* the arena tree (and its owned copy) must answer exactly as cJSON's own tree */
+  kl_chat_req o;
+  kl_err oerr;
+  int rc = kl_chat_req_parse(a, s, size, &r, &err), orc = kl_chat_req_parse(NULL, s, size, &o, &oerr);
+  if (rc != orc || (rc != 0 && strcmp(err.msg, oerr.msg) != 0)) abort();
+  if (rc == 0) {
+    size_t n, on;
+    char *u = kl_chat_req_upstream_body(&r, "upstream-model", &n), *ou = kl_chat_req_upstream_body(&o, "upstream-model", &on);
+    if (n != on || memcmp(u, ou, n) != 0 || strcmp(r.model, o.model) != 0 || r.stream != o.stream) abort();
+    free(u);
+    free(ou);
     kl_buf b = KL_BUF_INIT;
     kl_chat_req_params_json(&r, &b);
     kl_buf_free(&b);
-    cJSON_Delete(r.root);
+    kl_chat_req_own(&r);
+    if (!r.owned || strcmp(r.model, o.model) != 0) abort();
+    kl_chat_req_free(&r);
+    kl_chat_req_free(&o);
   }
 
   kl_chat_result res;

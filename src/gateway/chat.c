@@ -118,8 +118,7 @@ static void chat_release(kl_gw_call *c) {
   cc->acc = NULL;
   kl_anth_a2o_free(cc->a2o);
   cc->a2o = NULL;
-  cJSON_Delete(cc->req.root);
-  cc->req.root = NULL;
+  kl_chat_req_free(&cc->req);
 }
 
 /* ---------- non-streamed answers ---------- */
@@ -309,25 +308,27 @@ kl_gw_call *kl_gw_chat(const kl_gw_request *r, const kl_gw_reply *reply) {
   kl_gw_call_init(c, &chat_ops, r, reply);
 
   kl_err err = {0};
-  if (kl_chat_req_parse(r->body, r->body_len, &cc->req, &err) != 0) {
+  if (kl_chat_req_parse(r->arena, r->body, r->body_len, &cc->req, &err) != 0) {
     kl_gw_reject(c, 400, "invalid_request_error", err.msg, NULL, "invalid_request");
     return NULL;
   }
   if (kl_gw_resolve(c, cc->req.model) != 0 || kl_gw_trace_init(c, cc->req.user, cc->req.metadata) != 0) {
-    cJSON_Delete(cc->req.root);
+    kl_chat_req_free(&cc->req);
     return NULL;
   }
   c->want_stream = cc->req.stream;
   bool changed = false;
+  /* rails rewrite messages with cJSON's functions, which need cJSON's own (malloc'd) tree */
+  if (kl_gw_rails_for(c->g, c->m)) kl_chat_req_own(&cc->req);
   if (kl_gw_guard_input(c, cc->req.root, &changed) != 0) {
-    cJSON_Delete(cc->req.root);
+    kl_chat_req_free(&cc->req);
     return NULL;
   }
   if (c->guard && c->guard->r->local[KL_GUARD_OUTPUT] && cc->req.stream &&
       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cc->req.root, "n")) > 1) {
     kl_gw_reject(c, 400, "invalid_request_error", "output guardrails filter streams of one choice: n must be 1", "n",
                  "invalid_request");
-    cJSON_Delete(cc->req.root);
+    kl_chat_req_free(&cc->req);
     return NULL;
   }
   const kl_model_cfg *m = c->m;
@@ -335,10 +336,10 @@ kl_gw_call *kl_gw_chat(const kl_gw_request *r, const kl_gw_reply *reply) {
   if (m->provider == KL_PROVIDER_ANTHROPIC) {
     if (anthropic_body(cc, &err) != 0) {
       kl_gw_reject(c, 400, "invalid_request_error", err.msg, NULL, "invalid_request");
-      cJSON_Delete(cc->req.root);
+      kl_chat_req_free(&cc->req);
       return NULL;
     }
-    url = kl_arena_sprintf(c->arena, "%s/v1/messages", m->base_url);
+    url = kl_arena_concat(c->arena, m->base_url, "/v1/messages");
   } else {
     if (!cc->req.stream && !changed && !strcmp(cc->req.model, m->upstream_model)) {
       /* nothing to rewrite: forward the client's bytes as they came (saves a serialisation) */
@@ -348,7 +349,7 @@ kl_gw_call *kl_gw_chat(const kl_gw_request *r, const kl_gw_reply *reply) {
       c->up_owned = kl_chat_req_upstream_body(&cc->req, m->upstream_model, &c->up_len);
       c->up_body = c->up_owned;
     }
-    url = kl_arena_sprintf(c->arena, "%s/chat/completions", m->base_url);
+    url = kl_arena_concat(c->arena, m->base_url, "/chat/completions");
   }
   cc->url = url;
   switch (kl_gw_guard_classify(c, cc->req.root, chat_start)) {

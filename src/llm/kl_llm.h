@@ -105,6 +105,7 @@ double kl_prices_cost(const kl_prices *p, const char *model, const kl_usage *usa
  * (cJSON_Delete); strings point into it. */
 typedef struct kl_chat_req {
   cJSON *root;
+  bool owned;                 /* root is cJSON's (malloc'd): kl_chat_req_free deletes it */
   const char *model;
   bool stream;
   bool client_include_usage;  /* the client itself asked for stream_options.include_usage */
@@ -118,8 +119,14 @@ typedef struct kl_chat_req {
  * assistant, tool, function), `stream` boolean if present, numbers where numbers belong
  * (temperature, top_p, max_tokens, max_completion_tokens, n).  Unknown fields are kept.
  * On error returns -1 and sets err (code 400, message naming the field; err->msg is
- * suitable for the client).  On success fills *out (out->root must be cJSON_Delete'd). */
-int kl_chat_req_parse(const char *body, size_t len, kl_chat_req *out, kl_err *err);
+ * suitable for the client).  On success fills *out; release it with kl_chat_req_free.
+ * With an arena the tree lives in it (kl_json_parse_arena: no malloc per node) unless the body
+ * needs cJSON's slow path; such a tree must not be changed with cJSON's functions: call
+ * kl_chat_req_own first. */
+int kl_chat_req_parse(kl_arena *a, const char *body, size_t len, kl_chat_req *out, kl_err *err);
+/* Makes out->root a malloc'd tree that cJSON's functions may edit (a copy of an arena tree). */
+void kl_chat_req_own(kl_chat_req *r);
+void kl_chat_req_free(kl_chat_req *r);
 
 /* Serialises the request for the upstream: `model` replaced by upstream_model, and when
  * streaming, stream_options.include_usage forced true (keel needs usage).  Every other field

@@ -635,7 +635,7 @@ void kl_mock_chat(kl_arena *a, const char *body, size_t len, kl_header_fn hdr, v
 
   kl_err err;
   kl_err_clear(&err);
-  if (kl_chat_req_parse(body, len, &c.req, &err) < 0) {
+  if (kl_chat_req_parse(NULL, body, len, &c.req, &err) < 0) {
     error_plan(&c, out, 400, err.msg, NULL);
     return;
   }
@@ -662,7 +662,7 @@ void kl_mock_chat(kl_arena *a, const char *body, size_t len, kl_header_fn hdr, v
   free(c.chunks);
   kl_buf_free(&c.content);
   kl_buf_free(&c.tool_args);
-  cJSON_Delete(c.req.root);
+  kl_chat_req_free(&c.req);
 }
 
 void kl_mock_models(kl_arena *a, kl_mock_plan *out) {

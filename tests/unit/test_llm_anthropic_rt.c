@@ -567,7 +567,7 @@ static void test_roundtrip_anthropic(void **st) {
     /* the translation is a valid OpenAI request */
     char *s = cJSON_PrintUnformatted(o);
     kl_chat_req r;
-    if (kl_chat_req_parse(s, strlen(s), &r, &err)) fail_msg("seed %u: invalid OpenAI request: %s", seed, err.msg);
+    if (kl_chat_req_parse(NULL, s, strlen(s), &r, &err)) fail_msg("seed %u: invalid OpenAI request: %s", seed, err.msg);
     cJSON_Delete(r.root);
     free(s);
     cJSON *back = kl_anth_req_from_openai(o, &err);

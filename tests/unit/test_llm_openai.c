@@ -13,7 +13,7 @@
 
 static int parse(const char *body, kl_chat_req *r, kl_err *err) {
   kl_err_clear(err);
-  return kl_chat_req_parse(body, strlen(body), r, err);
+  return kl_chat_req_parse(NULL, body, strlen(body), r, err);
 }
 
 static void expect_error(const char *body, const char *msg) {
