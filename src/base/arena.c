@@ -102,6 +102,17 @@ char *kl_arena_strdup(kl_arena *a, const char *s) {
   return s ? kl_arena_strndup(a, s, strlen(s)) : NULL;
 }
 
+/* URLs and header lines on every gateway call: ~1.3k instructions through vsnprintf, ~100 here. */
+char *kl_arena_concat(kl_arena *a, const char *x, const char *y) {
+  if (!x) x = "";
+  if (!y) y = "";
+  size_t nx = strlen(x), ny = strlen(y);
+  char *p = kl_arena_alloc(a, nx + ny + 1);
+  memcpy(p, x, nx);
+  memcpy(p + nx, y, ny + 1);
+  return p;
+}
+
 char *kl_arena_sprintf(kl_arena *a, const char *fmt, ...) {
   va_list ap, ap2;
   va_start(ap, fmt);

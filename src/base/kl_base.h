@@ -33,6 +33,7 @@ void *kl_arena_calloc(kl_arena *a, size_t n);
 char *kl_arena_strdup(kl_arena *a, const char *s);  /* NULL in, NULL out */
 char *kl_arena_strndup(kl_arena *a, const char *s, size_t n);
 char *kl_arena_sprintf(kl_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *kl_arena_concat(kl_arena *a, const char *x, const char *y);  /* x then y (NULL as ""): sprintf without the format */
 size_t kl_arena_used(const kl_arena *a);
 
 /* ---- buffer: growable, heap-owned, always NUL-terminated ---- */

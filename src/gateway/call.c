@@ -508,8 +508,8 @@ static int start_http(kl_gw_call *c, const char *url, const char *const *extra, 
   h[n++] = "User-Agent: keel/0.1";
   if (m->api_key && *m->api_key) {
     /* Anthropic authenticates with x-api-key alone (a Bearer token means OAuth there) */
-    if (m->provider == KL_PROVIDER_ANTHROPIC) h[n++] = kl_arena_sprintf(c->arena, "x-api-key: %s", m->api_key);
-    else h[n++] = kl_arena_sprintf(c->arena, "Authorization: Bearer %s", m->api_key);
+    if (m->provider == KL_PROVIDER_ANTHROPIC) h[n++] = kl_arena_concat(c->arena, "x-api-key: ", m->api_key);
+    else h[n++] = kl_arena_concat(c->arena, "Authorization: Bearer ", m->api_key);
   }
   if (m->provider == KL_PROVIDER_ANTHROPIC) h[n++] = "anthropic-version: " KL_ANTH_VERSION;
   for (size_t i = 0; i < nextra; i++) h[n++] = extra[i];

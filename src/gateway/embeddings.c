@@ -187,7 +187,7 @@ kl_gw_call *kl_gw_embeddings(const kl_gw_request *r, const kl_gw_reply *reply) {
     return NULL;
   }
   kl_gw_body_model(c, ec->root, r->body, r->body_len);
-  const char *url = kl_arena_sprintf(c->arena, "%s/embeddings", m->base_url);
+  const char *url = kl_arena_concat(c->arena, m->base_url, "/embeddings");
   if (kl_gw_start(c, url, NULL, 0, kl_mock_embeddings) != 0) return NULL;
   return c;
 }

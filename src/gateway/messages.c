@@ -233,7 +233,7 @@ kl_gw_call *kl_gw_messages(const kl_gw_request *r, const kl_gw_reply *reply) {
   size_t nextra = 0;
   if (mc->native) {
     kl_gw_body_model(c, mc->req.root, r->body, r->body_len);
-    url = kl_arena_sprintf(c->arena, "%s/v1/messages", m->base_url);
+    url = kl_arena_concat(c->arena, m->base_url, "/v1/messages");
     /* beta features are the client's to ask for */
     const char *beta = c->hdr ? c->hdr(c->hdr_ud, "anthropic-beta") : NULL;
     if (beta) extra[nextra++] = kl_arena_sprintf(c->arena, "anthropic-beta: %s", beta);
@@ -244,7 +244,7 @@ kl_gw_call *kl_gw_messages(const kl_gw_request *r, const kl_gw_reply *reply) {
       return NULL;
     }
     c->errconv = KL_GW_ERR_O2A;
-    url = kl_arena_sprintf(c->arena, "%s/chat/completions", m->base_url);
+    url = kl_arena_concat(c->arena, m->base_url, "/chat/completions");
   }
   if (kl_gw_start(c, url, extra, nextra, kl_mock_chat) != 0) return NULL;
   return c;

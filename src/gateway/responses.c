@@ -207,7 +207,7 @@ kl_gw_call *kl_gw_responses(const kl_gw_request *r, const kl_gw_reply *reply) {
   }
   c->want_stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rc->root, "stream"));
   kl_gw_body_model(c, rc->root, r->body, r->body_len);
-  const char *url = kl_arena_sprintf(c->arena, "%s/responses", m->base_url);
+  const char *url = kl_arena_concat(c->arena, m->base_url, "/responses");
   if (kl_gw_start(c, url, NULL, 0, kl_mock_responses) != 0) return NULL;
   return c;
 }

@@ -23,6 +23,9 @@ static void test_arena(void **st) {
   assert_null(kl_arena_strdup(a, NULL));
   assert_string_equal(kl_arena_strndup(a, "hello", 3), "hel");
   assert_string_equal(kl_arena_sprintf(a, "%d-%s", 42, "x"), "42-x");
+  assert_string_equal(kl_arena_concat(a, "http://h:1/v1", "/chat/completions"), "http://h:1/v1/chat/completions");
+  assert_string_equal(kl_arena_concat(a, NULL, "/x"), "/x");
+  assert_string_equal(kl_arena_concat(a, "", ""), "");
   char *z = kl_arena_calloc(a, 32);
   for (int i = 0; i < 32; i++) assert_int_equal(z[i], 0);
   assert_true(kl_arena_used(a) >= 100000);
