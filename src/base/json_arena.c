@@ -20,6 +20,9 @@
 #include "base/kl_base.h"
 
 #include <cjson/cJSON.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,11 +40,31 @@ static void ws(jp *j) {
   while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t')) j->p++;
 }
 
+/* The first '"', '\\' or control byte at or after q (end if none).  Message texts are most
+ * of an answer's bytes; sixteen at a time, with SSE2 (every x86-64), they cost a third of
+ * the byte loop's instructions. */
+static const char *plain_run(const char *q, const char *end) {
+#ifdef __SSE2__
+  const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), ctl = _mm_set1_epi8(0x1f);
+  while (end - q >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                               _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v)); /* v <= 0x1f */
+    int mask = _mm_movemask_epi8(hit);
+    if (mask) return q + __builtin_ctz((unsigned)mask);
+    q += 16;
+  }
+#endif
+  while (q < end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) q++;
+  return q;
+}
+
 /* A string starting at the opening quote; NULL when it needs the general parser. */
 static char *str(jp *j) {
   const char *s = ++j->p, *q = s;
   size_t esc = 0;
   for (;; q++) {
+    q = plain_run(q, j->end);
     if (q >= j->end) return NULL;
     unsigned char c = (unsigned char)*q;
     if (c == '"') break;
@@ -88,9 +111,22 @@ static bool digits(jp *j) {
 
 static bool number(jp *j, cJSON *item) {
   const char *s = j->p;
-  if (j->p < j->end && *j->p == '-') j->p++;
+  bool neg = j->p < j->end && *j->p == '-';
+  if (neg) j->p++;
   if (j->p < j->end && *j->p == '0') j->p++;
   else if (!digits(j)) return false;
+  /* Integers of up to 15 digits (token counts, indexes, timestamps) are exact in a double,
+   * so summing their digits gives strtod's answer bit for bit at a tenth of its cost. */
+  const char *ds = s + neg;
+  if ((j->p >= j->end || (*j->p != '.' && *j->p != 'e' && *j->p != 'E')) && j->p - ds <= 15) {
+    int64_t v = 0;
+    for (const char *q = ds; q < j->p; q++) v = v * 10 + (*q - '0');
+    double d = neg ? (v ? -(double)v : -0.0) : (double)v;
+    item->type = cJSON_Number;
+    item->valuedouble = d;
+    item->valueint = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
+    return true;
+  }
   if (j->p < j->end && *j->p == '.') {
     j->p++;
     if (!digits(j)) return false;

@@ -129,6 +129,12 @@ static void test_json_arena(void **st) {
       "\r\n\t{ \"a\" : [ ] , \"b\" : { } , \"c\" : [ true , false , null ] , \"\" : \"\" }",
       "\"just a string\"", "3", "null", "[[[[[[[[[[1]]]]]]]]]]", "{\"dup\":1,\"dup\":2}",
       "{\"esc\":\"\\b\\f\\r\"}",
+      /* the integer fast path (up to 15 digits) and where it hands over to strtod */
+      "[0, -0, 7, -7, 999999999999999, -999999999999999, 1000000000000000, 9007199254740993, -9007199254740993,"
+      " 123456789012345, 1234567890123456, 2147483646, -2147483647, 4294967296, 10.0, 10e0, 0e5, -0.0]",
+      /* strings scanned sixteen bytes at a time: escapes and the closing quote at every offset */
+      "[\"0123456789abcde\\\"f0123456789abcdef\\n\", \"0123456789abcdef\", \"0123456789abcdefg\","
+      " \"0123456789abcdef0123456789abcde\\\\\", \"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"]",
   };
   for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) check_json(ok[i], true);
   const char *leave[] = {
@@ -137,7 +143,8 @@ static void test_json_arena(void **st) {
       "{\"ctl\":\"a\x01 b\"}", "\xef\xbb\xbf{}", "\f{}", "{\"a\":\"\xff\"}", "[NaN]", "[Infinity]",
       "[1111111111111111111111111111111111111111111111111111111111111111]",
       "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
-      "\"unterminated", "{\"a\":1}}",
+      "\"unterminated", "{\"a\":1}}", "[\"0123456789abcdef\x01\"]", "[\"0123456789abcdef0123456789abcde\x1f\"]",
+      "[\"0123456789abcdef0123456789abcdef", "[\"0123456789abcdef\\u0041\"]",
   };
   for (size_t i = 0; i < sizeof leave / sizeof *leave; i++) check_json(leave[i], false);
   /* not NUL-terminated: only n bytes count */
