@@ -99,10 +99,30 @@ int kl_chat_req_parse(kl_arena *a, const char *body, size_t len, kl_chat_req *ou
   return 0;
 }
 
+/* cJSON_PrintUnformatted into a malloc'd string (cJSON_free and free are the same allocator
+ * unless hooks are installed; copied to be safe). */
+static char *print_malloc(const cJSON *j, size_t *len) {
+  char *p = cJSON_PrintUnformatted(j);
+  if (!p) abort();
+  size_t n = strlen(p);
+  char *s = malloc(n + 1);
+  if (!s) abort();
+  memcpy(s, p, n + 1);
+  cJSON_free(p);
+  if (len) *len = n;
+  return s;
+}
+
 char *kl_chat_req_upstream_body(const kl_chat_req *r, const char *upstream_model, size_t *len) {
+  const char *model = upstream_model && *upstream_model ? upstream_model : r->model;
+  /* Nothing to change in the tree (the caller rewrote messages, or added the canary): print it
+   * as it is; the copy below costs as much again as the printing. */
+  const cJSON *so0 = r->stream ? cJSON_GetObjectItemCaseSensitive(r->root, "stream_options") : NULL;
+  if (!strcmp(model, r->model) &&
+      (!r->stream || (cJSON_IsObject(so0) && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so0, "include_usage")))))
+    return print_malloc(r->root, len);
   cJSON *copy = cJSON_Duplicate(r->root, 1);
   if (!copy) abort();
-  const char *model = upstream_model && *upstream_model ? upstream_model : r->model;
   cJSON_ReplaceItemInObjectCaseSensitive(copy, "model", cJSON_CreateString(model));
   if (r->stream) {
     /* case-sensitive throughout: "Stream_Options" is an unknown field, passed through */
@@ -115,16 +135,8 @@ char *kl_chat_req_upstream_body(const kl_chat_req *r, const char *upstream_model
     cJSON *t = cJSON_CreateTrue();
     if (!cJSON_ReplaceItemInObjectCaseSensitive(so, "include_usage", t)) cJSON_AddItemToObject(so, "include_usage", t);
   }
-  char *p = cJSON_PrintUnformatted(copy);
+  char *s = print_malloc(copy, len);
   cJSON_Delete(copy);
-  if (!p) abort();
-  /* cJSON_free and free are the same allocator unless hooks are installed; copy to be safe */
-  size_t n = strlen(p);
-  char *s = malloc(n + 1);
-  if (!s) abort();
-  memcpy(s, p, n + 1);
-  cJSON_free(p);
-  if (len) *len = n;
   return s;
 }
 

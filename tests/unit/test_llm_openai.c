@@ -153,6 +153,34 @@ static void test_upstream_body(void **state) {
                               "\"response_format\":\"json_object\"}");
   kl_buf_free(&b);
   cJSON_Delete(r.root);
+
+  /* same model: the tree is printed as it is, from the arena tree too; a stream that already
+   * asks for usage needs nothing, one that does not gets it added */
+  kl_arena *a = kl_arena_new(1024);
+  const char *same[][2] = {
+      {"{\"model\":\"m\", " MSGS ", \"x\":[1, 2.5]}", "{\"model\":\"m\"," MSGS ",\"x\":[1,2.5]}"},
+      {"{\"model\":\"m\"," MSGS ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}",
+       "{\"model\":\"m\"," MSGS ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}"},
+      {"{\"model\":\"m\"," MSGS ",\"stream\":true,\"stream_options\":{\"include_usage\":false}}",
+       "{\"model\":\"m\"," MSGS ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}"},
+      {"{\"model\":\"m\"," MSGS ",\"stream\":true}",
+       "{\"model\":\"m\"," MSGS ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}"},
+  };
+  for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+    assert_int_equal(kl_chat_req_parse(a, same[i][0], strlen(same[i][0]), &r, &err), 0);
+    assert_false(r.owned);
+    size_t n;
+    up = kl_chat_req_upstream_body(&r, "m", &n);
+    assert_string_equal(up, same[i][1]);
+    assert_int_equal(n, strlen(same[i][1]));
+    free(up);
+    kl_chat_req_own(&r);
+    up = kl_chat_req_upstream_body(&r, NULL, NULL);
+    assert_string_equal(up, same[i][1]);
+    free(up);
+    kl_chat_req_free(&r);
+  }
+  kl_arena_free(a);
 }
 
 static void test_resp_parse(void **state) {
