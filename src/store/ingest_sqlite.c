@@ -236,15 +236,21 @@ static int fill_from_trace(kl_sqlite *q, kl_obs_patch *p, kl_err *err) {
   return 0;
 }
 
-/* Binds the merged record (KL_OBS_COLS then KL_OBS_EXT_COLS) and steps st. */
+static void bind_i64_or_null(sqlite3_stmt *st, int i, int64_t v) {
+  if (v) sqlite3_bind_int64(st, i, v);
+  else sqlite3_bind_null(st, i);
+}
+
+/* Binds the merged record (KL_OBS_COLS then KL_OBS_EXT_COLS; every parameter, as
+ * kl_sqlite_bind_obs does not clear the old bindings) and steps st. */
 static int put_row(kl_sqlite *q, sqlite3_stmt *st, const kl_obs_patch *p, kl_err *err) {
   kl_sqlite_bind_obs(st, &p->obs);
   bind_text(st, 36, p->version);
   bind_text(st, 37, p->prompt_name);
-  if (p->prompt_version) sqlite3_bind_int64(st, 38, p->prompt_version);
+  bind_i64_or_null(st, 38, p->prompt_version);
   sqlite3_bind_int64(st, 39, p->set);
   sqlite3_bind_int(st, 40, p->update ? 1 : 0);
-  if (p->received_ns) sqlite3_bind_int64(st, 41, p->received_ns);
+  bind_i64_or_null(st, 41, p->received_ns);
   return kl_sqlite_step(q->db, st, "write ingested observation", err);
 }
 

@@ -25,6 +25,13 @@
  *   - a failed batch drops them (kl_sqlite_ingest_reset), as SQLite drops its rows.
  * The flush writes traces in key order, so consecutive upserts share B-tree pages.
  *
+ * Measured and not kept: `traces` WITHOUT ROWID (clustered on (project_id, id), one B-tree
+ * insert fewer per new trace).  For keel's time-ordered trace ids it saved ~1.1k of ~76k
+ * instructions per row (bench_store 20000 1), but with OTel's random trace ids every new
+ * trace then lands on a random page of a tree of whole rows instead of one of keys:
+ * bench_ingest 100000 1 (MODES=a NO_DECODE=1) went from ~28 to ~32-36 us CPU per span, most
+ * of it system time (WAL writes).
+ *
  * The pending entries point at strings of the batch's records and of q->arena, which live
  * until the batch ends; the flush always happens before that. */
 #include "store/sqlite_int.h"
@@ -201,7 +208,7 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v) {
 
 static int write_ent(kl_sqlite *q, tagg_ent *e, kl_err *err) {
   sqlite3_stmt *st = q->tagg->up;
-  sqlite3_clear_bindings(st);
+  /* every parameter bound (NULLs explicitly): no sqlite3_clear_bindings per trace */
   bind_text(st, 1, e->project);
   bind_text(st, 2, e->trace);
   bind_text(st, 3, e->name);
@@ -210,15 +217,16 @@ static int write_ent(kl_sqlite *q, tagg_ent *e, kl_err *err) {
   bind_text(st, 6, e->tags);
   bind_text(st, 7, e->env);
   bind_text(st, 8, e->release);
-  if (e->model) {
-    bind_text(st, 9, e->model);
-    sqlite3_bind_int64(st, 10, e->model_start);
-  }
+  bind_text(st, 9, e->model);
+  if (e->model) sqlite3_bind_int64(st, 10, e->model_start);
+  else sqlite3_bind_null(st, 10);
   sqlite3_bind_int64(st, 11, e->start);
   if (e->has_end) sqlite3_bind_int64(st, 12, e->end);
+  else sqlite3_bind_null(st, 12);
   sqlite3_bind_int64(st, 13, e->in);
   sqlite3_bind_int64(st, 14, e->out);
   if (e->has_cost) sqlite3_bind_double(st, 15, e->cost);
+  else sqlite3_bind_null(st, 15);
   sqlite3_bind_int64(st, 16, e->count);
   sqlite3_bind_int64(st, 17, e->errors);
   sqlite3_bind_int(st, 18, e->level_mask);
@@ -237,8 +245,18 @@ int kl_tagg_flush_one(kl_sqlite *q, const char *project, const char *trace, kl_e
 
 static int ent_cmp(const void *a, const void *b) {
   const tagg_ent *x = *(tagg_ent *const *)a, *y = *(tagg_ent *const *)b;
-  int c = strcmp(x->project, y->project);
+  int c = x->project == y->project ? 0 : strcmp(x->project, y->project);
   return c ? c : strcmp(x->trace, y->trace);
+}
+
+/* The entries are in first-seen order, and keel's trace ids lead with the time, so for the
+ * gateway's own traces that is nearly always key order already: one pass to check is
+ * cheaper than qsort's n log n comparisons (glibc's merge sort does them on sorted input too;
+ * callgrind, bench_store 20000 1: qsort was ~0.6k instructions per row, the check ~0.05k). */
+static bool in_key_order(tagg_ent *const *v, size_t n) {
+  for (size_t k = 1; k < n; k++)
+    if (ent_cmp(&v[k - 1], &v[k]) > 0) return false;
+  return true;
 }
 
 void kl_sqlite_ingest_reset(kl_sqlite *q) {
@@ -252,7 +270,7 @@ int kl_sqlite_ingest_flush(kl_sqlite *q, kl_err *err) {
   kl_tagg *t = q->tagg;
   if (!t || !t->nused) return 0;
   if (t->pending) {
-    qsort(t->used, t->nused, sizeof *t->used, ent_cmp);
+    if (!in_key_order(t->used, t->nused)) qsort(t->used, t->nused, sizeof *t->used, ent_cmp);
     for (size_t k = 0; k < t->nused; k++) {
       tagg_ent *e = t->used[k];
       if (e->count && write_ent(q, e, err) != 0) return -1; /* the batch rolls back: reset */
