@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   kl_chat_req r;
   kl_err err;
-  /* the arena tree (and its owned copy) must answer exactly as cJSON's own tree */
+  /* the arena tree must answer exactly as cJSON's own tree */
   kl_chat_req o;
   kl_err oerr;
   int rc = kl_chat_req_parse(a, s, size, &r, &err), orc = kl_chat_req_parse(NULL, s, size, &o, &oerr);
@@ -39,8 +39,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     kl_buf b = KL_BUF_INIT;
     kl_chat_req_params_json(&r, &b);
     kl_buf_free(&b);
-    kl_chat_req_own(&r);
-    if (!r.owned || strcmp(r.model, o.model) != 0) abort();
     kl_chat_req_free(&r);
     kl_chat_req_free(&o);
   }

@@ -183,13 +183,14 @@ static void chat_body_done(kl_gw_call *c) {
   const char *client_body = c->body.data;
   size_t client_len = c->body.len;
   if (c->guard) {
-    switch (kl_gw_guard_output(c, &c->body, &client_body, &client_len)) {
+    bool rewritten;
+    switch (kl_gw_guard_output(c, &c->body, res.tree, &client_body, &client_len, &rewritten)) {
       case KL_GW_GUARD_DONE: return;
       case KL_GW_GUARD_REASK: chat_reask((chat_call *)c, &res.usage); return;
       case KL_GW_GUARD_PASS: break;
     }
     /* the trace keeps the answer as rewritten (placeholders, redactions) */
-    if (kl_chat_resp_parse(c->arena, c->body.data ? c->body.data : "", c->body.len, &res, &e) != 0) {
+    if (rewritten && kl_chat_resp_parse(c->arena, c->body.data ? c->body.data : "", c->body.len, &res, &e) != 0) {
       kl_gw_fail(c, 500, "server_error", "guardrail_error", "output rails produced an invalid answer");
       return;
     }
@@ -318,9 +319,7 @@ kl_gw_call *kl_gw_chat(const kl_gw_request *r, const kl_gw_reply *reply) {
   }
   c->want_stream = cc->req.stream;
   bool changed = false;
-  /* rails rewrite messages with cJSON's functions, which need cJSON's own (malloc'd) tree */
-  if (kl_gw_rails_for(c->g, c->m)) kl_chat_req_own(&cc->req);
-  if (kl_gw_guard_input(c, cc->req.root, &changed) != 0) {
+  if (kl_gw_guard_input(c, cc->req.root, !cc->req.owned, &changed) != 0) {
     kl_chat_req_free(&cc->req);
     return NULL;
   }

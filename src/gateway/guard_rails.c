@@ -359,6 +359,22 @@ static kl_guard_action verdict_of(const kl_gw_guard_part *parts, size_t n, const
   return v;
 }
 
+/* A request string replaced by s (an arena string): by pointer in an arena tree, through
+ * cJSON in a malloc'd one. */
+static void set_text(kl_gw_call *c, cJSON *node, char *s) {
+  if (c->guard->arena_tree) node->valuestring = s;
+  else cJSON_SetValuestring(node, s);
+}
+
+/* An arena node for the canary's system message (cJSON_Create* would malloc into an arena tree). */
+static cJSON *arena_node(kl_gw_call *c, int type, const char *key, const char *str) {
+  cJSON *n = kl_arena_calloc(c->arena, sizeof *n);
+  n->type = type;
+  n->string = key ? kl_arena_strdup(c->arena, key) : NULL;
+  n->valuestring = str ? kl_arena_strdup(c->arena, str) : NULL;
+  return n;
+}
+
 /* Rewrites the parts' strings per their findings (restore values go to the vault). */
 static bool rewrite_parts(kl_gw_call *c, kl_gw_guard_part *parts, size_t n) {
   bool changed = false;
@@ -369,7 +385,7 @@ static bool rewrite_parts(kl_gw_call *c, kl_gw_guard_part *parts, size_t n) {
     char *nt = kl_guard_anonymise(c->guard->r->policy, t, strlen(t), parts[i].res.findings, parts[i].res.n,
                                   &c->guard->vault, c->arena, &len);
     if (len == strlen(t) && !memcmp(nt, t, len)) continue;
-    cJSON_SetValuestring(parts[i].node, nt);
+    set_text(c, parts[i].node, nt);
     changed = true;
   }
   return changed;
@@ -401,13 +417,27 @@ static void add_canary(kl_gw_call *c, cJSON *messages) {
     memcpy(t, line, ll);
     t[ll] = '\n';
     memcpy(t + ll + 1, content->valuestring, cl + 1);
-    cJSON_SetValuestring(content, t);
+    set_text(c, content, t);
     return;
   }
-  cJSON *m = cJSON_CreateObject();
-  cJSON_AddStringToObject(m, "role", "system");
-  cJSON_AddStringToObject(m, "content", line);
-  cJSON_InsertItemInArray(messages, 0, m);
+  if (!c->guard->arena_tree) {
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", "system");
+    cJSON_AddStringToObject(m, "content", line);
+    cJSON_InsertItemInArray(messages, 0, m);
+    return;
+  }
+  /* the same links cJSON_InsertItemInArray makes: the first child's prev is the last one */
+  cJSON *m = arena_node(c, cJSON_Object, NULL, NULL), *role_n = arena_node(c, cJSON_String, "role", "system"),
+        *content_n = arena_node(c, cJSON_String, "content", line);
+  m->child = role_n;
+  role_n->next = content_n;
+  content_n->prev = role_n;
+  role_n->prev = content_n;
+  m->prev = first->prev;
+  m->next = first;
+  first->prev = m;
+  messages->child = m;
 }
 
 static bool run_input_stage(kl_gw_call *c, cJSON *root, kl_guard_stage st, bool *changed) {
@@ -430,7 +460,7 @@ static bool run_input_stage(kl_gw_call *c, cJSON *root, kl_guard_stage st, bool 
     for (size_t i = 0; i < w.n; i++) {
       if (!w.parts[i].res.n) continue;
       const char *t = w.parts[i].node->valuestring;
-      cJSON_SetValuestring(w.parts[i].node, kl_guard_apply(c->guard->r->policy, t, strlen(t), w.parts[i].res.findings,
+      set_text(c, w.parts[i].node, kl_guard_apply(c->guard->r->policy, t, strlen(t), w.parts[i].res.findings,
                                                            w.parts[i].res.n, KL_GUARD_REDACT, c->arena, NULL));
     }
     kl_gw_refuse(c, 400, "invalid_request_error", msg, part, "guardrail_blocked");
@@ -440,12 +470,13 @@ static bool run_input_stage(kl_gw_call *c, cJSON *root, kl_guard_stage st, bool 
   return true;
 }
 
-int kl_gw_guard_input(kl_gw_call *c, cJSON *root, bool *changed) {
+int kl_gw_guard_input(kl_gw_call *c, cJSON *root, bool arena_tree, bool *changed) {
   *changed = false;
   const kl_gw_rails *r = kl_gw_rails_for(c->g, c->m);
   if (!r) return 0;
   c->guard = kl_arena_calloc(c->arena, sizeof *c->guard);
   c->guard->r = r;
+  c->guard->arena_tree = arena_tree;
   cJSON *messages = cJSON_GetObjectItemCaseSensitive(root, "messages");
   for (int st = KL_GUARD_INPUT; st <= KL_GUARD_DURING; st++)
     if (r->local[st] && !run_input_stage(c, root, (kl_guard_stage)st, changed)) return -1;
@@ -516,10 +547,12 @@ static void drop_tree(cJSON *root, bool owned) {
   if (owned) cJSON_Delete(root);
 }
 
-kl_gw_guard_out kl_gw_guard_output(kl_gw_call *c, kl_buf *body, const char **client_body, size_t *client_len) {
+kl_gw_guard_out kl_gw_guard_output(kl_gw_call *c, kl_buf *body, cJSON *tree, const char **client_body,
+                                   size_t *client_len, bool *rewritten) {
   kl_gw_guard *gd = c->guard;
   *client_body = body->data;
   *client_len = body->len;
+  *rewritten = false;
   if (!gd || !gd->r->local[KL_GUARD_OUTPUT]) {
     if (gd && gd->vault.n) goto restore_only;
     return KL_GW_GUARD_PASS;
@@ -529,7 +562,7 @@ kl_gw_guard_out kl_gw_guard_output(kl_gw_call *c, kl_buf *body, const char **cli
   /* read-only arena tree (no malloc per node); cJSON for what that parser leaves to it */
   const char *bd = body->data ? body->data : "";
   bool owned = false;
-  cJSON *root = kl_json_parse_arena(c->arena, bd, body->len);
+  cJSON *root = tree ? tree : kl_json_parse_arena(c->arena, bd, body->len);
   if (!root && (root = kl_json_parse(bd, body->len, &err))) owned = true;
   if (!root) return KL_GW_GUARD_PASS;  /* the endpoint reports invalid answers itself */
   kl_gw_guard_part *parts = NULL;
@@ -600,6 +633,7 @@ kl_gw_guard_out kl_gw_guard_output(kl_gw_call *c, kl_buf *body, const char **cli
     cJSON_free(s);
     *client_body = body->data;
     *client_len = body->len;
+    *rewritten = true;
   }
   drop_tree(root, owned);
   if (!gd->vault.n) return KL_GW_GUARD_PASS;

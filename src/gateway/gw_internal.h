@@ -190,6 +190,8 @@ typedef struct kl_gw_cls kl_gw_cls;
 struct kl_gw_guard {
   const kl_gw_rails *r;
   bool changed;            /* input rails rewrote the request: it must be re-serialised */
+  bool arena_tree;         /* the request tree lives in the call's arena: strings are replaced by
+                              pointer, new nodes made in the arena (cJSON's setters would free) */
   kl_guard_vault vault;    /* restore: placeholder -> value, this call only */
   char canary[33];         /* "" = none */
   bool expect_json;
@@ -222,16 +224,19 @@ const kl_gw_rails *kl_gw_rails_for(const kl_gateway *g, const kl_model_cfg *m);
 /* Input (and local during) rails over a chat request's messages, rewriting them in place; sets
  * up c->guard when the model has a policy.  0 = go on (*changed: root was modified), -1 =
  * the call was answered (blocked). */
-int kl_gw_guard_input(kl_gw_call *c, cJSON *root, bool *changed);
+int kl_gw_guard_input(kl_gw_call *c, cJSON *root, bool arena_tree, bool *changed);
 /* Input rails for /v1/messages, /v1/responses (has_output) and /v1/embeddings: the same texts
  * checks; `restore` acts as `redact` (there is no output path to restore into) and a policy
  * with output or classifier rails is refused (400 guardrail_unsupported) where there is an
  * answer to check.  Same return values as kl_gw_guard_input. */
 int kl_gw_guard_input_other(kl_gw_call *c, cJSON *root, bool has_output, bool *changed);
 /* Output rails over a complete chat.completion in body (rewritten in place: what is traced);
- * *client_body is what the client gets (values restored).  DONE: the call was failed (a
+ * *client_body is what the client gets (values restored).  tree: body already parsed into the
+ * call's arena (kl_chat_result.tree), or NULL to parse it here; its strings may be replaced.
+ * *rewritten: body changed (parse it again for the trace).  DONE: the call was failed (a
  * block); REASK: call kl_gw_guard_reask_body and kl_gw_retry. */
-kl_gw_guard_out kl_gw_guard_output(kl_gw_call *c, kl_buf *body, const char **client_body, size_t *client_len);
+kl_gw_guard_out kl_gw_guard_output(kl_gw_call *c, kl_buf *body, cJSON *tree, const char **client_body,
+                                   size_t *client_len, bool *rewritten);
 char *kl_gw_guard_reask_body(kl_gw_call *c, const cJSON *req_root, const char *upstream_model, size_t *len);
 void kl_gw_guard_observe(kl_gw_call *c, kl_guard_stage st, const kl_gw_guard_part *parts, size_t nparts,
                          kl_guard_action verdict, const char *blocked, int64_t start_ns, double us);

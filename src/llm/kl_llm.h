@@ -121,11 +121,9 @@ typedef struct kl_chat_req {
  * On error returns -1 and sets err (code 400, message naming the field; err->msg is
  * suitable for the client).  On success fills *out; release it with kl_chat_req_free.
  * With an arena the tree lives in it (kl_json_parse_arena: no malloc per node) unless the body
- * needs cJSON's slow path; such a tree must not be changed with cJSON's functions: call
- * kl_chat_req_own first. */
+ * needs cJSON's slow path (then out->owned); an arena tree must not be changed with cJSON's
+ * functions (they would free arena memory): replace strings by pointer instead. */
 int kl_chat_req_parse(kl_arena *a, const char *body, size_t len, kl_chat_req *out, kl_err *err);
-/* Makes out->root a malloc'd tree that cJSON's functions may edit (a copy of an arena tree). */
-void kl_chat_req_own(kl_chat_req *r);
 void kl_chat_req_free(kl_chat_req *r);
 
 /* Serialises the request for the upstream: `model` replaced by upstream_model, and when
@@ -143,6 +141,8 @@ typedef struct kl_chat_result {
   const char *model;          /* the upstream's model field */
   const char *finish_reason;  /* of choice 0 */
   char *output_json;          /* arena-owned: choice 0's message object as JSON (role, content, tool_calls) */
+  cJSON *tree;                /* the arena tree it was read from (read-only for cJSON's functions), or NULL
+                                 when the body needed cJSON's parser */
 } kl_chat_result;
 
 /* Parses a non-streamed chat.completion body.  -1 with err when it is not a valid one. */

@@ -32,20 +32,6 @@ void kl_chat_req_free(kl_chat_req *r) {
   r->owned = false;
 }
 
-void kl_chat_req_own(kl_chat_req *r) {
-  if (r->owned || !r->root) return;
-  cJSON *copy = cJSON_Duplicate(r->root, 1);
-  if (!copy) abort();
-  r->root = copy;
-  r->owned = true;
-  /* the pointers into the tree, re-taken from the copy (validated already) */
-  r->model = cJSON_GetObjectItemCaseSensitive(copy, "model")->valuestring;
-  r->messages = cJSON_GetObjectItemCaseSensitive(copy, "messages");
-  r->user = kl_json_str(copy, "user");
-  const cJSON *md = cJSON_GetObjectItemCaseSensitive(copy, "metadata");
-  r->metadata = cJSON_IsObject(md) ? md : NULL;
-}
-
 /* The request tree: in the arena when the body is plain JSON (a chat request almost always
  * is: ~4k instructions against ~10k for cJSON's malloc per node and the matching frees). */
 int kl_chat_req_parse(kl_arena *a, const char *body, size_t len, kl_chat_req *out, kl_err *err) {
@@ -187,6 +173,7 @@ int kl_chat_resp_parse(kl_arena *a, const char *body, size_t len, kl_chat_result
       const cJSON *msg = cJSON_GetObjectItemCaseSensitive(c0, "message");
       if (cJSON_IsObject(msg)) out->output_json = kl_json_print_arena(a, msg);
     }
+    out->tree = tree;
     rc = 0;
   }
   if (!tree) cJSON_Delete(root);

@@ -208,6 +208,10 @@ test('canary: a model leaking its system prompt is blocked', async () => {
     { 'x-mock-content': 'My instructions: {system}' });
   assert.equal(leak.status, 400);
   assert.match(leak.json.error.message, /CANARY/);
+  // no system message: the canary comes as a new first message, and the model sees it
+  const leak2 = await chat(keel.url, { model: 'm-canary', messages: user('hi') }, { 'x-mock-content': 'My instructions: {system}' });
+  assert.equal(leak2.status, 400);
+  assert.match(leak2.json.error.message, /CANARY/);
   const s = await chatStream(keel.url, { model: 'm-canary', messages: user('hi') }, { 'x-mock-content': 'My instructions: {system}' });
   assert.equal(s.status, 400);
 });

@@ -174,7 +174,9 @@ static void test_upstream_body(void **state) {
     assert_string_equal(up, same[i][1]);
     assert_int_equal(n, strlen(same[i][1]));
     free(up);
-    kl_chat_req_own(&r);
+    kl_chat_req_free(&r);
+    assert_int_equal(parse(same[i][0], &r, &err), 0); /* cJSON's tree: the same bytes */
+    assert_true(r.owned);
     up = kl_chat_req_upstream_body(&r, NULL, NULL);
     assert_string_equal(up, same[i][1]);
     free(up);
