@@ -26,7 +26,8 @@
  *      named after the disguise, a little above the hidden text's own score.  Tag characters
  *      hiding any ASCII text are suspicious by themselves.
  *
- * Cost: the phrase rules ride in the stage's single Hyperscan pass; finish pairs a few hits,
+ * Cost: the phrase rules ride in the stage's single Hyperscan pass, as cheaper superset forms
+ * where Hyperscan was slow (hs_form: PCRE2 still confirms the rows); finish pairs a few hits,
  * surveys the bytes once, and decodes only what the survey or a trigger found.  One finding per text at most: the strongest
  * evidence's span, typed PROMPT_INJECTION or JAILBREAK, with the combined score. */
 #include "guard/injection_int.h"
@@ -375,11 +376,13 @@ static void disguises(const guard_scanner *s, verdict *v, const char *t, size_t 
     free(d);
   }
   if (class_span(h, n, INJ_TRIG_SPLIT, &a, &b, &k)) {
-    for (int sep = 0; sep < 2; sep++) {
-      d = guard_norm_quoted_join(t, len, sep ? ' ' : 0, &dl);
-      rescan(s, v, d, dl, depth, "payload_splitting", w0, len);
-      free(d);
-    }
+    char *spaced;
+    size_t sl;
+    guard_norm_quoted_join2(t, len, 0, &d, &dl, ' ', &spaced, &sl);
+    rescan(s, v, d, dl, depth, "payload_splitting", w0, len);
+    rescan(s, v, spaced, sl, depth, "payload_splitting", w0, len);
+    free(d);
+    free(spaced);
   }
 }
 
@@ -493,6 +496,33 @@ static const char *lead_lookahead(guard_scanner *s, const char *re, unsigned fla
   return out;
 }
 
+/* The expression without its \b: Hyperscan pays for word boundaries (measured: the meta row
+ * alone 16 -> 7.6 µs per 4 KiB of hard negatives), PCRE2 checks them anyway, and a match of the
+ * row is a match of it over the same span.  The rows hold no literal backslash, so "\\b" is always the
+ * assertion. */
+static const char *without_word_boundaries(guard_scanner *s, const char *re) {
+  kl_buf b = KL_BUF_INIT;
+  for (const char *p = re; *p; p++) {
+    if (p[0] == '\\' && p[1] == 'b') { p++; continue; }
+    if (p[0] == '\\' && p[1]) kl_buf_putc(&b, *p++);
+    kl_buf_putc(&b, *p);
+  }
+  char *out = guard_scanner_strdup(s, b.data ? b.data : "", b.len);
+  kl_buf_free(&b);
+  return out;
+}
+
+/* What the Hyperscan pass runs for a row (NULL: the row itself): its hand-written form
+ * (injection_phrases.c) in the row's dialect, else the row without \b.  UTF-8 rows lost their \b
+ * already (utf8_row). */
+static const char *hs_form(guard_scanner *s, const inj_phrase *p, bool wb) {
+  for (size_t i = 0; i < guard_inj_nhs_forms; i++)
+    if (!strncmp(p->re, guard_inj_hs_forms[i].re_start, strlen(guard_inj_hs_forms[i].re_start)))
+      return wb ? utf8_row(s, guard_inj_hs_forms[i].hs) : guard_inj_hs_forms[i].hs;
+  if (!(p->flags & GUARD_RE_UTF8) && strstr(p->re, "\\b")) return without_word_boundaries(s, p->re);
+  return NULL;
+}
+
 static bool inj_init(guard_scanner *s, const kl_guard_scanner_cfg *cfg, kl_err *err) {
   (void)cfg;
   (void)err;
@@ -510,7 +540,9 @@ static bool inj_init(guard_scanner *s, const kl_guard_scanner_cfg *cfg, kl_err *
       .score = p->weight,
       .data = p,
     };
-    guard_scanner_add_rule(s, &r);
+    const guard_rule *added = guard_scanner_add_rule(s, &r);
+    const char *hs = hs_form(s, p, wb);
+    if (hs) guard_scanner_hs_hint(s, added, hs, 0);  /* lead 0: the row's max_len */
   }
   guard_scanner_want_own_db(s);
   return true;

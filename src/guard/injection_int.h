@@ -40,6 +40,15 @@ typedef struct inj_phrase {
 extern const inj_phrase guard_inj_phrases[];
 extern const size_t guard_inj_nphrases;
 
+/* A cheaper expression for the Hyperscan pass of the row whose re starts with `re_start`
+ * (guard_scanner_hs_hint): every match of the row must contain a match of `hs` that ends inside it. */
+typedef struct inj_hs_form {
+  const char *re_start;
+  const char *hs;
+} inj_hs_form;
+extern const inj_hs_form guard_inj_hs_forms[];
+extern const size_t guard_inj_nhs_forms;
+
 /* ---- normalise.c: derived texts (all return a malloc'd NUL-terminated string or NULL, and its
  * length in *out_len; they never read past n and accept any bytes) ---- */
 
@@ -66,6 +75,9 @@ char *guard_norm_reverse(const char *s, size_t n, size_t *out_len);
 char *guard_norm_leet(const char *s, size_t n, size_t *out_len);
 /* The contents of quoted pieces ("..", '..', «..», “..”) joined with sep (0: nothing). */
 char *guard_norm_quoted_join(const char *s, size_t n, char sep, size_t *out_len);
+/* Both joins at once, with sep0 and with sep1 (one pass: the pieces are the same). */
+void guard_norm_quoted_join2(const char *s, size_t n, char sep0, char **out0, size_t *len0, char sep1, char **out1,
+                             size_t *len1);
 /* The first letter of each short line (<= 30 bytes); blank and long lines become spaces. */
 char *guard_norm_acrostic(const char *s, size_t n, size_t *out_len);
 /* Disguises that are character classes rather than phrases (base64 runs, %XX, leetspeak,

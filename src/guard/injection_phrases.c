@@ -539,3 +539,53 @@ const inj_phrase guard_inj_phrases[] = {
 };
 
 const size_t guard_inj_nphrases = sizeof guard_inj_phrases / sizeof guard_inj_phrases[0];
+
+/* Hyperscan forms: what the Hyperscan pass looks for instead of a row (PCRE2 still confirms the
+ * row itself), keyed by the start of the row's expression (unique: test_guard_injection_forms).
+ * Each is a factor of the row: every match of the row contains a match of the form that ends
+ * inside it, so the row's confirmation window (max_len before the form's end) still holds its
+ * start.  Hyperscan runs a row led by a class ("\w{1,3} + \w{1,3}") as an automaton at every
+ * byte, and a big alternation of phrases with optional words around them (caseless UTF-8 most of
+ * all) as a few large ones; a form keeps a rare word of each phrase, optional prefixes and
+ * suffixes dropped, so the literal matcher does most of the work.  Measured (the injection rows'
+ * Hyperscan pass per 4 KiB, with the \b rule below): bench_guard's sample 17 -> 8 µs, plain chat
+ * 29 -> 16, hard negatives 59 -> 35.  Rows without a form lose only their \b (injection.c). */
+const inj_hs_form guard_inj_hs_forms[] = {
+  /* ["\w{1,3} + \w{1,3}", "piece 1", "join", ...]: the plus sign */
+  {"\\b\\w{1,3}\\s*\\+\\s*\\w{1,3}\\b|",
+   "\\+|(?:piece|part|fragment|chunk)\\s*\\d|join|concatenat|combine|put\\s+(?:them\\s+)?together"},
+  /* "all the previous ... rules": the optional "all of the" before the qualifier dropped */
+  {"\\b(?:(?:all|any|every|each)" S "(?:of", RULE_Q S "(?:" W S "){0,2}" RULE_N},
+  /* "the text above", ...: optional leading "the" dropped */
+  {"\\b(?:the\\s+)?(?:text|words|content",
+   "(?:text|words|content|message|instructions)\\s+(?:above|before\\s+(?:this|my))|everything\\s+(?:that\\s+)?"
+   "(?:appears|comes|came|is|was\\s+written)\\s+(?:before|above)|what\\s+(?:were\\s+you|you\\s+were|have\\s+you\\s+"
+   "been)\\s+(?:told|instructed|given|programmed)|(?:preamble|configuration|instructions)\\s+you\\s+(?:were|have\\s+"
+   "been)\\s+given"},
+  /* "your system prompt" in other languages: optional possessives dropped, nouns first */
+  {"(?:\\b(?:dein(?:en)?|den|die)\\s+(?:System-?prompt",
+   "System-?prompt|Systemanweisungen|Anweisungen|(?:prompt|message)\\s+système|(?:tes|vos)\\s+instructions|"
+   "prompt\\s+(?:del\\s+)?sistema|tus\\s+instrucciones|prompt\\s+di\\s+sistema|tue\\s+istruzioni|"
+   "prompt\\s+do\\s+sistema|suas\\s+instruções|системный\\s+промпт|свои\\s+инструкции|系统提示|"
+   "你的(?:指令|设定|提示词)|システムプロンプト|시스템\\s*프롬프트"},
+  /* Portuguese and Dutch/Polish/Turkish rules: the noun that ends every match */
+  {"\\b(?:(?:todas|todos)\\s+)?(?:as|suas",
+   "instruções|instrucoes|orientações|orientacoes|regras|diretrizes|ordens|restrições"},
+  {"\\b(?:alle\\s+)?(?:eerdere|vorige",
+   "instructies|regels|richtlijnen|opdrachten|instrukcje|polecenia|zasady|reguły|wytyczne|talimatlar|"
+   "kuralları|komutları|yönergeleri"},
+  /* hypothetical framing */
+  {"\\b(?:hypothetical(?:ly)?|imagine",
+   "hypothetical|imagine\\s+(?:a\\s+world|that|an?\\s+(?:ai|world|universe))|(?:fictional|hypothetical|alternate|"
+   "parallel)\\s+(?:world|universe|scenario|reality)|(?:novel|story|screenplay|book|movie\\s+script)|thought\\s+"
+   "experiment|educational\\s+purposes|purely\\s+(?:academic|educational|fictional)|safe\\s+sandbox|consequences|"
+   "(?:fiction|a\\s+story|a\\s+game)|roman|小説のため|为了写小说|假设"},
+  /* meta words */
+  {"\\b(?:prompt\\s+injections?|injection\\s+attacks?",
+   "injection|jailbreak|attacker|red[- ]?team|pentest|penetration|vulnerabilit|exploit|threat\\s+model|mitigat|"
+   "defen[cs]e|detect|classifier|regex|keyword\\s+filter|payload|OWASP|adversarial|CTF|e\\.g\\.|for\\s+example|"
+   "such\\s+as|phras|the\\s+string|finding|recommendation|phishing|scam|smishing|fraud|"
+   "is\\s+(?:this|it)\\s+(?:legit|safe|real)|lecture|paper|abstract|blog\\s+post|tutorial|complied|refused|"
+   "(?:tried|tested|submitted)\\s+(?:the|a)"},
+};
+const size_t guard_inj_nhs_forms = sizeof guard_inj_hs_forms / sizeof guard_inj_hs_forms[0];
