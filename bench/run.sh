@@ -4,6 +4,8 @@
 #   (a) wrk -> keel mock-upstream                      (the floor: no proxy at all)
 #   (b) wrk -> keel (tracing on, SQLite) -> mock        (what we ship)
 #   (c) wrk -> nginx proxy_pass (keep-alive) -> mock    (the minimal-proxy reference)
+#   (d) wrk -> keel with tracing off -> mock            (max throughput only: what the trace
+#                                                        store costs, next to (b))
 #
 # For each: maximum throughput (wrk -c64), then latency at fixed rates (1k and 5k req/s,
 # paced with wrk's delay()), and the latency keel and nginx add over (a).  All three share
@@ -17,7 +19,7 @@ WORKERS=${WORKERS:-2}
 [ -x "$KEEL" ] || { echo "build first: make build"; exit 1; }
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx (make deps)"; exit 1; }
 TMP=$(mktemp -d)
-P_MOCK=18101 P_KEEL=18102 P_NGINX=18103
+P_MOCK=18101 P_KEEL=18102 P_NGINX=18103 P_NOTRACE=18104
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -43,6 +45,11 @@ YAML
 "$KEEL" serve --config "$TMP/keel.yaml" 2>"$TMP/keel.log" &
 KEEL_PID=$!
 pids+=($KEEL_PID)
+sed -e "s/:$P_KEEL\$/:$P_NOTRACE/" -e "s|keel-data|keel-data-notrace|" "$TMP/keel.yaml" >"$TMP/keel-notrace.yaml"
+printf 'trace:\n  enabled: false\n' >>"$TMP/keel-notrace.yaml"
+"$KEEL" serve --config "$TMP/keel-notrace.yaml" 2>"$TMP/keel-notrace.log" &
+NOTRACE_PID=$!
+pids+=($NOTRACE_PID)
 cat >"$TMP/nginx.conf" <<NGINX
 worker_processes $WORKERS;
 pid $TMP/nginx.pid;
@@ -68,7 +75,7 @@ http {
 }
 NGINX
 nginx -c "$TMP/nginx.conf" -p "$TMP" -g 'daemon on;'
-for p in $P_MOCK $P_KEEL $P_NGINX; do
+for p in $P_MOCK $P_KEEL $P_NGINX $P_NOTRACE; do
   for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$p/health" -X GET 2>/dev/null && break; \
     curl -s -o /dev/null "http://127.0.0.1:$p/" 2>/dev/null && break; sleep 0.05; done
 done
@@ -87,16 +94,18 @@ run() { # name url conns rate
 declare -A R CPU CPUMOCK
 echo "# keel bench: $(date -u +%FT%TZ), $(nproc) cores, ${SECS}s per run, $WORKERS workers each"
 echo "keel RSS at start: $(rss_kb $KEEL_PID) KiB"
-for target in mock:$P_MOCK keel:$P_KEEL nginx:$P_NGINX; do
+proxy_cpu() { case $1 in keel) cpu_s $KEEL_PID ;; notrace) cpu_s $NOTRACE_PID ;; nginx) nginx_cpu_s ;; *) echo 0 ;; esac; }
+for target in mock:$P_MOCK keel:$P_KEEL nginx:$P_NGINX notrace:$P_NOTRACE; do
   name=${target%%:*}; port=${target##*:}
   curl -s -o /dev/null -X POST -H 'content-type: application/json' \
     -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"warm"}]}' "http://127.0.0.1:$port/v1/chat/completions"
-  c0=$(cpu_s $MOCK_PID); p0=$( [ $name = keel ] && cpu_s $KEEL_PID || { [ $name = nginx ] && nginx_cpu_s || echo 0; } )
+  c0=$(cpu_s $MOCK_PID); p0=$(proxy_cpu $name)
   R[$name.max]=$(run "$name" "http://127.0.0.1:$port" 64 0)
-  c1=$(cpu_s $MOCK_PID); p1=$( [ $name = keel ] && cpu_s $KEEL_PID || { [ $name = nginx ] && nginx_cpu_s || echo 0; } )
+  c1=$(cpu_s $MOCK_PID); p1=$(proxy_cpu $name)
   reqs=$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<"${R[$name.max]}")
   CPU[$name]=$(awk -v a="$p0" -v b="$p1" -v n="$reqs" 'BEGIN { printf "%.1f", (b - a) * 1e6 / n }')
   CPUMOCK[$name]=$(awk -v a="$c0" -v b="$c1" -v n="$reqs" 'BEGIN { printf "%.1f", (b - a) * 1e6 / n }')
+  [ $name = notrace ] && continue
   R[$name.1k]=$(run "$name" "http://127.0.0.1:$port" 10 1000)
   R[$name.5k]=$(run "$name" "http://127.0.0.1:$port" 20 5000)
 done
@@ -116,6 +125,8 @@ echo "CPU per request at max throughput (user+sys, all threads): keel ${CPU[keel
 k=$(field "${R[keel.max]}" rps); g=$(field "${R[nginx.max]}" rps)
 echo
 awk -v k="$k" -v g="$g" 'BEGIN { printf "throughput keel/nginx = %.2f\n", k / g }'
+nt=$(field "${R[notrace.max]}" rps)
+awk -v k="$nt" -v g="$g" -v c="${CPU[notrace]}" 'BEGIN { printf "keel with tracing off: %.0f req/s, %s us CPU per request; keel (tracing off)/nginx = %.2f\n", k, c, k / g }'
 for r in 1k 5k; do
   for n in keel nginx; do
     awk -v n="$n" -v r="$r" -v a50="$(field "${R[$n.$r]}" p50_us)" -v a99="$(field "${R[$n.$r]}" p99_us)" \
