@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# bench/callgrind_calls.sh: instructions per gateway call, per keel thread, under callgrind.
+#
+# Wall-clock CPU on this shared 2-core VM moves by 10-20% between runs; instruction counts do
+# not, so small changes to the hot path are compared with this.  keel (tracing on, SQLite)
+# runs under valgrind in front of `keel mock-upstream`; after a warm-up the counters are zeroed,
+# N chat completions are sent over 4 keep-alive connections, and each thread's instructions
+# are divided by N.  Model `plain` has no guardrails; `railed` has the policy of
+# bench/guard_rails.sh (every in-process scanner kind).
+#
+# Usage: bench/callgrind_calls.sh [MODEL=plain|railed] [N=2000] [WORKERS=1]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODEL=${1:-plain}; N=${2:-2000}; WORKERS=${3:-1}
+KEEL=${KEEL_BIN:-./build/keel}
+[ -x "$KEEL" ] || { echo "build first: make build"; exit 1; }
+command -v valgrind >/dev/null || { echo "needs valgrind"; exit 1; }
+TMP=$(mktemp -d)
+P_MOCK=18121 P_KEEL=18122
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+trap cleanup EXIT
+
+"$KEEL" mock-upstream --listen 127.0.0.1:$P_MOCK --workers 1 --log-level warn 2>"$TMP/mock.log" &
+pids+=($!)
+cat >"$TMP/keel.yaml" <<YAML
+listen: 127.0.0.1:$P_KEEL
+data_dir: $TMP/keel-data
+workers: $WORKERS
+log_level: warn
+guardrails:
+  policies:
+    - name: everything
+      canary: true
+      scanners:
+        - {kind: pii, action: redact}
+        - {kind: secrets}
+        - {kind: injection}
+        - {kind: banned, list: [project falcon, internal only, do not distribute]}
+        - {kind: topics, list: ["weapons: rifle, ammunition, explosive", "medical: diagnosis, prescription"]}
+        - {kind: invisible}
+        - {kind: token_limit, limit: 8000}
+        - {kind: pii, stage: output, action: redact}
+        - {kind: secrets, stage: output}
+        - {kind: banned, stage: output, list: [internal only]}
+        - {kind: refusal, stage: output}
+        - {kind: urls, stage: output, list: [example.com]}
+models:
+  - {name: plain, provider: openai, base_url: "http://127.0.0.1:$P_MOCK/v1", api_key: sk-bench}
+  - {name: railed, provider: openai, base_url: "http://127.0.0.1:$P_MOCK/v1", api_key: sk-bench, guardrails: everything}
+YAML
+valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$TMP/cg.out" \
+  "$KEEL" serve --config "$TMP/keel.yaml" 2>"$TMP/keel.log" &
+KEEL_PID=$!
+pids+=($KEEL_PID)
+# policies compile slowly under valgrind when the on-disk cache is cold
+for _ in $(seq 3000); do curl -sf -o /dev/null "http://127.0.0.1:$P_KEEL/health" && break; sleep 0.2; done
+
+send() { # calls
+  node -e '
+    const [n, port, model] = process.argv.slice(1);
+    const http = require("http");
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    const body = JSON.stringify({ model, messages: [{ role: "system", content: "You are a helpful assistant." },
+      { role: "user", content: "Give me one short sentence about the sea." }] });
+    let left = +n, inflight = 0;
+    const one = () => new Promise((ok, bad) => {
+      const r = http.request({ host: "127.0.0.1", port, path: "/v1/chat/completions", method: "POST", agent,
+        headers: { "content-type": "application/json" } }, (res) => {
+        res.resume(); res.on("end", () => (res.statusCode === 200 ? ok() : bad(new Error("status " + res.statusCode))));
+      });
+      r.on("error", bad); r.end(body);
+    });
+    const worker = async () => { while (left > 0) { left--; await one(); } };
+    Promise.all([worker(), worker(), worker(), worker()]).then(() => agent.destroy(), (e) => { console.error(e); process.exit(1); });
+  ' "$1" "$P_KEEL" "$MODEL"
+}
+send 200
+callgrind_control -z "$KEEL_PID" >/dev/null 2>&1
+send "$N"
+callgrind_control -d "$KEEL_PID" >/dev/null 2>&1
+sleep 1
+echo "# instructions per call, model $MODEL, $N calls, $WORKERS loop(s), $(git rev-parse --short HEAD 2>/dev/null)"
+total=0
+for f in "$TMP"/cg.out.1-*; do
+  ir=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+  [ -n "$ir" ] && [ "$ir" -gt $((N * 200)) ] || continue
+  # callgrind numbers threads in creation order: 01 main, 02 keel-ckpt, 03 keel-writer, 04 keel-loop0, ...
+  echo "thread ${f##*-}: $(awk -v t="$ir" -v n="$N" 'BEGIN { printf "%.1fk", t / n / 1000 }')"
+  total=$((total + ir))
+done
+awk -v t="$total" -v n="$N" 'BEGIN { printf "all threads: %.1fk\n", t / n / 1000 }'
