@@ -51,5 +51,6 @@ bool kl_api_ingest_route(kl_http_req *req, kl_api_ctx *ctx);
 /* Inflates a gzip body into out; -1 with err 413 past max_out bytes, 400 when not gzip. */
 int kl_api_gunzip(const void *in, size_t len, size_t max_out, kl_buf *out, kl_err *err);
 const char *kl_api_header_fn(void *req, const char *lower_name);
+void kl_api_header_each(void *req, void (*fn)(void *ctx, const char *lower_name, const char *value), void *ctx);
 
 #endif

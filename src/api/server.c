@@ -24,6 +24,11 @@ const char *kl_api_header_fn(void *req, const char *lower_name) {
   return kl_http_header_get((kl_http_req *)req, lower_name);
 }
 
+void kl_api_header_each(void *req, void (*fn)(void *ctx, const char *lower_name, const char *value), void *ctx) {
+  const kl_http_req *r = req;
+  for (size_t i = 0; i < r->nheaders; i++) fn(ctx, r->headers[i].name, r->headers[i].value);
+}
+
 void kl_api_respond_error(kl_http_req *req, int status, const char *type, const char *msg,
                           const char *param, const char *code) {
   kl_buf b = KL_BUF_INIT;
@@ -62,6 +67,7 @@ static void handle_llm(kl_http_req *req, gw_entry entry) {
       .body = req->body,
       .body_len = req->body_len,
       .header = kl_api_header_fn,
+      .header_each = kl_api_header_each,
       .header_ud = req,
       .start_unix_ns = req->start_unix_ns,
       .start_mono_ns = req->start_mono_ns,

@@ -40,6 +40,7 @@ void kl_gw_call_init(kl_gw_call *c, const kl_gw_ops *ops, const kl_gw_request *r
   c->arena = r->arena;
   c->reply = *reply;
   c->hdr = r->header;
+  c->hdr_each = r->header_each;
   c->hdr_ud = r->header_ud;
   c->start_unix_ns = r->start_unix_ns;
   c->start_mono_ns = r->start_mono_ns;
@@ -489,18 +490,41 @@ static void mock_timeout(uv_timer_t *t) {
 
 /* ---------- starting the provider call ---------- */
 
-/* The mock's control headers pass through to HTTP upstreams too, so `keel mock-upstream`
- * behind an openai deployment can be driven exactly like the in-process mock. */
-static const char *fwd_headers[] = {"x-mock-fault", "x-mock-retry-after", "x-mock-latency-ms",
-                                    "x-mock-chunk-delay-ms", "x-mock-cached-tokens",
-                                    "x-mock-reasoning-tokens", "x-mock-chunks",
-                                    "x-mock-cache-read-tokens", "x-mock-cache-write-tokens",
-                                    "x-mock-content"};
-#define NFWD (sizeof fwd_headers / sizeof *fwd_headers)
+/* A deployment's `forward_headers` (config.c keeps credentials and keel's own headers out of
+ * them): the client's matching headers go upstream as they came, e.g. `x-mock-*` so that
+ * `keel mock-upstream` behind an openai deployment is driven like the in-process mock. */
+typedef struct {
+  kl_gw_call *c;
+  const char **h;
+  size_t n, cap;
+} fwd_list;
+
+static bool forwarded(const kl_model_cfg *m, const char *name) {
+  for (size_t i = 0; i < m->nforward_headers; i++) {
+    const char *p = m->forward_headers[i];
+    size_t l = strlen(p);
+    if (l && p[l - 1] == '*' ? !strncmp(name, p, l - 1) : !strcmp(name, p)) return true;
+  }
+  return false;
+}
+
+static void forward_one(void *ctx, const char *name, const char *value) {
+  fwd_list *f = ctx;
+  if (!forwarded(f->c->m, name)) return;
+  if (f->n == f->cap) {
+    const char **nh = kl_arena_alloc(f->c->arena, 2 * f->cap * sizeof *nh);
+    memcpy(nh, f->h, f->n * sizeof *nh);
+    f->h = nh;
+    f->cap *= 2;
+  }
+  char *line = kl_arena_alloc(f->c->arena, strlen(name) + 2 + strlen(value) + 1);
+  strcpy(stpcpy(stpcpy(line, name), ": "), value);
+  f->h[f->n++] = line;
+}
 
 static int start_http(kl_gw_call *c, const char *url, const char *const *extra, size_t nextra, kl_err *err) {
   const kl_model_cfg *m = c->m;
-  size_t cap = 8 + m->nheaders + nextra + NFWD;
+  size_t cap = 8 + m->nheaders + nextra + 8;
   const char **h = kl_arena_alloc(c->arena, cap * sizeof *h);
   size_t n = 0;
   h[n++] = "Content-Type: application/json";
@@ -514,9 +538,11 @@ static int start_http(kl_gw_call *c, const char *url, const char *const *extra, 
   if (m->provider == KL_PROVIDER_ANTHROPIC) h[n++] = "anthropic-version: " KL_ANTH_VERSION;
   for (size_t i = 0; i < nextra; i++) h[n++] = extra[i];
   for (size_t i = 0; i < m->nheaders; i++) h[n++] = m->headers[i];
-  for (size_t i = 0; i < NFWD; i++) {
-    const char *v = c->hdr ? c->hdr(c->hdr_ud, fwd_headers[i]) : NULL;
-    if (v) h[n++] = kl_arena_sprintf(c->arena, "%s: %s", fwd_headers[i], v);
+  if (m->nforward_headers && c->hdr_each) {
+    fwd_list f = {c, h, n, cap};
+    c->hdr_each(c->hdr_ud, forward_one, &f);
+    h = f.h;
+    n = f.n;
   }
   kl_upstream_opts o = {
       .method = "POST",

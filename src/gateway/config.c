@@ -20,6 +20,7 @@
  * kl_config_free, which is why everything is zero-initialised before it is filled. */
 #include "gateway/config_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -82,7 +83,7 @@ static const field model_fields[] = {
     {"connect_timeout_ms", F_LONG, offsetof(kl_model_cfg, connect_timeout_ms), 1, INT_MAX},
     {"first_token_timeout_ms", F_LONG, offsetof(kl_model_cfg, first_token_timeout_ms), 0, INT_MAX},
     {"insecure_tls", F_BOOL, offsetof(kl_model_cfg, insecure_tls), 0, 0},
-    OTHER("headers"), OTHER("price"),
+    OTHER("headers"), OTHER("forward_headers"), OTHER("price"),
     {"guardrails", F_STR, offsetof(kl_model_cfg, guardrails), 1, 0},
 };
 
@@ -291,6 +292,49 @@ static bool load_headers(walk *w, kl_model_cfg *m, const yaml_node_t *n, const c
   return true;
 }
 
+/* Headers keel sets itself, hop-by-hop ones and credentials are never taken from the client:
+ * an upstream's key is the deployment's `api_key` (or `headers:`), not whatever the caller sent. */
+static const char *const k_unforwardable[] = {
+    "authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "host", "content-length",
+    "content-type", "content-encoding", "transfer-encoding", "connection", "keep-alive", "upgrade", "te",
+    "trailer", "accept", "accept-encoding", "user-agent", "expect", "anthropic-version"};
+
+/* `forward_headers: [x-request-id, x-mock-*]`: client headers passed on to this deployment.
+ * Names are matched case-insensitively; a trailing '*' makes a prefix.  Off by default: a
+ * gateway that relayed every client header would hand a provider whatever a caller chose. */
+static bool load_forward(walk *w, kl_model_cfg *m, const yaml_node_t *n, const char *where) {
+  if (!n || kl_cfg_is_null(n)) return true;
+  char wh[200];
+  snprintf(wh, sizeof wh, "%s.forward_headers", where);
+  const char **l;
+  size_t cnt;
+  if (!kl_cfg_str_list(w, n, wh, &l, &cnt)) {
+    for (size_t i = 0; l && l[i]; i++) free((char *)l[i]);
+    free(l);
+    return false;
+  }
+  m->forward_headers = (char **)l;
+  m->nforward_headers = cnt;
+  for (size_t i = 0; i < cnt; i++) {
+    char *s = m->forward_headers[i];
+    size_t len = strlen(s);
+    bool prefix = len > 0 && s[len - 1] == '*';
+    if (prefix) s[--len] = 0;
+    if (!len || !header_token(s) || strchr(s, '*'))
+      return kl_cfg_fail(w, n, "%s[%zu]: bad header name '%.40s%s' (a name, or a prefix ending in '*')", wh, i, s,
+                         prefix ? "*" : "");
+    for (char *p = s; *p; p++) *p = (char)tolower((unsigned char)*p);
+    for (size_t k = 0; k < sizeof k_unforwardable / sizeof *k_unforwardable; k++)
+      if (prefix ? !strncmp(k_unforwardable[k], s, len) : !strcmp(k_unforwardable[k], s))
+        return kl_cfg_fail(w, n, "%s[%zu]: '%s%s' would forward %s, which keel never takes from a client", wh, i, s,
+                           prefix ? "*" : "", k_unforwardable[k]);
+    if (!strncmp(s, "x-keel-", len < 7 ? len : 7) && (prefix || len >= 7))
+      return kl_cfg_fail(w, n, "%s[%zu]: x-keel-* headers are keel's own and are not forwarded", wh, i);
+    if (prefix) s[len] = '*';
+  }
+  return true;
+}
+
 /* One price mapping (a `prices:` entry, or a deployment's `price:`) into p. */
 static bool load_price(walk *w, const yaml_node_t *e, kl_price_cfg *p, size_t nf, const char *where) {
   p->input = p->output = p->input_cached = p->input_cache_write = p->output_reasoning = -1;
@@ -405,7 +449,9 @@ static bool load_model(walk *w, kl_config *c, size_t idx, const yaml_node_t *n) 
   } else {
     free(given);
   }
-  return load_headers(w, m, kl_cfg_get(w, n, "headers"), where) && load_model_price(w, m, kl_cfg_get(w, n, "price"), where);
+  return load_headers(w, m, kl_cfg_get(w, n, "headers"), where) &&
+         load_forward(w, m, kl_cfg_get(w, n, "forward_headers"), where) &&
+         load_model_price(w, m, kl_cfg_get(w, n, "price"), where);
 }
 
 static bool load_models(walk *w, kl_config *c, const yaml_node_t *n) {
@@ -674,6 +720,8 @@ void kl_config_free(kl_config *c) {
     free_secret(m->api_key);
     for (size_t j = 0; j < m->nheaders; j++) free_secret(m->headers[j]); /* may carry tokens */
     free(m->headers);
+    for (size_t j = 0; j < m->nforward_headers; j++) free(m->forward_headers[j]);
+    free(m->forward_headers);
     free(m->prices);
     free(m->guardrails);
   }

@@ -37,34 +37,6 @@ static bool str_key(walk *w, const yaml_node_t *n, const char *key, const char *
   return *out != NULL;
 }
 
-/* A sequence of scalars (or one scalar) into a malloc'd array of malloc'd strings. */
-static bool str_list(walk *w, const yaml_node_t *v, const char *where, const char ***out, size_t *n) {
-  *out = NULL;
-  *n = 0;
-  if (!v) return true;
-  if (v->type == YAML_SCALAR_NODE) {
-    char *s = kl_cfg_value(w, v, where);
-    if (!s) return false;
-    const char **l = kl_cfg_calloc(1, sizeof *l);
-    l[0] = s;
-    *out = l;
-    *n = 1;
-    return true;
-  }
-  if (v->type != YAML_SEQUENCE_NODE) return kl_cfg_fail(w, v, "%s: expected a list, got %s", where, kl_cfg_kind(v));
-  size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-  const char **l = kl_cfg_calloc(cnt ? cnt : 1, sizeof *l);
-  *out = l;
-  for (size_t i = 0; i < cnt; i++) {
-    char wh[256];
-    snprintf(wh, sizeof wh, "%.200s[%zu]", where, i);
-    char *s = kl_cfg_value(w, kl_cfg_node(w, v->data.sequence.items.start[i]), wh);
-    if (!s) return false;
-    l[(*n)++] = s;
-  }
-  return true;
-}
-
 static bool load_scanner(walk *w, kl_guard_scanner_cfg *sc, const yaml_node_t *n, const char *where) {
   if (n->type != YAML_MAPPING_NODE) return kl_cfg_fail(w, n, "%s: expected a mapping, got %s", where, kl_cfg_kind(n));
   if (!kl_cfg_apply_fields(w, n, scanner_fields, NF(scanner_fields), sc, where)) return false;
@@ -118,14 +90,14 @@ static bool load_scanner(walk *w, kl_guard_scanner_cfg *sc, const yaml_node_t *n
   }
   if (ok) {
     snprintf(wh, sizeof wh, "%.200s.list", where);
-    ok = str_list(w, kl_cfg_get(w, n, "list"), wh, (const char ***)&sc->list, &sc->nlist);
+    ok = kl_cfg_str_list(w, kl_cfg_get(w, n, "list"), wh, (const char ***)&sc->list, &sc->nlist);
   }
   const yaml_node_t *tv = ok ? kl_cfg_get(w, n, "types") : NULL;
   if (tv) {
     const char **types = NULL;
     size_t nt = 0;
     snprintf(wh, sizeof wh, "%.200s.types", where);
-    ok = str_list(w, tv, wh, &types, &nt);
+    ok = kl_cfg_str_list(w, tv, wh, &types, &nt);
     for (size_t i = 0; ok && i < nt; i++) {
       int t = -1;
       for (int k = 0; k < KL_GUARD_NTYPES; k++)

@@ -61,6 +61,8 @@ const yaml_node_t *kl_cfg_get(walk *w, const yaml_node_t *map, const char *key);
 bool kl_cfg_check_keys(walk *w, const yaml_node_t *map, const field *f, size_t nf, const char *where);
 /* A scalar, ${ENV}-expanded, malloc'd ("" for null); NULL after failing. */
 char *kl_cfg_value(walk *w, const yaml_node_t *n, const char *where);
+/* A sequence of scalars (or one scalar) into a malloc'd array of malloc'd strings. */
+bool kl_cfg_str_list(walk *w, const yaml_node_t *v, const char *where, const char ***out, size_t *n);
 /* Checks the keys of `map` and stores every non-F_OTHER field into `base`. */
 bool kl_cfg_apply_fields(walk *w, const yaml_node_t *map, const field *f, size_t nf, void *base, const char *prefix);
 unsigned long kl_cfg_line_of(const yaml_node_t *n);

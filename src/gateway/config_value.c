@@ -273,3 +273,31 @@ const char *kl_cfg_suggest(const char *key, const char *const *cands, size_t n) 
   }
   return best;
 }
+
+/* A sequence of scalars (or one scalar) into a malloc'd array of malloc'd strings. */
+bool kl_cfg_str_list(walk *w, const yaml_node_t *v, const char *where, const char ***out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  if (!v) return true;
+  if (v->type == YAML_SCALAR_NODE) {
+    char *s = kl_cfg_value(w, v, where);
+    if (!s) return false;
+    const char **l = kl_cfg_calloc(1, sizeof *l);
+    l[0] = s;
+    *out = l;
+    *n = 1;
+    return true;
+  }
+  if (v->type != YAML_SEQUENCE_NODE) return kl_cfg_fail(w, v, "%s: expected a list, got %s", where, kl_cfg_kind(v));
+  size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+  const char **l = kl_cfg_calloc(cnt ? cnt : 1, sizeof *l);
+  *out = l;
+  for (size_t i = 0; i < cnt; i++) {
+    char wh[256];
+    snprintf(wh, sizeof wh, "%.200s[%zu]", where, i);
+    char *s = kl_cfg_value(w, kl_cfg_node(w, v->data.sequence.items.start[i]), wh);
+    if (!s) return false;
+    l[(*n)++] = s;
+  }
+  return true;
+}

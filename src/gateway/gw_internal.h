@@ -86,6 +86,7 @@ struct kl_gw_call {
   kl_arena *arena;
   kl_gw_reply reply;
   kl_header_fn hdr;
+  kl_header_each_fn hdr_each;
   void *hdr_ud;
   int64_t start_unix_ns, start_mono_ns;
   const kl_model_cfg *m;

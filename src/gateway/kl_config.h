@@ -104,6 +104,8 @@ typedef struct kl_model_cfg {
   bool insecure_tls;
   char **headers;          /* "Name: value" */
   size_t nheaders;
+  char **forward_headers;  /* client headers passed on upstream: lower-case names, "x-mock-*" a prefix */
+  size_t nforward_headers;
   int line;                /* where it was defined (0 = built-in default) */
   kl_price_cfg *prices;    /* the deployment's own `price:` (one, or several dated) */
   size_t nprices;

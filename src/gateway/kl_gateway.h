@@ -34,12 +34,17 @@ typedef struct kl_gw_reply {
   void (*stream_end)(void *ud);
 } kl_gw_reply;
 
+/* Calls fn once per request header (names lower-cased), in order. */
+typedef void (*kl_header_each_fn)(void *ud, void (*fn)(void *ctx, const char *lower_name, const char *value),
+                                  void *ctx);
+
 typedef struct kl_gw_request {
   kl_arena *arena;            /* lives until the reply completes */
   kl_gw_worker *worker;
   const char *body;
   size_t body_len;
   kl_header_fn header;
+  kl_header_each_fn header_each;  /* for a deployment's forward_headers; may be NULL */
   void *header_ud;
   int64_t start_unix_ns;
   int64_t start_mono_ns;

@@ -21,21 +21,25 @@ models:
     provider: openai
     model: text-embedding-3-small
     base_url: ${mock.url}/v1
+    forward_headers: ["x-mock-*"]
     api_key: sk-upstream-test-key-abcdef
   - name: gpt
     provider: openai
     model: gpt-4o-mini
     base_url: ${mock.url}/v1
+    forward_headers: ["x-mock-*"]
     api_key: sk-upstream-test-key-abcdef
   - name: claude
     provider: anthropic
     model: claude-haiku-4-5
     base_url: ${mock.url}
+    forward_headers: ["x-mock-*"]
     api_key: sk-ant-upstream-test-key-abcdef
   - name: claude-via-chat
     provider: openai
     model: claude-haiku-4-5
     base_url: ${mock.url}/v1
+    forward_headers: ["x-mock-*"]
 `,
   });
   oai = new OpenAI({ baseURL: `${keel.url}/v1`, apiKey: 'unused-by-keel', maxRetries: 0 });

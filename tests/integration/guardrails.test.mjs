@@ -48,9 +48,9 @@ guardrails:
 models:
   - {name: m-plain, provider: mock}
   - {name: m-restore, provider: mock, guardrails: restore}
-  - {name: m-restore-http, provider: openai, base_url: "${mock.url}/v1", api_key: sk-test, guardrails: restore}
+  - {name: m-restore-http, provider: openai, base_url: "${mock.url}/v1", api_key: sk-test, forward_headers: ["x-mock-*"], guardrails: restore}
   - {name: m-outpii, provider: mock, guardrails: outpii}
-  - {name: m-outpii-http, provider: openai, base_url: "${mock.url}/v1", api_key: sk-test, guardrails: outpii}
+  - {name: m-outpii-http, provider: openai, base_url: "${mock.url}/v1", api_key: sk-test, forward_headers: ["x-mock-*"], guardrails: outpii}
   - {name: m-block, provider: mock, guardrails: blockin}
   - {name: m-mask, provider: mock, guardrails: mask}
   - {name: m-canary, provider: mock, guardrails: canary}

@@ -16,6 +16,7 @@ models:
   - name: gpt-4o-mini
     provider: openai
     base_url: ${mock.url}/v1
+    forward_headers: ["x-mock-*"]
     api_key: sk-upstream-test-key-abcdef
 `,
   });

@@ -15,18 +15,26 @@ models:
     provider: openai
     model: gpt-4o-mini
     base_url: ${mock.url}/v1
+    forward_headers: ["x-mock-*"]
     api_key: \${TEST_UPSTREAM_KEY}
     timeout_ms: 1500
   - name: up-ttft
     provider: openai
     model: gpt-4o-mini
     base_url: ${mock.url}/v1
+    forward_headers: ["x-mock-*"]
     api_key: \${TEST_UPSTREAM_KEY}
     first_token_timeout_ms: 300
   - name: claude-compat
     provider: anthropic
     model: claude-haiku-4-5
     base_url: ${mock.url}
+    forward_headers: ["x-mock-*"]
+    api_key: \${TEST_UPSTREAM_KEY}
+  - name: up-plain
+    provider: openai
+    model: gpt-4o-mini
+    base_url: ${mock.url}/v1
     api_key: \${TEST_UPSTREAM_KEY}
   - name: dead
     provider: openai
@@ -107,6 +115,14 @@ test('upstream error statuses are relayed, never 200', async () => {
   assert.equal(r429.headers.get('retry-after'), '7');
   const list = await waitTraces(keel.url, '?user_id=u-500');
   assert.equal(list.data[0].status, 'error');
+});
+
+test('client headers reach the upstream only when the deployment forwards them', async () => {
+  // up-plain has no forward_headers: the fault header stays at keel, the mock answers normally
+  const r = await chat(keel.url, { ...body, model: 'up-plain' }, { 'x-mock-fault': 'status=500' });
+  assert.equal(r.status, 200);
+  const f = await chat(keel.url, body, { 'x-mock-fault': 'status=503' }); // up forwards x-mock-*
+  assert.equal(f.status, 503);
 });
 
 test('upstream hang -> 504 after the deployment timeout', async () => {

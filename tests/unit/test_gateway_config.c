@@ -118,6 +118,7 @@ static void test_header_example(void **state) {
   assert_false(m->insecure_tls);
   assert_int_equal(m->nheaders, 1);
   assert_string_equal(m->headers[0], "X-Extra: value");
+  assert_int_equal(m->nforward_headers, 0); /* nothing from the client goes upstream unless listed */
   assert_int_equal(m->line, 14);
   assert_ptr_equal(kl_config_model(c, "gpt-4o-mini"), m);
   assert_null(kl_config_model(c, "gpt-4o"));
@@ -292,7 +293,8 @@ static void test_model_defaults_and_fields(void **state) {
                        "      anthropic-beta: ${KL_T_A:-none}\n"
                        "  - name: c\n"
                        "    provider: mock\n"
-                       "    base_url: http://ignored\n",
+                       "    base_url: http://ignored\n"
+                       "    forward_headers: [X-Request-Id, \"x-mock-*\", x-k]\n",
                        &err);
   if (!c) print_error("%s\n", err.msg);
   assert_non_null(c);
@@ -316,6 +318,11 @@ static void test_model_defaults_and_fields(void **state) {
   assert_string_equal(b->headers[1], "anthropic-beta: none");
   assert_int_equal(b->line, 4);
   assert_null(m->base_url);
+  /* lower-cased; "x-k" is a name, not the start of x-keel-* ("x-kee*" is refused below) */
+  assert_int_equal(m->nforward_headers, 3);
+  assert_string_equal(m->forward_headers[0], "x-request-id");
+  assert_string_equal(m->forward_headers[1], "x-mock-*");
+  assert_string_equal(m->forward_headers[2], "x-k");
   assert_string_equal(kl_provider_name(a->provider), "openai");
   assert_string_equal(kl_provider_name(b->provider), "anthropic");
   assert_string_equal(kl_provider_name(m->provider), "mock");
@@ -512,6 +519,22 @@ static void test_error_lines(void **state) {
                "keel.yaml:4: models[0].headers: expected a mapping of header names to values, got a sequence");
   expect_error("models:\n  - name: a\n    provider: mock\n    headers: {X-A: 1, x-a: 2}\n",
                "keel.yaml:4: models[0].headers: duplicate header 'x-a'");
+  expect_error("models:\n  - name: a\n    provider: mock\n    forward_headers: [Authorization]\n",
+               "keel.yaml:4: models[0].forward_headers[0]: 'authorization' would forward authorization, which keel "
+               "never takes from a client");
+  expect_error("models:\n  - name: a\n    provider: mock\n    forward_headers: [x-request-id, \"x-*\"]\n",
+               "keel.yaml:4: models[0].forward_headers[1]: 'x-*' would forward x-api-key, which keel never takes "
+               "from a client");
+  expect_error("models:\n  - name: a\n    provider: mock\n    forward_headers: [\"*\"]\n",
+               "keel.yaml:4: models[0].forward_headers[0]: bad header name '*' (a name, or a prefix ending in '*')");
+  expect_error("models:\n  - name: a\n    provider: mock\n    forward_headers: [\"x-*-y\"]\n",
+               "keel.yaml:4: models[0].forward_headers[0]: bad header name 'x-*-y' (a name, or a prefix ending in '*')");
+  expect_error("models:\n  - name: a\n    provider: mock\n    forward_headers: [X-Keel-User]\n",
+               "keel.yaml:4: models[0].forward_headers[0]: x-keel-* headers are keel's own and are not forwarded");
+  expect_error("models:\n  - name: a\n    provider: mock\n    forward_headers: [\"x-kee*\"]\n",
+               "keel.yaml:4: models[0].forward_headers[0]: x-keel-* headers are keel's own and are not forwarded");
+  expect_error("models:\n  - name: a\n    provider: mock\n    forward_headers: {a: b}\n",
+               "keel.yaml:4: models[0].forward_headers: expected a list, got a mapping");
   expect_error("workers: 1\n---\nworkers: 2\n", "keel.yaml:3: expected a single YAML document, found another one");
 }
 
