@@ -29,23 +29,7 @@ listen: 127.0.0.1:$P_KEEL
 data_dir: $TMP/keel-data
 workers: 1
 log_level: warn
-guardrails:
-  policies:
-    - name: everything
-      canary: true
-      scanners:
-        - {kind: pii, action: redact}
-        - {kind: secrets}
-        - {kind: injection}
-        - {kind: banned, list: [project falcon, internal only, do not distribute]}
-        - {kind: topics, list: ["weapons: rifle, ammunition, explosive", "medical: diagnosis, prescription"]}
-        - {kind: invisible}
-        - {kind: token_limit, limit: 8000}
-        - {kind: pii, stage: output, action: redact}
-        - {kind: secrets, stage: output}
-        - {kind: banned, stage: output, list: [internal only]}
-        - {kind: refusal, stage: output}
-        - {kind: urls, stage: output, list: [example.com]}
+$(grep -v '^#' bench/rails_policy.yaml)
 models:
   - {name: plain, provider: openai, base_url: "http://127.0.0.1:$P_MOCK/v1", api_key: sk-bench}
   - {name: railed, provider: openai, base_url: "http://127.0.0.1:$P_MOCK/v1", api_key: sk-bench, guardrails: everything}
