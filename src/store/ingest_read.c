@@ -34,48 +34,6 @@ static int prep_once(kl_rconn *c, sqlite3_stmt **st, const char *sql, kl_err *er
   return 0;
 }
 
-static void put_str_col(kl_buf *b, sqlite3_stmt *st, int col) {
-  const unsigned char *t = sqlite3_column_text(st, col);
-  if (!t) kl_buf_puts(b, "null");
-  else kl_buf_json_str(b, (const char *)t, (size_t)sqlite3_column_bytes(st, col));
-}
-
-void kl_sqlite_put_score(kl_buf *b, sqlite3_stmt *st) {
-  static const char *const keys[] = {"id", "trace_id", "observation_id", "session_id", "dataset_run_id", "name"};
-  kl_buf_putc(b, '{');
-  for (int i = 0; i < 6; i++) {
-    kl_buf_printf(b, "%s\"%s\":", i ? "," : "", keys[i]);
-    put_str_col(b, st, i);
-  }
-  kl_buf_puts(b, ",\"value\":");
-  if (sqlite3_column_type(st, 6) == SQLITE_NULL || !isfinite(sqlite3_column_double(st, 6))) {
-    kl_buf_puts(b, "null");
-  } else {
-    char tmp[40];
-    double v = sqlite3_column_double(st, 6);
-    for (int prec = 15; prec <= 17; prec++) {
-      snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-      if (strtod(tmp, NULL) == v) break;
-    }
-    kl_buf_puts(b, tmp);
-  }
-  static const char *const more[] = {"string_value", "data_type", "source", "comment", "config_id", "environment"};
-  for (int i = 0; i < 6; i++) {
-    kl_buf_printf(b, ",\"%s\":", more[i]);
-    put_str_col(b, st, 7 + i);
-  }
-  kl_buf_puts(b, ",\"metadata\":");
-  const char *m = (const char *)sqlite3_column_text(st, 13);
-  cJSON *j = m ? kl_json_parse(m, (size_t)sqlite3_column_bytes(st, 13), NULL) : NULL;
-  if (j) kl_buf_append(b, m, (size_t)sqlite3_column_bytes(st, 13));
-  else if (m) put_str_col(b, st, 13);
-  else kl_buf_puts(b, "null");
-  cJSON_Delete(j);
-  char ts[32];
-  kl_time_iso(sqlite3_column_int64(st, 14), ts);
-  kl_buf_printf(b, ",\"timestamp\":\"%s\"}", ts);
-}
-
 int kl_sqlite_trace_scores(kl_rconn *c, const char *project_id, const char *trace_id, kl_buf *out, kl_err *err) {
   if (prep_once(c, &c->trace_scores,
                 "SELECT " SCORE_COLS " FROM scores WHERE project_id=?1 AND trace_id=?2 ORDER BY timestamp_ns, id", err))

@@ -5,7 +5,7 @@
  *   pg_write.c   write_batch: the transaction, locks, complete observations, traces aggregates
  *   pg_ingest.c  partial records merged with the stored row, trace records, scores
  *   pg_admin.c   retention (expire), keys
- *   pg_put.c     JSON output helpers over a PGresult (mirrors sqlite_read.c's kl_sqlite_put_*)
+ *   pg_put.c     libpq's side of a kl_row (row.h): the JSON writers are row_json.c's, shared with SQLite
  *   pg_read.c    get_trace, get_observation, find_observation, get_score
  *   pg_query*.c  list_traces/observations/scores, sessions, users, metrics; pg_query_fts.c: q= and
  *                set_fulltext
@@ -91,7 +91,7 @@ int kl_pg_expire(void *be, int64_t cutoff_ns, int max_rows, uint64_t *deleted, b
 int kl_pg_key_create(void *be, const char *project, const kl_store_key *k, kl_err *err);
 int kl_pg_key_get(void *be, const char *public_key, kl_store_key *out, kl_err *err);
 
-/* ---- pg_put.c: JSON output helpers (same output as sqlite_read.c's) ---- */
+/* ---- pg_put.c: JSON output helpers (row_json.c's writers over a PGresult row) ---- */
 void kl_pg_put_str(kl_buf *b, const PGresult *r, int row, int col);  /* JSON string or null */
 void kl_pg_put_json(kl_buf *b, const PGresult *r, int row, int col, const char *if_null);
 void kl_pg_put_i64(kl_buf *b, const PGresult *r, int row, int col);  /* integer or null */

@@ -1,11 +1,13 @@
 /* sqlite_read.c: one trace with its observations and scores, as JSON, and the JSON output
- * helpers every read file shares.  (The lists are query_list.c's.)
+ * helpers every read file shares (SQLite's accessors for row.h; the writers themselves are
+ * row_json.c's, shared with PostgreSQL).  (The lists are query_list.c's.)
  *
  * get: the trace row, then its observations by start_ns.  JSON-text columns are embedded
  * as JSON when they parse (the writer stores what callers gave it, normally valid JSON) and
  * as a JSON string otherwise, so a bad value never produces invalid output.  The trace's
  * "metadata" is the one a trace record set, else its root observation's (first without a
  * parent_id), {} when none; "scores" are the trace's (ingest_read.c). */
+#include "store/row.h"
 #include "store/sqlite_int.h"
 
 #include <cjson/cJSON.h>
@@ -26,73 +28,35 @@ void kl_rconn_close(kl_rconn *c) {
   free(c);
 }
 
-/* ---- JSON output helpers ---- */
+/* ---- the SQLite side of a kl_row (row.h), and the JSON output helpers over it ---- */
 
-/* Shortest decimal that reads back as the same double; null when not finite. */
-void kl_sqlite_put_num(kl_buf *b, double v) {
-  if (!isfinite(v)) {
-    kl_buf_puts(b, "null");
-    return;
-  }
-  char tmp[40];
-  for (int prec = 15; prec <= 17; prec++) {
-    snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-    if (strtod(tmp, NULL) == v) break;
-  }
-  kl_buf_puts(b, tmp);
-}
-
-void kl_sqlite_put_str(kl_buf *b, sqlite3_stmt *st, int col) {
-  const unsigned char *t = sqlite3_column_text(st, col);
-  if (!t) kl_buf_puts(b, "null");
-  else kl_buf_json_str(b, (const char *)t, (size_t)sqlite3_column_bytes(st, col));
-}
-
-void kl_sqlite_put_json(kl_buf *b, sqlite3_stmt *st, int col, const char *if_null) {
+#define STMT(r) ((sqlite3_stmt *)(r)->h)
+static bool sq_null(const kl_row *r, int col) { return sqlite3_column_type(STMT(r), col) == SQLITE_NULL; }
+static int64_t sq_i64(const kl_row *r, int col) { return sqlite3_column_int64(STMT(r), col); }
+static double sq_dbl(const kl_row *r, int col) { return sqlite3_column_double(STMT(r), col); }
+static const char *sq_text(const kl_row *r, int col, size_t *len) {
+  sqlite3_stmt *st = STMT(r);
   const char *t = (const char *)sqlite3_column_text(st, col);
-  if (!t) {
-    kl_buf_puts(b, if_null);
-    return;
-  }
-  size_t n = (size_t)sqlite3_column_bytes(st, col);
-  cJSON *j = n ? kl_json_parse(t, n, NULL) : NULL;
-  if (j) {
-    cJSON_Delete(j);
-    kl_buf_append(b, t, n);
-  } else {
-    kl_buf_json_str(b, t, n);
-  }
+  *len = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
+  return t;
 }
+static const kl_row_ops k_sqlite_row = {sq_null, sq_i64, sq_dbl, sq_text};
 
-void kl_sqlite_put_i64(kl_buf *b, sqlite3_stmt *st, int col) {
-  if (sqlite3_column_type(st, col) == SQLITE_NULL) kl_buf_puts(b, "null");
-  else kl_buf_printf(b, "%" PRId64, (int64_t)sqlite3_column_int64(st, col));
+void kl_sqlite_put_num(kl_buf *b, double v) { kl_row_put_num(b, v); }
+#define ROW(st) (&(kl_row){&k_sqlite_row, (st), 0})
+void kl_sqlite_put_str(kl_buf *b, sqlite3_stmt *st, int col) { kl_row_put_str(b, ROW(st), col); }
+void kl_sqlite_put_json(kl_buf *b, sqlite3_stmt *st, int col, const char *if_null) {
+  kl_row_put_json(b, ROW(st), col, if_null);
 }
-
-void kl_sqlite_put_real(kl_buf *b, sqlite3_stmt *st, int col) {
-  if (sqlite3_column_type(st, col) == SQLITE_NULL) kl_buf_puts(b, "null");
-  else kl_sqlite_put_num(b, sqlite3_column_double(st, col));
-}
-
-/* (to - from) / 1e6 ms, or null when `to` is unknown. */
+void kl_sqlite_put_i64(kl_buf *b, sqlite3_stmt *st, int col) { kl_row_put_i64(b, ROW(st), col); }
+void kl_sqlite_put_real(kl_buf *b, sqlite3_stmt *st, int col) { kl_row_put_real(b, ROW(st), col); }
 void kl_sqlite_put_ms_between(kl_buf *b, sqlite3_stmt *st, int from_col, int to_col) {
-  if (sqlite3_column_type(st, to_col) == SQLITE_NULL) {
-    kl_buf_puts(b, "null");
-    return;
-  }
-  int64_t d = (int64_t)sqlite3_column_int64(st, to_col) - (int64_t)sqlite3_column_int64(st, from_col);
-  kl_sqlite_put_num(b, (double)d / 1e6);
+  kl_row_put_ms_between(b, ROW(st), from_col, to_col);
 }
-
-void kl_sqlite_put_iso(kl_buf *b, sqlite3_stmt *st, int col) {
-  if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-    kl_buf_puts(b, "null");
-    return;
-  }
-  char ts[32];
-  kl_time_iso(sqlite3_column_int64(st, col), ts);
-  kl_buf_printf(b, "\"%s\"", ts);
-}
+void kl_sqlite_put_iso(kl_buf *b, sqlite3_stmt *st, int col) { kl_row_put_iso(b, ROW(st), col); }
+void kl_sqlite_put_trace_row(kl_buf *b, sqlite3_stmt *st) { kl_row_put_trace(b, ROW(st)); }
+void kl_sqlite_put_obs(kl_buf *b, sqlite3_stmt *st, bool ext) { kl_row_put_obs(b, ROW(st), ext); }
+void kl_sqlite_put_score(kl_buf *b, sqlite3_stmt *st) { kl_row_put_score(b, ROW(st)); }
 
 int kl_level_bit(const char *level) {
   if (!level) return KL_LEVEL_DEFAULT;
@@ -102,93 +66,8 @@ int kl_level_bit(const char *level) {
   return KL_LEVEL_DEFAULT;
 }
 
-void kl_sqlite_put_trace_row(kl_buf *b, sqlite3_stmt *st) {
-  kl_buf_puts(b, "\"id\":");
-  kl_sqlite_put_str(b, st, TC_ID);
-  kl_buf_puts(b, ",\"timestamp\":");
-  kl_sqlite_put_iso(b, st, TC_START);
-  kl_buf_puts(b, ",\"name\":");
-  kl_sqlite_put_str(b, st, TC_NAME);
-  kl_buf_puts(b, ",\"user_id\":");
-  kl_sqlite_put_str(b, st, TC_USER);
-  kl_buf_puts(b, ",\"session_id\":");
-  kl_sqlite_put_str(b, st, TC_SESSION);
-  kl_buf_puts(b, ",\"tags\":");
-  kl_sqlite_put_json(b, st, TC_TAGS, "[]");
-  kl_buf_puts(b, ",\"model\":");
-  kl_sqlite_put_str(b, st, TC_MODEL);
-  kl_buf_printf(b, ",\"input_tokens\":%" PRId64 ",\"output_tokens\":%" PRId64 ",\"cost_usd\":",
-                (int64_t)sqlite3_column_int64(st, TC_IN), (int64_t)sqlite3_column_int64(st, TC_OUT));
-  kl_sqlite_put_real(b, st, TC_COST);
-  kl_buf_puts(b, ",\"latency_ms\":");
-  kl_sqlite_put_ms_between(b, st, TC_START, TC_END);
-  int64_t errors = sqlite3_column_int64(st, TC_ERR), mask = sqlite3_column_int64(st, TC_LEVELS);
-  /* the most severe level present; a trace without observations (a bare trace record) is DEFAULT */
-  const char *level = (errors > 0 || (mask & KL_LEVEL_ERROR)) ? "ERROR"
-                      : (mask & KL_LEVEL_WARNING)             ? "WARNING"
-                      : (mask & KL_LEVEL_DEFAULT) || !mask    ? "DEFAULT"
-                                                              : "DEBUG";
-  kl_buf_printf(b, ",\"status\":\"%s\",\"observation_count\":%" PRId64 ",\"level\":\"%s\"",
-                errors > 0 ? "error" : "ok", (int64_t)sqlite3_column_int64(st, TC_NOBS), level);
-}
 
 /* ---- get ---- */
-
-void kl_sqlite_put_obs(kl_buf *b, sqlite3_stmt *st, bool ext) {
-  static const struct { const char *key; int col; char kind; } k[] = {
-      /* s: text, j: JSON text, i: integer or null, t: ISO time of an ns column */
-      {"id", OC_ID, 's'}, {"trace_id", OC_TRACE, 's'}, {"parent_id", OC_PARENT, 's'},
-      {"project_id", OC_PROJECT, 's'}, {"type", OC_TYPE, 's'}, {"name", OC_NAME, 's'},
-      {"level", OC_LEVEL, 's'}, {"status_message", OC_STATUS_MSG, 's'}, {"http_status", OC_HTTP, 'i'},
-      {"start_ns", OC_START, 'i'}, {"end_ns", OC_END, 'i'}, {"completion_start_ns", OC_CSTART, 'i'},
-      {"start_time", OC_START, 't'}, {"end_time", OC_END, 't'}, {"completion_start_time", OC_CSTART, 't'},
-      {"model", OC_MODEL, 's'}, {"provider", OC_PROVIDER, 's'}, {"upstream_model", OC_UPMODEL, 's'},
-      {"model_params", OC_PARAMS, 'j'}, {"input", OC_INPUT, 'j'}, {"output", OC_OUTPUT, 'j'},
-      {"metadata", OC_METADATA, 'j'}, {"finish_reason", OC_FINISH, 's'},
-      {"usage_input", OC_U_IN, 'i'}, {"usage_input_cached", OC_U_CACHED, 'i'},
-      {"usage_input_cache_write", OC_U_CWRITE, 'i'}, {"usage_output", OC_U_OUT, 'i'},
-      {"usage_output_reasoning", OC_U_REASON, 'i'}, {"cost", OC_COST, 'j'},
-      {"trace_name", OC_TRACE_NAME, 's'}, {"user_id", OC_USER, 's'}, {"session_id", OC_SESSION, 's'},
-      {"tags", OC_TAGS, 'j'}, {"environment", OC_ENV, 's'}, {"release", OC_RELEASE, 's'},
-  };
-  kl_buf_putc(b, '{');
-  for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
-    kl_buf_printf(b, "%s\"%s\":", i ? "," : "", k[i].key);
-    switch (k[i].kind) {
-      case 's': kl_sqlite_put_str(b, st, k[i].col); break;
-      case 'j': kl_sqlite_put_json(b, st, k[i].col, "null"); break;
-      case 'i': kl_sqlite_put_i64(b, st, k[i].col); break;
-      default: kl_sqlite_put_iso(b, st, k[i].col); break;
-    }
-  }
-  /* usage: the stored bucket map, or one built from the fixed buckets */
-  kl_buf_puts(b, ",\"usage\":");
-  if (sqlite3_column_type(st, OC_USAGE) != SQLITE_NULL) {
-    kl_sqlite_put_json(b, st, OC_USAGE, "null");
-  } else {
-    kl_buf_printf(b,
-                  "{\"input\":%" PRId64 ",\"input_cached\":%" PRId64 ",\"input_cache_write\":%" PRId64
-                  ",\"output\":%" PRId64 ",\"output_reasoning\":%" PRId64 "}",
-                  (int64_t)sqlite3_column_int64(st, OC_U_IN), (int64_t)sqlite3_column_int64(st, OC_U_CACHED),
-                  (int64_t)sqlite3_column_int64(st, OC_U_CWRITE), (int64_t)sqlite3_column_int64(st, OC_U_OUT),
-                  (int64_t)sqlite3_column_int64(st, OC_U_REASON));
-  }
-  kl_buf_printf(b, ",\"usage_estimated\":%s,\"cost_usd\":", sqlite3_column_int(st, OC_U_EST) ? "true" : "false");
-  kl_sqlite_put_real(b, st, OC_COST_USD);
-  kl_buf_puts(b, ",\"latency_ms\":");
-  kl_sqlite_put_ms_between(b, st, OC_START, OC_END);
-  kl_buf_puts(b, ",\"ttft_ms\":");
-  kl_sqlite_put_ms_between(b, st, OC_START, OC_CSTART);
-  if (ext) {
-    kl_buf_puts(b, ",\"version\":");
-    kl_sqlite_put_str(b, st, OC_VERSION);
-    kl_buf_puts(b, ",\"prompt_name\":");
-    kl_sqlite_put_str(b, st, OC_PROMPT_NAME);
-    kl_buf_puts(b, ",\"prompt_version\":");
-    kl_sqlite_put_i64(b, st, OC_PROMPT_VERSION);
-  }
-  kl_buf_putc(b, '}');
-}
 
 static int prep_once(kl_rconn *c, sqlite3_stmt **st, const char *sql, kl_err *err) {
   if (*st) return 0;

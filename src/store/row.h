@@ -1,0 +1,45 @@
+/* row.h: one result row, whichever backend read it, and the JSON writers both backends share.
+ *
+ * The query API does not know which backend answers, so a trace, an observation or a score
+ * must come out as the same bytes from SQLite and from PostgreSQL.  The writers used to exist
+ * twice (sqlite_read.c / ingest_read.c and pg_put.c) and drift was a matter of time; now they
+ * exist once (row_json.c) over four accessors each backend implements: SQLite reads typed
+ * columns, libpq hands over text (integers via strtoll, doubles via strtod, which recovers
+ * PostgreSQL's shortest round-trip float8 text exactly).
+ *
+ * The column layouts (KL_OBS_COLS, KL_TRACE_ROW_COLS, KL_SCORE_COLS and their OC_/TC_/SC_
+ * enums) are sqlite_int.h's; both schemas use the same column names. */
+#ifndef KL_STORE_ROW_H
+#define KL_STORE_ROW_H
+
+#include "base/kl_base.h"
+
+typedef struct kl_row kl_row;
+
+typedef struct kl_row_ops {
+  bool (*is_null)(const kl_row *r, int col);
+  int64_t (*i64)(const kl_row *r, int col);                    /* 0 when null */
+  double (*dbl)(const kl_row *r, int col);                     /* 0 when null */
+  const char *(*text)(const kl_row *r, int col, size_t *len);  /* NULL when null */
+} kl_row_ops;
+
+struct kl_row {
+  const kl_row_ops *ops;
+  const void *h;  /* the backend's handle: a sqlite3_stmt, or a PGresult with row i */
+  int i;
+};
+
+void kl_row_put_num(kl_buf *b, double v);  /* shortest decimal that reads back as v; null if not finite */
+void kl_row_put_str(kl_buf *b, const kl_row *r, int col);  /* JSON string or null */
+/* JSON text embedded as JSON when it parses, as a JSON string otherwise, if_null when null */
+void kl_row_put_json(kl_buf *b, const kl_row *r, int col, const char *if_null);
+void kl_row_put_i64(kl_buf *b, const kl_row *r, int col);   /* integer or null */
+void kl_row_put_real(kl_buf *b, const kl_row *r, int col);  /* number or null */
+void kl_row_put_iso(kl_buf *b, const kl_row *r, int col);   /* RFC 3339 of an ns column, or null */
+void kl_row_put_ms_between(kl_buf *b, const kl_row *r, int from_col, int to_col);  /* null when `to` is */
+
+void kl_row_put_trace(kl_buf *b, const kl_row *r);          /* KL_TRACE_ROW_COLS, no braces */
+void kl_row_put_obs(kl_buf *b, const kl_row *r, bool ext);  /* KL_OBS_COLS[,KL_OBS_EXT_COLS] */
+void kl_row_put_score(kl_buf *b, const kl_row *r);          /* KL_SCORE_COLS, with braces */
+
+#endif
