@@ -58,6 +58,7 @@ void kl_pg_put_iso(kl_buf *b, const PGresult *r, int row, int col) { kl_row_put_
 void kl_pg_put_trace_row(kl_buf *b, const PGresult *r, int row) { kl_row_put_trace(b, ROW(r, row)); }
 void kl_pg_put_obs(kl_buf *b, const PGresult *r, int row, bool ext) { kl_row_put_obs(b, ROW(r, row), ext); }
 void kl_pg_put_score(kl_buf *b, const PGresult *r, int row) { kl_row_put_score(b, ROW(r, row)); }
+void kl_pg_put_score_fields(kl_buf *b, const PGresult *r, int row) { kl_row_put_score_fields(b, ROW(r, row)); }
 
 /* ---- pages and plumbing ---- */
 

@@ -258,12 +258,7 @@ done:
 
 static void put_score_row(kl_buf *b, const PGresult *r, int row, void *ud) {
   (void)ud;
-  /* kl_pg_put_score writes the braces; the page writer adds its own */
-  size_t mark = b->len;
-  kl_pg_put_score(b, r, row);
-  memmove(b->data + mark, b->data + mark + 1, b->len - mark - 1);
-  b->len -= 2;
-  b->data[b->len] = 0;
+  kl_pg_put_score_fields(b, r, row); /* the page writer adds the braces */
 }
 
 int kl_pg_list_scores(void *be, const kl_score_filter *f, kl_buf *out, kl_err *err) {

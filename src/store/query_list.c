@@ -343,12 +343,7 @@ int kl_sqlite_find_observation(void *be, const char *project_id, const char *tra
 
 static void put_score_row(kl_buf *b, sqlite3_stmt *st, void *ud) {
   (void)ud;
-  /* kl_sqlite_put_score writes the braces; the page writer adds its own */
-  size_t mark = b->len;
-  kl_sqlite_put_score(b, st);
-  memmove(b->data + mark, b->data + mark + 1, b->len - mark - 1);
-  b->len -= 2;
-  b->data[b->len] = 0;
+  kl_sqlite_put_score_fields(b, st); /* the page writer adds the braces */
 }
 
 int kl_sqlite_list_scores(void *be, const kl_score_filter *f, kl_buf *out, kl_err *err) {

@@ -41,5 +41,6 @@ void kl_row_put_ms_between(kl_buf *b, const kl_row *r, int from_col, int to_col)
 void kl_row_put_trace(kl_buf *b, const kl_row *r);          /* KL_TRACE_ROW_COLS, no braces */
 void kl_row_put_obs(kl_buf *b, const kl_row *r, bool ext);  /* KL_OBS_COLS[,KL_OBS_EXT_COLS] */
 void kl_row_put_score(kl_buf *b, const kl_row *r);          /* KL_SCORE_COLS, with braces */
+void kl_row_put_score_fields(kl_buf *b, const kl_row *r);   /* the same without braces (list pages) */
 
 #endif

@@ -166,15 +166,14 @@ void kl_row_put_obs(kl_buf *b, const kl_row *r, bool ext) {
   kl_buf_putc(b, '}');
 }
 
-void kl_row_put_score(kl_buf *b, const kl_row *r) {
+void kl_row_put_score_fields(kl_buf *b, const kl_row *r) {
   static const char *const keys[] = {"id", "trace_id", "observation_id", "session_id", "dataset_run_id", "name"};
-  kl_buf_putc(b, '{');
   for (int i = 0; i < 6; i++) {
     kl_buf_printf(b, "%s\"%s\":", i ? "," : "", keys[i]);
     kl_row_put_str(b, r, i);
   }
   kl_buf_puts(b, ",\"value\":");
-  kl_row_put_real(b, r, 6); /* null when NULL or not finite, as ingest_read.c */
+  kl_row_put_real(b, r, 6); /* null when NULL or not finite */
   static const char *const more[] = {"string_value", "data_type", "source", "comment", "config_id", "environment"};
   for (int i = 0; i < 6; i++) {
     kl_buf_printf(b, ",\"%s\":", more[i]);
@@ -184,5 +183,11 @@ void kl_row_put_score(kl_buf *b, const kl_row *r) {
   kl_row_put_json(b, r, 13, "null");
   char ts[32];
   kl_time_iso(r->ops->i64(r, SC_TIMESTAMP), ts);
-  kl_buf_printf(b, ",\"timestamp\":\"%s\"}", ts);
+  kl_buf_printf(b, ",\"timestamp\":\"%s\"", ts);
+}
+
+void kl_row_put_score(kl_buf *b, const kl_row *r) {
+  kl_buf_putc(b, '{');
+  kl_row_put_score_fields(b, r);
+  kl_buf_putc(b, '}');
 }

@@ -208,6 +208,7 @@ void kl_sqlite_expire_finalize(kl_sqlite *q);
   "comment,config_id,environment,metadata,timestamp_ns"
 enum { SC_TIMESTAMP = 14 };
 void kl_sqlite_put_score(kl_buf *b, sqlite3_stmt *st);
+void kl_sqlite_put_score_fields(kl_buf *b, sqlite3_stmt *st); /* without braces */
 
 /* sqlite.c */
 int kl_sqlite_recompute(kl_sqlite *q, const kl_redo *r, kl_err *err);
