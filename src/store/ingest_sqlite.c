@@ -164,48 +164,8 @@ static int load_obs(kl_sqlite *q, const char *project, const char *trace, const 
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : -1;
   }
-  kl_arena *a = q->arena;
-  memset(out, 0, sizeof *out);
-  kl_obs *o = &out->obs;
-  col_id(o->id, st, OC_ID);
-  col_id(o->trace_id, st, OC_TRACE);
-  col_id(o->parent_id, st, OC_PARENT);
-  o->project_id = kl_arena_strdup(a, project);
-  static const struct { int col; size_t off; } strs[] = {
-      {OC_TYPE, offsetof(kl_obs, type)}, {OC_NAME, offsetof(kl_obs, name)}, {OC_LEVEL, offsetof(kl_obs, level)},
-      {OC_STATUS_MSG, offsetof(kl_obs, status_message)}, {OC_MODEL, offsetof(kl_obs, model)},
-      {OC_PROVIDER, offsetof(kl_obs, provider)}, {OC_UPMODEL, offsetof(kl_obs, upstream_model)},
-      {OC_PARAMS, offsetof(kl_obs, model_params_json)}, {OC_INPUT, offsetof(kl_obs, input_json)},
-      {OC_OUTPUT, offsetof(kl_obs, output_json)}, {OC_METADATA, offsetof(kl_obs, metadata_json)},
-      {OC_FINISH, offsetof(kl_obs, finish_reason)}, {OC_USAGE, offsetof(kl_obs, usage_json)},
-      {OC_COST, offsetof(kl_obs, cost_json)}, {OC_TRACE_NAME, offsetof(kl_obs, trace_name)},
-      {OC_USER, offsetof(kl_obs, user_id)}, {OC_SESSION, offsetof(kl_obs, session_id)},
-      {OC_TAGS, offsetof(kl_obs, tags_json)}, {OC_ENV, offsetof(kl_obs, environment)},
-      {OC_RELEASE, offsetof(kl_obs, release)},
-  };
-  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
-    *(const char **)((char *)o + strs[i].off) = col_str(a, st, strs[i].col);
-  o->http_status = sqlite3_column_int(st, OC_HTTP);
-  o->start_ns = sqlite3_column_int64(st, OC_START);
-  o->end_ns = sqlite3_column_int64(st, OC_END);
-  o->completion_start_ns = sqlite3_column_int64(st, OC_CSTART);
-  o->usage_input = sqlite3_column_int64(st, OC_U_IN);
-  o->usage_input_cached = sqlite3_column_int64(st, OC_U_CACHED);
-  o->usage_input_cache_write = sqlite3_column_int64(st, OC_U_CWRITE);
-  o->usage_output = sqlite3_column_int64(st, OC_U_OUT);
-  o->usage_output_reasoning = sqlite3_column_int64(st, OC_U_REASON);
-  o->usage_estimated = sqlite3_column_int(st, OC_U_EST) != 0;
-  o->cost_usd = sqlite3_column_type(st, OC_COST_USD) == SQLITE_NULL ? -1 : sqlite3_column_double(st, OC_COST_USD);
-  out->version = col_str(a, st, OC_VERSION);
-  out->prompt_name = col_str(a, st, OC_PROMPT_NAME);
-  out->prompt_version = sqlite3_column_int64(st, OC_PROMPT_VERSION);
-  if (sqlite3_column_type(st, OC_INGEST_SET) == SQLITE_NULL) {
-    out->set = KL_OBS_F_ALL; /* keel's own row: complete, a create */
-  } else {
-    out->set = (uint32_t)sqlite3_column_int64(st, OC_INGEST_SET) & KL_OBS_F_ALL;
-    out->update = sqlite3_column_int(st, OC_INGEST_UPDATE) != 0;
-    out->received_ns = sqlite3_column_int64(st, OC_INGEST_NS);
-  }
+  kl_row row = kl_sqlite_row(st);
+  kl_row_obs_patch(&row, q->arena, project, out);
   sqlite3_reset(st);
   return 1;
 }
@@ -217,16 +177,9 @@ static int fill_from_trace(kl_sqlite *q, kl_obs_patch *p, kl_err *err) {
   sqlite3_bind_text(st, 1, p->obs.project_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, p->obs.trace_id, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW && sqlite3_column_type(st, 11) != SQLITE_NULL) {
-    uint32_t tset = (uint32_t)sqlite3_column_int64(st, 11);
-    static const struct { uint32_t bit; int col; size_t off; } f[] = {
-        {KL_OBS_F_TRACE_NAME, 0, offsetof(kl_obs, trace_name)}, {KL_OBS_F_USER, 1, offsetof(kl_obs, user_id)},
-        {KL_OBS_F_SESSION, 2, offsetof(kl_obs, session_id)},    {KL_OBS_F_TAGS, 3, offsetof(kl_obs, tags_json)},
-        {KL_OBS_F_ENVIRONMENT, 4, offsetof(kl_obs, environment)}, {KL_OBS_F_RELEASE, 5, offsetof(kl_obs, release)},
-    };
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
-      if ((tset & f[i].bit) && !(p->set & f[i].bit))
-        *(const char **)((char *)&p->obs + f[i].off) = col_str(q->arena, st, f[i].col);
+  if (rc == SQLITE_ROW) {
+    kl_row row = kl_sqlite_row(st);
+    kl_row_trace_fields(&row, q->arena, p);
   } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
     kl_sqlite_err(q->db, rc, "read trace", err);
     sqlite3_reset(st);

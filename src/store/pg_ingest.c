@@ -30,48 +30,8 @@ static int load_obs(kl_pgw *w, const char *project, const char *trace, const cha
     PQclear(r);
     return 0;
   }
-  kl_arena *a = w->p.arena;
-  memset(out, 0, sizeof *out);
-  kl_obs *o = &out->obs;
-  col_id(o->id, r, OC_ID);
-  col_id(o->trace_id, r, OC_TRACE);
-  col_id(o->parent_id, r, OC_PARENT);
-  o->project_id = kl_arena_strdup(a, project);
-  static const struct { int col; size_t off; } strs[] = {
-      {OC_TYPE, offsetof(kl_obs, type)}, {OC_NAME, offsetof(kl_obs, name)}, {OC_LEVEL, offsetof(kl_obs, level)},
-      {OC_STATUS_MSG, offsetof(kl_obs, status_message)}, {OC_MODEL, offsetof(kl_obs, model)},
-      {OC_PROVIDER, offsetof(kl_obs, provider)}, {OC_UPMODEL, offsetof(kl_obs, upstream_model)},
-      {OC_PARAMS, offsetof(kl_obs, model_params_json)}, {OC_INPUT, offsetof(kl_obs, input_json)},
-      {OC_OUTPUT, offsetof(kl_obs, output_json)}, {OC_METADATA, offsetof(kl_obs, metadata_json)},
-      {OC_FINISH, offsetof(kl_obs, finish_reason)}, {OC_USAGE, offsetof(kl_obs, usage_json)},
-      {OC_COST, offsetof(kl_obs, cost_json)}, {OC_TRACE_NAME, offsetof(kl_obs, trace_name)},
-      {OC_USER, offsetof(kl_obs, user_id)}, {OC_SESSION, offsetof(kl_obs, session_id)},
-      {OC_TAGS, offsetof(kl_obs, tags_json)}, {OC_ENV, offsetof(kl_obs, environment)},
-      {OC_RELEASE, offsetof(kl_obs, release)},
-  };
-  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
-    *(const char **)((char *)o + strs[i].off) = col_str(a, r, strs[i].col);
-  o->http_status = (int)kl_pg_i64(r, 0, OC_HTTP);
-  o->start_ns = kl_pg_i64(r, 0, OC_START);
-  o->end_ns = kl_pg_i64(r, 0, OC_END);
-  o->completion_start_ns = kl_pg_i64(r, 0, OC_CSTART);
-  o->usage_input = kl_pg_i64(r, 0, OC_U_IN);
-  o->usage_input_cached = kl_pg_i64(r, 0, OC_U_CACHED);
-  o->usage_input_cache_write = kl_pg_i64(r, 0, OC_U_CWRITE);
-  o->usage_output = kl_pg_i64(r, 0, OC_U_OUT);
-  o->usage_output_reasoning = kl_pg_i64(r, 0, OC_U_REASON);
-  o->usage_estimated = kl_pg_i64(r, 0, OC_U_EST) != 0;
-  o->cost_usd = kl_pg_isnull(r, 0, OC_COST_USD) ? -1 : kl_pg_f64(r, 0, OC_COST_USD);
-  out->version = col_str(a, r, OC_VERSION);
-  out->prompt_name = col_str(a, r, OC_PROMPT_NAME);
-  out->prompt_version = kl_pg_i64(r, 0, OC_PROMPT_VERSION);
-  if (kl_pg_isnull(r, 0, OC_INGEST_SET)) {
-    out->set = KL_OBS_F_ALL; /* keel's own row: complete, a create */
-  } else {
-    out->set = (uint32_t)kl_pg_i64(r, 0, OC_INGEST_SET) & KL_OBS_F_ALL;
-    out->update = kl_pg_i64(r, 0, OC_INGEST_UPDATE) != 0;
-    out->received_ns = kl_pg_i64(r, 0, OC_INGEST_NS);
-  }
+  kl_row row = kl_pg_row(r, 0);
+  kl_row_obs_patch(&row, w->p.arena, project, out);
   PQclear(r);
   return 1;
 }
@@ -95,17 +55,8 @@ static int fill_from_trace(kl_pgw *w, kl_obs_patch *p, kl_err *err) {
   bool failed;
   PGresult *r = load_trace(w, p->obs.project_id, p->obs.trace_id, &failed, err);
   if (!r) return failed ? -1 : 0;
-  if (!kl_pg_isnull(r, 0, 11)) {
-    uint32_t tset = (uint32_t)kl_pg_i64(r, 0, 11);
-    static const struct { uint32_t bit; int col; size_t off; } f[] = {
-        {KL_OBS_F_TRACE_NAME, 0, offsetof(kl_obs, trace_name)}, {KL_OBS_F_USER, 1, offsetof(kl_obs, user_id)},
-        {KL_OBS_F_SESSION, 2, offsetof(kl_obs, session_id)},    {KL_OBS_F_TAGS, 3, offsetof(kl_obs, tags_json)},
-        {KL_OBS_F_ENVIRONMENT, 4, offsetof(kl_obs, environment)}, {KL_OBS_F_RELEASE, 5, offsetof(kl_obs, release)},
-    };
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
-      if ((tset & f[i].bit) && !(p->set & f[i].bit))
-        *(const char **)((char *)&p->obs + f[i].off) = col_str(w->p.arena, r, f[i].col);
-  }
+  kl_row row = kl_pg_row(r, 0);
+  kl_row_trace_fields(&row, w->p.arena, p);
   PQclear(r);
   return 0;
 }

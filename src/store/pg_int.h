@@ -26,6 +26,7 @@
 #define KL_STORE_PG_INT_H
 
 #include "store/backend.h"
+#include "store/row.h"
 
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -148,6 +149,7 @@ void kl_pg_put_num(kl_buf *b, double v); /* as kl_sqlite_put_num: shortest round
 void kl_pg_put_trace_row(kl_buf *b, const PGresult *r, int row);        /* KL_TRACE_ROW_COLS, no braces */
 void kl_pg_put_obs(kl_buf *b, const PGresult *r, int row, bool ext);    /* KL_OBS_COLS[,KL_OBS_EXT_COLS] */
 void kl_pg_put_score(kl_buf *b, const PGresult *r, int row);            /* KL_SCORE_COLS, with braces */
+kl_row kl_pg_row(const PGresult *r, int row);                          /* that row as a kl_row (row.h) */
 void kl_pg_put_score_fields(kl_buf *b, const PGresult *r, int row);     /* the same without braces */
 typedef void (*kl_pg_row_fn)(kl_buf *b, const PGresult *r, int row, void *ud);
 /* {"data":[{row}...],"next_cursor":...} from r (which holds up to limit+1 rows). */

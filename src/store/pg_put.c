@@ -43,6 +43,8 @@ static const char *pg_text(const kl_row *r, int col, size_t *len) {
 }
 static const kl_row_ops k_pg_row = {pg_null, pg_i64, pg_dbl, pg_text};
 
+kl_row kl_pg_row(const PGresult *r, int row) { return (kl_row){&k_pg_row, r, row}; }
+
 #define ROW(r, row) (&(kl_row){&k_pg_row, (r), (row)})
 void kl_pg_put_num(kl_buf *b, double v) { kl_row_put_num(b, v); }
 void kl_pg_put_str(kl_buf *b, const PGresult *r, int row, int col) { kl_row_put_str(b, ROW(r, row), col); }

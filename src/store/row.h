@@ -13,6 +13,7 @@
 #define KL_STORE_ROW_H
 
 #include "base/kl_base.h"
+#include "store/kl_store.h"
 
 typedef struct kl_row kl_row;
 
@@ -42,5 +43,13 @@ void kl_row_put_trace(kl_buf *b, const kl_row *r);          /* KL_TRACE_ROW_COLS
 void kl_row_put_obs(kl_buf *b, const kl_row *r, bool ext);  /* KL_OBS_COLS[,KL_OBS_EXT_COLS] */
 void kl_row_put_score(kl_buf *b, const kl_row *r);          /* KL_SCORE_COLS, with braces */
 void kl_row_put_score_fields(kl_buf *b, const kl_row *r);   /* the same without braces (list pages) */
+
+/* row_read.c: a stored observation (KL_OBS_COLS,KL_OBS_EXT_COLS) back into a patch, strings
+ * copied into a; and the trace-level fields a trace record set (a row of name, user_id,
+ * session_id, tags, environment, release, metadata, input, output, version, start_ns,
+ * ingest_set, ...) into p where p itself did not set them. */
+#define KL_TRACE_REC_SET 11 /* ingest_set's column in that trace row */
+void kl_row_obs_patch(const kl_row *r, kl_arena *a, const char *project, kl_obs_patch *out);
+void kl_row_trace_fields(const kl_row *r, kl_arena *a, kl_obs_patch *p);
 
 #endif

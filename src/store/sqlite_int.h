@@ -4,6 +4,7 @@
 #define KL_STORE_SQLITE_INT_H
 
 #include "store/backend.h"
+#include "store/row.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -208,6 +209,8 @@ void kl_sqlite_expire_finalize(kl_sqlite *q);
   "comment,config_id,environment,metadata,timestamp_ns"
 enum { SC_TIMESTAMP = 14 };
 void kl_sqlite_put_score(kl_buf *b, sqlite3_stmt *st);
+/* The statement's current row as a kl_row (row.h). */
+kl_row kl_sqlite_row(sqlite3_stmt *st);
 void kl_sqlite_put_score_fields(kl_buf *b, sqlite3_stmt *st); /* without braces */
 
 /* sqlite.c */

@@ -42,6 +42,8 @@ static const char *sq_text(const kl_row *r, int col, size_t *len) {
 }
 static const kl_row_ops k_sqlite_row = {sq_null, sq_i64, sq_dbl, sq_text};
 
+kl_row kl_sqlite_row(sqlite3_stmt *st) { return (kl_row){&k_sqlite_row, st, 0}; }
+
 void kl_sqlite_put_num(kl_buf *b, double v) { kl_row_put_num(b, v); }
 #define ROW(st) (&(kl_row){&k_sqlite_row, (st), 0})
 void kl_sqlite_put_str(kl_buf *b, sqlite3_stmt *st, int col) { kl_row_put_str(b, ROW(st), col); }
