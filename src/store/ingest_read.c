@@ -23,19 +23,8 @@ void kl_sqlite_ingest_rconn_close(kl_rconn *c) {
   sqlite3_finalize(c->key);
 }
 
-static int prep_once(kl_rconn *c, sqlite3_stmt **st, const char *sql, kl_err *err) {
-  if (*st) return 0;
-  int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
-  if (rc != SQLITE_OK) {
-    kl_sqlite_err(c->db, rc, "prepare", err);
-    *st = NULL;
-    return -1;
-  }
-  return 0;
-}
-
 int kl_sqlite_trace_scores(kl_rconn *c, const char *project_id, const char *trace_id, kl_buf *out, kl_err *err) {
-  if (prep_once(c, &c->trace_scores,
+  if (kl_rconn_prep(c, &c->trace_scores,
                 "SELECT " SCORE_COLS " FROM scores WHERE project_id=?1 AND trace_id=?2 ORDER BY timestamp_ns, id", err))
     return -1;
   sqlite3_stmt *st = c->trace_scores;
@@ -64,7 +53,7 @@ static int one_row(kl_sqlite *q, int which, const char *sql, const char *a, cons
   if (!c) return -1;
   sqlite3_stmt **slot = which == 0 ? &c->one_obs : &c->score;
   int ret = -1;
-  if (prep_once(c, slot, sql, err) == 0) {
+  if (kl_rconn_prep(c, slot, sql, err) == 0) {
     sqlite3_stmt *st = *slot;
     sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
@@ -101,7 +90,7 @@ int kl_sqlite_key_get(void *be, const char *public_key, kl_store_key *out, kl_er
   kl_rconn *c = kl_sqlite_acquire(q, err);
   if (!c) return -1;
   int ret = -1;
-  if (prep_once(c, &c->key, "SELECT project_id,salt,secret_hash,created_ns FROM api_keys WHERE public_key=?1", err) ==
+  if (kl_rconn_prep(c, &c->key, "SELECT project_id,salt,secret_hash,created_ns FROM api_keys WHERE public_key=?1", err) ==
       0) {
     sqlite3_stmt *st = c->key;
     sqlite3_bind_text(st, 1, public_key, -1, SQLITE_STATIC);

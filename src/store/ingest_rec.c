@@ -135,22 +135,6 @@ void kl_rec_to_json(const kl_rec *r, kl_buf *b) {
   kl_buf_printf(b, ",\"value\":%.17g,\"timestamp_ns\":\"%" PRId64 "\"}", v, s->timestamp_ns);
 }
 
-static bool get_i64(const cJSON *j, const char *key, int64_t *out) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-  if (!v) return true;
-  if (cJSON_IsNumber(v)) {
-    *out = kl_json_int(j, key, 0);
-    return true;
-  }
-  if (!cJSON_IsString(v)) return false;
-  char *end;
-  errno = 0;
-  long long x = strtoll(v->valuestring, &end, 10);
-  if (errno || end == v->valuestring || *end) return false;
-  *out = x;
-  return true;
-}
-
 kl_rec *kl_rec_from_json(const char *str, size_t n, kl_err *err) {
   cJSON *j = kl_json_parse(str, n, err);
   if (!j) return NULL;
@@ -176,7 +160,7 @@ kl_rec *kl_rec_from_json(const char *str, size_t n, kl_err *err) {
     p.update = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "update"));
     p.version = kl_json_str(j, "version");
     p.prompt_name = kl_json_str(j, "prompt_name");
-    if (get_i64(j, "received_ns", &p.received_ns) && get_i64(j, "prompt_version", &p.prompt_version))
+    if (kl_rec_json_i64(j, "received_ns", &p.received_ns) && kl_rec_json_i64(j, "prompt_version", &p.prompt_version))
       r = kl_rec_from_patch(&p);
     kl_obs_free(o);
   } else if (strcmp(kind, "score") == 0) {
@@ -190,7 +174,7 @@ kl_rec *kl_rec_from_json(const char *str, size_t n, kl_err *err) {
     for (size_t i = 0; i < NSS; i++) *sstr(&s, i) = kl_json_str(j, k_score_strs[i].key);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "value");
     if (cJSON_IsNumber(v)) s.value = v->valuedouble;
-    ok = get_i64(j, "timestamp_ns", &s.timestamp_ns) && s.id[0] && s.name;
+    ok = kl_rec_json_i64(j, "timestamp_ns", &s.timestamp_ns) && s.id[0] && s.name;
     if (ok) r = kl_rec_from_score(&s);
   }
 out:

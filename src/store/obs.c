@@ -111,8 +111,9 @@ void kl_obs_to_json(const kl_obs *o, kl_buf *b) {
                 o->usage_estimated ? "true" : "false", cost);
 }
 
-/* int64 from a string ("123") or a number; false when neither. */
-static bool get_i64(const cJSON *j, const char *key, int64_t *out) {
+/* int64 from a string ("123") or a number; false when neither (absent: true, *out kept).
+ * Spill records carry ns times as strings (JSON numbers lose precision past 2^53). */
+bool kl_rec_json_i64(const cJSON *j, const char *key, int64_t *out) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
   if (!v) return true; /* absent: keep 0 */
   if (cJSON_IsNumber(v)) {
@@ -143,7 +144,7 @@ kl_obs *kl_obs_from_json(const char *s, size_t n, kl_err *err) {
   copy_id(o.parent_id, pid ? pid : "");
   for (size_t i = 0; i < NSTR; i++) *str_at(&o, i) = kl_json_str(j, k_strs[i].key);
   for (size_t i = 0; i < NI64; i++)
-    if (!get_i64(j, k_i64s[i].key, i64_at(&o, i))) goto bad;
+    if (!kl_rec_json_i64(j, k_i64s[i].key, i64_at(&o, i))) goto bad;
   o.http_status = (int)kl_json_int(j, "http_status", 0);
   o.usage_estimated = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "usage_estimated"));
   const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "cost_usd");

@@ -84,6 +84,7 @@ int kl_sqlite_schema_version(sqlite3 *db);
 /* sqlite_read.c */
 int kl_sqlite_get_trace(void *be, const char *project_id, const char *trace_id, kl_buf *out, kl_err *err);
 void kl_rconn_close(kl_rconn *c);
+int kl_rconn_prep(kl_rconn *c, sqlite3_stmt **st, const char *sql, kl_err *err); /* once per connection */
 
 /* ingest_sqlite.c: the write path of partial records and scores (inside write_batch's
  * transaction) and the key table. */

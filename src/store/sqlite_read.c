@@ -72,7 +72,8 @@ int kl_level_bit(const char *level) {
 
 /* ---- get ---- */
 
-static int prep_once(kl_rconn *c, sqlite3_stmt **st, const char *sql, kl_err *err) {
+/* Prepares *st on c's first use of it (a reader connection keeps its statements). */
+int kl_rconn_prep(kl_rconn *c, sqlite3_stmt **st, const char *sql, kl_err *err) {
   if (*st) return 0;
   int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
   if (rc != SQLITE_OK) {
@@ -89,10 +90,10 @@ int kl_sqlite_get_trace(void *be, const char *project_id, const char *trace_id, 
   if (!c) return -1;
   int ret = -1;
   kl_buf obs = KL_BUF_INIT, meta = KL_BUF_INIT;
-  if (prep_once(c, &c->trace,
+  if (kl_rconn_prep(c, &c->trace,
                 "SELECT " KL_TRACE_ROW_COLS "," KL_TRACE_MORE_COLS " FROM traces"
                 " WHERE project_id=?1 AND id=?2", err) ||
-      prep_once(c, &c->obs,
+      kl_rconn_prep(c, &c->obs,
                 "SELECT " KL_OBS_COLS "," KL_OBS_EXT_COLS " FROM observations INDEXED BY sqlite_autoindex_observations_1"
                 " WHERE project_id=?1 AND trace_id=?2"
                 " ORDER BY start_ns, id", err))

@@ -57,6 +57,9 @@ void kl_obs_to_json(const kl_obs *o, kl_buf *b);
 /* Parses what kl_obs_to_json wrote (numbers accepted as numbers or strings); the result is
  * a clone to free with kl_obs_free.  NULL + err (400) on malformed input. */
 kl_obs *kl_obs_from_json(const char *s, size_t n, kl_err *err);
+/* j[key] as int64 from a number or a decimal string; true when absent (*out kept), false when
+ * neither (obs.c; shared with ingest_rec.c) */
+bool kl_rec_json_i64(const cJSON *j, const char *key, int64_t *out);
 
 /* obs.c helpers for packing a kl_obs's strings into a larger block (ingest_rec.c). */
 size_t kl_obs_strings_size(const kl_obs *o);
