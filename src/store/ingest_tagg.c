@@ -58,7 +58,7 @@ struct kl_tagg {
   tagg_ent **used; /* the taken slots, for the flush and the reset */
   size_t nused;
   size_t pending;  /* entries with count > 0 */
-  sqlite3_stmt *up;
+  sqlite3_stmt *up, *up_run;
 };
 
 #define TRACE_COLS                                                                             \
@@ -84,6 +84,20 @@ static const char k_upsert[] =
     " observation_count=observation_count+excluded.observation_count, error_count=error_count+excluded.error_count,"
     " level_mask=level_mask|excluded.level_mask";
 
+#define TAGG_NCOLS 18 /* the ?N of one trace's row in k_upsert */
+#define TAGG_RUN 16   /* traces per multi-row upsert: cursors and registers set up once for all */
+
+/* k_upsert with TAGG_RUN rows of VALUES (the traces of one run are distinct keys, so no row
+ * of it conflicts with another: each meets the stored row only, as with one per statement). */
+static char *upsert_run_sql(void) {
+  const char *v = strstr(k_upsert, " VALUES("), *arm = strstr(k_upsert, " ON CONFLICT");
+  kl_buf b = KL_BUF_INIT;
+  kl_buf_append(&b, k_upsert, (size_t)(v - k_upsert));
+  kl_sqlite_put_values(&b, TAGG_RUN, TAGG_NCOLS);
+  kl_buf_puts(&b, arm);
+  return kl_buf_steal(&b);
+}
+
 #define INITIAL_CAP 1024
 
 static void *xcalloc(size_t n, size_t sz) {
@@ -98,7 +112,10 @@ int kl_tagg_open(kl_sqlite *q, kl_err *err) {
   t->v = xcalloc(t->cap, sizeof *t->v);
   t->used = xcalloc(t->cap, sizeof *t->used);
   q->tagg = t;
+  char *run = upsert_run_sql();
   int rc = sqlite3_prepare_v3(q->db, k_upsert, -1, SQLITE_PREPARE_PERSISTENT, &t->up, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_prepare_v3(q->db, run, -1, SQLITE_PREPARE_PERSISTENT, &t->up_run, NULL);
+  free(run);
   if (rc != SQLITE_OK) {
     kl_sqlite_err(q->db, rc, "prepare", err);
     return -1;
@@ -110,6 +127,7 @@ void kl_tagg_close(kl_sqlite *q) {
   kl_tagg *t = q->tagg;
   if (!t) return;
   sqlite3_finalize(t->up);
+  sqlite3_finalize(t->up_run);
   free(t->v);
   free(t->used);
   free(t);
@@ -206,33 +224,46 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v) {
   else sqlite3_bind_null(st, i);
 }
 
+/* every parameter bound (NULLs explicitly): no sqlite3_clear_bindings per trace */
+static void bind_ent_at(sqlite3_stmt *st, int k, const tagg_ent *e) {
+  bind_text(st, k + 1, e->project);
+  bind_text(st, k + 2, e->trace);
+  bind_text(st, k + 3, e->name);
+  bind_text(st, k + 4, e->user);
+  bind_text(st, k + 5, e->session);
+  bind_text(st, k + 6, e->tags);
+  bind_text(st, k + 7, e->env);
+  bind_text(st, k + 8, e->release);
+  bind_text(st, k + 9, e->model);
+  if (e->model) sqlite3_bind_int64(st, k + 10, e->model_start);
+  else sqlite3_bind_null(st, k + 10);
+  sqlite3_bind_int64(st, k + 11, e->start);
+  if (e->has_end) sqlite3_bind_int64(st, k + 12, e->end);
+  else sqlite3_bind_null(st, k + 12);
+  sqlite3_bind_int64(st, k + 13, e->in);
+  sqlite3_bind_int64(st, k + 14, e->out);
+  if (e->has_cost) sqlite3_bind_double(st, k + 15, e->cost);
+  else sqlite3_bind_null(st, k + 15);
+  sqlite3_bind_int64(st, k + 16, e->count);
+  sqlite3_bind_int64(st, k + 17, e->errors);
+  sqlite3_bind_int(st, k + 18, e->level_mask);
+}
+
 static int write_ent(kl_sqlite *q, tagg_ent *e, kl_err *err) {
   sqlite3_stmt *st = q->tagg->up;
-  /* every parameter bound (NULLs explicitly): no sqlite3_clear_bindings per trace */
-  bind_text(st, 1, e->project);
-  bind_text(st, 2, e->trace);
-  bind_text(st, 3, e->name);
-  bind_text(st, 4, e->user);
-  bind_text(st, 5, e->session);
-  bind_text(st, 6, e->tags);
-  bind_text(st, 7, e->env);
-  bind_text(st, 8, e->release);
-  bind_text(st, 9, e->model);
-  if (e->model) sqlite3_bind_int64(st, 10, e->model_start);
-  else sqlite3_bind_null(st, 10);
-  sqlite3_bind_int64(st, 11, e->start);
-  if (e->has_end) sqlite3_bind_int64(st, 12, e->end);
-  else sqlite3_bind_null(st, 12);
-  sqlite3_bind_int64(st, 13, e->in);
-  sqlite3_bind_int64(st, 14, e->out);
-  if (e->has_cost) sqlite3_bind_double(st, 15, e->cost);
-  else sqlite3_bind_null(st, 15);
-  sqlite3_bind_int64(st, 16, e->count);
-  sqlite3_bind_int64(st, 17, e->errors);
-  sqlite3_bind_int(st, 18, e->level_mask);
+  bind_ent_at(st, 0, e);
   if (kl_sqlite_step(q->db, st, "update trace", err) != 0) return -1;
   e->count = 0;
   q->tagg->pending--;
+  return 0;
+}
+
+static int write_run(kl_sqlite *q, tagg_ent *const *run, kl_err *err) {
+  sqlite3_stmt *st = q->tagg->up_run;
+  for (int k = 0; k < TAGG_RUN; k++) bind_ent_at(st, k * TAGG_NCOLS, run[k]);
+  if (kl_sqlite_step(q->db, st, "update traces", err) != 0) return -1;
+  for (int k = 0; k < TAGG_RUN; k++) run[k]->count = 0;
+  q->tagg->pending -= TAGG_RUN;
   return 0;
 }
 
@@ -271,10 +302,18 @@ int kl_sqlite_ingest_flush(kl_sqlite *q, kl_err *err) {
   if (!t || !t->nused) return 0;
   if (t->pending) {
     if (!in_key_order(t->used, t->nused)) qsort(t->used, t->nused, sizeof *t->used, ent_cmp);
+    tagg_ent *run[TAGG_RUN];
+    int nrun = 0;
     for (size_t k = 0; k < t->nused; k++) {
       tagg_ent *e = t->used[k];
-      if (e->count && write_ent(q, e, err) != 0) return -1; /* the batch rolls back: reset */
+      if (!e->count) continue;
+      run[nrun++] = e;
+      if (nrun < TAGG_RUN) continue;
+      if (write_run(q, run, err) != 0) return -1; /* the batch rolls back: reset */
+      nrun = 0;
     }
+    for (int k = 0; k < nrun; k++)
+      if (write_ent(q, run[k], err) != 0) return -1;
   }
   kl_sqlite_ingest_reset(q);
   return 0;

@@ -47,6 +47,26 @@ void kl_sqlite_err(sqlite3 *db, int rc, const char *what, kl_err *err) {
  * That saves a lookup per row on the common path. */
 static const char k_ins_new[] = "INSERT INTO observations(" KL_OBS_COLS ")" OBS_VALUES " ON CONFLICT DO NOTHING";
 static const char k_ins_obs[] = "INSERT OR REPLACE INTO observations(" KL_OBS_COLS ")" OBS_VALUES;
+#define OBS_NCOLS 35 /* the ?N of OBS_VALUES */
+#define OBS_RUN 16   /* rows per multi-row insert (write_obs_run) */
+
+void kl_sqlite_put_values(kl_buf *b, int rows, int cols) {
+  kl_buf_puts(b, " VALUES");
+  for (int r = 0; r < rows; r++) {
+    kl_buf_puts(b, r ? ",(" : "(");
+    for (int c = 1; c <= cols; c++) kl_buf_printf(b, "%s?%d", c > 1 ? "," : "", r * cols + c);
+    kl_buf_putc(b, ')');
+  }
+}
+
+/* "INSERT INTO observations(...) VALUES(?1,..,?35),(?36,..,?70),... ON CONFLICT DO NOTHING" */
+static char *ins_run_sql(void) {
+  kl_buf b = KL_BUF_INIT;
+  kl_buf_puts(&b, "INSERT INTO observations(" KL_OBS_COLS ")");
+  kl_sqlite_put_values(&b, OBS_RUN, OBS_NCOLS);
+  kl_buf_puts(&b, " ON CONFLICT DO NOTHING");
+  return kl_buf_steal(&b);
+}
 
 #define TRACE_COLS                                                                             \
   "project_id,id,name,user_id,session_id,tags,environment,release,model,model_start_ns,"       \
@@ -85,6 +105,13 @@ static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, kl_err *err) {
     return -1;
   }
   return 0;
+}
+
+static int prep_run(kl_sqlite *q, kl_err *err) {
+  char *sql = ins_run_sql();
+  int rc = prep(q->db, sql, &q->ins_run, err);
+  free(sql);
+  return rc;
 }
 
 static int exec(sqlite3 *db, const char *sql, kl_err *err) {
@@ -139,7 +166,7 @@ static void *sqlite_open(const kl_store_opts *opts, kl_err *err) {
   if (prep(q->db, "BEGIN IMMEDIATE", &q->begin, err) || prep(q->db, "COMMIT", &q->commit, err) ||
       prep(q->db, "ROLLBACK", &q->rollback, err) ||
       prep(q->db, k_ins_new, &q->ins_new, err) ||
-      prep(q->db, k_ins_obs, &q->ins_obs, err) ||
+      prep(q->db, k_ins_obs, &q->ins_obs, err) || prep_run(q, err) ||
       prep(q->db, k_trace_recompute, &q->trace_recompute, err) ||
       prep(q->db, k_trace_drop_empty, &q->trace_drop_empty, err) || kl_sqlite_ingest_prepare(q, err) ||
       kl_sqlite_ckpt_start(q, err))
@@ -160,7 +187,7 @@ static void sqlite_close(void *be) {
     q->idle = c->next;
     kl_rconn_close(c);
   }
-  sqlite3_stmt *sts[] = {q->begin, q->commit, q->rollback, q->ins_new, q->ins_obs,
+  sqlite3_stmt *sts[] = {q->begin, q->commit, q->rollback, q->ins_new, q->ins_obs, q->ins_run,
                          q->trace_recompute, q->trace_drop_empty};
   for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) sqlite3_finalize(sts[i]);
   kl_sqlite_ingest_finalize(q);
@@ -239,44 +266,46 @@ int kl_sqlite_step(sqlite3 *db, sqlite3_stmt *st, const char *what, kl_err *err)
 
 /* Every parameter is bound on every call (NULLs explicitly), so no sqlite3_clear_bindings
  * first: that walked all 35 parameters once more per row (~0.7k instructions per row). */
-void kl_sqlite_bind_obs(sqlite3_stmt *st, const kl_obs *o) {
-  bind_text(st, 1, proj(o));
-  bind_text(st, 2, o->id);
-  bind_text(st, 3, o->trace_id);
-  bind_text(st, 4, o->parent_id[0] ? o->parent_id : NULL);
-  bind_text(st, 5, o->type);
-  bind_text(st, 6, o->name);
-  bind_text(st, 7, o->level && *o->level ? o->level : "DEFAULT");
-  bind_text(st, 8, o->status_message);
-  bind_i64_or_null(st, 9, o->http_status);
-  sqlite3_bind_int64(st, 10, o->start_ns);
-  bind_i64_or_null(st, 11, o->end_ns);
-  bind_i64_or_null(st, 12, o->completion_start_ns);
-  bind_text(st, 13, o->model);
-  bind_text(st, 14, o->provider);
-  bind_text(st, 15, o->upstream_model);
-  bind_text(st, 16, o->model_params_json);
-  bind_text(st, 17, o->input_json);
-  bind_text(st, 18, o->output_json);
-  bind_text(st, 19, o->metadata_json);
-  bind_text(st, 20, o->finish_reason);
-  sqlite3_bind_int64(st, 21, o->usage_input);
-  sqlite3_bind_int64(st, 22, o->usage_input_cached);
-  sqlite3_bind_int64(st, 23, o->usage_input_cache_write);
-  sqlite3_bind_int64(st, 24, o->usage_output);
-  sqlite3_bind_int64(st, 25, o->usage_output_reasoning);
-  bind_text(st, 26, o->usage_json);
-  sqlite3_bind_int(st, 27, o->usage_estimated ? 1 : 0);
-  if (o->cost_usd >= 0) sqlite3_bind_double(st, 28, o->cost_usd); /* NaN fails >= 0 too */
-  else sqlite3_bind_null(st, 28);
-  bind_text(st, 29, o->cost_json);
-  bind_text(st, 30, o->trace_name);
-  bind_text(st, 31, o->user_id);
-  bind_text(st, 32, o->session_id);
-  bind_text(st, 33, o->tags_json);
-  bind_text(st, 34, o->environment);
-  bind_text(st, 35, o->release);
+static void bind_obs_at(sqlite3_stmt *st, int k, const kl_obs *o) {
+  bind_text(st, k + 1, proj(o));
+  bind_text(st, k + 2, o->id);
+  bind_text(st, k + 3, o->trace_id);
+  bind_text(st, k + 4, o->parent_id[0] ? o->parent_id : NULL);
+  bind_text(st, k + 5, o->type);
+  bind_text(st, k + 6, o->name);
+  bind_text(st, k + 7, o->level && *o->level ? o->level : "DEFAULT");
+  bind_text(st, k + 8, o->status_message);
+  bind_i64_or_null(st, k + 9, o->http_status);
+  sqlite3_bind_int64(st, k + 10, o->start_ns);
+  bind_i64_or_null(st, k + 11, o->end_ns);
+  bind_i64_or_null(st, k + 12, o->completion_start_ns);
+  bind_text(st, k + 13, o->model);
+  bind_text(st, k + 14, o->provider);
+  bind_text(st, k + 15, o->upstream_model);
+  bind_text(st, k + 16, o->model_params_json);
+  bind_text(st, k + 17, o->input_json);
+  bind_text(st, k + 18, o->output_json);
+  bind_text(st, k + 19, o->metadata_json);
+  bind_text(st, k + 20, o->finish_reason);
+  sqlite3_bind_int64(st, k + 21, o->usage_input);
+  sqlite3_bind_int64(st, k + 22, o->usage_input_cached);
+  sqlite3_bind_int64(st, k + 23, o->usage_input_cache_write);
+  sqlite3_bind_int64(st, k + 24, o->usage_output);
+  sqlite3_bind_int64(st, k + 25, o->usage_output_reasoning);
+  bind_text(st, k + 26, o->usage_json);
+  sqlite3_bind_int(st, k + 27, o->usage_estimated ? 1 : 0);
+  if (o->cost_usd >= 0) sqlite3_bind_double(st, k + 28, o->cost_usd); /* NaN fails >= 0 too */
+  else sqlite3_bind_null(st, k + 28);
+  bind_text(st, k + 29, o->cost_json);
+  bind_text(st, k + 30, o->trace_name);
+  bind_text(st, k + 31, o->user_id);
+  bind_text(st, k + 32, o->session_id);
+  bind_text(st, k + 33, o->tags_json);
+  bind_text(st, k + 34, o->environment);
+  bind_text(st, k + 35, o->release);
 }
+
+void kl_sqlite_bind_obs(sqlite3_stmt *st, const kl_obs *o) { bind_obs_at(st, 0, o); }
 
 static int insert_obs(kl_sqlite *q, sqlite3_stmt *st, const kl_obs *o, kl_err *err) {
   kl_sqlite_bind_obs(st, o);
@@ -311,6 +340,28 @@ int kl_sqlite_recompute(kl_sqlite *q, const kl_redo *r, kl_err *err) {
   return 0;
 }
 
+/* OBS_RUN new observations in one INSERT: SQLite opens the statement's cursors and allocates
+ * its registers once for all of them instead of once per row (its lookaside allocator is
+ * compiled out in Debian's build, so each of those is a malloc and a free).  When every row
+ * was new (sqlite3_changes says so: the common case), their traces' sums go to ingest_tagg.c
+ * as write_obs does; otherwise some key existed, and every row of the run is written again
+ * with INSERT OR REPLACE (the same final rows as one by one, a duplicate within the run
+ * included) and its trace recomputed after the loop. */
+static int write_obs_run(kl_sqlite *q, kl_rec *const *recs, kl_redo_list *redo, kl_err *err) {
+  for (int i = 0; i < OBS_RUN; i++) bind_obs_at(q->ins_run, i * OBS_NCOLS, &recs[i]->u.obs);
+  if (kl_sqlite_step(q->db, q->ins_run, "insert observations", err) != 0) return -1;
+  if (sqlite3_changes(q->db) == OBS_RUN) {
+    for (int i = 0; i < OBS_RUN; i++) kl_tagg_add(q, proj(&recs[i]->u.obs), &recs[i]->u.obs);
+    return 0;
+  }
+  for (int i = 0; i < OBS_RUN; i++) {
+    const kl_obs *o = &recs[i]->u.obs;
+    if (insert_obs(q, q->ins_obs, o, err) != 0) return -1;
+    kl_redo_push(redo, proj(o), o->trace_id);
+  }
+  return 0;
+}
+
 static int write_obs(kl_sqlite *q, const kl_obs *o, kl_redo_list *redo, kl_err *err) {
   if (insert_obs(q, q->ins_new, o, err) != 0) return -1;
   if (sqlite3_changes(q->db) == 1) { /* its trace's sums: once per trace per batch (ingest_tagg.c) */
@@ -330,6 +381,13 @@ static int sqlite_write_batch(void *be, kl_rec *const *recs, size_t n, kl_obs_me
   if (kl_sqlite_step(q->db, q->begin, "begin", err) != 0) return -1;
   for (size_t i = 0; i < n; i++) {
     const kl_rec *r = recs[i];
+    size_t run = 0;
+    while (run < OBS_RUN && i + run < n && recs[i + run]->kind == KL_REC_OBS) run++;
+    if (run == OBS_RUN) {
+      if (write_obs_run(q, recs + i, &redo, err) != 0) goto fail;
+      i += OBS_RUN - 1;
+      continue;
+    }
     int rc = r->kind == KL_REC_OBS     ? write_obs(q, &r->u.obs, &redo, err)
              : r->kind == KL_REC_PATCH ? kl_sqlite_write_patch(q, &r->u.patch, merge, &redo, err)
                                        : kl_sqlite_write_score(q, &r->u.score, err);

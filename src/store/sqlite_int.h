@@ -49,7 +49,7 @@ typedef struct kl_rconn {
 typedef struct kl_sqlite {
   char *path;
   sqlite3 *db; /* the writer's connection */
-  sqlite3_stmt *begin, *commit, *rollback, *ins_new, *ins_obs, *trace_recompute,
+  sqlite3_stmt *begin, *commit, *rollback, *ins_new, *ins_obs, *ins_run, *trace_recompute,
       *trace_drop_empty;
   sqlite3_stmt *ing[12];  /* ingest_sqlite.c's statements */
   struct kl_tagg *tagg;   /* ingest_tagg.c: the batch's pending trace aggregates */
@@ -217,6 +217,8 @@ void kl_sqlite_put_score_fields(kl_buf *b, sqlite3_stmt *st); /* without braces 
 /* sqlite.c */
 int kl_sqlite_recompute(kl_sqlite *q, const kl_redo *r, kl_err *err);
 void kl_sqlite_bind_obs(sqlite3_stmt *st, const kl_obs *o);
+/* " VALUES(?1,..,?cols),(?cols+1,..),..." with `rows` rows: a multi-row statement's parameters */
+void kl_sqlite_put_values(kl_buf *b, int rows, int cols);
 int kl_sqlite_step(sqlite3 *db, sqlite3_stmt *st, const char *what, kl_err *err);
 kl_rconn *kl_sqlite_acquire(kl_sqlite *q, kl_err *err);
 void kl_sqlite_release(kl_sqlite *q, kl_rconn *c);

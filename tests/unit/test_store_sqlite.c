@@ -383,6 +383,91 @@ static void test_idempotent_resubmit(void **state) {
   assert_int_equal(st.queue_depth, 0);
 }
 
+/* Batches long enough for the multi-row insert (16 new observations per statement): trace
+ * sums must match row-by-row writing, also when a run holds replays of stored rows and the
+ * same observation twice. */
+static void test_runs_of_observations(void **state) {
+  fx *f = *state;
+  int64_t want[5] = {0}, count[5] = {0};
+  char id[16], tr[8];
+  for (int i = 0; i < 40; i++) {
+    snprintf(id, sizeof id, "o%d", i);
+    snprintf(tr, sizeof tr, "R%d", i % 5);
+    kl_obs o = mk(id, tr, 1000 + i);
+    o.usage_input = i + 1;
+    o.cost_usd = 1.0;
+    submit(f->s, &o);
+    want[i % 5] += i + 1;
+    count[i % 5]++;
+  }
+  kl_store_flush(f->s);
+  /* replays of o0..o19 with new usage, o3 twice (the later one wins), and a new one */
+  for (int i = 0; i < 20; i++) {
+    snprintf(id, sizeof id, "o%d", i);
+    snprintf(tr, sizeof tr, "R%d", i % 5);
+    kl_obs o = mk(id, tr, 1000 + i);
+    o.usage_input = 100 + i;
+    o.cost_usd = 1.0;
+    submit(f->s, &o);
+    want[i % 5] += 100 + i - (i + 1);
+    if (i == 3) {
+      o.usage_input = 300;
+      submit(f->s, &o);
+      want[3] += 300 - (100 + i);
+    }
+  }
+  kl_obs n = mk("new", "R0", 5000);
+  n.usage_input = 7;
+  n.cost_usd = 1.0;
+  submit(f->s, &n);
+  want[0] += 7;
+  count[0]++;
+  kl_store_flush(f->s);
+  for (int t = 0; t < 5; t++) {
+    snprintf(tr, sizeof tr, "R%d", t);
+    int code;
+    cJSON *j = get(f->s, NULL, tr, &code);
+    assert_int_equal(code, 200);
+    assert_int_equal((int64_t)num(j, "input_tokens"), want[t]);
+    assert_int_equal((int64_t)num(j, "observation_count"), count[t]);
+    assert_true(num(j, "cost_usd") == (double)count[t]);
+    cJSON_Delete(j);
+  }
+
+  /* 20 stored traces each get a new generation in one batch: their sums go through the
+   * multi-row upsert (16 traces a statement) and meet the stored rows in its ON CONFLICT arm */
+  for (int round = 0; round < 2; round++) {
+    for (int t = 0; t < 20; t++) {
+      snprintf(id, sizeof id, "g%d", round);
+      snprintf(tr, sizeof tr, "S%d", t);
+      /* round 1 starts earlier than round 0 for even traces: their first generation changes */
+      kl_obs o = mk(id, tr, round == 0 ? 1000 : (t % 2 == 0 ? 500 : 2000));
+      o.type = KL_OBS_GENERATION;
+      o.model = round == 0 ? "first" : "second";
+      o.end_ns = o.start_ns + 10 + t;
+      o.usage_input = 10 * (round + 1);
+      o.usage_output = t;
+      o.cost_usd = 0.5;
+      if (round == 1 && t == 7) o.level = "ERROR";
+      submit(f->s, &o);
+    }
+    kl_store_flush(f->s);
+  }
+  for (int t = 0; t < 20; t++) {
+    snprintf(tr, sizeof tr, "S%d", t);
+    int code;
+    cJSON *j = get(f->s, NULL, tr, &code);
+    assert_int_equal(code, 200);
+    assert_int_equal((int)num(j, "input_tokens"), 30);
+    assert_int_equal((int)num(j, "output_tokens"), 2 * t);
+    assert_int_equal((int)num(j, "observation_count"), 2);
+    assert_true(num(j, "cost_usd") == 1.0);
+    assert_string_equal(str(j, "model"), t % 2 == 0 ? "second" : "first");
+    assert_string_equal(str(j, "status"), t == 7 ? "error" : "ok");
+    cJSON_Delete(j);
+  }
+}
+
 static void test_projects_are_separate(void **state) {
   fx *f = *state;
   kl_obs a = mk("same", "T", 1);
@@ -614,6 +699,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_open_trace_and_unknown_cost, setup, teardown),
       cmocka_unit_test_setup_teardown(test_trace_aggregates, setup, teardown),
       cmocka_unit_test_setup_teardown(test_idempotent_resubmit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_runs_of_observations, setup, teardown),
       cmocka_unit_test_setup_teardown(test_projects_are_separate, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pagination, setup, teardown),
       cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
