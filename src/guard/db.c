@@ -7,7 +7,10 @@
  * confirm and context words boost.  PCRE2 runs with an offset limit at the window's end, so a
  * window without a match costs its own bytes, not the max_len after it.  Windows bound
  * PCRE2's work, so the cost stays linear in the text.  A rule Hyperscan rejects is compiled in
- * PREFILTER mode: PCRE2 confirms anyway.
+ * PREFILTER mode: PCRE2 confirms anyway.  A hint's may_match looks at the bytes before a
+ * Hyperscan end before a window opens (person_pair, email: most ends hold no possible start),
+ * and a window holds a match when PCRE2 started it there (pcre2_get_startchar: a \K in `post`
+ * moves ov[0] past a search form's end).
  *
  * A scan allocates nothing in the common case: hs_scratch is not shareable between threads,
  * so the set keeps a small mutex-guarded pool of per-scan states (scratch clone, PCRE2 match
@@ -63,6 +66,7 @@ struct guard_db {
   unsigned *owner;  /* per rule: the caller's tag (scanner index) */
   unsigned *lead;   /* per rule: how far before a Hyperscan match end its match may start */
   const char **hs_re;  /* per rule: what Hyperscan runs (the rule's re or its hint's) */
+  guard_may_match_fn *may_match;  /* per rule: its hint's pre-check, or NULL */
   pcre2_code **pcre;
   bool *jit;        /* per rule: JIT-compiled (then pcre2_jit_match, without the interpreter's checks) */
   ctx_words **ctx;  /* per rule: its context words prepared (NULL: none) */
@@ -292,6 +296,21 @@ compiled:
   return ok;
 }
 
+/* GUARD_LEAD_PREFIX: the longest match of the prefix form, as Hyperscan measures it (capped by
+ * max_len; max_len if Hyperscan cannot say or the form is unbounded). */
+static unsigned prefix_lead(const char *form, const guard_rule *r) {
+  hs_expr_info_t *info = NULL;
+  hs_compile_error_t *ce = NULL;
+  unsigned lead = r->max_len;
+  if (hs_expression_info(form, hs_flags(r), &info, &ce) == HS_SUCCESS && info) {
+    if (info->max_width < lead) lead = info->max_width;
+  } else {
+    hs_free_compile_error(ce);
+  }
+  free(info);
+  return lead;
+}
+
 guard_db *guard_db_build(const guard_rule *const *rules, const guard_hs_hint *const *hints, const unsigned *owner,
                          size_t n, kl_err *err) {
   guard_db *d = xcalloc(1, sizeof *d);
@@ -301,6 +320,7 @@ guard_db *guard_db_build(const guard_rule *const *rules, const guard_hs_hint *co
   d->owner = xcalloc(n, sizeof *d->owner);
   d->lead = xcalloc(n, sizeof *d->lead);
   d->hs_re = xcalloc(n, sizeof *d->hs_re);
+  d->may_match = xcalloc(n, sizeof *d->may_match);
   d->pcre = xcalloc(n, sizeof *d->pcre);
   d->jit = xcalloc(n, sizeof *d->jit);
   d->ctx = xcalloc(n, sizeof *d->ctx);
@@ -310,6 +330,8 @@ guard_db *guard_db_build(const guard_rule *const *rules, const guard_hs_hint *co
     d->owner[i] = owner ? owner[i] : 0;
     d->hs_re[i] = h && h->re ? h->re : rules[i]->re;
     d->lead[i] = h && h->lead ? h->lead : rules[i]->max_len;
+    if (d->lead[i] == GUARD_LEAD_PREFIX) d->lead[i] = prefix_lead(d->hs_re[i], rules[i]);
+    d->may_match[i] = h ? h->may_match : NULL;
     if (rules[i]->context) d->ctx[i] = ctx_prepare(rules[i]->context);
   }
   for (size_t i = 0; i < n; i++)
@@ -349,6 +371,7 @@ void guard_db_free(guard_db *d) {
   free(d->owner);
   free(d->lead);
   free(d->hs_re);
+  free(d->may_match);
   pthread_mutex_destroy(&d->mu);
   free(d);
 }
@@ -359,6 +382,8 @@ size_t guard_db_nrules(const guard_db *d) { return d ? d->nrules : 0; }
 typedef struct {
   const guard_db *d;
   scan_state *st;
+  const char *text;
+  size_t len;
   size_t nw, nactive;
   bool unordered;  /* a match end came before an earlier one of its rule (never seen; handled) */
 } scan_ctx;
@@ -369,6 +394,8 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
   scan_state *st = c->st;
   size_t lead = c->d->lead[id], end = (size_t)to, start = end > lead ? end - lead : 0;
   unsigned li = st->last[id];
+  /* no window where the rule's pre-check sees no possible start (it may also move the start) */
+  if (c->d->may_match[id] && !c->d->may_match[id](c->text, c->len, end, &start)) return 0;
   if (li != NO_WINDOW) {
     window *l = &st->w[li];
     if (start < l->start) c->unordered = true;
@@ -490,7 +517,9 @@ static void confirm_window(const guard_db *d, const window *w, size_t *scanned, 
     if (rc < 0) break;
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(st->md);
     size_t ms = ov[0], me = ov[1];
-    if (ms > w->end) break;
+    /* the match must start in the window: where PCRE2 started it, which a \K in `post` puts
+     * before ms (a search form may end before the \K: guard_re_search_form) */
+    if (pcre2_get_startchar(st->md) > w->end) break;
     double score = r->score;
     /* a rejected candidate may hide a valid one starting inside it (the lookbehinds keep
      * this from restarting mid-token); an accepted one is skipped whole */
@@ -539,9 +568,9 @@ bool guard_db_scan(const guard_db *cd, const char *text, size_t len, guard_db_hi
   }
   guard_db *d = (guard_db *)cd;  /* only the state pool mutates, under its mutex */
   scan_state *st = take_state(d);
-  scan_ctx c = {.d = d, .st = st};
   static const char empty[1] = "";
   if (!len) text = empty;
+  scan_ctx c = {.d = d, .st = st, .text = text, .len = len};
   hs_error_t rc = hs_scan(d->db, text, (unsigned)len, 0, st->s, on_match, &c);
   if (rc == HS_SUCCESS && c.nw) {
     size_t scanned = 0;

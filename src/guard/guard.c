@@ -122,7 +122,16 @@ void guard_scanner_hs_hint(guard_scanner *s, const guard_rule *r, const char *hs
     s->hints = calloc(s->cap, sizeof *s->hints);
     if (!s->hints) abort();
   }
-  s->hints[r - s->rules] = (guard_hs_hint){hs_re, lead};
+  s->hints[r - s->rules] = (guard_hs_hint){hs_re, lead, s->hints[r - s->rules].may_match};
+}
+
+void guard_scanner_hs_check(guard_scanner *s, const guard_rule *r, guard_may_match_fn may_match) {
+  if (r < s->rules || r >= s->rules + s->nrules) return;
+  if (!s->hints) {
+    s->hints = calloc(s->cap, sizeof *s->hints);
+    if (!s->hints) abort();
+  }
+  s->hints[r - s->rules].may_match = may_match;
 }
 
 void guard_scanner_want_own_db(guard_scanner *s) { s->want_own_db = true; }
@@ -138,6 +147,30 @@ size_t guard_scanner_rescan(const guard_scanner *s, const char *text, size_t len
   free(h.owner);
   *hits = h.v;
   return h.n;
+}
+
+/* Only the shapes the rule tables use are cut: a `\b` opening the expression, `[ \t]+` or `\s+`
+ * opening it (one blank then starts the rest of every match) or closing it (one blank ends the
+ * head of every match).  A lazy, possessive or counted run ("+?", "++", "+{") is left alone. */
+const char *guard_re_search_form(guard_scanner *s, const char *re) {
+  static const char *const runs[] = {"[ \\t]+", "\\s+"};
+  size_t n = strlen(re), head = 0, lead = 0, tail = n;
+  if (!strncmp(re, "\\b", 2)) head = 2;
+  for (size_t k = 0; k < 2 && !lead; k++) {
+    size_t rl = strlen(runs[k]);
+    if (!strncmp(re + head, runs[k], rl) && re[head + rl] && !strchr("?+*{", re[head + rl])) lead = rl;
+  }
+  for (size_t k = 0; k < 2 && tail == n; k++) {
+    size_t rl = strlen(runs[k]);
+    if (n >= head + lead + rl + 1 && !strcmp(re + n - rl, runs[k]) && re[n - rl - 1] != '\\') tail = n - 1;
+  }
+  if (!head && !lead && tail == n) return NULL;
+  kl_buf b = KL_BUF_INIT;
+  if (lead) kl_buf_append(&b, re + head, lead - 1);  /* the run's class without its '+' */
+  kl_buf_append(&b, re + head + lead, tail - head - lead);
+  char *out = guard_scanner_strdup(s, b.data, b.len);
+  kl_buf_free(&b);
+  return out;
 }
 
 char *guard_re_literal(guard_scanner *s, const char *lit, size_t len) {
@@ -198,7 +231,9 @@ static bool build_stage(kl_guard_policy *p, kl_guard_stage st, kl_err *err) {
     if (p->sc[i].stage == st)
       for (size_t j = 0; j < p->sc[i].nrules; j++) {
         rules[k] = &p->sc[i].rules[j];
-        hints[k] = p->sc[i].hints && (p->sc[i].hints[j].re || p->sc[i].hints[j].lead) ? &p->sc[i].hints[j] : NULL;
+        hints[k] = p->sc[i].hints && (p->sc[i].hints[j].re || p->sc[i].hints[j].lead || p->sc[i].hints[j].may_match)
+                       ? &p->sc[i].hints[j]
+                       : NULL;
         owner[k++] = (unsigned)i;
       }
   p->stage_db[st] = guard_db_build(rules, hints, owner, n, err);
@@ -258,7 +293,7 @@ kl_guard_policy *kl_guard_policy_build(const kl_guard_policy_cfg *cfg, kl_err *e
     if (!rules || !hints) abort();
     for (size_t j = 0; j < s->nrules; j++) {
       rules[j] = &s->rules[j];
-      hints[j] = s->hints && (s->hints[j].re || s->hints[j].lead) ? &s->hints[j] : NULL;
+      hints[j] = s->hints && (s->hints[j].re || s->hints[j].lead || s->hints[j].may_match) ? &s->hints[j] : NULL;
     }
     s->own_db = guard_db_build(rules, hints, NULL, s->nrules, err);
     free(rules);

@@ -366,9 +366,28 @@ static const struct { const char *rule, *re; unsigned lead; } pii_hints[] = {
   {"iban", "(?:^|[^A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){3}", 10},
 };
 
+/* email's pre-check (guard_scanner_hs_check): the form ends one byte after the '@', and a match
+ * of the rule starts exactly where the run of local-part bytes before that '@' starts (the
+ * lookbehind forbids a start after a local-part byte), so the window shrinks from 66 starts to
+ * that one, and a run longer than 64 bytes holds no match at all. */
+static bool is_local(unsigned char c) {
+  return (unsigned char)((c | 0x20) - 'a') < 26 || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '%' ||
+         c == '+' || c == '-';
+}
+
+static bool email_may_match(const char *t, size_t len, size_t end, size_t *start) {
+  (void)len;
+  size_t at = end - 2, k = at;
+  while (k > 0 && is_local((unsigned char)t[k - 1]) && at - k <= 64) k--;
+  if (at - k > 64 || k == at) return false;
+  if (k > *start) *start = k;
+  return true;
+}
+
 static void pii_hint(guard_scanner *s, const guard_rule *r) {
   for (size_t i = 0; i < sizeof pii_hints / sizeof pii_hints[0]; i++)
     if (!strcmp(pii_hints[i].rule, r->name)) guard_scanner_hs_hint(s, r, pii_hints[i].re, pii_hints[i].lead);
+  if (!strcmp(r->name, "email")) guard_scanner_hs_check(s, r, email_may_match);
 }
 
 /* ---- the scanner kind ---- */

@@ -576,6 +576,45 @@ static const guard_rule ctx_rules[] = {
    "Consulting|Labs|Industries|Enterprises|Ventures)\\b", .max_len = 120, .score = 0.35, .validate = v_org},
 };
 
+/* person_pair's search form: the last byte of the first word (a letter of LT or a UTF-8
+ * continuation byte), the blanks, the first byte or two of the next capital (UP); it ends inside
+ * every match, at most max_len after its start.  The rule's own expression has a possessive run
+ * that Hyperscan can only prefilter, as a large automaton awake at every capital. */
+static const char pair_form[] = "[A-Za-z'.&\\x80-\\xBF-][ \\t]+" UP;
+
+/* pair_form's pre-check (guard_scanner_hs_check): most pair_form matches in prose follow a
+ * lowercase word ("to Rome"), so before a window is opened, the run of LT bytes before the
+ * blanks must hold a possible start of the rule: a capital (UP) at a word start (WB) with at
+ * least one more byte of the word after it, within max_len of the end. */
+static bool pair_lt(unsigned char c) {
+  return (unsigned char)((c | 0x20) - 'a') < 26 || c == '\'' || c == '.' || c == '&' || c == '-' || c >= 0x80;
+}
+
+static bool pair_up_at(const char *t, size_t len, size_t i) {
+  unsigned char c = (unsigned char)t[i], d = i + 1 < len ? (unsigned char)t[i + 1] : 0;
+  return (c >= 'A' && c <= 'Z') || (c == 0xC3 && d >= 0x80 && d <= 0x9E) ||
+         (c >= 0xC4 && c <= 0xC7 && d >= 0x80 && d <= 0xBF) || (c == 0xCE && d >= 0x86 && d <= 0xAB) ||
+         (c == 0xD0 && d >= 0x80 && d <= 0xAF);
+}
+
+static bool pair_wb_at(const char *t, size_t i) {  /* WB: not after [A-Za-z0-9_@.\x80-\xBF-] */
+  unsigned char c = i ? (unsigned char)t[i - 1] : ' ';
+  return !((unsigned char)((c | 0x20) - 'a') < 26 || (c >= '0' && c <= '9') || c == '_' || c == '@' || c == '.' ||
+           c == '-' || (c >= 0x80 && c <= 0xBF));
+}
+
+static bool pair_may_match(const char *t, size_t len, size_t end, size_t *start) {
+  (void)start;
+  size_t i = end - 1;  /* the capital the form ends with: one byte, or a lead and one more */
+  if ((unsigned char)t[i] >= 0x80 && i > 0) i--;
+  if (!i || (t[i - 1] != ' ' && t[i - 1] != '\t')) return true;  /* not the shape expected: look */
+  while (i > 0 && (t[i - 1] == ' ' || t[i - 1] == '\t')) i--;
+  size_t lo = end > 48 ? end - 48 : 0;  /* max_len: the window looks no further back */
+  for (size_t k = i; k-- > lo && pair_lt((unsigned char)t[k]);)
+    if (k + 2 <= i && pair_up_at(t, len, k) && pair_wb_at(t, k)) return true;
+  return false;
+}
+
 static const gaz_param gaz_params[G_N] = {{G_COMMON}, {G_FIRST}, {G_FIRST_AMB}, {G_SURNAME}, {G_COUNTRY}, {G_STATE}, {G_CITY},
                                           {G_CITY_AMB}};
 
@@ -606,9 +645,16 @@ void guard_pii_ner_add(guard_scanner *s, unsigned types) {
     if (!(types & (1u << ctx_types[i]))) continue;
     guard_rule *r = guard_scanner_add_rule(s, &ctx_rules[i]);
     r->context = guard_context_words(ctx_types[i]);
-    /* person_greeting: the phrase and one blank ("married ", "thanks, ") end at most 8 bytes
-     * after the match starts (the speed hint of guard_scanner_hs_hint) */
-    if (!strcmp(r->name, "person_greeting")) guard_scanner_hs_hint(s, r, NULL, 8);
+    /* Hyperscan looks for the phrase without its \b and with one blank (guard_re_search_form);
+     * person_pair for the blank between its two words (pair_form).  person_greeting: the phrase
+     * and one blank ("married ", "thanks, ") end at most 8 bytes after the match starts */
+    const char *form = !strcmp(r->name, "person_pair") ? pair_form : guard_re_search_form(s, r->re);
+    /* the phrase rules start where their form starts: the lead is the longest phrase and its blank */
+    unsigned lead = !strcmp(r->name, "person_greeting")            ? 8
+                    : form && !r->pre && form != pair_form ? GUARD_LEAD_PREFIX
+                                                           : 0;
+    if (form || lead) guard_scanner_hs_hint(s, r, form, lead);
+    if (form == pair_form) guard_scanner_hs_check(s, r, pair_may_match);
   }
   guard_pii_ner_add_addr(s, types);
 }

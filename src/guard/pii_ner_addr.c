@@ -342,11 +342,16 @@ void guard_pii_ner_add_addr(guard_scanner *s, unsigned types) {
     for (size_t i = 0; i < sizeof addr_rules / sizeof *addr_rules; i++) {
       guard_rule *r = guard_scanner_add_rule(s, &addr_rules[i]);
       r->context = guard_context_words(KL_GUARD_STREET_ADDRESS);
+      const char *form = guard_re_search_form(s, r->re);  /* the street word without \b, one blank */
+      if (form) guard_scanner_hs_hint(s, r, form, 0);
     }
   if (types & (1u << KL_GUARD_DATE_TIME))
     for (size_t i = 0; i < sizeof date_rules / sizeof *date_rules; i++) {
       guard_rule *r = guard_scanner_add_rule(s, &date_rules[i]);
       r->context = guard_context_words(KL_GUARD_DATE_TIME);
-      if (date_leads[i]) guard_scanner_hs_hint(s, r, NULL, date_leads[i]);
+      const char *form = guard_re_search_form(s, r->re);  /* without the leading \b, one blank */
+      /* without a lead of its own, a rule with a form and no `pre` starts where its form does */
+      unsigned lead = date_leads[i] ? date_leads[i] : form && !r->pre ? GUARD_LEAD_PREFIX : 0;
+      if (form || lead) guard_scanner_hs_hint(s, r, form, lead);
     }
 }

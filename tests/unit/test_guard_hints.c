@@ -35,10 +35,10 @@ static const guard_rule rules[] = {
 #define NRULES (sizeof rules / sizeof rules[0])
 
 static const guard_hs_hint hints[NRULES] = {
-  {"[a-z0-9.]@[a-z0-9-]", 22},  /* the local part is <= 20 bytes */
-  {NULL, 10},                   /* "(12345) 67": the shortest prefix the expression matches */
-  {"\\+[1-9][ .\\d-]", 3},
-  {":[0-9a-f]{0,4}:", 10},
+  {"[a-z0-9.]@[a-z0-9-]", 22, NULL},  /* the local part is <= 20 bytes */
+  {NULL, 10, NULL},                   /* "(12345) 67": the shortest prefix the expression matches */
+  {"\\+[1-9][ .\\d-]", 3, NULL},
+  {":[0-9a-f]{0,4}:", 10, NULL},
 };
 
 static size_t scan(const guard_db *d, const char *t, size_t n, char *out, size_t cap) {

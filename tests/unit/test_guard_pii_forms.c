@@ -1,0 +1,234 @@
+/* test_guard_pii_forms.c: the Hyperscan search forms and window pre-checks of the pii rules
+ * (guard_re_search_form, person_pair's form, email's and person_pair's may_match) and of the
+ * secrets rules given one (sec_forms in secrets.c).
+ *
+ * A form is only a speed hint if every match of its rule holds a match of the form that ends
+ * inside it, no further from the rule's start than the rule's lead, and if the pre-check accepts
+ * that end with a window start at or before the rule's start: then the confirmation window still
+ * holds the match and findings do not change.  These tests check exactly that for every match of
+ * each rule's whole pattern (pre, core, post: a superset of what validators confirm) over texts
+ * written here, the labelled injection set and, when the shared data is there, the PII texts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+#include <hs/hs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "guard/db.h"
+
+/* The rules whose hints are forms or pre-checks checked here (the gazetteer chunks are lists of
+ * names that only the validator ties to their rule: their property is not a pattern one). */
+static const char *const checked[] = {
+  "email", "person_title", "person_intro", "person_pair", "person_greeting", "location_context", "org_legal",
+  "org_suffix", "street_suffix", "street_prefix", "street_generic", "date_words", "time", "year_context",
+};
+
+static const char *const written[] = {
+  "Name:    Abby M. Laidlaw\nMy name is  John F. Kennedy, sincerely,\tMary; hi   Tom, thanks,  Ann. Dear Dr. Who",
+  "Mr. Smith and MRS Jones; Prof  Xavier met Jean-Luc Picard and José García, d'Artagnan Smith, O'Neil Ávila",
+  "She lives in  Paris, moved here from Rome, we're in Berlin; I am in Köln, born in 1984, since  2001, year of 1999",
+  "Acme Widgets Inc. and Foo & Bar  LLC, Big Bank Group, Alpha Labs, Jones Co., the Co-op",
+  "12 Main Street, 4  Elm St. Apt 3, Via Roma 12, Rue de Rivoli 5, 221B Baker Street, 1600 Pennsylvania Avenue",
+  "On March 3rd, 2024 at 10:30 a.m. or 3 PM, 12:30:45, 14th of February 2023, Sept. 9, 1999, 7pm",
+  "+39 06 6982 1234, (030) 1234 5678, 2024-03-18, 10.20.30.40, 1183-22, x(12) 345-678 (37) 788-063, _12 34 ",
+  "fb 123456789012345|abcdefghij_klmnopqrs-tuvwxyz012 x 1234567890123456%ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789;",
+  ("maria.rossi@example.it, a.b@c.de, x@y, user+tag@sub.example.co.uk, very.long.local.part.that.keeps.going.on.and"
+   ".on.and.on.for.ever.and.ever@example.com, @nolocal.com, bad..dots@example.com"),
+};
+
+static pcre2_code *compile(const char *pre, const char *re, const char *post, unsigned flags) {
+  char pat[65536];
+  snprintf(pat, sizeof pat, "%s(?:%s)%s", pre ? pre : "", re, post ? post : "");
+  uint32_t opts = 0;
+  if (flags & GUARD_RE_CASELESS) opts |= PCRE2_CASELESS;
+  if (flags & GUARD_RE_UTF8) opts |= PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
+  int ec;
+  PCRE2_SIZE eo;
+  pcre2_code *c = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, NULL);
+  assert_non_null(c);
+  return c;
+}
+
+static unsigned lead_of(const guard_rule *r, const guard_hs_hint *h) {
+  if (!h->lead) return r->max_len;
+  if (h->lead != GUARD_LEAD_PREFIX) return h->lead;
+  hs_expr_info_t *info = NULL;
+  hs_compile_error_t *ce = NULL;
+  assert_int_equal(hs_expression_info(h->re, r->flags & GUARD_RE_CASELESS ? HS_FLAG_CASELESS : 0, &info, &ce),
+                   HS_SUCCESS);
+  unsigned lead = info->max_width < r->max_len ? info->max_width : r->max_len;
+  free(info);
+  return lead;
+}
+
+/* Every match of the rule in t (at every start) holds a form match [fs, fe) with s <= fs,
+ * fe <= e, fe - s <= lead, and the pre-check accepts fe with a window start <= s. */
+static size_t check_text(const guard_rule *r, const guard_hs_hint *h, pcre2_code *rule, pcre2_code *form, unsigned lead,
+                         const char *t, size_t len, pcre2_match_data *md) {
+  size_t seen = 0;
+  for (size_t off = 0; off <= len;) {
+    if (pcre2_match(rule, (PCRE2_SPTR)t, len, off, 0, md, NULL) < 0) break;
+    size_t s = pcre2_get_startchar(md), e = pcre2_get_ovector_pointer(md)[1];
+    seen++;
+    bool found = false;
+    for (size_t fe = s + 1; fe <= e && fe - s <= lead && !found; fe++) {
+      if (pcre2_match(form, (PCRE2_SPTR)t, fe, s, PCRE2_ENDANCHORED, md, NULL) < 0) continue;
+      size_t start = fe > lead ? fe - lead : 0;
+      found = !h->may_match || (h->may_match(t, len, fe, &start) && start <= s);
+    }
+    if (!found) fprintf(stderr, "form of %s misses \"%.*s\"\n", r->name, (int)(e - s), t + s);
+    assert_true(found);
+    off = s + 1;
+  }
+  return seen;
+}
+
+static void check_rule(const guard_rule *r, const guard_hs_hint *h, const kl_buf *texts, size_t ntexts) {
+  pcre2_code *rule = compile(r->pre, r->re, r->post, r->flags);
+  pcre2_code *form = compile(NULL, h->re ? h->re : r->re, NULL, r->flags);  /* what Hyperscan runs */
+  pcre2_match_data *md = pcre2_match_data_create(16, NULL);
+  unsigned lead = lead_of(r, h);
+  assert_true(lead > 0 && lead <= r->max_len);
+  size_t seen = 0;
+  for (size_t i = 0; i < ntexts; i++) seen += check_text(r, h, rule, form, lead, texts[i].data, texts[i].len, md);
+  if (!seen) fprintf(stderr, "no match of %s in the texts\n", r->name);
+  assert_true(seen > 0);  /* the texts exercise every rule */
+  pcre2_match_data_free(md);
+  pcre2_code_free(rule);
+  pcre2_code_free(form);
+}
+
+static kl_buf *load_texts(size_t *n);
+
+static void check_scanner(const char *kind, const char *const *names, size_t nnames) {
+  size_t n;
+  kl_buf *texts = load_texts(&n);
+  kl_guard_scanner_cfg c = {.kind = kind};
+  kl_guard_policy_cfg pc = {.name = "forms", .scanners = &c, .nscanners = 1};
+  kl_err err = {0};
+  kl_guard_policy *p = kl_guard_policy_build(&pc, &err);
+  assert_non_null(p);
+  const guard_scanner *sc;
+  assert_int_equal(guard_policy_scanners(p, &sc), 1);
+  for (size_t k = 0; k < nnames; k++) {
+    bool met = false;
+    for (size_t i = 0; i < sc->nrules; i++) {
+      if (strcmp(sc->rules[i].name, names[k])) continue;
+      met = true;
+      assert_non_null(sc->hints);
+      const guard_hs_hint *h = &sc->hints[i];
+      assert_true(h->re || h->may_match);  /* each checked rule has a form or a pre-check */
+      check_rule(&sc->rules[i], h, texts, n);
+    }
+    if (!met) fprintf(stderr, "no rule %s\n", names[k]);
+    assert_true(met);
+  }
+  kl_guard_policy_free(p);
+  for (size_t i = 0; i < n; i++) kl_buf_free(&texts[i]);
+  free(texts);
+}
+
+static void add_json_texts(kl_buf **v, size_t *n, const char *path, bool lines, const char *field) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return;
+  kl_buf all = KL_BUF_INIT;
+  char tmp[65536];
+  size_t r;
+  while ((r = fread(tmp, 1, sizeof tmp, f)) > 0) kl_buf_append(&all, tmp, r);
+  fclose(f);
+  cJSON *arr = lines ? cJSON_CreateArray() : cJSON_ParseWithLength(all.data, all.len);
+  for (char *q = all.data, *e; lines && q && q < all.data + all.len; q = e + 1) {
+    e = memchr(q, '\n', (size_t)(all.data + all.len - q));
+    if (!e) e = all.data + all.len;
+    cJSON *j = cJSON_ParseWithLength(q, (size_t)(e - q));
+    if (j) cJSON_AddItemToArray(arr, j);
+  }
+  const cJSON *it;
+  cJSON_ArrayForEach(it, arr) {
+    const cJSON *t = cJSON_GetObjectItem(it, field);
+    if (!cJSON_IsString(t)) continue;
+    *v = realloc(*v, (*n + 1) * sizeof **v);
+    assert_non_null(*v);
+    (*v)[*n] = (kl_buf)KL_BUF_INIT;
+    kl_buf_puts(&(*v)[(*n)++], t->valuestring);
+  }
+  cJSON_Delete(arr);
+  kl_buf_free(&all);
+}
+
+static kl_buf *load_texts(size_t *np) {
+  kl_buf *texts = NULL;
+  size_t n = 0;
+  for (size_t i = 0; i < sizeof written / sizeof written[0]; i++) {
+    texts = realloc(texts, (n + 1) * sizeof *texts);
+    assert_non_null(texts);
+    texts[n] = (kl_buf)KL_BUF_INIT;
+    kl_buf_puts(&texts[n++], written[i]);
+  }
+  add_json_texts(&texts, &n, KEEL_SOURCE_DIR "/tests/data/injection/labelled.jsonl", true, "text");
+  add_json_texts(&texts, &n, KEEL_SOURCE_DIR "/../shared/data/pii/synth_dataset_v2.json", false, "full_text");
+  *np = n;
+  return texts;
+}
+
+static void test_forms_cover_their_rules(void **st) {
+  (void)st;
+  check_scanner("pii", checked, sizeof checked / sizeof checked[0]);
+}
+
+static void test_secret_forms_cover_their_rules(void **st) {
+  (void)st;
+  static const char *const names[] = {"facebook-access-token"};
+  check_scanner("secrets", names, 1);
+}
+
+/* guard_re_search_form cuts only a leading \b and a leading or trailing blank run. */
+static void test_search_form_shapes(void **st) {
+  (void)st;
+  kl_guard_scanner_cfg c = {.kind = "banned", .list = (const char *const[]){"x"}, .nlist = 1};
+  kl_guard_policy_cfg pc = {.name = "f", .scanners = &c, .nscanners = 1};
+  kl_err err = {0};
+  kl_guard_policy *p = kl_guard_policy_build(&pc, &err);
+  assert_non_null(p);
+  const guard_scanner *sc;
+  guard_policy_scanners(p, &sc);
+  guard_scanner *s = (guard_scanner *)sc;
+  static const char *const cases[][2] = {
+    {"\\b(?:a|b)[ \\t]+", "(?:a|b)[ \\t]"},
+    {"\\bname is\\s+", "name is\\s"},
+    {"[ \\t]+(?:Inc|Ltd)\\b\\.?", "[ \\t](?:Inc|Ltd)\\b\\.?"},
+    {"\\b(?:Rue|Via)[ \\t]+", "(?:Rue|Via)[ \\t]"},
+    {"\\b\\d{2,6}[ \\t]+[A-Z]", "\\d{2,6}[ \\t]+[A-Z]"},
+    {"abc", NULL},
+    {"[ \\t]+?x", NULL},          /* lazy run: left alone */
+    {"a\\\\[ \\t]+", NULL},      /* a backslash before the run: left alone (conservative) */
+    {"[ \\t]+", NULL},            /* nothing but the run */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const char *f = guard_re_search_form(s, cases[i][0]);
+    if (!cases[i][1]) {
+      assert_null(f);
+    } else {
+      assert_non_null(f);
+      assert_string_equal(f, cases[i][1]);
+    }
+  }
+  kl_guard_policy_free(p);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_forms_cover_their_rules),
+    cmocka_unit_test(test_secret_forms_cover_their_rules),
+    cmocka_unit_test(test_search_form_shapes),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
