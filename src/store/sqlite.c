@@ -62,9 +62,8 @@ void kl_sqlite_put_values(kl_buf *b, int rows, int cols) {
 /* "INSERT INTO observations(...) VALUES(?1,..,?35),(?36,..,?70),... ON CONFLICT DO NOTHING" */
 static char *ins_run_sql(void) {
   kl_buf b = KL_BUF_INIT;
-  kl_buf_puts(&b, "INSERT INTO observations(" KL_OBS_COLS ")");
+  kl_buf_puts(&b, "INSERT OR IGNORE INTO observations(" KL_OBS_COLS ")");
   kl_sqlite_put_values(&b, OBS_RUN, OBS_NCOLS);
-  kl_buf_puts(&b, " ON CONFLICT DO NOTHING");
   return kl_buf_steal(&b);
 }
 
