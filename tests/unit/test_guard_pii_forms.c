@@ -37,6 +37,8 @@ static const char *const written[] = {
   "She lives in  Paris, moved here from Rome, we're in Berlin; I am in Köln, born in 1984, since  2001, year of 1999",
   "Acme Widgets Inc. and Foo & Bar  LLC, Big Bank Group, Alpha Labs, Jones Co., the Co-op",
   "12 Main Street, 4  Elm St. Apt 3, Via Roma 12, Rue de Rivoli 5, 221B Baker Street, 1600 Pennsylvania Avenue",
+  /* street_generic: number, capitalised words, number (the shared PII texts are not always there) */
+  "Deliver to 1200 Harbor Road 14b, or 77 Quinta Avenida Norte 3, then  450 Hill\t12 and 9876 Oak Lane Way 2.",
   "On March 3rd, 2024 at 10:30 a.m. or 3 PM, 12:30:45, 14th of February 2023, Sept. 9, 1999, 7pm",
   "+39 06 6982 1234, (030) 1234 5678, 2024-03-18, 10.20.30.40, 1183-22, x(12) 345-678 (37) 788-063, _12 34 ",
   "fb 123456789012345|abcdefghij_klmnopqrs-tuvwxyz012 x 1234567890123456%ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789;",
