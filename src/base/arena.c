@@ -102,6 +102,15 @@ char *kl_arena_strdup(kl_arena *a, const char *s) {
   return s ? kl_arena_strndup(a, s, strlen(s)) : NULL;
 }
 
+void *kl_arena_grow(kl_arena *a, void *v, size_t n, size_t *cap, size_t elem, size_t first) {
+  if (n < *cap) return v;
+  size_t nc = *cap ? *cap * 2 : first;
+  void *nv = kl_arena_alloc(a, nc * elem);
+  if (n) memcpy(nv, v, n * elem);
+  *cap = nc;
+  return nv;
+}
+
 /* URLs and header lines on every gateway call: ~1.3k instructions through vsnprintf, ~100 here. */
 char *kl_arena_concat(kl_arena *a, const char *x, const char *y) {
   if (!x) x = "";

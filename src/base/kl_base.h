@@ -33,7 +33,11 @@ void *kl_arena_calloc(kl_arena *a, size_t n);
 char *kl_arena_strdup(kl_arena *a, const char *s);  /* NULL in, NULL out */
 char *kl_arena_strndup(kl_arena *a, const char *s, size_t n);
 char *kl_arena_sprintf(kl_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-char *kl_arena_concat(kl_arena *a, const char *x, const char *y);  /* x then y (NULL as ""): sprintf without the format */
+char *kl_arena_concat(kl_arena *a, const char *x, const char *y);
+/* Room for one more element in the arena array v of n used and *cap allocated: v itself, or a
+ * copy twice the size (`first` elements when empty); the old array simply dies with the arena.
+ * Usage: v = kl_arena_grow(a, v, n, &cap, sizeof *v, 16); v[n++] = x; */
+void *kl_arena_grow(kl_arena *a, void *v, size_t n, size_t *cap, size_t elem, size_t first);  /* x then y (NULL as ""): sprintf without the format */
 size_t kl_arena_used(const kl_arena *a);
 
 /* ---- buffer: growable, heap-owned, always NUL-terminated ---- */

@@ -511,12 +511,7 @@ static bool forwarded(const kl_model_cfg *m, const char *name) {
 static void forward_one(void *ctx, const char *name, const char *value) {
   fwd_list *f = ctx;
   if (!forwarded(f->c->m, name)) return;
-  if (f->n == f->cap) {
-    const char **nh = kl_arena_alloc(f->c->arena, 2 * f->cap * sizeof *nh);
-    memcpy(nh, f->h, f->n * sizeof *nh);
-    f->h = nh;
-    f->cap *= 2;
-  }
+  f->h = kl_arena_grow(f->c->arena, (void *)f->h, f->n, &f->cap, sizeof *f->h, 8);
   char *line = kl_arena_alloc(f->c->arena, strlen(name) + 2 + strlen(value) + 1);
   strcpy(stpcpy(stpcpy(line, name), ": "), value);
   f->h[f->n++] = line;

@@ -322,13 +322,7 @@ typedef struct {
 static void check_text(void *ud, cJSON *str, const char *part, size_t part_len) {
   in_walk *w = ud;
   if (w->failed) return;
-  if (w->n == w->cap) {
-    size_t cap = w->cap ? w->cap * 2 : 8;
-    kl_gw_guard_part *np = kl_arena_alloc(w->c->arena, cap * sizeof *np);
-    if (w->n) memcpy(np, w->parts, w->n * sizeof *np);
-    w->parts = np;
-    w->cap = cap;
-  }
+  w->parts = kl_arena_grow(w->c->arena, w->parts, w->n, &w->cap, sizeof *w->parts, 8);
   kl_gw_guard_part *p = &w->parts[w->n];
   p->node = str;
   kl_guard_text in = {.text = str->valuestring, .len = strlen(str->valuestring), .stage = w->st};
@@ -572,12 +566,7 @@ kl_gw_guard_out kl_gw_guard_output(kl_gw_call *c, kl_buf *body, cJSON *tree, con
        ch; ch = ch->next, ci++) {
     cJSON *content = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ch, "message"), "content");
     if (!cJSON_IsString(content)) continue;
-    if (n == cap) {
-      cap = cap ? cap * 2 : 4;
-      kl_gw_guard_part *np = kl_arena_alloc(c->arena, cap * sizeof *np);
-      if (n) memcpy(np, parts, n * sizeof *np);
-      parts = np;
-    }
+    parts = kl_arena_grow(c->arena, parts, n, &cap, sizeof *parts, 4);
     parts[n].node = content;
     if (!check_output_text(c, content->valuestring, strlen(content->valuestring), c->arena, &parts[n].res, &err)) {
       drop_tree(root, owned);

@@ -74,13 +74,7 @@ static int on_header_value_complete(llhttp_t *p) {
   kl_hp *hp = HP(p);
   if (hp->head_done) return 0;
   kl_arena *a = hp->req->arena;
-  if (hp->nhdrs == hp->cap_hdrs) {
-    size_t cap = hp->cap_hdrs ? hp->cap_hdrs * 2 : 16;
-    kl_http_header *h = kl_arena_alloc(a, cap * sizeof *h);
-    if (hp->nhdrs) memcpy(h, hp->hdrs, hp->nhdrs * sizeof *h);
-    hp->hdrs = h;
-    hp->cap_hdrs = cap;
-  }
+  hp->hdrs = kl_arena_grow(a, hp->hdrs, hp->nhdrs, &hp->cap_hdrs, sizeof *hp->hdrs, 16);
   char *name = kl_arena_strndup(a, hp->field.data ? hp->field.data : "", hp->field.len);
   if (!*name) return fail(hp, 400, "bad_request", "malformed HTTP request: empty header name");
   for (char *s = name; *s; s++) {

@@ -348,13 +348,7 @@ static void up_add_header(kl_upstream_call *c, const char *s, size_t n) {
   const char *v = colon + 1, *end = s + n;
   while (v < end && (*v == ' ' || *v == '\t')) v++;
   while (end > v && (end[-1] == ' ' || end[-1] == '\t')) end--;
-  if (c->nrh == c->caprh) {
-    size_t cap = c->caprh ? c->caprh * 2 : 16;
-    kl_http_header *nh = kl_arena_alloc(c->arena, cap * sizeof *nh);
-    if (c->nrh) memcpy(nh, c->rh, c->nrh * sizeof *nh);
-    c->rh = nh;
-    c->caprh = cap;
-  }
+  c->rh = kl_arena_grow(c->arena, c->rh, c->nrh, &c->caprh, sizeof *c->rh, 16);
   char *name = kl_arena_strndup(c->arena, s, nl);
   for (char *p = name; *p; p++)
     if (*p >= 'A' && *p <= 'Z') *p = (char)(*p + 32);

@@ -64,13 +64,7 @@ static int h1_on_header_value_complete(llhttp_t *lp) {
   if (!c) return -1;
   if (c->responded) return 0;
   if (!c->arena) c->arena = kl_arena_new(1024);
-  if (c->nrh == c->caprh) {
-    size_t cap = c->caprh ? c->caprh * 2 : 16;
-    kl_http_header *nh = kl_arena_alloc(c->arena, cap * sizeof *nh);
-    if (c->nrh) memcpy(nh, c->rh, c->nrh * sizeof *nh);
-    c->rh = nh;
-    c->caprh = cap;
-  }
+  c->rh = kl_arena_grow(c->arena, c->rh, c->nrh, &c->caprh, sizeof *c->rh, 16);
   char *name = c->fname_len ? c->fname : kl_arena_strdup(c->arena, "");
   for (char *s = name; *s; s++)
     if (*s >= 'A' && *s <= 'Z') *s = (char)(*s + 32);

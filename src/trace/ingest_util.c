@@ -13,13 +13,7 @@
 #include <strings.h>
 
 kl_otlp_span *kl__otlp_push(kl_otlp_spanvec *sv) {
-  if (sv->n == sv->cap) {
-    size_t cap = sv->cap ? sv->cap * 2 : 8;
-    kl_otlp_span *v = kl_arena_alloc(sv->a, cap * sizeof *v);
-    if (sv->n) memcpy(v, sv->v, sv->n * sizeof *v);
-    sv->v = v;
-    sv->cap = cap;
-  }
+  sv->v = kl_arena_grow(sv->a, sv->v, sv->n, &sv->cap, sizeof *sv->v, 8);
   kl_otlp_span *sp = &sv->v[sv->n++];
   memset(sp, 0, sizeof *sp);
   return sp;

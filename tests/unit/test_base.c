@@ -26,6 +26,17 @@ static void test_arena(void **st) {
   assert_string_equal(kl_arena_concat(a, "http://h:1/v1", "/chat/completions"), "http://h:1/v1/chat/completions");
   assert_string_equal(kl_arena_concat(a, NULL, "/x"), "/x");
   assert_string_equal(kl_arena_concat(a, "", ""), "");
+  int *v = NULL;
+  size_t n = 0, cap = 0;
+  for (int i = 0; i < 100; i++) {
+    int *before = v;
+    v = kl_arena_grow(a, v, n, &cap, sizeof *v, 4);
+    assert_true(cap > n && (n < 4 || (cap & (cap - 1)) == 0)); /* 4, 8, 16, ... */
+    if (before && n % 4) assert_ptr_equal(v, before);        /* room left: the same array */
+    v[n++] = i;
+  }
+  for (int i = 0; i < 100; i++) assert_int_equal(v[i], i);
+  assert_int_equal(cap, 128);
   char *z = kl_arena_calloc(a, 32);
   for (int i = 0; i < 32; i++) assert_int_equal(z[i], 0);
   assert_true(kl_arena_used(a) >= 100000);
