@@ -13,17 +13,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-8}
-KEEL=${KEEL_BIN:-./build/keel}
-[ -x "$KEEL" ] || { echo "build first: make build"; exit 1; }
 command -v wrk >/dev/null || { echo "needs wrk (make deps)"; exit 1; }
-TMP=$(mktemp -d)
+. bench/lib.sh
 P_MOCK=18111 P_KEEL=18112
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
-trap cleanup EXIT
-
-"$KEEL" mock-upstream --listen 127.0.0.1:$P_MOCK --workers 1 --log-level warn 2>"$TMP/mock.log" &
-pids+=($!)
+start_mock $P_MOCK 1
 cat >"$TMP/keel.yaml" <<YAML
 listen: 127.0.0.1:$P_KEEL
 data_dir: $TMP/keel-data
