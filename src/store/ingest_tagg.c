@@ -58,7 +58,7 @@ struct kl_tagg {
   tagg_ent **used; /* the taken slots, for the flush and the reset */
   size_t nused;
   size_t pending;  /* entries with count > 0 */
-  sqlite3_stmt *up, *up_run;
+  sqlite3_stmt *up, *up_run[KL_SQLITE_NRUNS];
 };
 
 #define TRACE_COLS                                                                             \
@@ -85,15 +85,15 @@ static const char k_upsert[] =
     " level_mask=level_mask|excluded.level_mask";
 
 #define TAGG_NCOLS 18 /* the ?N of one trace's row in k_upsert */
-#define TAGG_RUN 16   /* traces per multi-row upsert: cursors and registers set up once for all */
 
-/* k_upsert with TAGG_RUN rows of VALUES (the traces of one run are distinct keys, so no row
- * of it conflicts with another: each meets the stored row only, as with one per statement). */
-static char *upsert_run_sql(void) {
+/* k_upsert with `rows` rows of VALUES (the traces of one run are distinct keys, so no row of
+ * it conflicts with another: each meets the stored row only, as with one per statement).  The
+ * run sizes are kl_sqlite_runs (sqlite.c says why). */
+static char *upsert_run_sql(int rows) {
   const char *v = strstr(k_upsert, " VALUES("), *arm = strstr(k_upsert, " ON CONFLICT");
   kl_buf b = KL_BUF_INIT;
   kl_buf_append(&b, k_upsert, (size_t)(v - k_upsert));
-  kl_sqlite_put_values(&b, TAGG_RUN, TAGG_NCOLS);
+  kl_sqlite_put_values(&b, rows, TAGG_NCOLS);
   kl_buf_puts(&b, arm);
   return kl_buf_steal(&b);
 }
@@ -112,10 +112,12 @@ int kl_tagg_open(kl_sqlite *q, kl_err *err) {
   t->v = xcalloc(t->cap, sizeof *t->v);
   t->used = xcalloc(t->cap, sizeof *t->used);
   q->tagg = t;
-  char *run = upsert_run_sql();
   int rc = sqlite3_prepare_v3(q->db, k_upsert, -1, SQLITE_PREPARE_PERSISTENT, &t->up, NULL);
-  if (rc == SQLITE_OK) rc = sqlite3_prepare_v3(q->db, run, -1, SQLITE_PREPARE_PERSISTENT, &t->up_run, NULL);
-  free(run);
+  for (int k = 0; rc == SQLITE_OK && k < KL_SQLITE_NRUNS; k++) {
+    char *run = upsert_run_sql(kl_sqlite_runs[k]);
+    rc = sqlite3_prepare_v3(q->db, run, -1, SQLITE_PREPARE_PERSISTENT, &t->up_run[k], NULL);
+    free(run);
+  }
   if (rc != SQLITE_OK) {
     kl_sqlite_err(q->db, rc, "prepare", err);
     return -1;
@@ -127,7 +129,7 @@ void kl_tagg_close(kl_sqlite *q) {
   kl_tagg *t = q->tagg;
   if (!t) return;
   sqlite3_finalize(t->up);
-  sqlite3_finalize(t->up_run);
+  for (int k = 0; k < KL_SQLITE_NRUNS; k++) sqlite3_finalize(t->up_run[k]);
   free(t->v);
   free(t->used);
   free(t);
@@ -258,12 +260,14 @@ static int write_ent(kl_sqlite *q, tagg_ent *e, kl_err *err) {
   return 0;
 }
 
-static int write_run(kl_sqlite *q, tagg_ent *const *run, kl_err *err) {
-  sqlite3_stmt *st = q->tagg->up_run;
-  for (int k = 0; k < TAGG_RUN; k++) bind_ent_at(st, k * TAGG_NCOLS, run[k]);
+/* the first kl_sqlite_runs[k] entries of run in one statement */
+static int write_run(kl_sqlite *q, int k, tagg_ent *const *run, kl_err *err) {
+  sqlite3_stmt *st = q->tagg->up_run[k];
+  int rows = kl_sqlite_runs[k];
+  for (int i = 0; i < rows; i++) bind_ent_at(st, i * TAGG_NCOLS, run[i]);
   if (kl_sqlite_step(q->db, st, "update traces", err) != 0) return -1;
-  for (int k = 0; k < TAGG_RUN; k++) run[k]->count = 0;
-  q->tagg->pending -= TAGG_RUN;
+  for (int i = 0; i < rows; i++) run[i]->count = 0;
+  q->tagg->pending -= (size_t)rows;
   return 0;
 }
 
@@ -302,18 +306,22 @@ int kl_sqlite_ingest_flush(kl_sqlite *q, kl_err *err) {
   if (!t || !t->nused) return 0;
   if (t->pending) {
     if (!in_key_order(t->used, t->nused)) qsort(t->used, t->nused, sizeof *t->used, ent_cmp);
-    tagg_ent *run[TAGG_RUN];
-    int nrun = 0;
-    for (size_t k = 0; k < t->nused; k++) {
-      tagg_ent *e = t->used[k];
+    /* the pending entries, in key order, go out in runs: as many of the largest size as
+     * fit, then of the next, then one by one */
+    tagg_ent *run[KL_SQLITE_RUN_MAX];
+    size_t left = t->pending, nrun = 0;
+    for (size_t i = 0; i < t->nused; i++) {
+      tagg_ent *e = t->used[i];
       if (!e->count) continue;
+      int k = 0;
+      while (k < KL_SQLITE_NRUNS && left < (size_t)kl_sqlite_runs[k]) k++;
       run[nrun++] = e;
-      if (nrun < TAGG_RUN) continue;
-      if (write_run(q, run, err) != 0) return -1; /* the batch rolls back: reset */
+      if (k < KL_SQLITE_NRUNS && nrun < (size_t)kl_sqlite_runs[k]) continue;
+      if ((k < KL_SQLITE_NRUNS ? write_run(q, k, run, err) : write_ent(q, e, err)) != 0)
+        return -1; /* the batch rolls back: reset */
+      left -= nrun;
       nrun = 0;
     }
-    for (int k = 0; k < nrun; k++)
-      if (write_ent(q, run[k], err) != 0) return -1;
   }
   kl_sqlite_ingest_reset(q);
   return 0;

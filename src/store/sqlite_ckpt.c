@@ -7,13 +7,13 @@
  * the queue filled up behind it.
  *
  * Here the writer's connection has no automatic checkpoint; its WAL hook (called after every
- * commit with the WAL's size in pages) wakes this thread when the WAL holds CKPT_PAGES, and
+ * commit with the WAL's size in pages) wakes this thread when the WAL holds CKPT_WAKE_BYTES, and
  * this thread runs a PASSIVE checkpoint on its own connection (PASSIVE never blocks the
  * writer or readers; it copies what no reader still needs).  When the checkpoint has copied
  * every frame, the writer's next transaction rewinds the WAL to its start, and
  * journal_size_limit truncates the file, so the WAL stays bounded as long as this thread keeps
  * up.  If it does not (a slow disk), the hook makes the writer checkpoint by itself once the WAL
- * reaches CKPT_BACKPRESSURE pages: back to SQLite's own behaviour rather than an unbounded file.
+ * reaches CKPT_BACKPRESSURE_BYTES: back to SQLite's own behaviour rather than an unbounded file.
  *
  * Crash safety is SQLite's: a checkpoint interrupted by a crash is simply redone from the WAL
  * at the next open.  At close this thread stops first; the writer's connection, the last one,
@@ -23,8 +23,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#define CKPT_PAGES 8192          /* 32 MiB of 4 KiB pages: wake the checkpointer */
-#define CKPT_BACKPRESSURE 131072 /* 512 MiB: the writer checkpoints itself */
+#define CKPT_WAKE_BYTES (32LL << 20)          /* wake the checkpointer */
+#define CKPT_BACKPRESSURE_BYTES (512LL << 20) /* the writer checkpoints itself */
 
 typedef struct kl_ckpt {
   pthread_t th;
@@ -33,6 +33,7 @@ typedef struct kl_ckpt {
   bool stop, due, running;
   sqlite3 *db;
   uint64_t runs;
+  int wake_pages, backpressure_pages; /* the *_BYTES above in this database's pages */
 } kl_ckpt;
 
 static void *ckpt_main(void *arg) {
@@ -58,15 +59,24 @@ static void *ckpt_main(void *arg) {
 /* The writer connection's WAL hook: after each commit, with the WAL's size in pages. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages) {
   kl_ckpt *c = arg;
-  if (pages >= CKPT_BACKPRESSURE) {
+  if (pages >= c->backpressure_pages) {
     sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-  } else if (pages >= CKPT_PAGES) {
+  } else if (pages >= c->wake_pages) {
     pthread_mutex_lock(&c->mu);
     c->due = true;
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
   }
   return SQLITE_OK;
+}
+
+static int page_size(sqlite3 *db) {
+  sqlite3_stmt *st = NULL;
+  int n = 0;
+  if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    n = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return n > 0 ? n : 4096;
 }
 
 int kl_sqlite_ckpt_start(kl_sqlite *q, kl_err *err) {
@@ -94,6 +104,9 @@ int kl_sqlite_ckpt_start(kl_sqlite *q, kl_err *err) {
     return -1;
   }
   c->running = true;
+  int page = page_size(q->db);
+  c->wake_pages = (int)(CKPT_WAKE_BYTES / page);
+  c->backpressure_pages = (int)(CKPT_BACKPRESSURE_BYTES / page);
   q->ckpt = c;
   sqlite3_wal_hook(q->db, wal_hook, c); /* replaces the automatic checkpoint */
   return 0;

@@ -46,11 +46,14 @@ typedef struct kl_rconn {
 
 #define KL_READERS_MAX 4
 
+#define KL_SQLITE_NRUNS 2
+#define KL_SQLITE_RUN_MAX 64 /* kl_sqlite_runs[0] */
+
 typedef struct kl_sqlite {
   char *path;
   sqlite3 *db; /* the writer's connection */
-  sqlite3_stmt *begin, *commit, *rollback, *ins_new, *ins_obs, *ins_run, *trace_recompute,
-      *trace_drop_empty;
+  sqlite3_stmt *begin, *commit, *rollback, *ins_new, *ins_obs, *trace_recompute, *trace_drop_empty;
+  sqlite3_stmt *ins_run[KL_SQLITE_NRUNS]; /* multi-row inserts, kl_sqlite_runs[k] rows each */
   sqlite3_stmt *ing[12];  /* ingest_sqlite.c's statements */
   struct kl_tagg *tagg;   /* ingest_tagg.c: the batch's pending trace aggregates */
   struct kl_ckpt *ckpt;   /* sqlite_ckpt.c: the checkpoint thread */
@@ -219,6 +222,9 @@ int kl_sqlite_recompute(kl_sqlite *q, const kl_redo *r, kl_err *err);
 void kl_sqlite_bind_obs(sqlite3_stmt *st, const kl_obs *o);
 /* " VALUES(?1,..,?cols),(?cols+1,..),..." with `rows` rows: a multi-row statement's parameters */
 void kl_sqlite_put_values(kl_buf *b, int rows, int cols);
+/* The row counts of the multi-row statements (observations and trace upserts), largest first:
+ * a run of records takes the largest that fits, then the next, then single rows. */
+extern const int kl_sqlite_runs[KL_SQLITE_NRUNS];
 int kl_sqlite_step(sqlite3 *db, sqlite3_stmt *st, const char *what, kl_err *err);
 kl_rconn *kl_sqlite_acquire(kl_sqlite *q, kl_err *err);
 void kl_sqlite_release(kl_sqlite *q, kl_rconn *c);

@@ -1,7 +1,7 @@
 /* test_store_ckpt.c: the SQLite writer's WAL is checkpointed by the checkpoint thread
  * (store/sqlite_ckpt.c), so it stays bounded while the writer keeps committing.
  *
- * Writing ~48 MB of observations crosses the checkpoint threshold (8192 pages, 32 MiB of WAL)
+ * Writing ~48 MB of observations crosses the checkpoint threshold (32 MiB of WAL)
  * at least once; the pages then reach keel.db itself while the store is open.  Without a
  * working checkpointer keel.db stays at its freshly-migrated size until close and the WAL
  * grows with every commit (the

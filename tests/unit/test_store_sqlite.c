@@ -383,14 +383,14 @@ static void test_idempotent_resubmit(void **state) {
   assert_int_equal(st.queue_depth, 0);
 }
 
-/* Batches long enough for the multi-row insert (16 new observations per statement): trace
- * sums must match row-by-row writing, also when a run holds replays of stored rows and the
- * same observation twice. */
+/* Batches long enough for the multi-row inserts (64 and 16 new observations per statement,
+ * kl_sqlite_runs): trace sums must match row-by-row writing, also when a run holds replays
+ * of stored rows and the same observation twice.  100 rows = 64 + 16 + 16 + 4 single ones. */
 static void test_runs_of_observations(void **state) {
   fx *f = *state;
   int64_t want[5] = {0}, count[5] = {0};
   char id[16], tr[8];
-  for (int i = 0; i < 40; i++) {
+  for (int i = 0; i < 100; i++) {
     snprintf(id, sizeof id, "o%d", i);
     snprintf(tr, sizeof tr, "R%d", i % 5);
     kl_obs o = mk(id, tr, 1000 + i);
@@ -401,8 +401,9 @@ static void test_runs_of_observations(void **state) {
     count[i % 5]++;
   }
   kl_store_flush(f->s);
-  /* replays of o0..o19 with new usage, o3 twice (the later one wins), and a new one */
-  for (int i = 0; i < 20; i++) {
+  /* replays of o0..o69 with new usage (a 64-row run meets stored keys), o3 twice (the later
+   * one wins), and a new one */
+  for (int i = 0; i < 70; i++) {
     snprintf(id, sizeof id, "o%d", i);
     snprintf(tr, sizeof tr, "R%d", i % 5);
     kl_obs o = mk(id, tr, 1000 + i);
@@ -434,10 +435,11 @@ static void test_runs_of_observations(void **state) {
     cJSON_Delete(j);
   }
 
-  /* 20 stored traces each get a new generation in one batch: their sums go through the
-   * multi-row upsert (16 traces a statement) and meet the stored rows in its ON CONFLICT arm */
+  /* 90 stored traces each get a new generation in one batch: their sums go through the
+   * multi-row upserts (64 + 16 traces, then 10 single ones) and meet the stored rows in the
+   * ON CONFLICT arm */
   for (int round = 0; round < 2; round++) {
-    for (int t = 0; t < 20; t++) {
+    for (int t = 0; t < 90; t++) {
       snprintf(id, sizeof id, "g%d", round);
       snprintf(tr, sizeof tr, "S%d", t);
       /* round 1 starts earlier than round 0 for even traces: their first generation changes */
@@ -453,7 +455,7 @@ static void test_runs_of_observations(void **state) {
     }
     kl_store_flush(f->s);
   }
-  for (int t = 0; t < 20; t++) {
+  for (int t = 0; t < 90; t++) {
     snprintf(tr, sizeof tr, "S%d", t);
     int code;
     cJSON *j = get(f->s, NULL, tr, &code);
