@@ -17,14 +17,19 @@
 #include <stdio.h>
 #include <string.h>
 
-void kl_buf_i64(kl_buf *b, int64_t v) {
-  char tmp[24], *p = tmp + sizeof tmp;
+char *kl_i64_digits(char *end, int64_t v) {
+  char *p = end;
   uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
   do {
     *--p = (char)('0' + u % 10);
     u /= 10;
   } while (u);
   if (v < 0) *--p = '-';
+  return p;
+}
+
+void kl_buf_i64(kl_buf *b, int64_t v) {
+  char tmp[24], *p = kl_i64_digits(tmp + sizeof tmp, v);
   kl_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 

@@ -115,12 +115,12 @@ void kl_gw_body_model(kl_gw_call *c, const cJSON *root, const char *body, size_t
   }
   cJSON *copy = cJSON_Duplicate(root, 1);
   cJSON_ReplaceItemInObjectCaseSensitive(copy, "model", cJSON_CreateString(c->m->upstream_model));
-  char *s = cJSON_PrintUnformatted(copy);
+  kl_buf b = KL_BUF_INIT;
+  if (!kl_json_write(&b, copy)) abort();
   cJSON_Delete(copy);
-  if (!s || !(c->up_owned = strdup(s))) abort();
-  cJSON_free(s);
+  c->up_len = b.len;
+  c->up_owned = kl_buf_steal(&b);
   c->up_body = c->up_owned;
-  c->up_len = strlen(c->up_owned);
 }
 
 /* ---------- ending a call ---------- */
@@ -405,8 +405,12 @@ static void up_response(void *ud, int status, const kl_http_header *h, size_t n)
   c->got_response = true;
   c->up_status = status;
   for (size_t i = 0; i < n; i++) {
-    if (!strcasecmp(h[i].name, "content-type") && strstr(h[i].value, "text/event-stream")) c->event_stream = true;
-    else if (!strcasecmp(h[i].name, "retry-after")) c->retry_after = kl_arena_strdup(c->arena, h[i].value);
+    /* the first letter, either case (| 0x20), picks the one name strcasecmp may then match */
+    char first = (char)(h[i].name[0] | 0x20);
+    if (first == 'c' && !strcasecmp(h[i].name, "content-type") && strstr(h[i].value, "text/event-stream"))
+      c->event_stream = true;
+    else if (first == 'r' && !strcasecmp(h[i].name, "retry-after"))
+      c->retry_after = kl_arena_strdup(c->arena, h[i].value);
   }
   if (c->want_stream && status == 200 && c->event_stream) {
     kl_sse_init(&c->sse, 0);

@@ -33,7 +33,7 @@ typedef struct chat_call {
 /* ---------- recording ---------- */
 
 static const char *input_json(chat_call *cc) {
-  const cJSON *tools = cJSON_GetObjectItemCaseSensitive(cc->req.root, "tools");
+  const cJSON *tools = kl_json_get(cc->req.root, "tools");
   if (!tools) return kl_json_print_arena(cc->c.arena, cc->req.messages);
   cJSON *o = cJSON_CreateObject();
   cJSON_AddItemReferenceToObject(o, "messages", (cJSON *)cc->req.messages);
@@ -146,11 +146,11 @@ static void chat_reask(chat_call *cc, const kl_usage *spent) {
       return;
     }
     cJSON_ReplaceItemInObjectCaseSensitive(a, "model", cJSON_CreateString(c->m->upstream_model));
-    char *s = cJSON_PrintUnformatted(a);
+    kl_buf b = KL_BUF_INIT;
+    if (!kl_json_write(&b, a)) abort();
     cJSON_Delete(a);
-    if (!s || !(body = strdup(s))) abort();
-    cJSON_free(s);
-    len = strlen(body);
+    len = b.len;
+    body = kl_buf_steal(&b);
   }
   kl_gw_retry(c, body, len);
 }
@@ -169,11 +169,9 @@ static void chat_body_done(kl_gw_call *c) {
       kl_gw_fail(c, 502, "upstream_error", "upstream_invalid_response", m);
       return;
     }
-    char *s = cJSON_PrintUnformatted(oa);
-    cJSON_Delete(oa);
     kl_buf_reset(&c->body);
-    kl_buf_puts(&c->body, s);
-    cJSON_free(s);
+    if (!kl_json_write(&c->body, oa)) abort();
+    cJSON_Delete(oa);
   }
   if (kl_chat_resp_parse(c->arena, c->body.data ? c->body.data : "", c->body.len, &res, &e) != 0) {
     snprintf(m, sizeof m, "upstream returned an invalid chat completion: %s", e.msg);
@@ -292,12 +290,12 @@ static int anthropic_body(chat_call *cc, kl_err *err) {
   cJSON *a = kl_anth_req_from_openai(cc->req.root, err);
   if (!a) return -1;
   cJSON_ReplaceItemInObjectCaseSensitive(a, "model", cJSON_CreateString(cc->c.m->upstream_model));
-  char *s = cJSON_PrintUnformatted(a);
+  kl_buf b = KL_BUF_INIT;
+  if (!kl_json_write(&b, a)) abort();
   cJSON_Delete(a);
-  if (!s || !(cc->c.up_owned = strdup(s))) abort();
-  cJSON_free(s);
+  cc->c.up_len = b.len;
+  cc->c.up_owned = kl_buf_steal(&b);
   cc->c.up_body = cc->c.up_owned;
-  cc->c.up_len = strlen(cc->c.up_owned);
   cc->c.errconv = KL_GW_ERR_A2O;
   cc->native_anth = true;
   return 0;
@@ -324,7 +322,7 @@ kl_gw_call *kl_gw_chat(const kl_gw_request *r, const kl_gw_reply *reply) {
     return NULL;
   }
   if (c->guard && c->guard->r->local[KL_GUARD_OUTPUT] && cc->req.stream &&
-      cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cc->req.root, "n")) > 1) {
+      cJSON_GetNumberValue(kl_json_get(cc->req.root, "n")) > 1) {
     kl_gw_reject(c, 400, "invalid_request_error", "output guardrails filter streams of one choice: n must be 1", "n",
                  "invalid_request");
     kl_chat_req_free(&cc->req);

@@ -45,67 +45,72 @@ int kl_chat_req_parse(kl_arena *a, const char *body, size_t len, kl_chat_req *ou
   out->root = root;
   if (!cJSON_IsObject(root)) return fail(err, out, "request body must be a JSON object");
 
-  const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+  /* every member looked at, found in one walk (the first of a name, as cJSON's lookup) */
+  enum { F_MODEL, F_MESSAGES, F_STREAM, F_STREAM_OPTIONS, F_USER, F_METADATA, F_NUMBERS };
+  static const char *const fields[] = {"model", "messages", "stream", "stream_options", "user", "metadata",
+                                       "temperature", "top_p", "max_tokens", "max_completion_tokens", "n",
+                                       "frequency_penalty", "presence_penalty"};
+  _Static_assert(sizeof fields / sizeof fields[0] == F_NUMBERS + sizeof number_fields / sizeof number_fields[0],
+                 "fields = the named members, then number_fields");
+  const cJSON *f[sizeof fields / sizeof fields[0]];
+  kl_json_fields(root, fields, sizeof fields / sizeof fields[0], f);
+
+  const cJSON *model = f[F_MODEL];
   if (!cJSON_IsString(model)) return fail(err, out, "model: required string");
   if (!model->valuestring[0]) return fail(err, out, "model: must not be empty");
 
-  const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
+  const cJSON *msgs = f[F_MESSAGES];
   if (!cJSON_IsArray(msgs)) return fail(err, out, "messages: required array of message objects");
-  if (cJSON_GetArraySize(msgs) == 0) return fail(err, out, "messages: must not be empty");
+  if (!msgs->child) return fail(err, out, "messages: must not be empty");
   int i = 0;
   const cJSON *m;
   cJSON_ArrayForEach(m, msgs) {
     if (!cJSON_IsObject(m)) return fail(err, out, "messages[%d]: expected an object", i);
     const char *role = kl_json_str(m, "role");
     bool ok = false;
-    for (size_t k = 0; role && k < sizeof roles / sizeof roles[0]; k++) ok |= strcmp(role, roles[k]) == 0;
+    for (size_t k = 0; role && !ok && k < sizeof roles / sizeof roles[0]; k++)
+      ok = role[0] == roles[k][0] && !strcmp(role, roles[k]);
     if (!ok)
       return fail(err, out, "messages[%d].role: expected one of system, developer, user, assistant, tool, function", i);
     i++;
   }
 
-  const cJSON *stream = cJSON_GetObjectItemCaseSensitive(root, "stream");
+  const cJSON *stream = f[F_STREAM];
   if (stream && !cJSON_IsBool(stream) && !cJSON_IsNull(stream))
     return fail(err, out, "'stream' must be a boolean");
   for (size_t k = 0; k < sizeof number_fields / sizeof number_fields[0]; k++) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, number_fields[k]);
+    const cJSON *v = f[F_NUMBERS + k];
     if (v && !cJSON_IsNumber(v) && !cJSON_IsNull(v)) return fail(err, out, "'%s' must be a number", number_fields[k]);
   }
-  const cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
+  const cJSON *so = f[F_STREAM_OPTIONS];
   if (so && !cJSON_IsObject(so) && !cJSON_IsNull(so))
     return fail(err, out, "'stream_options' must be an object");
 
   out->model = model->valuestring;
   out->stream = cJSON_IsTrue(stream);
-  out->client_include_usage = cJSON_IsObject(so) && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
-  out->user = kl_json_str(root, "user");
-  const cJSON *md = cJSON_GetObjectItemCaseSensitive(root, "metadata");
+  out->client_include_usage = cJSON_IsObject(so) && cJSON_IsTrue(kl_json_get(so, "include_usage"));
+  out->user = cJSON_IsString(f[F_USER]) ? f[F_USER]->valuestring : NULL;
+  const cJSON *md = f[F_METADATA];
   out->metadata = cJSON_IsObject(md) ? md : NULL;
   out->messages = msgs;
   return 0;
 }
 
-/* cJSON_PrintUnformatted into a malloc'd string (cJSON_free and free are the same allocator
- * unless hooks are installed; copied to be safe). */
+/* cJSON_PrintUnformatted's bytes (json_print.c) into a malloc'd string. */
 static char *print_malloc(const cJSON *j, size_t *len) {
-  char *p = cJSON_PrintUnformatted(j);
-  if (!p) abort();
-  size_t n = strlen(p);
-  char *s = malloc(n + 1);
-  if (!s) abort();
-  memcpy(s, p, n + 1);
-  cJSON_free(p);
-  if (len) *len = n;
-  return s;
+  kl_buf b = KL_BUF_INIT;
+  if (!kl_json_write(&b, j)) abort();
+  if (len) *len = b.len;
+  return kl_buf_steal(&b);
 }
 
 char *kl_chat_req_upstream_body(const kl_chat_req *r, const char *upstream_model, size_t *len) {
   const char *model = upstream_model && *upstream_model ? upstream_model : r->model;
   /* Nothing to change in the tree (the caller rewrote messages, or added the canary): print it
    * as it is; the copy below costs as much again as the printing. */
-  const cJSON *so0 = r->stream ? cJSON_GetObjectItemCaseSensitive(r->root, "stream_options") : NULL;
+  const cJSON *so0 = r->stream ? kl_json_get(r->root, "stream_options") : NULL;
   if (!strcmp(model, r->model) &&
-      (!r->stream || (cJSON_IsObject(so0) && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so0, "include_usage")))))
+      (!r->stream || (cJSON_IsObject(so0) && cJSON_IsTrue(kl_json_get(so0, "include_usage")))))
     return print_malloc(r->root, len);
   cJSON *copy = cJSON_Duplicate(r->root, 1);
   if (!copy) abort();
@@ -132,7 +137,7 @@ void kl_chat_req_params_json(const kl_chat_req *r, kl_buf *out) {
                                      "service_tier", "reasoning_effort", "tool_choice", "parallel_tool_calls"};
   kl_buf_putc(out, '{');
   bool first = kl_json_pick(out, r ? r->root : NULL, keys, sizeof keys / sizeof keys[0]) == 0;
-  const cJSON *rf = r && r->root ? cJSON_GetObjectItemCaseSensitive(r->root, "response_format") : NULL;
+  const cJSON *rf = r && r->root ? kl_json_get(r->root, "response_format") : NULL;
   const char *rft = cJSON_IsObject(rf) ? kl_json_str(rf, "type") : NULL;
   if (rft) {
     if (!first) kl_buf_putc(out, ',');
@@ -140,6 +145,13 @@ void kl_chat_req_params_json(const kl_chat_req *r, kl_buf *out) {
     kl_buf_json_str(out, rft, strlen(rft));
   }
   kl_buf_putc(out, '}');
+}
+
+/* A string member for the result: the arena tree's own string (it lives in the arena already,
+ * and output rails only ever replace a node's pointer), a copy of cJSON's (its tree is freed). */
+static const char *result_str(kl_arena *a, const cJSON *v, bool arena_tree) {
+  if (!cJSON_IsString(v)) return NULL;
+  return arena_tree ? v->valuestring : kl_arena_strdup(a, v->valuestring);
 }
 
 int kl_chat_resp_parse(kl_arena *a, const char *body, size_t len, kl_chat_result *out, kl_err *err) {
@@ -154,8 +166,10 @@ int kl_chat_resp_parse(kl_arena *a, const char *body, size_t len, kl_chat_result
     return -1;
   }
   int rc = -1;
-  const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
-  const cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+  static const char *const top[] = {"error", "choices", "usage", "id", "model"};
+  const cJSON *f[sizeof top / sizeof top[0]];
+  kl_json_fields(root, top, sizeof top / sizeof top[0], f);
+  const cJSON *e = f[0], *choices = f[1];
   if (!cJSON_IsObject(root)) {
     kl_err_set(err, 502, "upstream response: expected a JSON object");
   } else if (e && !cJSON_IsNull(e)) {
@@ -164,14 +178,16 @@ int kl_chat_resp_parse(kl_arena *a, const char *body, size_t len, kl_chat_result
   } else if (!cJSON_IsArray(choices)) {
     kl_err_set(err, 502, "upstream response: 'choices' is not an array");
   } else {
-    out->usage = kl_usage_from_openai(cJSON_GetObjectItemCaseSensitive(root, "usage"));
-    out->id = kl_arena_strdup(a, kl_json_str(root, "id"));
-    out->model = kl_arena_strdup(a, kl_json_str(root, "model"));
-    const cJSON *c0 = cJSON_GetArrayItem(choices, 0);
+    out->usage = kl_usage_from_openai(f[2]);
+    out->id = result_str(a, f[3], tree != NULL);
+    out->model = result_str(a, f[4], tree != NULL);
+    const cJSON *c0 = choices->child;
     if (cJSON_IsObject(c0)) {
-      out->finish_reason = kl_arena_strdup(a, kl_json_str(c0, "finish_reason"));
-      const cJSON *msg = cJSON_GetObjectItemCaseSensitive(c0, "message");
-      if (cJSON_IsObject(msg)) out->output_json = kl_json_print_arena(a, msg);
+      static const char *const choice[] = {"finish_reason", "message"};
+      const cJSON *cf[sizeof choice / sizeof choice[0]];
+      kl_json_fields(c0, choice, sizeof choice / sizeof choice[0], cf);
+      out->finish_reason = result_str(a, cf[0], tree != NULL);
+      if (cJSON_IsObject(cf[1])) out->output_json = kl_json_print_arena(a, cf[1]);
     }
     out->tree = tree;
     rc = 0;

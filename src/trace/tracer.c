@@ -57,8 +57,11 @@ void kl_tracer_add_secret(kl_tracer *t, const char *secret) {
   t->secrets[t->nsecrets++] = strdup(secret);
 }
 
+/* "Bearer " or "bearer ": one pass for "earer " instead of one per spelling */
 static bool contains_bearer(const char *s) {
-  return strstr(s, "Bearer ") != NULL || strstr(s, "bearer ") != NULL;
+  for (const char *p = s; (p = strstr(p, "earer ")) != NULL; p++)
+    if (p > s && (p[-1] == 'B' || p[-1] == 'b')) return true;
+  return false;
 }
 
 static bool needs_scrub(const kl_tracer *t, const char *s) {
@@ -150,8 +153,11 @@ static double price_generation(const kl_tracer *t, const kl_generation *g, kl_bu
       {t->prices, KL_PRICES_TABLE, g->upstream_model},
       {t->prices, KL_PRICES_TABLE, g->model},
   };
+  bool same_name = g->model && g->upstream_model && !strcmp(g->model, g->upstream_model);
   for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
     if (!steps[i].p || !steps[i].name) continue;
+    /* model == upstream_model: steps [2] and [4] would ask again what [1] and [3] asked */
+    if (same_name && (i == 2 || i == 4)) continue;
     kl_buf_reset(cost);
     double c = kl_prices_cost_at(steps[i].p, steps[i].part, steps[i].name, at, u, g->params, NULL, cost);
     if (c >= 0) return c;
