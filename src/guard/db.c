@@ -24,6 +24,9 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <ctype.h>
 #include <hs/hs.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <pcre2.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -438,33 +441,54 @@ static bool has_word(const char *lw, size_t n, const char *w, size_t wl) {
   return false;
 }
 
+/* The letters among t[i, i + n) (n <= 64) as a bit mask: bit k for t[i + k]. */
+static uint64_t alpha_mask(const char *t, size_t len, size_t i, size_t n) {
+  uint64_t m = 0;
+#ifdef __SSE2__
+  size_t blocks = (n + 15) / 16;
+  char buf[64];
+  const char *p = t + i;
+  if (i + blocks * 16 > len) {  /* the last block would read past the text: copy (zeros are no letters) */
+    memset(buf, 0, sizeof buf);
+    memcpy(buf, p, n);
+    p = buf;
+  }
+  const __m128i lower = _mm_set1_epi8(0x20), a = _mm_set1_epi8('a'), z = _mm_set1_epi8(25);
+  for (size_t b = 0; b < blocks; b++) {
+    __m128i v = _mm_sub_epi8(_mm_or_si128(_mm_loadu_si128((const __m128i *)(p + 16 * b)), lower), a);
+    m |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, z), v)) << (16 * b);
+  }
+  if (n < 64) m &= ((uint64_t)1 << n) - 1;
+#else
+  for (size_t k = 0; k < n; k++) m |= (uint64_t)is_alpha((unsigned char)t[i + k]) << k;
+#endif
+  return m;
+}
+
 /* Presidio-like context: a keyword in the 48 bytes before or 24 after adds 0.35, ignoring
  * ASCII case; a keyword must not touch a letter on either side, nor span the finding.  A
  * keyword of letters only is found exactly when it equals one of the maximal runs of letters
- * of the two sides, so the sides are split into runs once and each run compared to the
- * keywords of its length (ctx_prepare grouped them); other keywords ("e-mail") are searched
- * for in a lowercased copy. */
+ * of the two sides, so the sides are split into runs once (a bit mask of their letters, taken
+ * 16 bytes at a time) and each run compared to the keywords of its length (ctx_prepare grouped
+ * them); other keywords ("e-mail") are searched for in a lowercased copy. */
 static double context_boost(const char *t, size_t len, size_t s, size_t e, const ctx_words *cw) {
   size_t bs = s > 48 ? s - 48 : 0, ae = e + 24 < len ? e + 24 : len;
   if (cw->minlen <= cw->maxlen)
     for (int side = 0; side < 2; side++) {
-      size_t i = side ? e : bs, end = side ? ae : s;
-      while (i < end) {
-        if (!is_alpha((unsigned char)t[i])) {
-          i++;
-          continue;
+      size_t from = side ? e : bs, n = side ? ae - e : s - bs;
+      uint64_t m = n ? alpha_mask(t, len, from, n) : 0;  /* n <= 48 */
+      while (m) {
+        unsigned i = (unsigned)__builtin_ctzll(m);
+        unsigned l = (unsigned)__builtin_ctzll(~(m >> i));  /* bits from n on are 0: a run ends */
+        m &= ~(uint64_t)0 << (i + l);
+        if (l < cw->minlen || l > cw->maxlen) continue;
+        const char *run = t + from + i;
+        for (unsigned k = cw->bylen[l]; k < cw->bylen[l + 1]; k++) {
+          const char *w = cw->w[k];
+          size_t q = 0;
+          while (q < l && (char)(run[q] | 0x20) == w[q]) q++;  /* letters: | 0x20 lowercases */
+          if (q == l) return 0.35;
         }
-        size_t j = i + 1;
-        while (j < end && is_alpha((unsigned char)t[j])) j++;
-        size_t l = j - i;
-        if (l >= cw->minlen && l <= cw->maxlen)
-          for (unsigned k = cw->bylen[l]; k < cw->bylen[l + 1]; k++) {
-            const char *w = cw->w[k];
-            size_t q = 0;
-            while (q < l && (char)(t[i + q] | 0x20) == w[q]) q++;  /* letters: | 0x20 lowercases */
-            if (q == l) return 0.35;
-          }
-        i = j;
       }
     }
   if (cw->nother) {
@@ -508,8 +532,13 @@ static void confirm_window(const guard_db *d, const window *w, size_t *scanned, 
   /* the subject stops a little after the longest match that can start in the window */
   size_t slen = w->end + r->max_len + 16 < len ? w->end + r->max_len + 16 : len;
   size_t off = w->start > *scanned ? w->start : *scanned;
-  pcre2_set_offset_limit(st->mc, w->end);  /* no start past the window */
-  while (off <= w->end && off <= slen) {
+  /* Starts lie in [w->start, w->end): every match holds a non-empty Hyperscan match that ends
+   * in its window, after the match's start (a start at w->end would hold an end past it, which
+   * would have extended this window).  So no call at w->end, where a window's last accepted
+   * match usually leaves off. */
+  if (!w->end) return;
+  pcre2_set_offset_limit(st->mc, w->end - 1);  /* no start past the window */
+  while (off < w->end && off <= slen) {
     /* a subject cut short must not let `$` match at the cut */
     uint32_t opts = slen < len ? PCRE2_NOTEOL : 0;
     int rc = d->jit[w->rule] ? pcre2_jit_match(d->pcre[w->rule], (PCRE2_SPTR)text, slen, off, opts, st->md, st->mc)
@@ -519,7 +548,7 @@ static void confirm_window(const guard_db *d, const window *w, size_t *scanned, 
     size_t ms = ov[0], me = ov[1];
     /* the match must start in the window: where PCRE2 started it, which a \K in `post` puts
      * before ms (a search form may end before the \K: guard_re_search_form) */
-    if (pcre2_get_startchar(st->md) > w->end) break;
+    if (pcre2_get_startchar(st->md) >= w->end) break;
     double score = r->score;
     /* a rejected candidate may hide a valid one starting inside it (the lookbehinds keep
      * this from restarting mid-token); an accepted one is skipped whole */

@@ -384,10 +384,33 @@ static bool email_may_match(const char *t, size_t len, size_t end, size_t *start
   return true;
 }
 
+/* ipv6's pre-check: a window whose every candidate v_ipv6 rejects yields no finding, and
+ * skipping it changes nothing else (a rejected candidate only moves the scan one byte on), so
+ * the check may answer for valid addresses rather than matches.  A match holding the form
+ * ending at `end` starts at most 10 bytes before it, is at most 40 long and consists of hex
+ * digits and colons (no dotted IPv4 tail: the expression has no '.'), and inet_pton accepts
+ * such a text only with a "::" or with 8 groups (7 colons).  So when the run of hex digits and
+ * colons around the form holds neither within that reach, no window is opened ("12:30:45"). */
+static bool is_hex_colon(unsigned char c) {
+  return (c >= '0' && c <= '9') || (unsigned char)((c | 0x20) - 'a') < 6 || c == ':';
+}
+
+static bool ipv6_may_match(const char *t, size_t len, size_t end, size_t *start) {
+  size_t lo = end > 10 ? end - 10 : 0, hi = end + 40 < len ? end + 40 : len, i = end - 1, colons = 0;
+  while (i > lo && is_hex_colon((unsigned char)t[i - 1])) i--;
+  for (; i < hi && is_hex_colon((unsigned char)t[i]); i++) {
+    if (t[i] != ':') continue;
+    if (++colons >= 7 || (i + 1 < hi && t[i + 1] == ':')) return true;
+  }
+  (void)start;
+  return false;
+}
+
 static void pii_hint(guard_scanner *s, const guard_rule *r) {
   for (size_t i = 0; i < sizeof pii_hints / sizeof pii_hints[0]; i++)
     if (!strcmp(pii_hints[i].rule, r->name)) guard_scanner_hs_hint(s, r, pii_hints[i].re, pii_hints[i].lead);
   if (!strcmp(r->name, "email")) guard_scanner_hs_check(s, r, email_may_match);
+  if (!strcmp(r->name, "ipv6")) guard_scanner_hs_check(s, r, ipv6_may_match);
 }
 
 /* ---- the scanner kind ---- */
