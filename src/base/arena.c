@@ -111,6 +111,16 @@ void *kl_arena_grow(kl_arena *a, void *v, size_t n, size_t *cap, size_t elem, si
   return nv;
 }
 
+void *kl_arena_reserve(kl_arena *a, void *v, size_t used, size_t *cap, size_t need, size_t first) {
+  if (need <= *cap) return v;
+  size_t nc = *cap ? *cap * 2 : first;
+  if (nc < need) nc = need;
+  void *nv = kl_arena_alloc(a, nc);
+  if (used) memcpy(nv, v, used);
+  *cap = nc;
+  return nv;
+}
+
 /* URLs and header lines on every gateway call: ~1.3k instructions through vsnprintf, ~100 here. */
 char *kl_arena_concat(kl_arena *a, const char *x, const char *y) {
   if (!x) x = "";

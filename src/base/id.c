@@ -5,6 +5,9 @@
  * would cost more than the rest of the trace bookkeeping. */
 #include "base/kl_base.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <string.h>
 #include <sys/random.h>
 
@@ -42,15 +45,30 @@ void kl_random_bytes(void *out, size_t n) {
   }
 }
 
-static void hex_id(char *out, size_t nbytes) {
+/* 8 bytes as 16 lowercase hex digits (not terminated).  Every gateway call makes a trace and
+ * a span id: sixteen nibbles at once with SSE2 instead of a table lookup per nibble. */
+static void hex8(char out[16], const unsigned char b[8]) {
+#ifdef __SSE2__
+  __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)b);
+  __m128i lo = _mm_and_si128(v, _mm_set1_epi8(0x0f));
+  __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(0x0f));
+  __m128i nib = _mm_unpacklo_epi8(hi, lo); /* high nibble first, byte by byte */
+  __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(nib, _mm_set1_epi8(9)), _mm_set1_epi8('a' - '0' - 10));
+  _mm_storeu_si128((__m128i *)(void *)out, _mm_add_epi8(_mm_add_epi8(nib, _mm_set1_epi8('0')), letter));
+#else
   static const char hex[] = "0123456789abcdef";
-  unsigned char b[16];
-  do kl_random_bytes(b, nbytes);
-  while (!memcmp(b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", nbytes)); /* all-zero is invalid in W3C */
-  for (size_t i = 0; i < nbytes; i++) {
+  for (int i = 0; i < 8; i++) {
     out[2 * i] = hex[b[i] >> 4];
     out[2 * i + 1] = hex[b[i] & 15];
   }
+#endif
+}
+
+static void hex_id(char *out, size_t nbytes) { /* nbytes: 8 or 16 */
+  unsigned char b[16];
+  do kl_random_bytes(b, nbytes);
+  while (!memcmp(b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", nbytes)); /* all-zero is invalid in W3C */
+  for (size_t i = 0; i < nbytes; i += 8) hex8(out + 2 * i, b + i);
   out[2 * nbytes] = 0;
 }
 
@@ -60,15 +78,12 @@ static void hex_id(char *out, size_t nbytes) {
  * store append-mostly, so a batch of inserts dirties a few pages instead of one per row
  * (measured: a third of the writer's CPU went to WAL writes of randomly placed index pages). */
 void kl_id_trace(char out[33]) {
-  static const char hex[] = "0123456789abcdef";
   unsigned char b[16];
   uint64_t ms = (uint64_t)(kl_now_ns() / 1000000);
   for (int i = 0; i < 6; i++) b[i] = (unsigned char)(ms >> (8 * (5 - i)));
   kl_random_bytes(b + 6, 10);
-  for (int i = 0; i < 16; i++) {
-    out[2 * i] = hex[b[i] >> 4];
-    out[2 * i + 1] = hex[b[i] & 15];
-  }
+  hex8(out, b);
+  hex8(out + 16, b + 8);
   out[32] = 0;
 }
 void kl_id_span(char out[17]) { hex_id(out, 8); }

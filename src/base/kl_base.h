@@ -37,7 +37,10 @@ char *kl_arena_concat(kl_arena *a, const char *x, const char *y);
 /* Room for one more element in the arena array v of n used and *cap allocated: v itself, or a
  * copy twice the size (`first` elements when empty); the old array simply dies with the arena.
  * Usage: v = kl_arena_grow(a, v, n, &cap, sizeof *v, 16); v[n++] = x; */
-void *kl_arena_grow(kl_arena *a, void *v, size_t n, size_t *cap, size_t elem, size_t first);  /* x then y (NULL as ""): sprintf without the format */
+void *kl_arena_grow(kl_arena *a, void *v, size_t n, size_t *cap, size_t elem, size_t first);
+/* The same for bytes: room for `need` bytes in the arena buffer v of `used` bytes and *cap
+ * allocated (at least twice the old size, `first` when empty). */
+void *kl_arena_reserve(kl_arena *a, void *v, size_t used, size_t *cap, size_t need, size_t first);
 size_t kl_arena_used(const kl_arena *a);
 
 /* ---- buffer: growable, heap-owned, always NUL-terminated ---- */

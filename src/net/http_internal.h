@@ -24,12 +24,18 @@ typedef enum {
   KL_HP_ERR,      /* hp->err_status / err_code / err_msg say why; the parser is dead */
 } kl_hp_ev;
 
+/* A URL, header name or value being received: llhttp may split one across reads. */
+typedef struct kl_hp_span {
+  char *d;
+  size_t len, cap;
+} kl_hp_span;
+
 typedef struct kl_hp {
   llhttp_t p;
   size_t max_header_bytes;
   size_t max_body_bytes;
   kl_http_req *req;         /* being filled (its arena gets every string) */
-  kl_buf url, field, value; /* spans of the current item; llhttp may split them */
+  kl_hp_span url, field, value; /* the current item, in the request arena */
   kl_http_header *hdrs;
   size_t nhdrs, cap_hdrs;
   char *body;

@@ -1,9 +1,10 @@
 /* http_parse.c: the request parser, llhttp behind a "feed bytes, get events" interface.
  *
  * llhttp is a callback parser that may split any token across reads, so every span
- * (URL, header name, header value) is accumulated in a reusable heap buffer and copied
- * into the request arena once complete; names are lower-cased and values trimmed on
- * that copy.  Bodies go straight from the read buffer into the arena: with a
+ * (URL, header name, header value) is accumulated straight in the request arena (a split
+ * one is copied to a buffer of twice the size, so a head split into many reads costs a
+ * bounded multiple of its bytes); names are lower-cased and values trimmed in place.
+ * Bodies go straight from the read buffer into the arena: with a
  * Content-Length the exact size is allocated up front (one copy in total); chunked
  * bodies grow geometrically.
  *
@@ -19,7 +20,6 @@
  * and switch from the header timeout to the body timeout). */
 #include "net/http_internal.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,8 +38,26 @@ static int on_message_begin(llhttp_t *p) {
   return 0;
 }
 
+/* Appends n bytes to the span; one spare byte stays for the terminating NUL. */
+static void span_add(kl_hp *hp, kl_hp_span *sp, const char *at, size_t n) {
+  sp->d = kl_arena_reserve(hp->req->arena, sp->d, sp->len, &sp->cap, sp->len + n + 1, 0);
+  memcpy(sp->d + sp->len, at, n);
+  sp->len += n;
+}
+
+/* The span's text, NUL-terminated, in the arena ("" when nothing arrived); the span is emptied. */
+static char *span_take(kl_hp *hp, kl_hp_span *sp, size_t *len) {
+  if (!sp->d) span_add(hp, sp, "", 0);
+  char *s = sp->d;
+  s[sp->len] = 0;
+  *len = sp->len;
+  *sp = (kl_hp_span){0};
+  return s;
+}
+
 static int on_url(llhttp_t *p, const char *at, size_t n) {
-  kl_buf_append(&HP(p)->url, at, n);
+  kl_hp *hp = HP(p);
+  span_add(hp, &hp->url, at, n);
   return 0;
 }
 
@@ -55,44 +73,55 @@ static int trailer_bytes(kl_hp *hp, size_t n) {
 static int on_header_field(llhttp_t *p, const char *at, size_t n) {
   kl_hp *hp = HP(p);
   if (hp->head_done) return trailer_bytes(hp, n);
-  kl_buf_append(&hp->field, at, n);
+  span_add(hp, &hp->field, at, n);
   return 0;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t n) {
   kl_hp *hp = HP(p);
   if (hp->head_done) return trailer_bytes(hp, n);
-  kl_buf_append(&hp->value, at, n);
+  span_add(hp, &hp->value, at, n);
   return 0;
 }
 
-static bool is_tchar(unsigned char ch) {
-  return isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
+/* RFC 9110 token characters lower-cased, 0 for every other byte: is_tchar and tolower (C
+ * locale; keel never calls setlocale) in one lookup, where the two cost a call per byte. */
+#define TC_ALNUM(c) \
+  ((c) >= '0' && (c) <= '9' ? (c) : (c) >= 'a' && (c) <= 'z' ? (c) : (c) >= 'A' && (c) <= 'Z' ? (c) + 32 : 0)
+#define TC_SYM(c)                                                                                              \
+  ((c) == '!' || (c) == '#' || (c) == '$' || (c) == '%' || (c) == '&' || (c) == '\'' || (c) == '*' ||       \
+           (c) == '+' || (c) == '-' || (c) == '.' || (c) == '^' || (c) == '_' || (c) == '`' || (c) == '|' || \
+           (c) == '~'                                                                                        \
+       ? (c)                                                                                                 \
+       : 0)
+#define TC(c) (TC_ALNUM(c) ? TC_ALNUM(c) : TC_SYM(c))
+#define TC4(c) TC(c), TC(c + 1), TC(c + 2), TC(c + 3)
+#define TC16(c) TC4(c), TC4(c + 4), TC4(c + 8), TC4(c + 12)
+static const unsigned char token_lower[256] = {TC16(0),  TC16(16), TC16(32), TC16(48),
+                                               TC16(64), TC16(80), TC16(96), TC16(112)};
 
 static int on_header_value_complete(llhttp_t *p) {
   kl_hp *hp = HP(p);
   if (hp->head_done) return 0;
   kl_arena *a = hp->req->arena;
   hp->hdrs = kl_arena_grow(a, hp->hdrs, hp->nhdrs, &hp->cap_hdrs, sizeof *hp->hdrs, 16);
-  char *name = kl_arena_strndup(a, hp->field.data ? hp->field.data : "", hp->field.len);
+  size_t nn, vn;
+  char *name = span_take(hp, &hp->field, &nn);
+  char *v = span_take(hp, &hp->value, &vn);
   if (!*name) return fail(hp, 400, "bad_request", "malformed HTTP request: empty header name");
-  for (char *s = name; *s; s++) {
+  for (unsigned char *s = (unsigned char *)name; *s; s++) {
     /* llhttp's loose mode lets some non-token bytes through ("Bad Header"): refuse them
      * here, since a proxy that reads such a name differently invites smuggling. */
-    if (!is_tchar((unsigned char)*s))
-      return fail(hp, 400, "bad_request", "malformed HTTP request: invalid header name");
-    *s = (char)tolower((unsigned char)*s);
+    unsigned char l = token_lower[*s];
+    if (!l) return fail(hp, 400, "bad_request", "malformed HTTP request: invalid header name");
+    *s = l;
   }
-  const char *v = hp->value.data ? hp->value.data : "";
-  size_t vn = hp->value.len;
   while (vn && (*v == ' ' || *v == '\t')) v++, vn--;
   while (vn && (v[vn - 1] == ' ' || v[vn - 1] == '\t' || v[vn - 1] == '\r' || v[vn - 1] == '\n')) vn--;
+  v[vn] = 0; /* in place: the span is the arena's */
   hp->hdrs[hp->nhdrs].name = name;
-  hp->hdrs[hp->nhdrs].value = kl_arena_strndup(a, v, vn);
+  hp->hdrs[hp->nhdrs].value = v;
   hp->nhdrs++;
-  kl_buf_reset(&hp->field);
-  kl_buf_reset(&hp->value);
   return 0;
 }
 
@@ -107,7 +136,8 @@ static int on_headers_complete(llhttp_t *p) {
     return fail(hp, 400, "unsupported_http_version", "only HTTP/1.x is supported");
 
   req->method = llhttp_method_name((llhttp_method_t)llhttp_get_method(p));
-  char *target = kl_arena_strndup(a, hp->url.data ? hp->url.data : "", hp->url.len);
+  size_t tn;
+  char *target = span_take(hp, &hp->url, &tn);
   req->target = target;
   char *q = strchr(target, '?');
   if (q) {
@@ -121,7 +151,8 @@ static int on_headers_complete(llhttp_t *p) {
   req->nheaders = hp->nhdrs;
 
   for (size_t i = 0; i < hp->nhdrs; i++)
-    if (!strcmp(hp->hdrs[i].name, "expect") && token_eq(hp->hdrs[i].value, "100-continue"))
+    if (hp->hdrs[i].name[0] == 'e' && !strcmp(hp->hdrs[i].name, "expect") &&
+        token_eq(hp->hdrs[i].value, "100-continue"))
       hp->expect_continue = true;
 
   bool has_body = false;
@@ -153,14 +184,8 @@ static int on_body(llhttp_t *p, const char *at, size_t n) {
     snprintf(msg, sizeof msg, "request body exceeds the limit of %zu bytes", hp->max_body_bytes);
     return fail(hp, 413, "request_too_large", msg);
   }
-  if (hp->body_len + n + 1 > hp->body_cap) { /* chunked: grow */
-    size_t cap = hp->body_cap ? hp->body_cap * 2 : 1024;
-    if (cap < hp->body_len + n + 1) cap = hp->body_len + n + 1;
-    char *b = kl_arena_alloc(hp->req->arena, cap);
-    if (hp->body_len) memcpy(b, hp->body, hp->body_len);
-    hp->body = b;
-    hp->body_cap = cap;
-  }
+  /* chunked: grow */
+  hp->body = kl_arena_reserve(hp->req->arena, hp->body, hp->body_len, &hp->body_cap, hp->body_len + n + 1, 1024);
   memcpy(hp->body + hp->body_len, at, n);
   hp->body_len += n;
   return 0;
@@ -201,16 +226,12 @@ void kl_hp_init(kl_hp *hp, size_t max_header_bytes, size_t max_body_bytes) {
 }
 
 void kl_hp_free(kl_hp *hp) {
-  kl_buf_free(&hp->url);
-  kl_buf_free(&hp->field);
-  kl_buf_free(&hp->value);
+  hp->url = hp->field = hp->value = (kl_hp_span){0}; /* their bytes were the request arena's */
 }
 
 void kl_hp_begin(kl_hp *hp, kl_http_req *req) {
   hp->req = req;
-  kl_buf_reset(&hp->url);
-  kl_buf_reset(&hp->field);
-  kl_buf_reset(&hp->value);
+  hp->url = hp->field = hp->value = (kl_hp_span){0};
   hp->hdrs = NULL;
   hp->nhdrs = hp->cap_hdrs = 0;
   hp->body = NULL;

@@ -23,13 +23,22 @@
  *
  * Lifetimes.  Every call embeds one uv_timer_t (started only when a deadline is due:
  * connect, first body byte, total) and its memory is released in that timer's close
- * callback; a connection is released in its TCP handle's close callback; the pool when
+ * callback (to the pool's few spare calls, for the next call to reuse, while the pool
+ * lives); a connection is released in its TCP handle's close callback; the pool when
  * its last handle closed after kl_h1_free.  Callbacks fire from inside llhttp_execute, and
  * users may cancel, start or free from there: all that then happens at once (handles are
  * closed, calls are marked), and the code after each user callback only re-checks flags
  * in memory that is still valid because nothing is freed before the loop's close phase.
- * The read buffer is one per pool: libuv hands it to exactly one read callback at a time. */
+ * The read buffer is one per pool: libuv hands it to exactly one read callback at a time.
+ *
+ * Per call, what repeats is reused rather than redone (each measured with
+ * bench/callgrind_calls.sh): the last URL parsed and its Host line, closed calls and the
+ * arenas that held response headers; the caller's header lines are checked and measured in
+ * one pass and the head written once into the call. */
 #include "net/upstream_h1_int.h"
+
+#include <assert.h>
+#include <stddef.h>
 
 /* ---------------- handle bookkeeping ---------------- */
 
@@ -38,6 +47,10 @@ static void h1_handle_closed(kl_h1 *p) {
     for (h1_host *h = p->hosts, *n; h; h = n) {
       n = h->next;
       free(h);
+    }
+    for (h1_call *c = p->spare_calls, *n; c; c = n) {
+      n = c->next;
+      free(c);
     }
     free(p);
   }
@@ -52,10 +65,18 @@ static void h1_conn_closed(uv_handle_t *h) {
   h1_handle_closed(p);
 }
 
+/* A closed call is kept for the next one while the pool lives: calloc and free of its
+ * ~900 bytes were ~450 instructions a call. */
 static void h1_call_closed(uv_handle_t *h) {
   h1_call *c = h->data;
   kl_h1 *p = c->p;
-  free(c);
+  if (!p->freeing && p->nspare_calls < H1_SPARE_CALLS) {
+    c->next = p->spare_calls;
+    p->spare_calls = c;
+    p->nspare_calls++;
+  } else {
+    free(c);
+  }
   h1_handle_closed(p);
 }
 
@@ -149,8 +170,24 @@ static void h1_detach(h1_call *c) {
   }
 }
 
+/* A pooled arena rather than a new one per call: kl_arena_new and kl_arena_free were a
+ * malloc, a calloc and two frees (~850 instructions) on every call that got a response. */
+kl_arena *h1_arena(h1_call *c) {
+  if (!c->arena) {
+    kl_h1 *p = c->p;
+    c->arena = p->nspare ? p->spare[--p->nspare] : kl_arena_new(1024);
+  }
+  return c->arena;
+}
+
 static void h1_release(h1_call *c) {
-  kl_arena_free(c->arena);
+  kl_h1 *p = c->p;
+  if (c->arena && !p->freeing && p->nspare < H1_SPARE_ARENAS) {
+    kl_arena_reset(c->arena);
+    p->spare[p->nspare++] = c->arena;
+  } else {
+    kl_arena_free(c->arena);
+  }
   c->arena = NULL;
   if (c->ai) uv_freeaddrinfo(c->ai);
   c->ai = c->ai_next = NULL;
@@ -363,13 +400,6 @@ void h1_retry(h1_call *c) {
 
 /* ---------------- request building ---------------- */
 
-typedef struct h1_url {
-  const char *host, *path;
-  size_t host_len, path_len;
-  int port;
-  bool bracketed;
-} h1_url;
-
 /* http://host[:port][/path][?query][#frag]; false for anything libcurl should judge. */
 static bool h1_parse_url(const char *url, h1_url *u) {
   const char *s = url + 7, *a = s;
@@ -407,9 +437,8 @@ static bool h1_parse_url(const char *url, h1_url *u) {
   u->host = hs;
   u->host_len = (size_t)(he - hs);
   const char *pe = ae;
-  while (*pe && *pe != '#') pe++;
-  for (const char *q = ae; q < pe; q++)
-    if ((unsigned char)*q <= ' ' || *q == 0x7f) return false; /* curl would reject or encode */
+  for (; *pe && *pe != '#'; pe++)
+    if ((unsigned char)*pe <= ' ' || *pe == 0x7f) return false; /* curl would reject or encode */
   u->path = ae;
   u->path_len = (size_t)(pe - ae);
   return true;
@@ -427,19 +456,12 @@ static h1_host *h1_host_get(kl_h1 *p, const h1_url *u) {
   return h;
 }
 
-/* The request head, measured (w->d NULL) or written: the same code both times, so the
- * allocation always fits. */
+/* Bounded appends into a fixed buffer of cap bytes (truncating, as snprintf did). */
 typedef struct h1_w {
   char *d;
   size_t n;
 } h1_w;
 
-static void h1_w_put(h1_w *w, const char *s, size_t n) {
-  if (w->d) memcpy(w->d + w->n, s, n);
-  w->n += n;
-}
-
-/* Bounded appends into a fixed buffer of cap bytes (truncating, as snprintf did). */
 static void h1_put(h1_w *w, const char *s, size_t n, size_t cap) {
   if (w->n >= cap) return;
   if (n > cap - w->n) n = cap - w->n;
@@ -456,27 +478,97 @@ static void h1_num(h1_w *w, uint64_t v, size_t cap) {
   h1_put(w, p, (size_t)(t + sizeof t - p), cap);
 }
 
-static void h1_head(h1_w *w, const char *method, const h1_url *u, const kl_upstream_opts *o,
-                    const char *host_hdr, const char *cl_hdr) {
-  h1_w_put(w, method, strlen(method));
-  h1_w_put(w, " /", u->path_len && u->path[0] == '/' ? 1 : 2);
-  h1_w_put(w, u->path, u->path_len);
-  h1_w_put(w, " HTTP/1.1\r\n", 11);
-  h1_w_put(w, host_hdr, strlen(host_hdr));
+/* "Host: name[:port]\r\n" for u into out (H1_HOST_LINE bytes); its length.  Built by hand:
+ * two snprintf calls were a tenth of kl_h1_start's cost per call. */
+static size_t h1_host_line(const h1_url *u, char *out) {
+  h1_w hw = {out, 0};
+  size_t cap = H1_HOST_LINE - 1;
+  h1_lit(&hw, "Host: ", cap);
+  if (u->bracketed) h1_lit(&hw, "[", cap);
+  h1_put(&hw, u->host, u->host_len, cap);
+  if (u->bracketed) h1_lit(&hw, "]", cap);
+  if (u->port != 80) {
+    h1_lit(&hw, ":", cap);
+    h1_num(&hw, (uint64_t)u->port, cap);
+  }
+  h1_lit(&hw, "\r\n", cap);
+  out[hw.n] = 0;
+  return hw.n;
+}
+
+/* h1_parse_url through the pool's one-entry cache: a repeated URL costs one strcmp instead
+ * of a byte-by-byte parse (~500 instructions), and its Host line is kept with it.  *cached
+ * says whether *u points into the cache (and p->last_host_line is its Host line). */
+static bool h1_url_get(kl_h1 *p, const char *s, h1_url *u, bool *cached) {
+  *cached = p->last_url_text[0] && strcmp(s, p->last_url_text) == 0;
+  if (*cached) {
+    *u = p->last_url;
+    return true;
+  }
+  if (!h1_parse_url(s, u)) return false;
+  size_t n = strlen(s);
+  if (n < sizeof p->last_url_text) {
+    memcpy(p->last_url_text, s, n + 1);
+    h1_parse_url(p->last_url_text, &p->last_url); /* the same answer, pointing into the copy */
+    p->last_host_line_len = h1_host_line(&p->last_url, p->last_host_line);
+  }
+  return true;
+}
+
+/* One of the caller's header lines as it will be sent: n bytes of s (s NULL: not sent), then
+ * ":\r\n" (semi) or "\r\n". */
+typedef struct h1_line {
+  const char *s;
+  size_t n;
+  bool semi;
+} h1_line;
+
+/* Checks and measures o->headers into lines, once (they used to be scanned three times):
+ * 0, or a status for err when a line holds CR or LF. */
+static int h1_lines(const kl_upstream_opts *o, h1_line *lines, size_t *len, bool *has_host, bool *has_cl) {
   for (size_t i = 0; i < o->nheaders; i++) {
     const char *h = o->headers[i];
+    lines[i].s = NULL;
     if (!h) continue;
-    size_t hl = strlen(h);
-    /* libcurl's conventions, which callers were written against: "Name:" with no value
-     * sends nothing, "Name;" sends the header with an empty value. */
-    const char *colon = strchr(h, ':');
-    if (colon && colon[1 + strspn(colon + 1, " \t")] == 0) continue;
+    size_t hl = strcspn(h, "\r\n");
+    if (h[hl]) return 400;
+    const char *colon = memchr(h, ':', hl);
+    if (colon) {
+      size_t name = (size_t)(colon - h);
+      if (name == 4 && strncasecmp(h, "host", 4) == 0) *has_host = true;
+      if (name == 14 && strncasecmp(h, "content-length", 14) == 0) *has_cl = true;
+      /* libcurl's conventions, which callers were written against: "Name:" with no value
+       * sends nothing, "Name;" sends the header with an empty value. */
+      const char *v = colon + 1;
+      if ((*v == ' ' || *v == '\t' || *v == 0) && v[strspn(v, " \t")] == 0) continue;
+    }
     bool semi = !colon && hl && h[hl - 1] == ';';
-    h1_w_put(w, h, hl - semi);
-    h1_w_put(w, semi ? ":\r\n" : "\r\n", semi ? 3 : 2);
+    lines[i] = (h1_line){h, hl - semi, semi};
+    *len += hl - semi + (semi ? 3 : 2);
   }
-  h1_w_put(w, cl_hdr, strlen(cl_hdr));
-  h1_w_put(w, "\r\n", 2);
+  return 0;
+}
+
+static char *h1_cat(char *d, const char *s, size_t n) {
+  memcpy(d, s, n);
+  return d + n;
+}
+
+/* Writes the head measured by kl_h1_start into d; its end. */
+static char *h1_head(char *d, const char *method, size_t method_len, const h1_url *u, const h1_line *lines,
+                    size_t nlines, const char *host_hdr, size_t host_len, const char *cl_hdr, size_t cl_len) {
+  d = h1_cat(d, method, method_len);
+  d = h1_cat(d, " /", u->path_len && u->path[0] == '/' ? 1 : 2);
+  d = h1_cat(d, u->path, u->path_len);
+  d = h1_cat(d, " HTTP/1.1\r\n", 11);
+  d = h1_cat(d, host_hdr, host_len);
+  for (size_t i = 0; i < nlines; i++) {
+    if (!lines[i].s) continue;
+    d = h1_cat(d, lines[i].s, lines[i].n);
+    d = h1_cat(d, lines[i].semi ? ":\r\n" : "\r\n", lines[i].semi ? 3 : 2);
+  }
+  d = h1_cat(d, cl_hdr, cl_len);
+  return h1_cat(d, "\r\n", 2);
 }
 
 /* ---------------- public API ---------------- */
@@ -502,6 +594,7 @@ void kl_h1_free(kl_h1 *p) {
     h1_release(c);
   }
   while (p->conns) h1_conn_close(p->conns);
+  while (p->nspare) kl_arena_free(p->spare[--p->nspare]);
   p->active = 0;
   uv_close((uv_handle_t *)&p->sweep, h1_sweep_closed);
 }
@@ -509,8 +602,20 @@ void kl_h1_free(kl_h1 *p) {
 int kl_h1_active(const kl_h1 *p) { return p ? p->active : 0; }
 
 static h1_call *h1_call_new(kl_h1 *p, size_t head_len, const kl_upstream_cbs *cbs, void *ud) {
-  h1_call *c = calloc(1, sizeof *c + head_len + 1);
-  if (!c) return NULL;
+  h1_call *c = p->spare_calls;
+  if (c && c->head_cap >= head_len) {
+    p->spare_calls = c->next;
+    p->nspare_calls--;
+    size_t cap = c->head_cap;
+    memset(c, 0, offsetof(h1_call, head)); /* as calloc'd; head is written whole */
+    c->head_cap = cap;
+  } else {
+    size_t cap = head_len > H1_HEAD_ROOM ? head_len : H1_HEAD_ROOM;
+    c = calloc(1, sizeof *c + cap + 1);
+    if (!c) return NULL;
+    c->head_cap = cap;
+  }
+  c->head[head_len] = 0;
   c->kind = KL_UP_KIND_H1;
   c->p = p;
   if (cbs) c->cbs = *cbs;
@@ -533,7 +638,8 @@ kl_upstream_call *kl_h1_start(kl_h1 *p, const kl_upstream_opts *o, const kl_upst
     return NULL;
   }
   h1_url url;
-  if (!h1_parse_url(o->url, &url)) {
+  bool url_cached;
+  if (!h1_url_get(p, o->url, &url, &url_cached)) {
     *fallback = true;
     return NULL;
   }
@@ -547,48 +653,52 @@ kl_upstream_call *kl_h1_start(kl_h1 *p, const kl_upstream_opts *o, const kl_upst
     }
 
   bool has_host = false, has_cl = false;
-  for (size_t i = 0; i < o->nheaders; i++) {
-    const char *h = o->headers[i];
-    if (h && strpbrk(h, "\r\n")) {
-      kl_err_set(err, 400, "upstream: header line contains CR or LF");
-      return NULL;
-    }
-    if (h && strncasecmp(h, "host:", 5) == 0) has_host = true;
-    if (h && strncasecmp(h, "content-length:", 15) == 0) has_cl = true;
+  size_t method_len = strlen(method);
+  size_t head_len = method_len + (url.path_len && url.path[0] == '/' ? 1 : 2) + url.path_len + 11 + 2;
+  h1_line few[16], *lines = few;
+  if (o->nheaders > sizeof few / sizeof *few && !(lines = malloc(o->nheaders * sizeof *lines))) {
+    kl_err_set(err, 500, "upstream: out of memory");
+    return NULL;
   }
-  /* built by hand: two snprintf calls were a tenth of this function's cost per call */
-  char host_hdr[300] = "", cl_hdr[48] = "";
+  if (h1_lines(o, lines, &head_len, &has_host, &has_cl) != 0) {
+    if (lines != few) free(lines);
+    kl_err_set(err, 400, "upstream: header line contains CR or LF");
+    return NULL;
+  }
+  const char *host_hdr = "";
+  size_t host_len = 0;
+  char host_buf[H1_HOST_LINE], cl_hdr[48];
   if (!has_host) {
-    h1_w hw = {host_hdr, 0};
-    h1_lit(&hw, "Host: ", sizeof host_hdr - 1);
-    if (url.bracketed) h1_lit(&hw, "[", sizeof host_hdr - 1);
-    h1_put(&hw, url.host, url.host_len, sizeof host_hdr - 1);
-    if (url.bracketed) h1_lit(&hw, "]", sizeof host_hdr - 1);
-    if (url.port != 80) {
-      h1_lit(&hw, ":", sizeof host_hdr - 1);
-      h1_num(&hw, (uint64_t)url.port, sizeof host_hdr - 1);
+    if (url_cached) {
+      host_hdr = p->last_host_line;
+      host_len = p->last_host_line_len;
+    } else {
+      host_len = h1_host_line(&url, host_buf);
+      host_hdr = host_buf;
     }
-    h1_lit(&hw, "\r\n", sizeof host_hdr - 1);
-    host_hdr[hw.n] = 0;
   }
+  size_t cl_len = 0;
   if (send_body && !has_cl) {
     h1_w cw = {cl_hdr, 0};
     h1_lit(&cw, "Content-Length: ", sizeof cl_hdr - 1);
     h1_num(&cw, o->body ? o->body_len : 0, sizeof cl_hdr - 1);
     h1_lit(&cw, "\r\n", sizeof cl_hdr - 1);
-    cl_hdr[cw.n] = 0;
+    cl_len = cw.n;
   }
-  h1_w w = {NULL, 0};
-  h1_head(&w, method, &url, o, host_hdr, cl_hdr);
+  head_len += host_len + cl_len;
   h1_host *host = h1_host_get(p, &url);
-  h1_call *c = host ? h1_call_new(p, w.n, cbs, ud) : NULL;
+  h1_call *c = host ? h1_call_new(p, head_len, cbs, ud) : NULL;
+  if (c) {
+    char *e = h1_head(c->head, method, method_len, &url, lines, o->nheaders, host_hdr, host_len, cl_hdr, cl_len);
+    assert((size_t)(e - c->head) == head_len);
+    (void)e;
+  }
+  if (lines != few) free(lines);
   if (!c) {
     kl_err_set(err, 500, "upstream: out of memory");
     return NULL;
   }
-  w = (h1_w){c->head, 0};
-  h1_head(&w, method, &url, o, host_hdr, cl_hdr);
-  c->head_len = w.n;
+  c->head_len = head_len;
   c->body = send_body && o->body ? o->body : NULL;
   c->body_len = c->body ? o->body_len : 0;
   c->host = host;

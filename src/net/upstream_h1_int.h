@@ -18,6 +18,9 @@
 #define H1_SWEEP_MS 15000
 #define H1_MAX_HEAD (256 * 1024) /* response status line + header fields */
 #define H1_RBUF 65536
+#define H1_SPARE_ARENAS 8 /* response-header arenas kept for the next calls */
+#define H1_SPARE_CALLS 8  /* closed calls kept for the next ones */
+#define H1_HEAD_ROOM 512  /* a call's head room at least: most heads fit a reused call */
 
 typedef struct h1_conn h1_conn;
 typedef struct h1_host h1_host;
@@ -31,6 +34,16 @@ struct h1_host {
   char name[];                 /* host as in the URL, IPv6 brackets stripped */
 };
 
+typedef struct h1_url {
+  const char *host, *path;
+  size_t host_len, path_len;
+  int port;
+  bool bracketed;
+} h1_url;
+
+#define H1_URL_MAX 256   /* longer URLs are parsed on every call */
+#define H1_HOST_LINE 300 /* "Host: " + a 253-byte name, brackets and port, CRLF */
+
 struct kl_h1 {
   uv_loop_t *loop;
   h1_host *hosts;
@@ -39,6 +52,15 @@ struct kl_h1 {
   int active, nconns;
   int open_handles;            /* sweep timer + connections + call timers */
   bool freeing;
+  int nspare;
+  kl_arena *spare[H1_SPARE_ARENAS]; /* reset, ready for a call's response headers */
+  h1_call *spare_calls;        /* closed calls (linked by next), reused by h1_call_new */
+  int nspare_calls;
+  /* The last URL parsed (most calls repeat their model's), pointing into last_url_text. */
+  char last_url_text[H1_URL_MAX];
+  h1_url last_url;
+  char last_host_line[H1_HOST_LINE];
+  size_t last_host_line_len;
   uv_timer_t sweep;
   char rbuf[H1_RBUF];
 };
@@ -89,6 +111,7 @@ struct h1_call {
   bool interim, responded, got_body, msg_done, keep_alive, data_abort;
   bool cancelled, finished;
   char errbuf[192];
+  size_t head_cap;             /* bytes allocated for head (one more for a NUL) */
   char head[];                 /* the request head */
 };
 
@@ -98,6 +121,7 @@ void h1_conn_close(h1_conn *k);
 void h1_conn_idle(h1_conn *k);
 void h1_retry(h1_call *c);
 void h1_arm(h1_call *c); /* (re)starts the call's timer for its next deadline */
+kl_arena *h1_arena(h1_call *c); /* the call's arena for response headers, made on first use */
 
 /* upstream_h1_recv.c */
 extern const llhttp_settings_t h1_settings;

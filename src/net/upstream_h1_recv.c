@@ -17,8 +17,7 @@ static h1_call *h1_cur(llhttp_t *lp) {
 }
 
 static void h1_span(h1_call *c, char **s, size_t *len, const char *at, size_t n) {
-  if (!c->arena) c->arena = kl_arena_new(1024);
-  char *d = kl_arena_alloc(c->arena, *len + n + 1);
+  char *d = kl_arena_alloc(h1_arena(c), *len + n + 1);
   if (*len) memcpy(d, *s, *len); /* split across reads: rare, so simply re-copied */
   memcpy(d + *len, at, n);
   *len += n;
@@ -63,7 +62,7 @@ static int h1_on_header_value_complete(llhttp_t *lp) {
   h1_call *c = h1_cur(lp);
   if (!c) return -1;
   if (c->responded) return 0;
-  if (!c->arena) c->arena = kl_arena_new(1024);
+  h1_arena(c);
   c->rh = kl_arena_grow(c->arena, c->rh, c->nrh, &c->caprh, sizeof *c->rh, 16);
   char *name = c->fname_len ? c->fname : kl_arena_strdup(c->arena, "");
   for (char *s = name; *s; s++)
