@@ -568,12 +568,33 @@ const inj_hs_form guard_inj_hs_forms[] = {
    "prompt\\s+(?:del\\s+)?sistema|tus\\s+instrucciones|prompt\\s+di\\s+sistema|tue\\s+istruzioni|"
    "prompt\\s+do\\s+sistema|suas\\s+instruções|системный\\s+промпт|свои\\s+инструкции|系统提示|"
    "你的(?:指令|设定|提示词)|システムプロンプト|시스템\\s*프롬프트"},
-  /* Portuguese and Dutch/Polish/Turkish rules: the noun that ends every match */
+  /* German, Spanish, Italian, Portuguese, Dutch/Polish/Turkish and Russian rules: the noun that
+   * ends every match (their short articles, "le", "las", "ihre", were literals in English text;
+   * bench_guard's sample 109k -> 93k instructions for the injection rows' pass, with the "I'm
+   * the developer" form below).  Not French: its nouns are English words too ("instructions") */
+  {"\\b(?:(?:alle|sämtliche)\\s+)?(?:vorherigen",
+   "Anweisungen|Instruktionen|Regeln|Richtlinien|Befehle|Vorgaben|Systemanweisungen|Einschränkungen"},
+  {"\\b(?:(?:todas|todos)\\s+)?(?:las|tus",
+   "instrucciones|reglas|indicaciones|directrices|órdenes|normas|restricciones"},
+  {"\\b(?:(?:tutte|tutti)\\s+)?(?:le|tue", "istruzioni|regole|direttive|indicazioni|linee\\s+guida|restrizioni"},
+  {"(?:(?:все|всех)\\s+)?(?:предыдущие",
+   "инструкции|указания|правила|команды|ограничения|інструкції"},
   {"\\b(?:(?:todas|todos)\\s+)?(?:as|suas",
    "instruções|instrucoes|orientações|orientacoes|regras|diretrizes|ordens|restrições"},
   {"\\b(?:alle\\s+)?(?:eerdere|vorige",
    "instructies|regels|richtlijnen|opdrachten|instrukcje|polecenia|zasady|reguły|wytyczne|talimatlar|"
    "kuralları|komutları|yönergeleri"},
+  /* "I'm the developer", "this is your admin": the role noun (or "in charge") ends every match */
+  {"\\b(?:i'?m|i\\s+am|this\\s+is)",
+   "developer|creator|admin|administrator|owner|operator|maintainer|supervisor|in\\s+charge"},
+  /* "no rules": "have/has/with/there are" before "no ..." and "no longer/not" before "bound by"
+   * dropped (common words Hyperscan had to follow up; ~3k instructions on bench_guard's sample);
+   * the bare "no restrictions" branch is the middle one with no words between */
+  {"\\b(?:no\\s+longer|not)",
+   "(?:bound|restricted|limited|constrained|governed)\\s+by|no\\s+(?:\\w+\\s+){0,2}(?:restrictions|limits|"
+   "limitations|rules|guidelines|filters?|censorship|boundaries|constraints|ethics|morals|safeguards|policies|laws)|"
+   "without\\s+(?:any\\s+)?(?:\\w+\\s+)?(?:restrictions|limits|limitations|rules|filter(?:s|ing)?|censorship|"
+   "guidelines|refusing|refusals?|safeguards)"},
   /* hypothetical framing */
   {"\\b(?:hypothetical(?:ly)?|imagine",
    "hypothetical|imagine\\s+(?:a\\s+world|that|an?\\s+(?:ai|world|universe))|(?:fictional|hypothetical|alternate|"
