@@ -122,11 +122,18 @@ const kl_gw_rails *kl_gw_rails_for(const kl_gateway *g, const kl_model_cfg *m) {
  * followed, so ids, roles, URLs and tool schemas are never scanned. */
 typedef void (*text_fn)(void *ud, cJSON *str, const char *part, size_t part_len);
 
+/* "messages", "content", "text", "system", "input", "instructions" (by first letter: every key
+ * of every object on the way is asked) */
 static bool text_key(const char *k) {
-  static const char *const keys[] = {"messages", "content", "text", "system", "input", "instructions"};
-  for (size_t i = 0; k && i < sizeof keys / sizeof *keys; i++)
-    if (!strcmp(k, keys[i])) return true;
-  return false;
+  if (!k) return false;
+  switch (k[0]) {
+  case 'm': return !strcmp(k, "messages");
+  case 'c': return !strcmp(k, "content");
+  case 't': return !strcmp(k, "text");
+  case 's': return !strcmp(k, "system");
+  case 'i': return !strcmp(k, "input") || !strcmp(k, "instructions");
+  default: return false;
+  }
 }
 
 /* The path of the text being visited ("messages[1].content"), built in place as the walk goes
@@ -185,103 +192,237 @@ static void each_text(cJSON *root, text_fn fn, void *ud) {
 
 /* ---------- observations ---------- */
 
-/* The observation's JSON is built with plain appends: printf's machinery (a %f takes ~1k
- * instructions) was most of the cost of an observation with many findings.  Numbers are
- * written exactly as "%zu" and "%.Nf" would write them; a value within reach of a rounding
- * tie (or negative, or large) goes to printf itself, so the bytes never differ. */
-static void put_size(kl_buf *b, size_t v) {
+/* The observation's JSON is built without printf (a %f takes ~1k instructions) and stored
+ * straight into its buffer, one reserve per finding: with 53 findings (a 4 KiB prompt with
+ * PII) an append per field took ~2.2k instructions per finding, most of it in the appends and
+ * in checking, character by character, strings that repeat from finding to finding (scanner,
+ * type, rule: policy strings; part: one per text), whose check is now remembered by pointer.
+ * Strings that need escaping go through kl_buf_json_str, which writes the same bytes for plain
+ * ones.  Numbers are written exactly as "%zu" and "%.Nf" would write them; a value within
+ * reach of a rounding tie (or negative, or large) goes to printf itself. */
+#define put_lit(b, lit) kl_buf_append((b), lit, sizeof lit - 1)
+
+typedef struct { const char *s; size_t n; /* its length, or SIZE_MAX: needs escaping */ } plain_str;
+
+/* The strings checked so far, by pointer: a few types and rules alternate along the findings. */
+typedef struct { plain_str v[8]; unsigned n, next; } plain_memo;
+
+static size_t plain_len(const char *s) {
+  size_t n = 0;
+  for (; s[n]; n++) {
+    unsigned char ch = (unsigned char)s[n];
+    if (ch < 0x20 || ch >= 0x80 || ch == '"' || ch == '\\') return SIZE_MAX;
+  }
+  return n;
+}
+
+/* *s's length when it needs no escaping (NULL becomes ""), else SIZE_MAX. */
+static inline size_t plain_of(plain_memo *m, const char **s) {
+  if (!*s) *s = "";
+  for (unsigned i = 0; i < m->n; i++)
+    if (m->v[i].s == *s) return m->v[i].n;
+  plain_str *e = &m->v[m->n < 8 ? m->n++ : m->next++ % 8];
+  *e = (plain_str){*s, plain_len(*s)};
+  return e->n;
+}
+
+static inline char *w_mem(char *p, const void *s, size_t n) {
+  memcpy(p, s, n);
+  return p + n;
+}
+/* a literal: memcpy of a constant size, which the compiler turns into a few stores */
+#define W_LIT(p, lit) (memcpy((p), lit, sizeof lit - 1), (p) += sizeof lit - 1)
+
+static char *w_qstr(char *p, const char *s, size_t n) {
+  *p++ = '"';
+  if (n) p = w_mem(p, s, n);
+  *p++ = '"';
+  return p;
+}
+
+static char *w_size(char *p, size_t v) {
   char d[24];
   size_t k = sizeof d;
   do d[--k] = (char)('0' + v % 10); while ((v /= 10) && k);
-  kl_buf_append(b, d + k, sizeof d - k);
+  return w_mem(p, d + k, sizeof d - k);
 }
 
-static void put_fixed(kl_buf *b, double v, int decimals) {
+/* "%.Nf" of v into d (at most 32 bytes); false: printf must decide. */
+static bool fixed_fast(char *d, size_t *len, double v, int decimals) {
   static const double scale[] = {1, 10, 100, 1000};
   double x = v * scale[decimals], fl = floor(x), frac = x - fl;
   /* below 2^32 the product is within 2.4e-7 of v's exact decimal value, so a fraction this far
    * from .5 rounds the same way as printf's exact rounding */
-  if (signbit(v) || !(x < 4e9) || fabs(frac - 0.5) < 1e-6) {
-    kl_buf_printf(b, "%.*f", decimals, v);
-    return;
-  }
+  if (signbit(v) || !(x < 4e9) || fabs(frac - 0.5) < 1e-6) return false;
   uint64_t q = (uint64_t)fl + (frac > 0.5), ip = q, fp = 0;
   for (int i = 0; i < decimals; i++) ip /= 10;
   fp = q - ip * (uint64_t)scale[decimals];
-  put_size(b, (size_t)ip);
-  if (!decimals) return;
-  char d[4];
-  for (int i = decimals - 1; i >= 0; i--, fp /= 10) d[i] = (char)('0' + fp % 10);
-  kl_buf_putc(b, '.');
-  kl_buf_append(b, d, (size_t)decimals);
+  char *p = w_size(d, (size_t)ip);
+  if (decimals) {
+    *p++ = '.';
+    for (int i = decimals - 1; i >= 0; i--, fp /= 10) p[i] = (char)('0' + fp % 10);
+    p += decimals;
+  }
+  *len = (size_t)(p - d);
+  return true;
 }
 
-/* A JSON string: names (scanner, type, rule, part) are plain ASCII, copied as they are;
- * anything to escape goes through kl_buf_json_str. */
-static void put_str(kl_buf *b, const char *s) {
-  if (!s) s = "";
-  size_t n = strlen(s);
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    if (ch < 0x20 || ch >= 0x80 || ch == '"' || ch == '\\') {
-      kl_buf_json_str(b, s, n);
-      return;
+static void put_fixed(kl_buf *b, double v, int decimals) {
+  char d[32];
+  size_t n;
+  if (fixed_fast(d, &n, v, decimals)) kl_buf_append(b, d, n);
+  else kl_buf_printf(b, "%.*f", decimals, v);
+}
+
+/* A JSON string at w: stored as it is when plain (n from plain_of), else through
+ * kl_buf_json_str, after which o has room for `room` more bytes again. */
+static char *w_str(kl_buf *o, char *w, const char *s, size_t n, size_t room) {
+  if (n != SIZE_MAX) return w_qstr(w, s, n);
+  o->len = (size_t)(w - o->data);
+  kl_buf_json_str(o, s, strlen(s));
+  kl_buf_reserve(o, room);
+  return o->data + o->len;
+}
+
+/* A score's "%.3f" (ok false: printf must decide), remembered by value: a few scores (1.000,
+ * 0.700, 0.950 ...) repeat along the findings, and formatting one costs ~150 instructions. */
+typedef struct {
+  double v;
+  char s[32];
+  size_t n;
+  bool ok;
+} score_str;
+
+typedef struct { score_str v[4]; unsigned n, next; } score_memo;
+
+static score_str *score_of(score_memo *m, double v) {
+  for (unsigned i = 0; i < m->n; i++)
+    if (!memcmp(&m->v[i].v, &v, sizeof v)) return &m->v[i];  /* bit for bit: -0.0 is not 0.0 */
+  score_str *e = &m->v[m->n < 4 ? m->n++ : m->next++ % 4];
+  e->v = v;
+  e->n = 0;
+  e->ok = fixed_fast(e->s, &e->n, v, 3);
+  return e;
+}
+
+/* The findings array's elements: one reserve per finding (for the plain case), then stores. */
+static void put_findings(kl_buf *o, const kl_gw_guard_part *parts, size_t nparts) {
+  plain_memo memo = {.n = 0};
+  score_memo scores = {.n = 0};
+  size_t nf = 0;
+  for (size_t p = 0; p < nparts; p++) {
+    const char *part = parts[p].part;
+    size_t part_n = parts[p].res.n ? plain_of(&memo, &part) : 0;
+    for (size_t i = 0; i < parts[p].res.n; i++) {
+      const kl_guard_finding *f = &parts[p].res.findings[i];
+      const char *sc = f->scanner, *ty = f->type, *ru = f->rule, *act = kl_guard_action_name(f->action);
+      size_t sn = plain_of(&memo, &sc), tn = plain_of(&memo, &ty), rn = plain_of(&memo, &ru), an = strlen(act);
+      score_str *sv = score_of(&scores, f->score);
+      const char *score = sv->s;
+      size_t scn = sv->n;
+      bool fast_score = sv->ok;
+      /* literals 74, quotes 8, two sizes of at most 20 digits, the comma; escaped strings and a
+       * printf'd score make their own room */
+      size_t room = 140 + an + scn;
+      for (size_t k = 0, ln[4] = {sn, tn, rn, part_n}; k < 4; k++) room += ln[k] == SIZE_MAX ? 0 : ln[k];
+      kl_buf_reserve(o, room);
+      char *w = o->data + o->len;
+      if (nf++) *w++ = ',';
+      W_LIT(w, "{\"scanner\":");
+      w = w_str(o, w, sc, sn, room);
+      W_LIT(w, ",\"type\":");
+      w = w_str(o, w, ty, tn, room);
+      W_LIT(w, ",\"rule\":");
+      w = w_str(o, w, ru, rn, room);
+      W_LIT(w, ",\"action\":\"");
+      w = w_mem(w, act, an);
+      W_LIT(w, "\",\"start\":");
+      w = w_size(w, f->start);
+      W_LIT(w, ",\"end\":");
+      w = w_size(w, f->end);
+      W_LIT(w, ",\"score\":");
+      if (fast_score) {
+        w = w_mem(w, score, scn);
+      } else {
+        o->len = (size_t)(w - o->data);
+        put_fixed(o, f->score, 3);
+        kl_buf_reserve(o, room);
+        w = o->data + o->len;
+      }
+      W_LIT(w, ",\"part\":");
+      w = w_str(o, w, part, part_n, room);
+      *w++ = '}';
+      o->len = (size_t)(w - o->data);
     }
   }
-  kl_buf_reserve(b, n + 2);
-  char *p = b->data + b->len;
-  p[0] = '"';
-  memcpy(p + 1, s, n);
-  p[n + 1] = '"';
-  b->len += n + 2;
-  b->data[b->len] = 0;
+  o->data[o->len] = 0;
 }
 
-#define put_lit(b, lit) kl_buf_append((b), lit, sizeof lit - 1)
+/* The observation's output JSON with findings. */
+static void put_output(kl_buf *o, const kl_gw_guard_part *parts, size_t nparts, size_t nall, kl_guard_action verdict,
+                       double us) {
+  kl_buf_reserve(o, 64 + nall * 160);
+  put_lit(o, "{\"verdict\":\"");
+  kl_buf_puts(o, kl_guard_action_name(verdict));
+  put_lit(o, "\",\"findings\":[");
+  put_findings(o, parts, nparts);
+  put_lit(o, "],\"latency_us\":");
+  put_fixed(o, us, 1);
+  kl_buf_putc(o, '}');
+}
 
 void kl_gw_guard_observe(kl_gw_call *c, kl_guard_stage st, const kl_gw_guard_part *parts, size_t nparts,
                          kl_guard_action verdict, const char *blocked, int64_t start_ns, double us) {
   kl_gw_guard *gd = c->guard;
-  kl_buf o = KL_BUF_INIT, meta = KL_BUF_INIT;
+  kl_buf o = KL_BUF_INIT;
   size_t nall = 0;
   for (size_t p = 0; p < nparts; p++) nall += parts[p].res.n;
-  kl_buf_reserve(&o, 64 + nall * 160);
-  put_lit(&o, "{\"verdict\":\"");
-  kl_buf_puts(&o, kl_guard_action_name(verdict));
-  put_lit(&o, "\",\"findings\":[");
-  size_t nf = 0;
-  for (size_t p = 0; p < nparts; p++)
-    for (size_t i = 0; i < parts[p].res.n; i++) {
-      const kl_guard_finding *f = &parts[p].res.findings[i];
-      if (nf++) kl_buf_putc(&o, ',');
-      put_lit(&o, "{\"scanner\":");
-      put_str(&o, f->scanner);
-      put_lit(&o, ",\"type\":");
-      put_str(&o, f->type);
-      put_lit(&o, ",\"rule\":");
-      put_str(&o, f->rule);
-      put_lit(&o, ",\"action\":\"");
-      kl_buf_puts(&o, kl_guard_action_name(f->action));
-      put_lit(&o, "\",\"start\":");
-      put_size(&o, f->start);
-      put_lit(&o, ",\"end\":");
-      put_size(&o, f->end);
-      put_lit(&o, ",\"score\":");
-      put_fixed(&o, f->score, 3);
-      put_lit(&o, ",\"part\":");
-      put_str(&o, parts[p].part);
-      kl_buf_putc(&o, '}');
-    }
-  put_lit(&o, "],\"latency_us\":");
-  put_fixed(&o, us, 1);
-  kl_buf_putc(&o, '}');
-  put_lit(&meta, "{\"policy\":");
-  put_str(&meta, gd->r->name);
-  put_lit(&meta, ",\"stage\":\"");
-  kl_buf_puts(&meta, kl_guard_stage_name(st));
-  put_lit(&meta, "\",\"texts\":");
-  put_size(&meta, nparts);
-  kl_buf_putc(&meta, '}');
+  /* no findings (most calls): the whole output in a stack buffer */
+  char obuf[96], lat[32];
+  size_t latn;
+  const char *out_json = obuf;
+  if (!nall && fixed_fast(lat, &latn, us, 1)) {
+    const char *vn = kl_guard_action_name(verdict);  /* at most "restore" */
+    char *w = obuf;
+    W_LIT(w, "{\"verdict\":\"");
+    w = w_mem(w, vn, strlen(vn));
+    W_LIT(w, "\",\"findings\":[],\"latency_us\":");
+    w = w_mem(w, lat, latn);
+    *w++ = '}';
+    *w = 0;
+  } else {
+    put_output(&o, parts, nparts, nall, verdict, us);
+    out_json = o.data;
+  }
+  /* the metadata in a stack buffer when the policy's name is plain and fits (it always is in
+   * practice: a config name) */
+  char mbuf[256];
+  kl_buf meta = KL_BUF_INIT;
+  const char *meta_json = mbuf;
+  plain_memo pm = {.n = 0};
+  const char *pname = gd->r->name;
+  size_t name_n = plain_of(&pm, &pname);
+  const char *stn = kl_guard_stage_name(st);
+  if (name_n < 128) {
+    char *w = mbuf;
+    W_LIT(w, "{\"policy\":");
+    w = w_qstr(w, pname, name_n);
+    W_LIT(w, ",\"stage\":\"");
+    w = w_mem(w, stn, strlen(stn));
+    W_LIT(w, "\",\"texts\":");
+    w = w_size(w, nparts);
+    *w++ = '}';
+    *w = 0;
+  } else {
+    put_lit(&meta, "{\"policy\":");
+    kl_buf_json_str(&meta, gd->r->name, strlen(gd->r->name));
+    put_lit(&meta, ",\"stage\":\"");
+    kl_buf_puts(&meta, stn);
+    put_lit(&meta, "\",\"texts\":");
+    kl_buf_i64(&meta, (int64_t)nparts);
+    kl_buf_putc(&meta, '}');
+    meta_json = meta.data;
+  }
   static const char *const names[] = {"guardrail.input", "guardrail.during", "guardrail.output"};
   kl_span s = {
       .ctx = &c->ctx,
@@ -290,10 +431,10 @@ void kl_gw_guard_observe(kl_gw_call *c, kl_guard_stage st, const kl_gw_guard_par
       .trace_name = c->ops->route,
       .start_ns = start_ns,
       .end_ns = kl_gw_now(c),
-      .level = verdict == KL_GUARD_BLOCK ? "ERROR" : nf ? "WARNING" : "DEFAULT",
+      .level = verdict == KL_GUARD_BLOCK ? "ERROR" : nall ? "WARNING" : "DEFAULT",
       .status_message = blocked,
-      .output_json = o.data,
-      .metadata_json = meta.data,
+      .output_json = out_json,
+      .metadata_json = meta_json,
   };
   kl_err err = {0};
   if (kl_tracer_span(c->g->tracer, &s, &err) != 0) kl_warn("trace: guardrail observation not recorded: %s", err.msg);
@@ -562,8 +703,8 @@ kl_gw_guard_out kl_gw_guard_output(kl_gw_call *c, kl_buf *body, cJSON *tree, con
   kl_gw_guard_part *parts = NULL;
   size_t n = 0, cap = 0;
   int ci = 0;
-  for (cJSON *ch = cJSON_GetObjectItemCaseSensitive(root, "choices") ? cJSON_GetObjectItemCaseSensitive(root, "choices")->child : NULL;
-       ch; ch = ch->next, ci++) {
+  cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+  for (cJSON *ch = choices ? choices->child : NULL; ch; ch = ch->next, ci++) {
     cJSON *content = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ch, "message"), "content");
     if (!cJSON_IsString(content)) continue;
     parts = kl_arena_grow(c->arena, parts, n, &cap, sizeof *parts, 4);

@@ -481,6 +481,27 @@ static inline void survey_start_word(survey *v, size_t i) {
   v->leet_adj = false;
 }
 
+/* The end of the run of ASCII letters starting at or after j (u[j..) all letters up to it).
+ * Sixteen bytes at a time where they are there: a prose word is mostly one load and compare
+ * instead of a table lookup per letter (this loop was a quarter of the survey's instructions;
+ * the survey of bench/guard_rails.sh's 4 KiB prompt: 64.5k -> 55.9k). */
+static inline size_t alpha_run_end(const unsigned char *u, size_t j, size_t n) {
+#ifdef __SSE2__
+  /* (c | 0x20) - ('a' + 128), as a signed byte, is below -128 + 26 exactly for A-Z and a-z */
+  const __m128i low = _mm_set1_epi8(0x20), base = _mm_set1_epi8((char)('a' + 128)),
+                lim = _mm_set1_epi8((char)(-128 + 26));
+  while (j + 16 <= n) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(u + j));
+    __m128i is = _mm_cmplt_epi8(_mm_sub_epi8(_mm_or_si128(x, low), base), lim);
+    unsigned other = ~(unsigned)_mm_movemask_epi8(is) & 0xFFFFu;
+    if (other) return j + (size_t)__builtin_ctz(other);
+    j += 16;
+  }
+#endif
+  while (j < n && (sv_class[u[j]] & SV_ALPHA)) j++;
+  return j;
+}
+
 /* The survey works run by run where it can: a run of letters, a run of spaces and punctuation
  * (SV_INERT: after the first such byte the state stays as it is) is one step each, and so is a
  * CJK character; digits, base64 symbols, '%' and other non-ASCII go byte by byte.  Measured
@@ -493,8 +514,7 @@ void guard_norm_survey(const char *s, size_t n, guard_norm_marks *m) {
     unsigned char c = u[i];
     unsigned k = sv_class[c];
     if (k & SV_ALPHA) {  /* a run of letters: base64, word letters, maybe a single letter */
-      size_t j = i + 1;
-      while (j < n && (sv_class[u[j]] & SV_ALPHA)) j++;
+      size_t j = alpha_run_end(u, i + 1, n);
       v.run += j - i;
       if (!v.in_word) survey_start_word(&v, i);
       else if (sv_class[u[i - 1]] & SV_LEET) v.leet_adj = true;

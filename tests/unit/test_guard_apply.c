@@ -70,6 +70,48 @@ static void test_hash(void **state) {
   kl_guard_policy_free(p3);
 }
 
+/* Rewrites write into a buffer sized for the worst case (apply.c): replacements longer than
+ * their values, one per byte, each of the shapes. */
+static void test_rewrite_growth(void **state) {
+  (void)state;
+  kl_err err = {0};
+  kl_guard_policy *p = kl_guard_policy_new("g", NULL, &err);
+  assert_non_null(p);
+  kl_arena *a = kl_arena_new(64);
+  const char *t = "abcdefghijklmnopqrstuvwxyz";
+  kl_guard_finding f[26];
+  for (size_t i = 0; i < 26; i++)
+    f[i] = (kl_guard_finding){"pii", "X", "r", i, i + 1, 1.0, KL_GUARD_REDACT};
+  char want[512];
+  size_t wn = 0;
+  for (int i = 1; i <= 26; i++) wn += (size_t)snprintf(want + wn, sizeof want - wn, "<X_%d>", i);
+  size_t len = 0;
+  char *out = kl_guard_apply(p, t, 26, f, 26, KL_GUARD_REDACT, a, &len);
+  assert_string_equal(out, want);
+  assert_int_equal(len, wn);
+  out = kl_guard_apply(p, t, 26, f, 26, KL_GUARD_HASH, a, &len);
+  assert_int_equal(len, 26 * 16);
+  assert_int_equal(strspn(out, "0123456789abcdef"), 26 * 16);
+  /* the same value, the same placeholder; text around and between the findings kept */
+  const char *u = "[a] [a] [\xc3\xa9\xc3\xa9] end";
+  kl_guard_finding g[3] = {{"pii", "X", "r", 1, 2, 1.0, KL_GUARD_REDACT},
+                           {"pii", "X", "r", 5, 6, 1.0, KL_GUARD_REDACT},
+                           {"pii", "LONGER_TYPE", "r", 9, 13, 1.0, KL_GUARD_REDACT}};
+  assert_string_equal(kl_guard_apply(p, u, strlen(u), g, 3, KL_GUARD_REDACT, a, &len), "[<X_1>] [<X_1>] [<LONGER_TYPE_1>] end");
+  assert_string_equal(kl_guard_apply(p, u, strlen(u), g, 3, KL_GUARD_MASK, a, &len), "[*] [*] [**] end");
+  assert_int_equal(len, strlen("[*] [*] [**] end"));
+  for (int i = 0; i < 3; i++) g[i].action = KL_GUARD_RESTORE;
+  kl_guard_vault v = {0};
+  char *anon = kl_guard_anonymise(p, u, strlen(u), g, 3, &v, a, &len);
+  assert_string_equal(anon, "[<X_1>] [<X_1>] [<LONGER_TYPE_1>] end");
+  assert_int_equal(len, strlen(anon));
+  assert_int_equal(v.n, 2);
+  size_t rl = 0;
+  assert_string_equal(kl_guard_restore(&v, anon, len, a, &rl), u);
+  kl_arena_free(a);
+  kl_guard_policy_free(p);
+}
+
 static void test_policy_opts(void **state) {
   (void)state;
   kl_err err = {0};
@@ -136,7 +178,7 @@ static void test_threads(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_redact_numbering), cmocka_unit_test(test_mask),    cmocka_unit_test(test_hash),
-    cmocka_unit_test(test_policy_opts),      cmocka_unit_test(test_threads),
+    cmocka_unit_test(test_rewrite_growth), cmocka_unit_test(test_policy_opts),      cmocka_unit_test(test_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
