@@ -17,16 +17,7 @@ command -v wrk >/dev/null || { echo "needs wrk (make deps)"; exit 1; }
 . bench/lib.sh
 P_MOCK=18111 P_KEEL=18112
 start_mock $P_MOCK 1
-cat >"$TMP/keel.yaml" <<YAML
-listen: 127.0.0.1:$P_KEEL
-data_dir: $TMP/keel-data
-workers: 1
-log_level: warn
-$(grep -v '^#' bench/rails_policy.yaml)
-models:
-  - {name: plain, provider: openai, base_url: "http://127.0.0.1:$P_MOCK/v1", api_key: sk-bench}
-  - {name: railed, provider: openai, base_url: "http://127.0.0.1:$P_MOCK/v1", api_key: sk-bench, guardrails: everything}
-YAML
+rails_config $P_KEEL $P_MOCK 1
 "$KEEL" serve --config "$TMP/keel.yaml" 2>"$TMP/keel.log" &
 pids+=($!)
 KEEL_PID=$!

@@ -1,6 +1,6 @@
 # bench/lib.sh: what the keel-and-mock benchmark scripts share.  Source it after `cd` to the
 # repository root; it sets KEEL (KEEL_BIN or ./build/keel), TMP (removed on exit), pids (killed
-# on exit), and defines start_mock PORT WORKERS.
+# on exit), and defines start_mock PORT WORKERS and rails_config KEEL_PORT MOCK_PORT WORKERS.
 KEEL=${KEEL_BIN:-./build/keel}
 [ -x "$KEEL" ] || { echo "build first: make build"; exit 1; }
 TMP=$(mktemp -d)
@@ -10,4 +10,18 @@ trap cleanup EXIT
 start_mock() { # port workers
   "$KEEL" mock-upstream --listen "127.0.0.1:$1" --workers "$2" --log-level warn 2>"$TMP/mock.log" &
   pids+=($!)
+}
+# $TMP/keel.yaml with two deployments of the mock: `plain` (no guardrails) and `railed` (the
+# policy of bench/rails_policy.yaml, every in-process scanner kind)
+rails_config() {
+  cat >"$TMP/keel.yaml" <<YAML
+listen: 127.0.0.1:$1
+data_dir: $TMP/keel-data
+workers: $3
+log_level: warn
+$(grep -v '^#' bench/rails_policy.yaml)
+models:
+  - {name: plain, provider: openai, base_url: "http://127.0.0.1:$2/v1", api_key: sk-bench}
+  - {name: railed, provider: openai, base_url: "http://127.0.0.1:$2/v1", api_key: sk-bench, guardrails: everything}
+YAML
 }
