@@ -10,7 +10,8 @@
  * PREFILTER mode: PCRE2 confirms anyway.  A hint's may_match looks at the bytes before a
  * Hyperscan end before a window opens (person_pair, email: most ends hold no possible start),
  * and a window holds a match when PCRE2 started it there (pcre2_get_startchar: a \K in `post`
- * moves ov[0] past a search form's end).
+ * moves ov[0] past a search form's end).  A rule whose scanner only asks whether it hit
+ * (GUARD_RE_FIRST_HIT, guard_int.h) stops confirming at its first hit.
  *
  * A scan allocates nothing in the common case: hs_scratch is not shareable between threads,
  * so the set keeps a small mutex-guarded pool of per-scan states (scratch clone, PCRE2 match
@@ -526,7 +527,8 @@ static void hits_push(guard_db_hits *h, guard_hit x, unsigned owner) {
   h->v[h->n++] = x;
 }
 
-static void confirm_window(const guard_db *d, const window *w, size_t *scanned, const char *text, size_t len,
+/* Confirms one window; true when its rule needs no more (a GUARD_RE_FIRST_HIT rule's first hit). */
+static bool confirm_window(const guard_db *d, const window *w, size_t *scanned, const char *text, size_t len,
                            scan_state *st, guard_db_hits *out) {
   const guard_rule *r = d->rules[w->rule];
   /* the subject stops a little after the longest match that can start in the window */
@@ -536,7 +538,7 @@ static void confirm_window(const guard_db *d, const window *w, size_t *scanned, 
    * in its window, after the match's start (a start at w->end would hold an end past it, which
    * would have extended this window).  So no call at w->end, where a window's last accepted
    * match usually leaves off. */
-  if (!w->end) return;
+  if (!w->end) return false;
   pcre2_set_offset_limit(st->mc, w->end - 1);  /* no start past the window */
   while (off < w->end && off <= slen) {
     /* a subject cut short must not let `$` match at the cut */
@@ -561,7 +563,9 @@ static void confirm_window(const guard_db *d, const window *w, size_t *scanned, 
     if (score < 1 && d->ctx[w->rule]) score += context_boost(text, len, ms, me, d->ctx[w->rule]);
     if (score > 1) score = 1;
     hits_push(out, (guard_hit){r, ms, me, score}, d->owner[w->rule]);
+    if (r->flags & GUARD_RE_FIRST_HIT) return true;
   }
+  return false;
 }
 
 static scan_state *take_state(guard_db *d) {
@@ -609,13 +613,14 @@ bool guard_db_scan(const guard_db *cd, const char *text, size_t len, guard_db_hi
       for (size_t a = 0; a < c.nactive; a++) {
         scanned = 0;
         for (unsigned k = st->first[st->active[a]]; k != NO_WINDOW; k = st->w[k].next)
-          confirm_window(d, &st->w[k], &scanned, text, len, st, out);
+          if (confirm_window(d, &st->w[k], &scanned, text, len, st, out)) break;
       }
     } else {
       if (c.nw > 1) qsort(st->w, c.nw, sizeof *st->w, cmp_window);
+      bool done = false;  /* the current rule needs no more windows */
       for (size_t i = 0; i < c.nw; i++) {
-        if (i == 0 || st->w[i].rule != st->w[i - 1].rule) scanned = 0;
-        confirm_window(d, &st->w[i], &scanned, text, len, st, out);
+        if (i == 0 || st->w[i].rule != st->w[i - 1].rule) scanned = 0, done = false;
+        if (!done) done = confirm_window(d, &st->w[i], &scanned, text, len, st, out);
       }
     }
   }

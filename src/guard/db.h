@@ -22,7 +22,8 @@ guard_db *guard_db_build(const guard_rule *const *rules, const guard_hs_hint *co
                          size_t n, kl_err *err);
 void guard_db_free(guard_db *d);
 size_t guard_db_nrules(const guard_db *d);
-/* Appends the confirmed hits in text to out (reset it yourself).  false with err set. */
+/* Appends the confirmed hits in text to out (reset it yourself); of a GUARD_RE_FIRST_HIT rule,
+ * only its first.  false with err set. */
 bool guard_db_scan(const guard_db *d, const char *text, size_t len, guard_db_hits *out, kl_err *err);
 void guard_db_hits_free(guard_db_hits *h);
 

@@ -30,6 +30,10 @@ enum {
   GUARD_RE_PREFILTER = 16, /* Hyperscan runs a simplified superset (HS_FLAG_PREFILTER): big
                               alternations of phrases compile in a fraction of the time, and
                               PCRE2 confirms every candidate anyway */
+  GUARD_RE_FIRST_HIT = 32, /* the scanner only asks whether the rule has a confirmed hit in a
+                              text, never where or how many (injection's rescan triggers):
+                              PCRE2 confirms its windows only until the first, so a scan
+                              yields exactly its leftmost hit and the rest cost nothing */
 };
 
 typedef struct guard_rule {

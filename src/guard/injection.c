@@ -31,6 +31,7 @@
  * surveys the bytes once, and decodes only what the survey or a trigger found.  One finding per text at most: the strongest
  * evidence's span, typed PROMPT_INJECTION or JAILBREAK, with the combined score. */
 #include "guard/injection_int.h"
+#include "guard/db.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -280,6 +281,21 @@ static void decode_runs(const guard_scanner *s, verdict *v, const char *t, const
   }
 }
 
+/* The trigger classes whose hits only say "rescan the text with this disguise undone": finish
+ * asks whether one hit (has_class), never where or how many, so their rows are
+ * GUARD_RE_FIRST_HIT and the engine confirms only their first hit (a split trigger's "\+" can
+ * open a window at every plus sign of a text).  Tag and zero-width hits are not: their span
+ * and count matter (class_span, zw_in_words). */
+static bool presence_only(inj_class c) {
+  return c == INJ_TRIG_ROT13 || c == INJ_TRIG_REV || c == INJ_TRIG_ACRO || c == INJ_TRIG_SPLIT;
+}
+
+static bool has_class(const guard_hit *h, size_t n, inj_class c) {
+  for (size_t i = 0; i < n; i++)
+    if (phrase_of(&h[i])->cls == c) return true;
+  return false;
+}
+
 /* Span of the hits of one class: [first start, last end). */
 static bool class_span(const guard_hit *h, size_t n, inj_class c, size_t *start, size_t *end, size_t *count) {
   *count = 0;
@@ -362,17 +378,17 @@ static void disguises(const guard_scanner *s, verdict *v, const char *t, size_t 
     if (guard_norm_is_text(d, dl)) rescan(s, v, d, dl, depth, "encoded_payload", m.pct_a, m.pct_b);
     free(d);
   }
-  if (class_span(h, n, INJ_TRIG_ROT13, &a, &b, &k)) {
+  if (has_class(h, n, INJ_TRIG_ROT13)) {
     d = guard_norm_rot13(t, len, &dl);
     rescan(s, v, d, dl, depth, "encoded_payload", w0, len);
     free(d);
   }
-  if (class_span(h, n, INJ_TRIG_REV, &a, &b, &k)) {
+  if (has_class(h, n, INJ_TRIG_REV)) {
     d = guard_norm_reverse(t, len, &dl);
     rescan(s, v, d, dl, depth, "encoded_payload", w0, len);
     free(d);
   }
-  if (class_span(h, n, INJ_TRIG_ACRO, &a, &b, &k)) {
+  if (has_class(h, n, INJ_TRIG_ACRO)) {
     d = guard_norm_acrostic(t, len, &dl);
     rescan(s, v, d, dl, depth, "encoded_payload", w0, len);
     free(d);
@@ -384,7 +400,7 @@ static void disguises(const guard_scanner *s, verdict *v, const char *t, size_t 
     rescan(s, v, d, dl, depth, "encoded_payload", m.leet_a, m.leet_b);
     free(d);
   }
-  if (class_span(h, n, INJ_TRIG_SPLIT, &a, &b, &k)) {
+  if (has_class(h, n, INJ_TRIG_SPLIT)) {
     char *spaced;
     size_t sl;
     guard_norm_quoted_join2(t, len, 0, &d, &dl, ' ', &spaced, &sl);
@@ -585,7 +601,8 @@ static bool inj_init(guard_scanner *s, const kl_guard_scanner_cfg *cfg, kl_err *
       .type = p->jailbreak ? "JAILBREAK" : "PROMPT_INJECTION",
       .name = p->signal,
       .re = re,
-      .flags = p->flags | GUARD_RE_PREFILTER,  /* compile time: see guard_int.h */
+      /* PREFILTER: compile time (see guard_int.h); FIRST_HIT: see presence_only */
+      .flags = p->flags | GUARD_RE_PREFILTER | (presence_only(p->cls) ? GUARD_RE_FIRST_HIT : 0),
       .max_len = p->max_len,
       .score = p->weight,
       .data = p,
