@@ -19,6 +19,7 @@
 #include <pcre2.h>
 
 #include "guard/injection_int.h"
+#include "guard_test_pcre.h"
 
 static const inj_phrase *row_of(const inj_hs_form *f, size_t *count) {
   const inj_phrase *row = NULL;
@@ -39,17 +40,6 @@ static void test_each_form_names_one_row(void **st) {
     if (n != 1) fprintf(stderr, "form %zu (%s) names %zu rows\n", i, guard_inj_hs_forms[i].re_start, n);
     assert_int_equal(n, 1);
   }
-}
-
-static pcre2_code *compile(const char *re, unsigned flags) {
-  uint32_t opts = 0;
-  if (flags & GUARD_RE_CASELESS) opts |= PCRE2_CASELESS;
-  if (flags & GUARD_RE_UTF8) opts |= PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
-  int ec;
-  PCRE2_SIZE eo;
-  pcre2_code *c = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, NULL);
-  assert_non_null(c);
-  return c;
 }
 
 /* Every match [s, e) of the row in t has a match of the form starting at or after s and ending
@@ -103,7 +93,8 @@ static void test_forms_cover_their_rows(void **st) {
   for (size_t i = 0; i < guard_inj_nhs_forms; i++) {
     size_t n;
     const inj_phrase *p = row_of(&guard_inj_hs_forms[i], &n);
-    pcre2_code *row = compile(p->re, p->flags), *form = compile(guard_inj_hs_forms[i].hs, p->flags);
+    pcre2_code *row = guard_test_compile(NULL, p->re, NULL, p->flags),
+               *form = guard_test_compile(NULL, guard_inj_hs_forms[i].hs, NULL, p->flags);
     size_t seen = 0;
     for (size_t k = 0; k < sizeof written / sizeof written[0]; k++)
       seen += check_text(row, form, written[k], strlen(written[k]), md, p->signal);

@@ -23,6 +23,7 @@
 #include <pcre2.h>
 
 #include "guard/db.h"
+#include "guard_test_pcre.h"
 
 /* The rules whose hints are forms or pre-checks checked here (the gazetteer chunks are lists of
  * names that only the validator ties to their rule: their property is not a pattern one). */
@@ -45,19 +46,6 @@ static const char *const written[] = {
   ("maria.rossi@example.it, a.b@c.de, x@y, user+tag@sub.example.co.uk, very.long.local.part.that.keeps.going.on.and"
    ".on.and.on.for.ever.and.ever@example.com, @nolocal.com, bad..dots@example.com"),
 };
-
-static pcre2_code *compile(const char *pre, const char *re, const char *post, unsigned flags) {
-  char pat[65536];
-  snprintf(pat, sizeof pat, "%s(?:%s)%s", pre ? pre : "", re, post ? post : "");
-  uint32_t opts = 0;
-  if (flags & GUARD_RE_CASELESS) opts |= PCRE2_CASELESS;
-  if (flags & GUARD_RE_UTF8) opts |= PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
-  int ec;
-  PCRE2_SIZE eo;
-  pcre2_code *c = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, NULL);
-  assert_non_null(c);
-  return c;
-}
 
 static unsigned lead_of(const guard_rule *r, const guard_hs_hint *h) {
   if (!h->lead) return r->max_len;
@@ -94,8 +82,8 @@ static size_t check_text(const guard_rule *r, const guard_hs_hint *h, pcre2_code
 }
 
 static void check_rule(const guard_rule *r, const guard_hs_hint *h, const kl_buf *texts, size_t ntexts) {
-  pcre2_code *rule = compile(r->pre, r->re, r->post, r->flags);
-  pcre2_code *form = compile(NULL, h->re ? h->re : r->re, NULL, r->flags);  /* what Hyperscan runs */
+  pcre2_code *rule = guard_test_compile(r->pre, r->re, r->post, r->flags);
+  pcre2_code *form = guard_test_compile(NULL, h->re ? h->re : r->re, NULL, r->flags);  /* what Hyperscan runs */
   pcre2_match_data *md = pcre2_match_data_create(16, NULL);
   unsigned lead = lead_of(r, h);
   assert_true(lead > 0 && lead <= r->max_len);
