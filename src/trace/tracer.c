@@ -218,25 +218,25 @@ int kl_tracer_generation(kl_tracer *t, const kl_generation *g, double *cost_usd,
 
 int kl_tracer_span(kl_tracer *t, const kl_span *s, kl_err *err) {
   if (!t->store && !t->exporter) return 0;
-  kl_arena *a = kl_arena_new(1024);
+  kl_arena *a = NULL; /* only when something needs scrubbing, as for generations */
   const kl_trace_ctx *ctx = s->ctx;
   kl_obs o;
   memset(&o, 0, sizeof o);
-  if (s->id && *s->id) snprintf(o.id, sizeof o.id, "%s", s->id);
+  if (s->id && *s->id) copy_id(o.id, sizeof o.id, s->id);
   else kl_id_span(o.id);
-  snprintf(o.trace_id, sizeof o.trace_id, "%s", ctx->trace_id);
-  snprintf(o.parent_id, sizeof o.parent_id, "%s", s->parent_id ? s->parent_id : ctx->span_id);
+  copy_id(o.trace_id, sizeof o.trace_id, ctx->trace_id);
+  copy_id(o.parent_id, sizeof o.parent_id, s->parent_id ? s->parent_id : ctx->span_id);
   o.type = s->type ? s->type : KL_OBS_SPAN;
   o.name = s->name;
   o.level = s->level ? s->level : "DEFAULT";
-  o.status_message = kl_tracer_scrub(t, a, s->status_message);
+  o.status_message = scrub_lazy(t, &a, s->status_message);
   o.start_ns = s->start_ns;
   o.end_ns = s->end_ns;
   if (t->capture_content) {
-    o.input_json = kl_tracer_scrub(t, a, s->input_json);
-    o.output_json = kl_tracer_scrub(t, a, s->output_json);
+    o.input_json = scrub_lazy(t, &a, s->input_json);
+    o.output_json = scrub_lazy(t, &a, s->output_json);
   }
-  o.metadata_json = kl_tracer_scrub(t, a, s->metadata_json);
+  o.metadata_json = scrub_lazy(t, &a, s->metadata_json);
   o.cost_usd = -1;
   o.trace_name = ctx->trace_name ? ctx->trace_name : s->trace_name;
   o.user_id = ctx->user_id;
@@ -244,6 +244,6 @@ int kl_tracer_span(kl_tracer *t, const kl_span *s, kl_err *err) {
   o.tags_json = ctx->tags_json;
   o.environment = t->environment;
   int rc = submit(t, &o, err);
-  kl_arena_free(a);
+  if (a) kl_arena_free(a);
   return rc;
 }
