@@ -7,33 +7,13 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "guard/kl_guard.h"
-
-static kl_guard_policy *pol;
-static kl_arena *arena;
+#include "guard_test_policy.h"
 
 static int setup(void **state) {
   (void)state;
-  kl_err err = {0};
   /* the structured types (names, places and dates: test_guard_pii_ner.c) */
   kl_guard_opts o = {.types = KL_GUARD_STRUCTURED_PII, .min_score = KL_GUARD_DEFAULT_MIN_SCORE};
-  pol = kl_guard_policy_new("default", &o, &err);
-  arena = kl_arena_new(4096);
-  return pol ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  kl_guard_policy_free(pol);
-  kl_arena_free(arena);
-  return 0;
-}
-
-static long scan(const char *text, kl_guard_finding **f) {
-  kl_err err = {0};
-  long n = kl_guard_scan(pol, text, strlen(text), arena, f, &err);
-  assert_true(n >= 0);
-  return n;
+  return policy_setup(&o);
 }
 
 /* Asserts that text holds exactly one finding, of type, covering value. */
@@ -173,5 +153,5 @@ int main(void) {
     cmocka_unit_test(test_mac_crypto),  cmocka_unit_test(test_utf8_offsets), cmocka_unit_test(test_context),
     cmocka_unit_test(test_overlaps),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, policy_teardown);
 }

@@ -9,31 +9,11 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "guard/kl_guard.h"
-
-static kl_guard_policy *pol;
-static kl_arena *arena;
+#include "guard_test_policy.h"
 
 static int setup(void **state) {
   (void)state;
-  kl_err err = {0};
-  pol = kl_guard_policy_new("default", NULL, &err);  /* every type, the default threshold */
-  arena = kl_arena_new(4096);
-  return pol ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  kl_guard_policy_free(pol);
-  kl_arena_free(arena);
-  return 0;
-}
-
-static long scan(const char *text, kl_guard_finding **f) {
-  kl_err err = {0};
-  long n = kl_guard_scan(pol, text, strlen(text), arena, f, &err);
-  assert_true(n >= 0);
-  return n;
+  return policy_setup(NULL); /* every type, the default threshold */
 }
 
 /* Asserts that text holds a finding of type spanning exactly value (its first occurrence
@@ -219,5 +199,5 @@ int main(void) {
     cmocka_unit_test(test_location),       cmocka_unit_test(test_street_address), cmocka_unit_test(test_date_time),
     cmocka_unit_test(test_nrp_org),        cmocka_unit_test(test_robust),         cmocka_unit_test(test_types),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, policy_teardown);
 }
