@@ -70,15 +70,6 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages) {
   return SQLITE_OK;
 }
 
-static int page_size(sqlite3 *db) {
-  sqlite3_stmt *st = NULL;
-  int n = 0;
-  if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-    n = sqlite3_column_int(st, 0);
-  sqlite3_finalize(st);
-  return n > 0 ? n : 4096;
-}
-
 int kl_sqlite_ckpt_start(kl_sqlite *q, kl_err *err) {
   kl_ckpt *c = calloc(1, sizeof *c);
   if (!c) abort();
@@ -104,7 +95,7 @@ int kl_sqlite_ckpt_start(kl_sqlite *q, kl_err *err) {
     return -1;
   }
   c->running = true;
-  int page = page_size(q->db);
+  int page = kl_sqlite_int(q->db, "PRAGMA page_size", 4096);
   c->wake_pages = (int)(CKPT_WAKE_BYTES / page);
   c->backpressure_pages = (int)(CKPT_BACKPRESSURE_BYTES / page);
   q->ckpt = c;

@@ -82,6 +82,8 @@ void kl_redo_push(kl_redo_list *l, const char *project, const char *trace);
 
 /* sqlite_schema.c */
 int kl_sqlite_migrate(sqlite3 *db, kl_err *err);
+/* The first column of the first row of sql as an int; def when there is none or it fails. */
+int kl_sqlite_int(sqlite3 *db, const char *sql, int def);
 int kl_sqlite_schema_version(sqlite3 *db);
 
 /* sqlite_read.c */

@@ -126,14 +126,17 @@ static const char *const k_migrations[] = {
 };
 #define NMIGRATIONS ((int)(sizeof k_migrations / sizeof k_migrations[0]))
 
-int kl_sqlite_schema_version(sqlite3 *db) {
+int kl_sqlite_int(sqlite3 *db, const char *sql, int def) {
   sqlite3_stmt *st = NULL;
-  int v = 0;
-  if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version),0) FROM schema_migrations", -1, &st, NULL) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW)
+  int v = def;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
     v = sqlite3_column_int(st, 0);
   sqlite3_finalize(st);
   return v;
+}
+
+int kl_sqlite_schema_version(sqlite3 *db) {
+  return kl_sqlite_int(db, "SELECT COALESCE(MAX(version),0) FROM schema_migrations", 0);
 }
 
 int kl_sqlite_migrate(sqlite3 *db, kl_err *err) {
