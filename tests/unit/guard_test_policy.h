@@ -1,6 +1,7 @@
 /* guard_test_policy.h: one guard policy and one arena for a test file's whole group, and
  * scan(), which the PII test files share.  Include after cmocka.h; the file's group setup
- * calls policy_setup with its options (NULL: the default policy), teardown is policy_teardown. */
+ * calls policy_setup with a name and its options (NULL: the default policy), teardown is
+ * policy_teardown. */
 #ifndef KL_GUARD_TEST_POLICY_H
 #define KL_GUARD_TEST_POLICY_H
 
@@ -11,9 +12,9 @@
 static kl_guard_policy *pol;
 static kl_arena *arena;
 
-static int policy_setup(const kl_guard_opts *o) {
+static int policy_setup(const char *name, const kl_guard_opts *o) {
   kl_err err = {0};
-  pol = kl_guard_policy_new("default", o, &err);
+  pol = kl_guard_policy_new(name, o, &err);
   arena = kl_arena_new(4096);
   return pol ? 0 : -1;
 }

@@ -13,7 +13,7 @@ static int setup(void **state) {
   (void)state;
   /* the structured types (names, places and dates: test_guard_pii_ner.c) */
   kl_guard_opts o = {.types = KL_GUARD_STRUCTURED_PII, .min_score = KL_GUARD_DEFAULT_MIN_SCORE};
-  return policy_setup(&o);
+  return policy_setup("default", &o);
 }
 
 /* Asserts that text holds exactly one finding, of type, covering value. */

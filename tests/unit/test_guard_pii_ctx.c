@@ -8,33 +8,18 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "guard/kl_guard.h"
-
-static kl_guard_policy *pol;
-static kl_arena *arena;
+#include "guard_test_policy.h"
 
 static int setup(void **state) {
   (void)state;
-  kl_err err = {0};
   kl_guard_opts o = {.min_score = 1e-9};  /* every type, every confirmed hit */
-  pol = kl_guard_policy_new("ctx", &o, &err);
-  arena = kl_arena_new(4096);
-  return pol ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  kl_guard_policy_free(pol);
-  kl_arena_free(arena);
-  return 0;
+  return policy_setup("ctx", &o);
 }
 
 /* The score of the finding of type covering exactly value in text; -1 when there is none. */
 static double score_of(const char *text, const char *type, const char *value) {
-  kl_err err = {0};
   kl_guard_finding *f;
-  long n = kl_guard_scan(pol, text, strlen(text), arena, &f, &err);
-  assert_true(n >= 0);
+  long n = scan(text, &f);
   const char *at = strstr(text, value);
   assert_non_null(at);
   for (long i = 0; i < n; i++)
@@ -85,5 +70,5 @@ int main(void) {
     cmocka_unit_test(test_context_words),
     cmocka_unit_test(test_narrowed_rules),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, policy_teardown);
 }

@@ -13,7 +13,7 @@
 
 static int setup(void **state) {
   (void)state;
-  return policy_setup(NULL); /* every type, the default threshold */
+  return policy_setup("default", NULL); /* every type, the default threshold */
 }
 
 /* Asserts that text holds a finding of type spanning exactly value (its first occurrence
