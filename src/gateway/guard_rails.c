@@ -240,11 +240,9 @@ static char *w_qstr(char *p, const char *s, size_t n) {
   return p;
 }
 
-static char *w_size(char *p, size_t v) {
-  char d[24];
-  size_t k = sizeof d;
-  do d[--k] = (char)('0' + v % 10); while ((v /= 10) && k);
-  return w_mem(p, d + k, sizeof d - k);
+static char *w_size(char *p, size_t v) { /* offsets and counts: within int64 */
+  char d[24], *s = kl_i64_digits(d + sizeof d, (int64_t)v);
+  return w_mem(p, s, (size_t)(d + sizeof d - s));
 }
 
 /* "%.Nf" of v into d (at most 32 bytes); false: printf must decide. */

@@ -92,13 +92,11 @@ static inline size_t put_lit(char *out, size_t n, const char *s, size_t len) {
 }
 #define PUT(lit) n = put_lit(tmp, n, lit, sizeof lit - 1)
 
-/* Appends v's decimal digits ("%" PRId64) at out + n, in place; returns the new length. */
+/* Appends v's decimal digits ("%" PRId64) at out + n; returns the new length. */
 static inline size_t put_i64(char *out, size_t n, int64_t v) {
-  uint64_t x = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-  if (v < 0) out[n++] = '-';
-  size_t len = 1;
-  for (uint64_t t = x; t >= 10; t /= 10) len++;
-  for (size_t i = len; i-- > 0; x /= 10) out[n + i] = (char)('0' + x % 10);
+  char t[24], *p = kl_i64_digits(t + sizeof t, v);
+  size_t len = (size_t)(t + sizeof t - p);
+  memcpy(out + n, p, len);
   return n + len;
 }
 

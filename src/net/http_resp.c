@@ -155,14 +155,9 @@ static inline void put(kl_buf *b, const char *s, size_t n) {
 }
 #define PUT_LIT(b, lit) put(b, lit, sizeof lit - 1)
 
-static void put_uint(kl_buf *b, unsigned long long v) {
-  char tmp[24];
-  int i = (int)sizeof tmp;
-  do {
-    tmp[--i] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  put(b, tmp + i, sizeof tmp - (size_t)i);
+static void put_uint(kl_buf *b, unsigned long long v) { /* lengths and statuses: within int64 */
+  char tmp[24], *p = kl_i64_digits(tmp + sizeof tmp, (int64_t)v);
+  put(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 static bool framing_header(const char *name) {

@@ -469,12 +469,8 @@ static void h1_put(h1_w *w, const char *s, size_t n, size_t cap) {
   w->n += n;
 }
 static void h1_lit(h1_w *w, const char *s, size_t cap) { h1_put(w, s, strlen(s), cap); }
-static void h1_num(h1_w *w, uint64_t v, size_t cap) {
-  char t[24], *p = t + sizeof t;
-  do {
-    *--p = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
+static void h1_num(h1_w *w, uint64_t v, size_t cap) { /* ports and lengths: within int64 */
+  char t[24], *p = kl_i64_digits(t + sizeof t, (int64_t)v);
   h1_put(w, p, (size_t)(t + sizeof t - p), cap);
 }
 
