@@ -6,12 +6,24 @@
  * confirmation path runs too) over and over, single-threaded: first a PII-only policy (scan,
  * scan + redact), then each scanner kind alone, then every in-process kind together at the
  * input and the output stage (the "every scanner on" figure).  Build times are printed too
- * (they include the on-disk compile cache: run with KEEL_CACHE_DIR=off for cold builds). */
+ * (they include the on-disk compile cache: run with KEEL_CACHE_DIR=off for cold builds).
+ *
+ * The sample is dense with digits and PII but has none of the words injection rules look
+ * for; real prompts do.  So the every-kind input check is also timed on two 4 KiB texts from
+ * ../shared/data (when it is there): the first MT-Bench questions (real chat prompts: "Rewrite
+ * your previous response", "Imagine you are...") and the first Presidio synthetic texts (a
+ * name, address or number in every sentence). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "guard/kl_guard.h"
+
+#include <cjson/cJSON.h>
+
+#ifndef KEEL_SHARED_DATA
+#define KEEL_SHARED_DATA "/work/shared/data" /* as bench_guard_pii's default */
+#endif
 
 static const char *sample =
     "Hi, I'm writing about my order from 2024-03-18 (ref 1183-22). The gateway records every call: model, "
@@ -89,6 +101,72 @@ static void per_kind(const kl_buf *text, double secs) {
   }
 }
 
+/* The first 4 KiB (whole code points) of the strings found at `key` in a JSON lines file
+ * (lines != 0) or a JSON array of objects, joined by newlines; false if the file is not there. */
+static bool corpus_text(const char *path, bool lines, const char *key, kl_buf *out) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return false;
+  kl_buf all = KL_BUF_INIT;
+  char chunk[65536];
+  size_t got;
+  while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) kl_buf_append(&all, chunk, got);
+  fclose(f);
+  kl_buf_putc(&all, 0);
+  kl_err err = {0};
+  for (size_t i = 0; i < all.len && out->len < 4096;) {
+    size_t e = lines ? i + strcspn(all.data + i, "\n") : all.len - 1;
+    cJSON *doc = kl_json_parse(all.data + i, e - i, &err);
+    const cJSON *item = NULL, *objs = lines ? NULL : doc;
+    cJSON_ArrayForEach(item, objs) {
+      const char *t = kl_json_str(item, key);
+      if (t && out->len < 4096) kl_buf_puts(out, t), kl_buf_putc(out, '\n');
+    }
+    const cJSON *turns = lines && doc ? kl_json_get(doc, key) : NULL;
+    cJSON_ArrayForEach(item, turns) {
+      if (cJSON_IsString(item) && out->len < 4096) kl_buf_puts(out, item->valuestring), kl_buf_putc(out, '\n');
+    }
+    cJSON_Delete(doc);
+    i = e + 1;
+  }
+  kl_buf_free(&all);
+  if (out->len > 4096) out->len = 4096;
+  while (out->len && ((unsigned char)out->data[out->len] & 0xC0) == 0x80) out->len--;
+  if (out->len) out->data[out->len] = 0;
+  return out->len > 0;
+}
+
+/* The every-kind input check on the corpus texts (see the top). */
+static void corpora(double secs) {
+  static const struct { const char *name, *path, *key; bool lines; } cs[] = {
+      {"mt_bench", KEEL_SHARED_DATA "/routellm/mt_bench/question.jsonl", "turns", true},
+      {"pii_synth", KEEL_SHARED_DATA "/pii/synth_dataset_v2.json", "full_text", false},
+  };
+  static const kl_guard_scanner_cfg all[] = {
+      {.kind = "pii"}, {.kind = "secrets"}, {.kind = "injection"}, {.kind = "invisible"},
+      {.kind = "token_limit", .limit = 8000},
+  };
+  kl_err err = {0};
+  kl_guard_policy_cfg pc = {.name = "b", .scanners = all, .nscanners = sizeof all / sizeof *all};
+  kl_guard_policy *p = kl_guard_policy_build(&pc, &err);
+  if (!p) {
+    fprintf(stderr, "%s\n", err.msg);
+    exit(1);
+  }
+  for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+    kl_buf t = KL_BUF_INIT;
+    if (corpus_text(cs[i].path, cs[i].lines, cs[i].key, &t)) {
+      size_t nf;
+      double us = time_check(p, KL_GUARD_INPUT, &t, secs, &nf);
+      printf("text=%-10s bytes=%zu pii+secrets+injection+invisible+token_limit input us_per_4KiB=%.2f findings=%zu\n",
+             cs[i].name, t.len, us, nf);
+    } else {
+      printf("text=%-10s (not found: %s)\n", cs[i].name, cs[i].path);
+    }
+    kl_buf_free(&t);
+  }
+  kl_guard_policy_free(p);
+}
+
 int main(int argc, char **argv) {
   double secs = argc > 1 ? atof(argv[1]) : 2.0;
   kl_buf text = KL_BUF_INIT;
@@ -125,6 +203,7 @@ int main(int argc, char **argv) {
   kl_arena_free(a);
   kl_guard_policy_free(p);
   per_kind(&text, secs);
+  corpora(secs);
   kl_buf_free(&text);
   return 0;
 }
