@@ -333,7 +333,8 @@ static void region(const char *t, size_t len, size_t a, size_t b, size_t *ra, si
 static void disguises(const guard_scanner *s, verdict *v, const char *t, size_t len, const guard_hit *h, size_t n,
                       int depth) {
   guard_norm_marks m;
-  guard_norm_survey(t, len, &m);
+  if (depth > 0) guard_norm_runs(t, len, &m);  /* all that is used below the top */
+  else guard_norm_survey(t, len, &m);
   size_t a = 0, b = 0, k = 0, dl = 0;
   char *d;
   /* whole-text disguises span the text from its first code point (stray continuation bytes

@@ -93,6 +93,8 @@ typedef struct guard_norm_marks {
   size_t homo, homo_a, homo_b;        /* look-alikes next to Latin letters; fullwidth/math letters */
 } guard_norm_marks;
 void guard_norm_survey(const char *s, size_t n, guard_norm_marks *m);
+/* Only the survey's base64/hex runs (run, nrun; the rest zero), the same as its. */
+void guard_norm_runs(const char *s, size_t n, guard_norm_marks *m);
 
 /* Whether s[0..n) looks like text: valid UTF-8, few control bytes. */
 bool guard_norm_is_text(const char *s, size_t n);

@@ -601,12 +601,58 @@ const inj_hs_form guard_inj_hs_forms[] = {
    "parallel)\\s+(?:world|universe|scenario|reality)|(?:novel|story|screenplay|book|movie\\s+script)|thought\\s+"
    "experiment|educational\\s+purposes|purely\\s+(?:academic|educational|fictional)|safe\\s+sandbox|consequences|"
    "(?:fiction|a\\s+story|a\\s+game)|roman|小説のため|为了写小说|假设"},
-  /* meta words */
+  /* meta words; "the string", "for example" and "is this legit" by their last word after a
+   * blank (their leading "the", "for", "is", "it" were literals all over plain text) */
   {"\\b(?:prompt\\s+injections?|injection\\s+attacks?",
    "injection|jailbreak|attacker|red[- ]?team|pentest|penetration|vulnerabilit|exploit|threat\\s+model|mitigat|"
-   "defen[cs]e|detect|classifier|regex|keyword\\s+filter|payload|OWASP|adversarial|CTF|e\\.g\\.|for\\s+example|"
-   "such\\s+as|phras|the\\s+string|finding|recommendation|phishing|scam|smishing|fraud|"
-   "is\\s+(?:this|it)\\s+(?:legit|safe|real)|lecture|paper|abstract|blog\\s+post|tutorial|complied|refused|"
+   "defen[cs]e|detect|classifier|regex|keyword\\s+filter|payload|OWASP|adversarial|CTF|e\\.g\\.|\\sexample|"
+   "such\\s+as|phras|\\sstring|finding|recommendation|phishing|scam|smishing|fraud|\\s(?:legit|safe|real)|"
+   "lecture|paper|abstract|blog\\s+post|tutorial|complied|refused|"
    "(?:tried|tested|submitted)\\s+(?:the|a)"},
+  /* Rows led by "the", "your", "act", "AI"/"bot" (caseless, inside any word): in English prose
+   * those literals are everywhere, and each one ran the rest of the row as an automaton.  The
+   * forms keep the rarer words every match ends with (the leading article or possessive
+   * dropped).  Measured (the injection rows' Hyperscan pass, instructions per 4 KiB, with the
+   * meta form's change above): bench/guard_rails.sh's prose 271k -> 77k, bench_guard's sample
+   * 90k -> 75k, a 41-byte prompt 6.7k -> 4.7k. */
+  {"\\b(?:your|you\\s+were\\s+given\\s+(?:any\\s+)?|the\\s+ai's",
+   "(?:your|given\\s+(?:any\\s+)?|ai's|assistant's|model's)" S "(?:" W S "){0,2}" RULE_N},
+  {"\\b(?:the|your)\\s+(?:context|instructions?",
+   "(?:context|instructions?|rules|guidelines|settings)\\s+(?:you\\s+were|you've\\s+been|i\\s+(?:was|were))\\s+"
+   "(?:given|initiali[sz]ed\\s+with|provided|told)"},
+  {"\\b(?:the|your)\\s+(?:operator|developer",
+   "(?:operator|developer|creator|admin|administrator|owner)s?'?\\s+(?:\\w+\\s+)?(?:told|said|instructed|gave|wants)"},
+  {"\\bthe\\s+user'?s'?\\s+", "user'?s'?\\s+(?:request|question|instructions?|task|query|prompt|message)"},
+  {"\\b(?:the|all(?:\\s+of)?\\s+the|everything)\\s+(?:above",
+   "(?:above|previous|prior|preceding)\\s*(?:[.,;:!)\"']|and|$)"},
+  {"\\b(?:your|the)\\s+(?:new|real|actual",
+   "(?:new|real|actual|true|updated)\\s+(?:objective|task|goal|mission|instructions?|directive|purpose|job|role|"
+   "orders?|priority)\\s+(?:is|are|will\\s+be)"},
+  /* "the full system prompt": the last adjective and the noun */
+  {"\\bthe\\s+(?:(?:full|complete",
+   "(?:full|complete|entire|exact|original|initial|hidden|secret|confidential|internal|system|developer|first|above|"
+   "raw|underlying)\\s+(?:system\\s+prompt|prompt|instructions|preamble|directives|guidelines|rules|configuration|"
+   "developer\\s+message|system\\s+message|text|message)"},
+  {"\\b(?:pretend|act|imagine|roleplay)\\s+",
+   "my\\s+(?:late|dead|deceased|dear)?\\s*(?:grand(?:mother|ma|father|pa)|granny)"},
+  /* "from now on", "write a story where", "for research purposes", "with permission to": the
+   * words after "from", "write", "tell", "for", "with", "i have" (bench_guard's sample 74.7k ->
+   * 70.9k for the pass; hard negatives 338k -> 335k, plain chat 164k -> 157k) */
+  {"\\b(?:you\\s+are\\s+now|you're\\s+now|from\\s+now\\s+on|",
+   "\\b(?:you\\s+are\\s+now|you're\\s+now|now\\s+on|act\\s+as|pretend\\s+(?:to\\s+be|you\\s+are|you're)|"
+   "role-?play\\s+as|play\\s+the\\s+role|simulate|imagine\\s+you\\s+are|you\\s+will\\s+(?:now\\s+)?(?:act|be|"
+   "behave|respond)\\s+as|(?:answer|respond|reply)\\s+as|stay\\s+in\\s+character|never\\s+break\\s+character|"
+   "switch\\s+to)\\b|\\b(?:du\\s+bist\\s+(?:jetzt|nun|ab\\s+sofort)|tu\\s+es\\s+"
+   "maintenant|ahora\\s+eres|ora\\s+sei|você\\s+agora\\s+é|agora\\s+você\\s+é)|теперь\\s+ты|从现在起|从现在开始|"
+   "你现在是|今から|これからあなたは"},
+  {"\\b(?:(?:write|tell)\\s+(?:me\\s+)?a\\s+(?:story",
+   "(?:(?:story|novel|poem|screenplay|scene|dialogue)\\s+(?:where|in\\s+which)|(?:research|academic|testing)\\s+"
+   "purposes|(?:permission|authori[sz]ation)\\s+(?:to|from)|hypothetisch|stell\\s+dir\\s+vor|hypothétiquement|"
+   "imagine[sz]?\\s+un\\s+monde|hipotéticamente|imagina\\s+un\\s+mundo|ipoteticamente|immagina\\s+un\\s+mondo|"
+   "hipoteticamente|imagine\\s+um\\s+mundo|гипотетически|представь)|想象一个|仮に|가정해|상상해"},
+  {"\\b(?:AI|LLM|GPT|language\\s+model|assistant|agent|bot|model)s?\\s+",
+   "(?:reading|processing|summari[sz]ing|reviewing|parsing|scanning|screening|indexing|analy[sz]ing|evaluating)\\s+"
+   "(?:this|these|the\\s+following)|if\\s+you\\s+are\\s+an?\\s+(?:AI|LLM|language\\s+model|large\\s+language\\s+model|"
+   "assistant|bot|automated)"},
 };
 const size_t guard_inj_nhs_forms = sizeof guard_inj_hs_forms / sizeof guard_inj_hs_forms[0];
