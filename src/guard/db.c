@@ -13,6 +13,13 @@
  * moves ov[0] past a search form's end).  A rule whose scanner only asks whether it hit
  * (GUARD_RE_FIRST_HIT, guard_int.h) stops confirming at its first hit.
  *
+ * Rules that Hyperscan runs badly (the pii gazetteer: thousands of short literals) may take
+ * their match ends from a window source instead (guard_window_source): a hand-written pre-pass
+ * run before the Hyperscan pass, which leaves those rules out.  Its reports are buffered, put
+ * in end order (as Hyperscan reports) and fed to the same on_match, so the windows, and
+ * everything after them, are those Hyperscan would have given (a report may also name its
+ * window outright: then it opens as it is).
+ *
  * A scan allocates nothing in the common case: hs_scratch is not shareable between threads,
  * so the set keeps a small mutex-guarded pool of per-scan states (scratch clone, PCRE2 match
  * data and context, window vector, per-rule window index), and scans never block each other
@@ -61,6 +68,9 @@ typedef struct scan_state {
   size_t wcap;
   unsigned *first, *last;  /* per rule: its first and latest window, NO_WINDOW if none */
   unsigned *active;        /* the rules that have windows, in order of their first window */
+  struct src_end { uint32_t end, start, rule; } *pend;  /* window sources' reports (start
+                                                          GUARD_SOURCE_LEAD: per rule) */
+  size_t npend, pendcap;
   struct scan_state *next;
 } scan_state;
 
@@ -71,6 +81,16 @@ struct guard_db {
   unsigned *lead;   /* per rule: how far before a Hyperscan match end its match may start */
   const char **hs_re;  /* per rule: what Hyperscan runs (the rule's re or its hint's) */
   guard_may_match_fn *may_match;  /* per rule: its hint's pre-check, or NULL */
+  /* window sources (guard_window_source): each with, per slot, the first rule it feeds, and
+   * per rule the next rule of the same source and slot */
+  struct db_source {
+    const guard_window_source *src;
+    unsigned nslots, *first;
+  } *src;
+  size_t nsrc;
+  unsigned *src_next;
+  bool *sourced;    /* per rule: fed by a source, not in the Hyperscan database */
+  size_t nsrc_rules;  /* rules fed by a source */
   pcre2_code **pcre;
   bool *jit;        /* per rule: JIT-compiled (then pcre2_jit_match, without the interpreter's checks) */
   ctx_words **ctx;  /* per rule: its context words prepared (NULL: none) */
@@ -251,14 +271,16 @@ static void cache_store(const char *path, const hs_database_t *db) {
 static bool compile_hs(guard_db *d, kl_err *err) {
   const char **exprs = xcalloc(d->nrules, sizeof *exprs);
   unsigned *flags = xcalloc(d->nrules, sizeof *flags), *ids = xcalloc(d->nrules, sizeof *ids);
+  size_t n = 0;
   for (size_t i = 0; i < d->nrules; i++) {
-    exprs[i] = d->hs_re[i];
-    flags[i] = hs_flags(d->rules[i]);
-    ids[i] = (unsigned)i;
+    if (d->sourced[i]) continue;  /* a window source finds its ends */
+    exprs[n] = d->hs_re[i];
+    flags[n] = hs_flags(d->rules[i]);
+    ids[n++] = (unsigned)i;
   }
   bool ok = false;
   char cpath[700];
-  bool cached = cache_path(exprs, flags, d->nrules, cpath, sizeof cpath);
+  bool cached = cache_path(exprs, flags, n, cpath, sizeof cpath);
   if (cached && (d->db = cache_load(cpath))) {
     ok = true;
     goto compiled;
@@ -266,9 +288,9 @@ static bool compile_hs(guard_db *d, kl_err *err) {
   /* Each failed compile names one bad expression: retry it in PREFILTER mode, and as a last
    * resort replace it by a pattern that matches every byte (PCRE2 then scans the whole text
    * for that rule: slow but correct, and only for exotic configured patterns). */
-  for (int attempt = 0; attempt <= 2 * (int)d->nrules; attempt++) {
+  for (int attempt = 0; attempt <= 2 * (int)n; attempt++) {
     hs_compile_error_t *ce = NULL;
-    if (hs_compile_multi(exprs, flags, ids, (unsigned)d->nrules, HS_MODE_BLOCK, NULL, &d->db, &ce) == HS_SUCCESS) {
+    if (hs_compile_multi(exprs, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL, &d->db, &ce) == HS_SUCCESS) {
       ok = true;
       break;
     }
@@ -315,8 +337,33 @@ static unsigned prefix_lead(const char *form, const guard_rule *r) {
   return lead;
 }
 
+/* Rule i takes its ends from src's reports of slot: chained after the slot's other rules. */
+static void add_source_rule(guard_db *d, size_t i, const guard_window_source *src, unsigned slot) {
+  size_t k = 0;
+  while (k < d->nsrc && d->src[k].src != src) k++;
+  if (k == d->nsrc) d->src[d->nsrc++] = (struct db_source){src, 0, NULL};
+  struct db_source *ds = &d->src[k];
+  if (slot >= ds->nslots) {
+    ds->first = realloc(ds->first, (slot + 1) * sizeof *ds->first);
+    if (!ds->first) abort();
+    for (unsigned q = ds->nslots; q <= slot; q++) ds->first[q] = NO_WINDOW;
+    ds->nslots = slot + 1;
+  }
+  unsigned *at = &ds->first[slot];  /* append: rule order within a slot */
+  while (*at != NO_WINDOW) at = &d->src_next[*at];
+  *at = (unsigned)i;
+  d->src_next[i] = NO_WINDOW;
+  d->sourced[i] = true;
+  d->nsrc_rules++;
+}
+
 guard_db *guard_db_build(const guard_rule *const *rules, const guard_hs_hint *const *hints, const unsigned *owner,
                          size_t n, kl_err *err) {
+  return guard_db_build_sourced(rules, hints, NULL, owner, n, err);
+}
+
+guard_db *guard_db_build_sourced(const guard_rule *const *rules, const guard_hs_hint *const *hints,
+                                 const guard_rule_source *const *sources, const unsigned *owner, size_t n, kl_err *err) {
   guard_db *d = xcalloc(1, sizeof *d);
   pthread_mutex_init(&d->mu, NULL);
   d->nrules = n;
@@ -328,6 +375,9 @@ guard_db *guard_db_build(const guard_rule *const *rules, const guard_hs_hint *co
   d->pcre = xcalloc(n, sizeof *d->pcre);
   d->jit = xcalloc(n, sizeof *d->jit);
   d->ctx = xcalloc(n, sizeof *d->ctx);
+  d->src_next = xcalloc(n, sizeof *d->src_next);
+  d->sourced = xcalloc(n, sizeof *d->sourced);
+  d->src = xcalloc(n, sizeof *d->src);
   for (size_t i = 0; i < n; i++) {
     const guard_hs_hint *h = hints ? hints[i] : NULL;
     d->rules[i] = rules[i];
@@ -337,10 +387,12 @@ guard_db *guard_db_build(const guard_rule *const *rules, const guard_hs_hint *co
     if (d->lead[i] == GUARD_LEAD_PREFIX) d->lead[i] = prefix_lead(d->hs_re[i], rules[i]);
     d->may_match[i] = h ? h->may_match : NULL;
     if (rules[i]->context) d->ctx[i] = ctx_prepare(rules[i]->context);
+    const guard_rule_source *src = sources ? sources[i] : NULL;
+    if (src && src->source) add_source_rule(d, i, src->source, src->slot);
   }
   for (size_t i = 0; i < n; i++)
     if (!compile_pcre(d, i, err)) goto fail;
-  if (n && !compile_hs(d, err)) goto fail;
+  if (n > d->nsrc_rules && !compile_hs(d, err)) goto fail;
   return d;
 fail:
   guard_db_free(d);
@@ -355,6 +407,7 @@ static void state_free(scan_state *st) {
   free(st->first);
   free(st->last);
   free(st->active);
+  free(st->pend);
   free(st);
 }
 
@@ -376,6 +429,10 @@ void guard_db_free(guard_db *d) {
   free(d->lead);
   free(d->hs_re);
   free(d->may_match);
+  for (size_t k = 0; k < d->nsrc; k++) free(d->src[k].first);
+  free(d->src);
+  free(d->src_next);
+  free(d->sourced);
   pthread_mutex_destroy(&d->mu);
   free(d);
 }
@@ -392,21 +449,17 @@ typedef struct {
   bool unordered;  /* a match end came before an earlier one of its rule (never seen; handled) */
 } scan_ctx;
 
-static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *vctx) {
-  (void)from; (void)flags;
-  scan_ctx *c = vctx;
+/* Opens (or extends) a window of rule id: starts in [start, end). */
+static inline __attribute__((always_inline)) void open_window(scan_ctx *c, unsigned id, size_t start, size_t end) {
   scan_state *st = c->st;
-  size_t lead = c->d->lead[id], end = (size_t)to, start = end > lead ? end - lead : 0;
   unsigned li = st->last[id];
-  /* no window where the rule's pre-check sees no possible start (it may also move the start) */
-  if (c->d->may_match[id] && !c->d->may_match[id](c->text, c->len, end, &start)) return 0;
   if (li != NO_WINDOW) {
     window *l = &st->w[li];
     if (start < l->start) c->unordered = true;
     if (start <= l->end) {  /* overlaps the rule's latest window: extend it */
       if (end > l->end) l->end = end;
       if (start < l->start) l->start = start;
-      return 0;
+      return;
     }
   }
   if (c->nw == st->wcap) {
@@ -419,7 +472,68 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
   if (li != NO_WINDOW) st->w[li].next = k;
   else st->first[id] = k, st->active[c->nactive++] = id;
   st->last[id] = k;
+}
+
+/* A Hyperscan match end of rule id: a window of the lead before it. */
+static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *vctx) {
+  (void)from; (void)flags;
+  scan_ctx *c = vctx;
+  size_t lead = c->d->lead[id], end = (size_t)to, start = end > lead ? end - lead : 0;
+  /* no window where the rule's pre-check sees no possible start (it may also move the start) */
+  if (c->d->may_match[id] && !c->d->may_match[id](c->text, c->len, end, &start)) return 0;
+  open_window(c, id, start, end);
   return 0;
+}
+
+/* ---- window sources ---- */
+typedef struct {
+  scan_ctx *c;
+  const struct db_source *ds;
+  uint32_t last;  /* the latest end reported */
+  bool unordered;
+} src_ctx;
+
+static void src_report(void *vctx, unsigned slot, size_t start, size_t end) {
+  src_ctx *x = vctx;
+  if (slot >= x->ds->nslots || x->ds->first[slot] == NO_WINDOW || end > x->c->len) return;
+  if (start != GUARD_SOURCE_LEAD && start > end) return;
+  scan_state *st = x->c->st;
+  if (st->npend == st->pendcap) {
+    st->pendcap = st->pendcap ? st->pendcap * 2 : 256;
+    st->pend = realloc(st->pend, st->pendcap * sizeof *st->pend);
+    if (!st->pend) abort();
+  }
+  st->pend[st->npend++] =
+      (struct src_end){(uint32_t)end, start == GUARD_SOURCE_LEAD ? UINT32_MAX : (uint32_t)start, x->ds->first[slot]};
+  if (end < x->last) x->unordered = true;
+  x->last = (uint32_t)end;
+}
+
+static int cmp_src_end(const void *a, const void *b) {
+  const struct src_end *x = a, *y = b;
+  if (x->end != y->end) return x->end < y->end ? -1 : 1;
+  if (x->start != y->start) return x->start < y->start ? -1 : 1;
+  return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+/* Runs every window source and feeds its reports, in Hyperscan's order (by end), to each rule
+ * of the slot: an end alone goes through on_match, so the windows come out as if Hyperscan
+ * had reported them (a repeated end only extends a window to where it already reaches); a
+ * window with its start opens as it is (the source's own check stands for may_match). */
+static void run_sources(scan_ctx *c) {
+  scan_state *st = c->st;
+  for (size_t k = 0; k < c->d->nsrc; k++) {
+    src_ctx x = {.c = c, .ds = &c->d->src[k]};
+    st->npend = 0;
+    x.ds->src->scan(c->text, c->len, src_report, &x);
+    if (x.unordered) qsort(st->pend, st->npend, sizeof *st->pend, cmp_src_end);
+    for (size_t i = 0; i < st->npend; i++) {
+      const struct src_end *e = &st->pend[i];
+      for (unsigned r = e->rule; r != NO_WINDOW; r = c->d->src_next[r])
+        if (e->start == UINT32_MAX) on_match(r, 0, e->end, 0, c);
+        else open_window(c, r, e->start, e->end);
+    }
+  }
 }
 
 static int cmp_unsigned(const void *a, const void *b) {
@@ -575,7 +689,7 @@ static scan_state *take_state(guard_db *d) {
   pthread_mutex_unlock(&d->mu);
   if (st) return st;
   st = xcalloc(1, sizeof *st);
-  if (hs_clone_scratch(d->proto, &st->s) != HS_SUCCESS) abort();  /* out of memory */
+  if (d->proto && hs_clone_scratch(d->proto, &st->s) != HS_SUCCESS) abort();  /* out of memory */
   st->md = pcre2_match_data_create(8, NULL);
   st->mc = pcre2_match_context_create(NULL);
   if (!st->md || !st->mc) abort();
@@ -604,7 +718,8 @@ bool guard_db_scan(const guard_db *cd, const char *text, size_t len, guard_db_hi
   static const char empty[1] = "";
   if (!len) text = empty;
   scan_ctx c = {.d = d, .st = st, .text = text, .len = len};
-  hs_error_t rc = hs_scan(d->db, text, (unsigned)len, 0, st->s, on_match, &c);
+  if (d->nsrc) run_sources(&c);
+  hs_error_t rc = d->db ? hs_scan(d->db, text, (unsigned)len, 0, st->s, on_match, &c) : HS_SUCCESS;
   if (rc == HS_SUCCESS && c.nw) {
     size_t scanned = 0;
     if (!c.unordered) {

@@ -20,6 +20,10 @@ typedef struct guard_db_hits {
  * (hints may be NULL, and so may each of its entries).  NULL with err set. */
 guard_db *guard_db_build(const guard_rule *const *rules, const guard_hs_hint *const *hints, const unsigned *owner,
                          size_t n, kl_err *err);
+/* The same, where sources[i] (sources and each entry may be NULL) names the window source
+ * that finds rule i's windows instead of Hyperscan (guard_window_source, guard_int.h). */
+guard_db *guard_db_build_sourced(const guard_rule *const *rules, const guard_hs_hint *const *hints,
+                                 const guard_rule_source *const *sources, const unsigned *owner, size_t n, kl_err *err);
 void guard_db_free(guard_db *d);
 size_t guard_db_nrules(const guard_db *d);
 /* Appends the confirmed hits in text to out (reset it yourself); of a GUARD_RE_FIRST_HIT rule,

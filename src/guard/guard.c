@@ -111,6 +111,11 @@ guard_rule *guard_scanner_add_rule(guard_scanner *s, const guard_rule *r) {
       if (!s->hints) abort();
       memset(s->hints + s->nrules, 0, (s->cap - s->nrules) * sizeof *s->hints);
     }
+    if (s->sources) {
+      s->sources = realloc(s->sources, s->cap * sizeof *s->sources);
+      if (!s->sources) abort();
+      memset(s->sources + s->nrules, 0, (s->cap - s->nrules) * sizeof *s->sources);
+    }
   }
   s->rules[s->nrules] = *r;
   return &s->rules[s->nrules++];
@@ -123,6 +128,15 @@ void guard_scanner_hs_hint(guard_scanner *s, const guard_rule *r, const char *hs
     if (!s->hints) abort();
   }
   s->hints[r - s->rules] = (guard_hs_hint){hs_re, lead, s->hints[r - s->rules].may_match};
+}
+
+void guard_scanner_hs_source(guard_scanner *s, const guard_rule *r, const guard_window_source *src, unsigned slot) {
+  if (r < s->rules || r >= s->rules + s->nrules) return;
+  if (!s->sources) {
+    s->sources = calloc(s->cap, sizeof *s->sources);
+    if (!s->sources) abort();
+  }
+  s->sources[r - s->rules] = (guard_rule_source){src, slot};
 }
 
 void guard_scanner_hs_check(guard_scanner *s, const guard_rule *r, guard_may_match_fn may_match) {
@@ -217,6 +231,16 @@ static void copy_cfg(kl_arena *a, kl_guard_scanner_cfg *dst, const kl_guard_scan
   }
 }
 
+/* Rule j's hint, NULL if it has none; its window source, NULL if Hyperscan. */
+static const guard_hs_hint *hint_of(const guard_scanner *s, size_t j) {
+  const guard_hs_hint *h = s->hints ? &s->hints[j] : NULL;
+  return h && (h->re || h->lead || h->may_match) ? h : NULL;
+}
+
+static const guard_rule_source *source_of(const guard_scanner *s, size_t j) {
+  return s->sources && s->sources[j].source ? &s->sources[j] : NULL;
+}
+
 static bool build_stage(kl_guard_policy *p, kl_guard_stage st, kl_err *err) {
   size_t n = 0;
   for (size_t i = 0; i < p->nsc; i++)
@@ -224,21 +248,22 @@ static bool build_stage(kl_guard_policy *p, kl_guard_stage st, kl_err *err) {
   if (!n) return true;
   const guard_rule **rules = calloc(n, sizeof *rules);
   const guard_hs_hint **hints = calloc(n, sizeof *hints);
+  const guard_rule_source **sources = calloc(n, sizeof *sources);
   unsigned *owner = calloc(n, sizeof *owner);
-  if (!rules || !hints || !owner) abort();
+  if (!rules || !hints || !sources || !owner) abort();
   size_t k = 0;
   for (size_t i = 0; i < p->nsc; i++)
     if (p->sc[i].stage == st)
       for (size_t j = 0; j < p->sc[i].nrules; j++) {
         rules[k] = &p->sc[i].rules[j];
-        hints[k] = p->sc[i].hints && (p->sc[i].hints[j].re || p->sc[i].hints[j].lead || p->sc[i].hints[j].may_match)
-                       ? &p->sc[i].hints[j]
-                       : NULL;
+        hints[k] = hint_of(&p->sc[i], j);
+        sources[k] = source_of(&p->sc[i], j);
         owner[k++] = (unsigned)i;
       }
-  p->stage_db[st] = guard_db_build(rules, hints, owner, n, err);
+  p->stage_db[st] = guard_db_build_sourced(rules, hints, sources, owner, n, err);
   free(rules);
   free(hints);
+  free(sources);
   free(owner);
   return p->stage_db[st] != NULL;
 }
@@ -290,14 +315,17 @@ kl_guard_policy *kl_guard_policy_build(const kl_guard_policy_cfg *cfg, kl_err *e
     if (!s->want_own_db || !s->nrules) continue;
     const guard_rule **rules = calloc(s->nrules, sizeof *rules);
     const guard_hs_hint **hints = calloc(s->nrules, sizeof *hints);
-    if (!rules || !hints) abort();
+    const guard_rule_source **sources = calloc(s->nrules, sizeof *sources);
+    if (!rules || !hints || !sources) abort();
     for (size_t j = 0; j < s->nrules; j++) {
       rules[j] = &s->rules[j];
-      hints[j] = s->hints && (s->hints[j].re || s->hints[j].lead || s->hints[j].may_match) ? &s->hints[j] : NULL;
+      hints[j] = hint_of(s, j);
+      sources[j] = source_of(s, j);
     }
-    s->own_db = guard_db_build(rules, hints, NULL, s->nrules, err);
+    s->own_db = guard_db_build_sourced(rules, hints, sources, NULL, s->nrules, err);
     free(rules);
     free(hints);
+    free(sources);
     if (!s->own_db) goto fail;
   }
   return p;
@@ -315,6 +343,7 @@ void kl_guard_policy_free(kl_guard_policy *p) {
     guard_db_free(s->own_db);
     free(s->rules);
     free(s->hints);
+    free(s->sources);
   }
   free(p->sc);
   kl_arena_free(p->mem);

@@ -70,6 +70,28 @@ typedef struct guard_out {
 
 typedef bool (*guard_may_match_fn)(const char *text, size_t len, size_t end, size_t *start);
 
+/* A window source: a hand-written pre-pass that stands in for Hyperscan for a group of rules
+ * that Hyperscan runs badly (the pii gazetteer's thousands of short literals).  The engine calls
+ * `scan` once per scan of a database holding any of the group's rules, before the Hyperscan
+ * pass; it calls report(ctx, slot, start, end) for each candidate, where `slot` names a member
+ * of the group (the source's own numbering, given to guard_scanner_hs_source), and every
+ * report of a slot opens (or extends) a confirmation window of each rule given that slot:
+ *  - start == GUARD_SOURCE_LEAD: `end` is a match end as Hyperscan would report it: the window
+ *    is [end - lead, end] (the hint's lead and may_match apply), exactly as from Hyperscan;
+ *  - otherwise: PCRE2 looks for matches starting in [start, end) (no may_match).
+ * Confirmation, validators and context words are unchanged.  Reports may come in any order and
+ * repeat; the engine orders them by end as Hyperscan would.  A source must cover, for each slot,
+ * every start of a match of its rules (an end-only report covers [end - lead, end)), as a
+ * hint's hs_re must.  Then a rule's confirmed hits are the same whatever the windows (as long
+ * as max_len bounds its matches): PCRE2 takes the leftmost match from where the last hit
+ * ended, and the windows only skip starts where no match begins.  `scan` must be thread-safe
+ * and keep no memory. */
+#define GUARD_SOURCE_LEAD ((size_t)-1)
+typedef void (*guard_source_report_fn)(void *ctx, unsigned slot, size_t start, size_t end);
+typedef struct guard_window_source {
+  void (*scan)(const char *text, size_t len, guard_source_report_fn report, void *ctx);
+} guard_window_source;
+
 /* A speed hint for one rule (guard_scanner_hs_hint). */
 typedef struct guard_hs_hint {
   const char *re;  /* what Hyperscan runs instead of the rule's re (NULL: re itself) */
@@ -80,6 +102,13 @@ typedef struct guard_hs_hint {
    * raise *start (end - lead on entry) to the first byte where such a match can start */
   guard_may_match_fn may_match;
 } guard_hs_hint;
+
+/* The window source that finds a rule's windows instead of Hyperscan (the rule is then left
+ * out of the Hyperscan database), and the rule's slot in it (guard_scanner_hs_source). */
+typedef struct guard_rule_source {
+  const guard_window_source *source;  /* NULL: Hyperscan */
+  unsigned slot;
+} guard_rule_source;
 
 typedef struct guard_scanner guard_scanner;
 
@@ -117,6 +146,7 @@ struct guard_scanner {
   bool want_own_db;
   void *own_db;
   guard_hs_hint *hints;      /* parallel to rules, NULL until a hint is given */
+  guard_rule_source *sources;  /* parallel to rules, NULL until a source is given */
 };
 
 /* Adds a copy of r (r's strings are NOT copied: keep them static or in guard_scanner_strdup
@@ -143,6 +173,10 @@ void guard_scanner_hs_hint(guard_scanner *s, const guard_rule *r, const char *hs
 const char *guard_re_search_form(guard_scanner *s, const char *re);
 /* Adds a may_match pre-check to rule r's hint (see guard_hs_hint). */
 void guard_scanner_hs_check(guard_scanner *s, const guard_rule *r, guard_may_match_fn may_match);
+/* Takes rule r out of the Hyperscan database: its windows come from src's reports of `slot`
+ * (see guard_window_source), with the lead of its hint (guard_scanner_hs_hint; 0: max_len).
+ * Several rules may share a slot (two scanners of one stage with the same source). */
+void guard_scanner_hs_source(guard_scanner *s, const guard_rule *r, const guard_window_source *src, unsigned slot);
 /* Scans derived text with this scanner's own rules: confirmed hits (malloc'd; free()), count. */
 size_t guard_scanner_rescan(const guard_scanner *s, const char *text, size_t len, guard_hit **hits);
 

@@ -3,8 +3,9 @@
  *
  * Everything runs in the policy's one Hyperscan pass, so every rule starts with something
  * cheap to find: a gazetteer word (common first names, countries, US states, large cities:
- * small literal alternations, given to Hyperscan as speed hints while PCRE2 confirms a plain
- * capitalised word and the validator looks it up in a hash table of every list), two
+ * small literal alternations, the rules' search forms, whose ends a trie walk finds in place
+ * of Hyperscan (pii_ner_gaz.c), while PCRE2 confirms a plain capitalised word and the
+ * validator looks it up in a hash table of every list), two
  * capitalised words in a row (checked against all ~14k first names and ~13k surnames, which
  * Hyperscan never sees: compiling them would take seconds), a context phrase ("Mr.", "my name
  * is", "lives in") or a legal-form suffix.  Capitalisation, word boundaries over UTF-8 and the
@@ -177,6 +178,7 @@ typedef struct {
 } gaz_list;
 
 static gaz_list g_lists[G_N];
+static unsigned g_slot_base[G_N];  /* list l's chunk i is slot g_slot_base[l] + i of ner_gaz_source */
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static void gaz_index(void);
 
@@ -196,7 +198,7 @@ static int cmp_len_desc(const void *a, const void *b) {
 /* Alternations of about CHUNK_BYTES for Hyperscan only: PCRE2 confirms a generic capitalised
  * word (or words) near the match and the validator looks it up in the hash table, which is
  * far cheaper than re-running an alternation of a hundred names in every window. */
-static void build_chunks(gaz_list *g) {
+static void build_chunks(gaz_list *g, unsigned slot_base) {
   char **byl = malloc((g->n ? g->n : 1) * sizeof *byl);
   if (!byl) abort();
   memcpy(byl, g->sorted, g->n * sizeof *byl);
@@ -215,6 +217,7 @@ static void build_chunks(gaz_list *g) {
     if (i == g->n) break;
     if (!b.len) lead = (unsigned)strlen(byl[i]);  /* longest first */
     kl_buf_puts(&b, b.len ? "|" : "(?:");
+    ner_gaz_trie_add(byl[i], slot_base + (unsigned)g->nchunks);  /* the window source's copy */
     for (const char *p = byl[i]; *p; p++) {
       if (strchr(".\\()[]{}|*+?^$-", *p)) kl_buf_putc(&b, '\\');
       kl_buf_putc(&b, *p);
@@ -247,10 +250,14 @@ static void gaz_load(void) {
     }
     d = nl + 1;
   }
+  unsigned slots = 0;
   for (int i = 0; i < G_N; i++) {
     qsort(g_lists[i].sorted, g_lists[i].n, sizeof *g_lists[i].sorted, cmp_str);
-    if (g_scanned[i]) build_chunks(&g_lists[i]);
+    g_slot_base[i] = slots;
+    if (g_scanned[i]) build_chunks(&g_lists[i], slots);
+    slots += (unsigned)g_lists[i].nchunks;
   }
+  ner_gaz_trie_done();
   gaz_index();
 }
 
@@ -624,7 +631,10 @@ static void add_gaz(guard_scanner *s, int list, const char *type, const char *na
     guard_rule r = {.type = type, .name = name, .re = person ? CAPW : CAPW "(?:[ \\t]" CAPW "){0,3}", .pre = WB,
                     .max_len = 96, .score = 0.5, .validate_rule = person ? v_first_name : v_place,
                     .context = guard_context_words(t), .data = &gaz_params[list]};
-    guard_scanner_hs_hint(s, guard_scanner_add_rule(s, &r), g->chunks[i], g->lead[i]);
+    guard_rule *added = guard_scanner_add_rule(s, &r);
+    /* the chunk is the rule's search form; the window source finds its ends (pii_ner_gaz.c) */
+    guard_scanner_hs_hint(s, added, g->chunks[i], g->lead[i]);
+    guard_scanner_hs_source(s, added, &ner_gaz_source, g_slot_base[list] + (unsigned)i);
   }
 }
 

@@ -13,6 +13,13 @@ void guard_pii_ner_add(guard_scanner *s, unsigned types);
 /* pii_ner_addr.c */
 void guard_pii_ner_add_addr(guard_scanner *s, unsigned types);
 
+/* pii_ner_gaz.c: the gazetteer chunk rules' window source (guard_window_source): reports, for
+ * slot k, every end of an occurrence of an entry added with slot k.  The trie is built once,
+ * before any scan: entries with ner_gaz_trie_add, then ner_gaz_trie_done. */
+void ner_gaz_trie_add(const char *entry, unsigned slot);
+void ner_gaz_trie_done(void);
+extern const guard_window_source ner_gaz_source;
+
 /* Letters and case over UTF-8 (Latin, Greek, Cyrillic have case; other scripts' letters count
  * as letters with neither case). */
 bool ner_cp_upper(uint32_t c);
