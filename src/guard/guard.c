@@ -150,17 +150,25 @@ void guard_scanner_hs_check(guard_scanner *s, const guard_rule *r, guard_may_mat
 
 void guard_scanner_want_own_db(guard_scanner *s) { s->want_own_db = true; }
 
-size_t guard_scanner_rescan(const guard_scanner *s, const char *text, size_t len, guard_hit **hits) {
+static size_t scan_own(const guard_db *db, const char *text, size_t len, guard_hit **hits) {
   *hits = NULL;
   guard_db_hits h = {0};
   kl_err err = {0};
-  if (!s->own_db || !guard_db_scan(s->own_db, text, len, &h, &err)) {
+  if (!db || !guard_db_scan(db, text, len, &h, &err)) {
     guard_db_hits_free(&h);
     return 0;
   }
   free(h.owner);
   *hits = h.v;
   return h.n;
+}
+
+size_t guard_scanner_rescan(const guard_scanner *s, const char *text, size_t len, guard_hit **hits) {
+  return scan_own(s->own_db, text, len, hits);
+}
+
+size_t guard_scanner_later(const guard_scanner *s, const char *text, size_t len, guard_hit **hits) {
+  return scan_own(s->later_db, text, len, hits);
 }
 
 /* Only the shapes the rule tables use are cut: a `\b` opening the expression, `[ \t]+` or `\s+`
@@ -241,10 +249,38 @@ static const guard_rule_source *source_of(const guard_scanner *s, size_t j) {
   return s->sources && s->sources[j].source ? &s->sources[j] : NULL;
 }
 
+bool guard_later_in_stage = false;
+
+/* Whether rule j of s stays out of the stage's pass (GUARD_RE_LATER). */
+static bool deferred(const guard_scanner *s, size_t j) {
+  return (s->rules[j].flags & GUARD_RE_LATER) && !guard_later_in_stage;
+}
+
+/* A database of one scanner's rules: all of them (own_db) or its deferred ones. */
+static guard_db *scanner_db(const guard_scanner *s, bool later_only, kl_err *err) {
+  const guard_rule **rules = calloc(s->nrules, sizeof *rules);
+  const guard_hs_hint **hints = calloc(s->nrules, sizeof *hints);
+  const guard_rule_source **sources = calloc(s->nrules, sizeof *sources);
+  if (!rules || !hints || !sources) abort();
+  size_t n = 0;
+  for (size_t j = 0; j < s->nrules; j++) {
+    if (later_only && !deferred(s, j)) continue;
+    rules[n] = &s->rules[j];
+    hints[n] = hint_of(s, j);
+    sources[n++] = source_of(s, j);
+  }
+  guard_db *d = guard_db_build_sourced(rules, hints, sources, NULL, n, err);
+  free(rules);
+  free(hints);
+  free(sources);
+  return d;
+}
+
 static bool build_stage(kl_guard_policy *p, kl_guard_stage st, kl_err *err) {
   size_t n = 0;
   for (size_t i = 0; i < p->nsc; i++)
-    if (p->sc[i].stage == st) n += p->sc[i].nrules;
+    if (p->sc[i].stage == st)
+      for (size_t j = 0; j < p->sc[i].nrules; j++) n += !deferred(&p->sc[i], j);
   if (!n) return true;
   const guard_rule **rules = calloc(n, sizeof *rules);
   const guard_hs_hint **hints = calloc(n, sizeof *hints);
@@ -255,6 +291,7 @@ static bool build_stage(kl_guard_policy *p, kl_guard_stage st, kl_err *err) {
   for (size_t i = 0; i < p->nsc; i++)
     if (p->sc[i].stage == st)
       for (size_t j = 0; j < p->sc[i].nrules; j++) {
+        if (deferred(&p->sc[i], j)) continue;
         rules[k] = &p->sc[i].rules[j];
         hints[k] = hint_of(&p->sc[i], j);
         sources[k] = source_of(&p->sc[i], j);
@@ -312,21 +349,12 @@ kl_guard_policy *kl_guard_policy_build(const kl_guard_policy_cfg *cfg, kl_err *e
     if (!build_stage(p, (kl_guard_stage)st, err)) goto fail;
   for (size_t i = 0; i < p->nsc; i++) {
     guard_scanner *s = &p->sc[i];
-    if (!s->want_own_db || !s->nrules) continue;
-    const guard_rule **rules = calloc(s->nrules, sizeof *rules);
-    const guard_hs_hint **hints = calloc(s->nrules, sizeof *hints);
-    const guard_rule_source **sources = calloc(s->nrules, sizeof *sources);
-    if (!rules || !hints || !sources) abort();
-    for (size_t j = 0; j < s->nrules; j++) {
-      rules[j] = &s->rules[j];
-      hints[j] = hint_of(s, j);
-      sources[j] = source_of(s, j);
-    }
-    s->own_db = guard_db_build_sourced(rules, hints, sources, NULL, s->nrules, err);
-    free(rules);
-    free(hints);
-    free(sources);
-    if (!s->own_db) goto fail;
+    if (s->want_own_db && s->nrules && !(s->own_db = scanner_db(s, false, err))) goto fail;
+    for (size_t j = 0; j < s->nrules; j++)
+      if (deferred(s, j)) {
+        if (!(s->later_db = scanner_db(s, true, err))) goto fail;
+        break;
+      }
   }
   return p;
 fail:
@@ -341,6 +369,7 @@ void kl_guard_policy_free(kl_guard_policy *p) {
     guard_scanner *s = &p->sc[i];
     if (s->kind->free) s->kind->free(s);
     guard_db_free(s->own_db);
+    guard_db_free(s->later_db);
     free(s->rules);
     free(s->hints);
     free(s->sources);

@@ -34,6 +34,10 @@ enum {
                               text, never where or how many (injection's rescan triggers):
                               PCRE2 confirms its windows only until the first, so a scan
                               yields exactly its leftmost hit and the rest cost nothing */
+  GUARD_RE_LATER = 64,     /* not in the stage's Hyperscan pass: the scanner asks for the
+                              rule's hits with guard_scanner_later, and only when what the pass
+                              found makes them matter (injection's pair objects and meta
+                              words: ~30% of its pass over real chat prompts) */
 };
 
 typedef struct guard_rule {
@@ -145,6 +149,7 @@ struct guard_scanner {
    * guard_scanner_want_own_db, built by the engine, used through guard_scanner_rescan. */
   bool want_own_db;
   void *own_db;
+  void *later_db;            /* the GUARD_RE_LATER rules (NULL: none), for guard_scanner_later */
   guard_hs_hint *hints;      /* parallel to rules, NULL until a hint is given */
   guard_rule_source *sources;  /* parallel to rules, NULL until a source is given */
 };
@@ -179,6 +184,13 @@ void guard_scanner_hs_check(guard_scanner *s, const guard_rule *r, guard_may_mat
 void guard_scanner_hs_source(guard_scanner *s, const guard_rule *r, const guard_window_source *src, unsigned slot);
 /* Scans derived text with this scanner's own rules: confirmed hits (malloc'd; free()), count. */
 size_t guard_scanner_rescan(const guard_scanner *s, const char *text, size_t len, guard_hit **hits);
+/* The hits of this scanner's GUARD_RE_LATER rules in the text the stage's pass saw: what that
+ * pass would have found for them, in the engine's order (by rule, then by start; malloc'd,
+ * free()), count.  0 with none, or on a scan error. */
+size_t guard_scanner_later(const guard_scanner *s, const char *text, size_t len, guard_hit **hits);
+/* Tests only: policies built while it is true keep their GUARD_RE_LATER rules in the stage's
+ * pass (and build no later database), the reference a deferring scanner must match. */
+extern bool guard_later_in_stage;
 
 /* Adds a finding of scanner s (dropped when score < s->threshold; clamped to 1). */
 void guard_out_push(guard_out *o, const guard_scanner *s, const char *type, const char *rule, size_t start,

@@ -290,6 +290,17 @@ static bool presence_only(inj_class c) {
   return c == INJ_TRIG_ROT13 || c == INJ_TRIG_REV || c == INJ_TRIG_ACRO || c == INJ_TRIG_SPLIT;
 }
 
+/* Rows whose hits only matter next to an override verb (the objects of its pairs: REFQ, REF)
+ * or only ever lower a score (the user's own words damp a pair, meta words damp everything):
+ * the stage's pass leaves them out and inj_finish scans for them when they can change the
+ * verdict (GUARD_RE_LATER).  They were 30% of the pass's instructions on MT-Bench's questions
+ * ("your previous response", "for example", "blog post"), which seldom hold an override verb.
+ * TARGET rows stay in the pass: disclosure verbs ("print", "what is", "summarize") are in
+ * most prompts, and they pair with them. */
+static bool later_class(inj_class c) {
+  return c == INJ_REFQ || c == INJ_REF || c == INJ_OWN || c == INJ_META;
+}
+
 static bool has_class(const guard_hit *h, size_t n, inj_class c) {
   for (size_t i = 0; i < n; i++)
     if (phrase_of(&h[i])->cls == c) return true;
@@ -603,7 +614,8 @@ static bool inj_init(guard_scanner *s, const kl_guard_scanner_cfg *cfg, kl_err *
       .name = p->signal,
       .re = re,
       /* PREFILTER: compile time (see guard_int.h); FIRST_HIT: see presence_only */
-      .flags = p->flags | GUARD_RE_PREFILTER | (presence_only(p->cls) ? GUARD_RE_FIRST_HIT : 0),
+      .flags = p->flags | GUARD_RE_PREFILTER | (presence_only(p->cls) ? GUARD_RE_FIRST_HIT : 0) |
+               (later_class(p->cls) ? GUARD_RE_LATER : 0),
       .max_len = p->max_len,
       .score = p->weight,
       .data = p,
@@ -617,11 +629,47 @@ static bool inj_init(guard_scanner *s, const kl_guard_scanner_cfg *cfg, kl_err *
   return true;
 }
 
+/* By start, then by rule: the order check.c gives a scanner's hits (a stable sort by start of
+ * the engine's by-rule order). */
+static int cmp_start_rule(const guard_hit *x, const guard_hit *y) {
+  if (x->start != y->start) return x->start < y->start ? -1 : 1;
+  return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+static int cmp_start_rule_q(const void *a, const void *b) { return cmp_start_rule(a, b); }
+
+/* The stage's hits (in check.c's order) and the later rows' hits as one list in that order
+ * (malloc'd). */
+static guard_hit *merge_hits(const guard_hit *a, size_t na, guard_hit *b, size_t nb) {
+  qsort(b, nb, sizeof *b, cmp_start_rule_q);
+  guard_hit *m = malloc((na + nb) * sizeof *m);
+  if (!m) abort();
+  size_t i = 0, j = 0, k = 0;
+  while (i < na || j < nb) m[k++] = j == nb || (i < na && cmp_start_rule(&a[i], &b[j]) <= 0) ? a[i++] : b[j++];
+  return m;
+}
+
 static void inj_finish(const guard_scanner *s, const kl_guard_text *in, const guard_hit *hits, size_t nhits,
                        kl_arena *a, guard_out *out) {
   (void)a;  /* runs without hits too: the survey looks for disguises no phrase rule sees */
   result r = {0};
-  eval_text(s, in->text, in->len, hits, nhits, 0, &r);
+  /* Without an override verb the later rows can only lower the score (framing() <= 1, the
+   * meta factor < 1, own words x0.3), so a text below the threshold without them is below it
+   * with them: done.  Otherwise they are scanned for and the verdict is taken from every hit,
+   * in the order one pass over every row would have given (test_guard_inj_later). */
+  bool verbs = has_class(hits, nhits, INJ_VERB);
+  if (!verbs) {
+    eval_text(s, in->text, in->len, hits, nhits, 0, &r);
+    if (!r.name || r.score < s->threshold) return;
+  }
+  guard_hit *later = NULL, *all = NULL;
+  size_t nl = guard_scanner_later(s, in->text, in->len, &later);
+  if (nl || verbs) {
+    r = (result){0};
+    all = nl ? merge_hits(hits, nhits, later, nl) : NULL;
+    eval_text(s, in->text, in->len, all ? all : hits, nhits + nl, 0, &r);
+  }
+  free(all);
+  free(later);
   if (r.name && r.score >= s->threshold)
     guard_out_push(out, s, r.jailbreak ? "JAILBREAK" : "PROMPT_INJECTION", r.name, r.start, r.end,
                    r.score > 1 ? 1 : r.score);
