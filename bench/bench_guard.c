@@ -104,13 +104,11 @@ static void per_kind(const kl_buf *text, double secs) {
 /* The first 4 KiB (whole code points) of the strings found at `key` in a JSON lines file
  * (lines != 0) or a JSON array of objects, joined by newlines; false if the file is not there. */
 static bool corpus_text(const char *path, bool lines, const char *key, kl_buf *out) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return false;
   kl_buf all = KL_BUF_INIT;
-  char chunk[65536];
-  size_t got;
-  while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) kl_buf_append(&all, chunk, got);
-  fclose(f);
+  if (kl_buf_read_path(&all, path, 0) != 0) {
+    kl_buf_free(&all);
+    return false;
+  }
   kl_buf_putc(&all, 0);
   kl_err err = {0};
   for (size_t i = 0; i < all.len && out->len < 4096;) {

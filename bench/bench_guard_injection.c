@@ -41,13 +41,11 @@ static void push(items *it, item x) {
 }
 
 static char *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
   kl_buf b = KL_BUF_INIT;
-  char tmp[65536];
-  size_t r;
-  while ((r = fread(tmp, 1, sizeof tmp, f)) > 0) kl_buf_append(&b, tmp, r);
-  fclose(f);
+  if (kl_buf_read_path(&b, path, 0) != 0) {
+    kl_buf_free(&b);
+    return NULL;
+  }
   *n = b.len;
   return kl_buf_steal(&b);
 }

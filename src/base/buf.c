@@ -2,9 +2,12 @@
  * text can be handed to C string functions without a copy. */
 #include "base/kl_base.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void kl_buf_reserve(kl_buf *b, size_t extra) {
   size_t need = b->len + extra + 1;
@@ -81,6 +84,33 @@ char *kl_buf_steal(kl_buf *b) {
   b->data = NULL;
   b->len = b->cap = 0;
   return p;
+}
+
+int kl_buf_read_fd(kl_buf *b, int fd, size_t max) {
+  size_t got = 0;
+  for (;;) {
+    kl_buf_reserve(b, 65536);
+    ssize_t n = read(fd, b->data + b->len, b->cap - b->len - 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    if (n == 0) return 0;
+    b->len += (size_t)n;
+    b->data[b->len] = 0;
+    got += (size_t)n;
+    if (max && got > max) {
+      errno = EFBIG;
+      return -1;
+    }
+  }
+}
+
+int kl_buf_read_path(kl_buf *b, const char *path, size_t max) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int rc = kl_buf_read_fd(b, fd, max), e = errno;
+  close(fd);
+  errno = e;
+  return rc;
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */

@@ -66,6 +66,11 @@ void kl_buf_consume(kl_buf *b, size_t n);  /* drop n bytes from the front */
 void kl_buf_reset(kl_buf *b);              /* len = 0, keep memory */
 void kl_buf_free(kl_buf *b);
 char *kl_buf_steal(kl_buf *b);             /* caller frees; b is empty after */
+/* Appends what fd holds up to end of file: 0, or -1 with errno set on a read error, or with
+ * errno EFBIG once more than max bytes came (0: no limit); b keeps what was read either way. */
+int kl_buf_read_fd(kl_buf *b, int fd, size_t max);
+/* kl_buf_read_fd of the file at path (opened read-only and closed again). */
+int kl_buf_read_path(kl_buf *b, const char *path, size_t max);
 /* base64.c: decodes n bytes of base64 (standard or URL-safe alphabet, '=' padding optional,
  * only at the end) into out, which must hold kl_base64_max(n) bytes; out is NUL-terminated.
  * Returns the decoded length, or -1 when s is not base64 (another byte, or one dangling

@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "llm/kl_llm.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +43,11 @@ static void put_text(const kl_tokenizer *t, const char *s, size_t n) {
 
 static int count_raw(const kl_tokenizer *t) {
   kl_buf in = KL_BUF_INIT;
-  char chunk[65536];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0) kl_buf_append(&in, chunk, n);
+  if (kl_buf_read_fd(&in, 0, 0) != 0) {
+    fprintf(stderr, "keel tokens: cannot read stdin: %s\n", strerror(errno));
+    kl_buf_free(&in);
+    return 1;
+  }
   put_text(t, in.data ? in.data : "", in.len);
   kl_buf_free(&in);
   return 0;

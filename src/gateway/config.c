@@ -675,20 +675,11 @@ kl_config *kl_config_load(const char *path, kl_err *err) {
     }
     return c;
   }
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    kl_err_set(err, 1, "%s: cannot read: %s", path, strerror(errno));
-    return NULL;
-  }
   kl_buf b = KL_BUF_INIT;
-  char tmp[8192];
-  size_t n;
-  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && b.len <= MAX_FILE_BYTES) kl_buf_append(&b, tmp, n);
-  int e = ferror(f) ? errno : 0;
-  fclose(f);
-  if (e || b.len > MAX_FILE_BYTES) {
-    if (e) kl_err_set(err, 1, "%s: cannot read: %s", path, strerror(e));
-    else kl_err_set(err, 1, "%s: cannot read: file larger than %u bytes", path, MAX_FILE_BYTES);
+  if (kl_buf_read_path(&b, path, MAX_FILE_BYTES) != 0) {
+    int e = errno;
+    if (e == EFBIG) kl_err_set(err, 1, "%s: cannot read: file larger than %u bytes", path, MAX_FILE_BYTES);
+    else kl_err_set(err, 1, "%s: cannot read: %s", path, strerror(e));
     kl_buf_free(&b);
     return NULL;
   }

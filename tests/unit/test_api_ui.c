@@ -16,13 +16,11 @@
 #include "api/ui_assets.h"
 
 static char *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
   kl_buf b = KL_BUF_INIT;
-  char tmp[4096];
-  size_t n;
-  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) kl_buf_append(&b, tmp, n);
-  fclose(f);
+  if (kl_buf_read_path(&b, path, 0) != 0) {
+    kl_buf_free(&b);
+    return NULL;
+  }
   *len = b.len;
   return b.data ? kl_buf_steal(&b) : calloc(1, 1);
 }

@@ -7,8 +7,11 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/kl_base.h"
 
@@ -70,6 +73,52 @@ static void test_buf(void **st) {
   assert_null(b.data);
   free(s);
   kl_buf_free(&b);
+}
+
+/* kl_buf_read_path / kl_buf_read_fd: whole files past one read's worth, appended to what the
+ * buffer held, the size limit, a missing file, an empty one. */
+static void test_buf_read(void **st) {
+  (void)st;
+  char path[] = "/tmp/keel-test-read-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  size_t n = 200000;  /* three reads of 64 KiB and a bit */
+  char *want = malloc(n);
+  for (size_t i = 0; i < n; i++) want[i] = (char)('a' + i % 23);
+  assert_int_equal(write(fd, want, n), (ssize_t)n);
+  close(fd);
+  kl_buf b = KL_BUF_INIT;
+  kl_buf_puts(&b, "head:");
+  assert_int_equal(kl_buf_read_path(&b, path, 0), 0);
+  assert_int_equal(b.len, 5 + n);
+  assert_memory_equal(b.data, "head:", 5);
+  assert_memory_equal(b.data + 5, want, n);
+  assert_int_equal(b.data[b.len], 0);
+  kl_buf_reset(&b);
+  assert_int_equal(kl_buf_read_path(&b, path, n), 0);  /* exactly at the limit */
+  kl_buf_reset(&b);
+  errno = 0;
+  assert_int_equal(kl_buf_read_path(&b, path, n - 1), -1);
+  assert_int_equal(errno, EFBIG);
+  assert_true(b.len >= n - 1);  /* what was read stays */
+  kl_buf_reset(&b);
+  FILE *f = fopen(path, "w");  /* empty */
+  fclose(f);
+  assert_int_equal(kl_buf_read_path(&b, path, 0), 0);
+  assert_int_equal(b.len, 0);
+  unlink(path);
+  errno = 0;
+  assert_int_equal(kl_buf_read_path(&b, path, 0), -1);
+  assert_int_equal(errno, ENOENT);
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  assert_int_equal(write(p[1], "piped", 5), 5);
+  close(p[1]);
+  assert_int_equal(kl_buf_read_fd(&b, p[0], 0), 0);
+  close(p[0]);
+  assert_string_equal(b.data, "piped");
+  kl_buf_free(&b);
+  free(want);
 }
 
 static void test_json_str(void **st) {
@@ -204,7 +253,7 @@ static void test_base64(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_arena), cmocka_unit_test(test_buf),  cmocka_unit_test(test_json_str),
+      cmocka_unit_test(test_arena), cmocka_unit_test(test_buf),  cmocka_unit_test(test_buf_read), cmocka_unit_test(test_json_str),
       cmocka_unit_test(test_utf8),  cmocka_unit_test(test_json_helpers), cmocka_unit_test(test_time),
       cmocka_unit_test(test_ids), cmocka_unit_test(test_base64),
   };

@@ -92,13 +92,8 @@ static void test_forms_cover_their_rows(void **st) {
   (void)st;
   char path[1024];
   snprintf(path, sizeof path, "%s/tests/data/injection/labelled.jsonl", KEEL_SOURCE_DIR);
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
   kl_buf all = KL_BUF_INIT;
-  char tmp[65536];
-  size_t r;
-  while ((r = fread(tmp, 1, sizeof tmp, f)) > 0) kl_buf_append(&all, tmp, r);
-  fclose(f);
+  assert_int_equal(kl_buf_read_path(&all, path, 0), 0);
   pcre2_match_data *md = pcre2_match_data_create(4, NULL);
   for (size_t i = 0; i < guard_inj_nhs_forms; i++) {
     size_t n;

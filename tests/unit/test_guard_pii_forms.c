@@ -127,13 +127,11 @@ static void check_scanner(const char *kind, const char *const *names, size_t nna
 }
 
 static void add_json_texts(kl_buf **v, size_t *n, const char *path, bool lines, const char *field) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return;
   kl_buf all = KL_BUF_INIT;
-  char tmp[65536];
-  size_t r;
-  while ((r = fread(tmp, 1, sizeof tmp, f)) > 0) kl_buf_append(&all, tmp, r);
-  fclose(f);
+  if (kl_buf_read_path(&all, path, 0) != 0) {
+    kl_buf_free(&all);
+    return;
+  }
   cJSON *arr = lines ? cJSON_CreateArray() : cJSON_ParseWithLength(all.data, all.len);
   for (char *q = all.data, *e; lines && q && q < all.data + all.len; q = e + 1) {
     e = memchr(q, '\n', (size_t)(all.data + all.len - q));
