@@ -486,14 +486,19 @@ typedef struct survey {
   size_t cl_n, cl_a, cl_b;            /* the current cluster of leet words (gaps < 24 bytes) */
 } survey;
 
-/* A byte that is not base64 at i ends the current run: [A-Za-z0-9+/_-]{24,} then '=' padding. */
+/* Keeps the run of base64 bytes [a, i) if it is one: [A-Za-z0-9+/_-]{24,}, then its '='
+ * padding (guard_norm_survey and guard_norm_runs). */
+static inline void keep_run(guard_norm_marks *m, const unsigned char *u, size_t n, size_t a, size_t i) {
+  if (i - a < 24 || m->nrun >= GUARD_NORM_MAX_RUNS) return;
+  size_t e = i;
+  while (e < n && e - i < 2 && u[e] == '=') e++;
+  m->run[m->nrun][0] = a;
+  m->run[m->nrun++][1] = e;
+}
+
+/* A byte that is not base64 at i ends the current run. */
 static inline void survey_end_run(survey *v, size_t i) {
-  if (v->run >= 24 && v->m->nrun < GUARD_NORM_MAX_RUNS) {
-    size_t e = i;
-    while (e < v->n && e - i < 2 && v->u[e] == '=') e++;
-    v->m->run[v->m->nrun][0] = i - v->run;
-    v->m->run[v->m->nrun++][1] = e;
-  }
+  keep_run(v->m, v->u, v->n, i - v->run, i);
   v->run = 0;
 }
 
@@ -678,11 +683,6 @@ void guard_norm_runs(const char *s, size_t n, guard_norm_marks *m) {
     if (i == n) break;
     size_t a = i;
     i = b64_run_end(u, i + 1, n);
-    if (i - a >= 24) {
-      size_t e = i;
-      while (e < n && e - i < 2 && u[e] == '=') e++;
-      m->run[m->nrun][0] = a;
-      m->run[m->nrun++][1] = e;
-    }
+    keep_run(m, u, n, a, i);
   }
 }
