@@ -8,7 +8,9 @@
 # are divided by N.  Model `plain` has no guardrails; `railed` has the policy of
 # bench/guard_rails.sh (every in-process scanner kind).
 #
-# Usage: bench/callgrind_calls.sh [MODEL=plain|railed] [N=2000] [WORKERS=1]
+# VARY=1: every call's user message ends differently; SYSTEM_FILE: the system prompt's text
+# (default one sentence).  Both stay the same from call to call otherwise.
+# Usage: [VARY=1] [SYSTEM_FILE=f] bench/callgrind_calls.sh [MODEL=plain|railed] [N=2000] [WORKERS=1]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${1:-plain}; N=${2:-2000}; WORKERS=${3:-1}
@@ -29,15 +31,17 @@ send() { # calls
     const [n, port, model] = process.argv.slice(1);
     const http = require("http");
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-    const body = JSON.stringify({ model, messages: [{ role: "system", content: "You are a helpful assistant." },
-      { role: "user", content: "Give me one short sentence about the sea." }] });
+    const system = process.env.SYSTEM_FILE ? require("fs").readFileSync(process.env.SYSTEM_FILE, "utf8") : "You are a helpful assistant.";
+    let seq = 0;
+    const bodyOf = () => JSON.stringify({ model, messages: [{ role: "system", content: system },
+      { role: "user", content: "Give me one short sentence about the sea." + (process.env.VARY === "1" ? ` (request ${++seq})` : "") }] });
     let left = +n, inflight = 0;
     const one = () => new Promise((ok, bad) => {
       const r = http.request({ host: "127.0.0.1", port, path: "/v1/chat/completions", method: "POST", agent,
         headers: { "content-type": "application/json" } }, (res) => {
         res.resume(); res.on("end", () => (res.statusCode === 200 ? ok() : bad(new Error("status " + res.statusCode))));
       });
-      r.on("error", bad); r.end(body);
+      r.on("error", bad); r.end(bodyOf());
     });
     const worker = async () => { while (left > 0) { left--; await one(); } };
     Promise.all([worker(), worker(), worker(), worker()]).then(() => agent.destroy(), (e) => { console.error(e); process.exit(1); });

@@ -7,7 +7,22 @@ local stream = os.getenv("STREAM") == "1"
 local prompt = "Give me one short sentence about the sea."
 local pf = os.getenv("PROMPT_FILE")
 if pf and pf ~= "" then local f = assert(io.open(pf)); prompt = f:read("*a"); f:close() end
-wrk.body = '{"model":"' .. (os.getenv("MODEL") or "gpt-4o-mini") .. '","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"' .. prompt .. '"}]' .. (stream and ',"stream":true' or '') .. '}'
+-- SYSTEM_FILE: the system message is that file's text (JSON-escaped by the caller)
+local system = "You are a helpful assistant."
+local sf = os.getenv("SYSTEM_FILE")
+if sf and sf ~= "" then local f = assert(io.open(sf)); system = f:read("*a"); f:close() end
+local head = '{"model":"' .. (os.getenv("MODEL") or "gpt-4o-mini") .. '","messages":[{"role":"system","content":"' .. system .. '"},{"role":"user","content":"' .. prompt
+local tail = '"}]' .. (stream and ',"stream":true' or '') .. '}'
+wrk.body = head .. tail
+-- VARY=1: every request's user message ends differently (" (request N)"), as real traffic's do,
+-- so nothing that remembers whole user messages can serve it
+if os.getenv("VARY") == "1" then
+  local n = 0
+  function request()
+    n = n + 1
+    return wrk.format(nil, nil, nil, head .. " (request " .. n .. ")" .. tail)
+  end
+end
 
 local rate = tonumber(os.getenv("RATE") or "0")
 local conns = tonumber(os.getenv("CONNS") or "1")

@@ -140,12 +140,14 @@ kl_gw_worker *kl_gw_worker_new(kl_gateway *g, uv_loop_t *loop, kl_err *err) {
     free(w);
     return NULL;
   }
+  w->guard_memo = kl_guard_memo_new(0);
   return w;
 }
 
 void kl_gw_worker_free(kl_gw_worker *w) {
   if (!w) return;
   kl_upstream_free(w->upstream);
+  kl_guard_memo_free(w->guard_memo);
   free(w);
 }
 

@@ -192,8 +192,11 @@ void kl_gw_guard_observe(kl_gw_call *c, kl_guard_stage st, const kl_gw_guard_par
                          kl_guard_action verdict, const char *blocked, int64_t start_ns, double us) {
   kl_gw_guard *gd = c->guard;
   kl_buf o = KL_BUF_INIT;
-  size_t nall = 0;
-  for (size_t p = 0; p < nparts; p++) nall += parts[p].res.n;
+  size_t nall = 0, nmemo = 0;
+  for (size_t p = 0; p < nparts; p++) {
+    nall += parts[p].res.n;
+    nmemo += parts[p].res.memo_hit;
+  }
   /* no findings (most calls): the whole output in a stack buffer */
   char obuf[96], lat[32];
   size_t latn;
@@ -228,6 +231,10 @@ void kl_gw_guard_observe(kl_gw_call *c, kl_guard_stage st, const kl_gw_guard_par
     w = w_mem(w, stn, strlen(stn));
     W_LIT(w, "\",\"texts\":");
     w = w_size(w, nparts);
+    if (nmemo) {
+      W_LIT(w, ",\"texts_remembered\":");
+      w = w_size(w, nmemo);
+    }
     *w++ = '}';
     *w = 0;
   } else {
@@ -237,6 +244,10 @@ void kl_gw_guard_observe(kl_gw_call *c, kl_guard_stage st, const kl_gw_guard_par
     kl_buf_puts(&meta, stn);
     put_lit(&meta, "\",\"texts\":");
     kl_buf_i64(&meta, (int64_t)nparts);
+    if (nmemo) {
+      put_lit(&meta, ",\"texts_remembered\":");
+      kl_buf_i64(&meta, (int64_t)nmemo);
+    }
     kl_buf_putc(&meta, '}');
     meta_json = meta.data;
   }

@@ -214,7 +214,7 @@ static void check_text(void *ud, cJSON *str, const char *part, size_t part_len) 
   kl_gw_guard_part *p = &w->parts[w->n];
   p->node = str;
   kl_guard_text in = {.text = str->valuestring, .len = strlen(str->valuestring), .stage = w->st};
-  if (kl_guard_check(w->c->guard->r->policy, &in, w->c->arena, &p->res, &w->err) != 0) {
+  if (kl_guard_check_memo(w->c->guard->r->policy, w->c->w->guard_memo, &in, w->c->arena, &p->res, &w->err) != 0) {
     w->failed = true;
     return;
   }
@@ -422,7 +422,7 @@ static bool check_output_text(kl_gw_call *c, const char *text, size_t len, kl_ar
   kl_gw_guard *gd = c->guard;
   kl_guard_text in = {.text = text, .len = len, .stage = KL_GUARD_OUTPUT, .canary = gd->canary[0] ? gd->canary : NULL,
                       .json_schema = gd->schema, .json_schema_len = gd->schema_len, .expect_json = gd->expect_json};
-  return kl_guard_check(gd->r->policy, &in, a, res, err) == 0;
+  return kl_guard_check_memo(gd->r->policy, c->w->guard_memo, &in, a, res, err) == 0;
 }
 
 static void drop_tree(cJSON *root, bool owned) {

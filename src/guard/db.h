@@ -34,5 +34,8 @@ void guard_db_hits_free(guard_db_hits *h);
 /* What check.c needs of a policy (guard.c keeps the struct private). */
 size_t guard_policy_scanners(const kl_guard_policy *p, const guard_scanner **out);
 const guard_db *guard_policy_stage_db(const kl_guard_policy *p, kl_guard_stage st);
+/* A number no other policy built by this process has (memo.c keys on it, not on the pointer,
+ * which a later policy may reuse). */
+uint64_t guard_policy_serial(const kl_guard_policy *p);
 
 #endif

@@ -18,6 +18,7 @@ struct kl_guard_policy {
   size_t nsc;
   guard_db *stage_db[3];
   kl_arena *mem;  /* strings of the scanners' configs and rules */
+  uint64_t serial;  /* guard_policy_serial */
 };
 
 /* The registry.  Order = the order scanners of one check report in. */
@@ -67,6 +68,8 @@ const char *kl_guard_policy_name(const kl_guard_policy *p) { return p->name; }
 kl_guard_action kl_guard_policy_action(const kl_guard_policy *p) {
   return p->nsc ? p->sc[0].action : KL_GUARD_ALLOW;
 }
+
+uint64_t guard_policy_serial(const kl_guard_policy *p) { return p->serial; }
 
 const uint8_t *guard_policy_key(const kl_guard_policy *p, size_t *len) {
   *len = p->key_len;
@@ -310,6 +313,8 @@ kl_guard_policy *kl_guard_policy_build(const kl_guard_policy_cfg *cfg, kl_err *e
   if (!p) abort();
   p->mem = kl_arena_new(4096);
   p->name = kl_arena_strdup(p->mem, cfg->name ? cfg->name : "default");
+  static _Atomic uint64_t serials;
+  p->serial = ++serials;
   if (cfg->hash_key && cfg->hash_key_len) {
     p->key_len = cfg->hash_key_len < sizeof p->key ? cfg->hash_key_len : sizeof p->key;
     memcpy(p->key, cfg->hash_key, p->key_len);

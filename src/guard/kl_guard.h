@@ -172,11 +172,29 @@ typedef struct kl_guard_result {
   kl_guard_action action;      /* strongest action among the findings; ALLOW if none */
   const kl_guard_finding *blocker;  /* the finding that decided a BLOCK or REASK verdict */
   double us;                   /* time the check took, in microseconds */
+  bool memo_hit;               /* kl_guard_check_memo: the text was found clean before */
 } kl_guard_result;
 
 /* Runs every scanner of in->stage (except classifiers) over the text.  0, or -1 with err set. */
 int kl_guard_check(const kl_guard_policy *p, const kl_guard_text *in, kl_arena *a, kl_guard_result *out,
                    kl_err *err);
+
+/* A memory of texts found clean (memo.c), for texts that come back (system prompts, earlier
+ * turns): kl_guard_check_memo answers such a text without checking it again, with exactly the
+ * result kl_guard_check would give (no findings).  Only checks that depend on the text alone are
+ * remembered (no canary, no json_schema, not partial); a text is kept on its second clean
+ * sighting, byte for byte (at most max_bytes in all; 0: 4 MiB).  One memo per thread: it takes
+ * no lock.  A NULL memo: kl_guard_check_memo is kl_guard_check. */
+typedef struct kl_guard_memo kl_guard_memo;
+typedef struct kl_guard_memo_stats {
+  uint64_t hits, misses, admitted, evictions;
+  size_t bytes;  /* text bytes kept */
+} kl_guard_memo_stats;
+kl_guard_memo *kl_guard_memo_new(size_t max_bytes);
+void kl_guard_memo_free(kl_guard_memo *m);
+int kl_guard_check_memo(const kl_guard_policy *p, kl_guard_memo *m, const kl_guard_text *in, kl_arena *a,
+                        kl_guard_result *out, kl_err *err);
+kl_guard_memo_stats kl_guard_memo_stats_get(const kl_guard_memo *m);
 
 /* Scans text[0..len) with the policy's INPUT scanners (any bytes; invalid UTF-8 is tolerated).
  * Findings are sorted by start and never overlap (overlaps of one type are merged, of different

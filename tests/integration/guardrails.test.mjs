@@ -132,6 +132,35 @@ test('flag: the call goes through unchanged and the observation records the find
   assert.ok(!JSON.stringify(out).includes(EMAIL), 'a guardrail observation never holds the value');
 });
 
+test('a repeated clean system prompt is answered from the rails memo; a changed one is checked again', async () => {
+  // 2 KiB of instructions, clean under the policy; every call's user message differs
+  const sys = ('You are the support assistant of a billing product. Answer in short plain sentences, ' +
+    'say what to check in the dashboard when you lack account data, and never guess prices. ').repeat(12);
+  const remembered = [];
+  for (let i = 0; i < 6; i++) {  // each loop remembers on a second sighting: 6 calls reach a third on one
+    const id = tid();
+    const r = await chat(keel.url, { model: 'm-block', messages: [{ role: 'system', content: sys },
+      { role: 'user', content: `question number ${i}: how do refunds work?` }] }, { 'x-keel-trace-id': id });
+    assert.equal(r.status, 200);
+    const rail = (await traceOf(id)).observations.find((o) => o.type === 'GUARDRAIL');
+    const meta = typeof rail.metadata === 'string' ? JSON.parse(rail.metadata) : rail.metadata;
+    assert.equal(meta.texts, 2);
+    remembered.push(meta.texts_remembered ?? 0);
+    assert.equal(JSON.parse(typeof rail.output === 'string' ? rail.output : JSON.stringify(rail.output)).verdict, 'allow');
+  }
+  assert.ok(remembered.every((n) => n <= 1), `only the system prompt repeats: ${remembered}`);
+  assert.ok(remembered.some((n) => n === 1), `the system prompt was remembered: ${remembered}`);
+  // the same length, head and tail, a card in the middle: checked, and blocked
+  const mid = sys.length >> 1, card = ' 4111 1111 1111 1111 ';
+  const changed = sys.slice(0, mid) + card + sys.slice(mid + card.length);
+  assert.equal(changed.length, sys.length);
+  const r = await chat(keel.url, { model: 'm-block', messages: [{ role: 'system', content: changed },
+    { role: 'user', content: 'how do refunds work?' }] });
+  assert.equal(r.status, 400);
+  assert.equal(r.json.error.code, 'guardrail_blocked');
+  assert.equal(r.json.error.param, 'messages[0].content');
+});
+
 test('mask: the upstream sees the card masked but for its last four digits', async () => {
   const r = await chat(keel.url, { model: 'm-mask', messages: user(`card ${CARD} ok`) });
   assert.equal(r.status, 200);
