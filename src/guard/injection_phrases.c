@@ -640,7 +640,7 @@ const inj_hs_form guard_inj_hs_forms[] = {
    * 70.9k for the pass; hard negatives 338k -> 335k, plain chat 164k -> 157k) */
   {"\\b(?:you\\s+are\\s+now|you're\\s+now|from\\s+now\\s+on|",
    "\\b(?:you\\s+are\\s+now|you're\\s+now|now\\s+on|act\\s+as|pretend\\s+(?:to\\s+be|you\\s+are|you're)|"
-   "role-?play\\s+as|play\\s+the\\s+role|simulate|imagine\\s+you\\s+are|you\\s+will\\s+(?:now\\s+)?(?:act|be|"
+   "role-?play\\s+as|play\\s+the\\s+role|simulate|imagine\\s+you\\s+are|will\\s+(?:now\\s+)?(?:act|be|"
    "behave|respond)\\s+as|(?:answer|respond|reply)\\s+as|stay\\s+in\\s+character|never\\s+break\\s+character|"
    "switch\\s+to)\\b|\\b(?:du\\s+bist\\s+(?:jetzt|nun|ab\\s+sofort)|tu\\s+es\\s+"
    "maintenant|ahora\\s+eres|ora\\s+sei|você\\s+agora\\s+é|agora\\s+você\\s+é)|теперь\\s+ты|从现在起|从现在开始|"
@@ -654,5 +654,29 @@ const inj_hs_form guard_inj_hs_forms[] = {
    "(?:reading|processing|summari[sz]ing|reviewing|parsing|scanning|screening|indexing|analy[sz]ing|evaluating)\\s+"
    "(?:this|these|the\\s+following)|if\\s+you\\s+are\\s+an?\\s+(?:AI|LLM|language\\s+model|large\\s+language\\s+model|"
    "assistant|bot|automated)"},
+  /* MT-Bench's questions ("you", "your", "the", "and" in every line): rows led by those words
+   * ran the rest of the row as an automaton at each of them.  The forms start at a rarer word
+   * every match holds: "allowed to" after "you are now", "mode" after "you are in developer",
+   * "(tool|function) with" and the "send ... to x@" part without what follows the "@".
+   * Measured (the stage's injection rows' Hyperscan pass, instructions per 4 KiB, with the
+   * "will ... act as" change of the persona form above): MT-Bench 199k -> 177k, bench_guard's
+   * sample 59k -> 57k, prose 105k -> 104k (test_guard_inj_forms: the blanks and cases). */
+  {"\\b(?:authori[sz]ed|sanctioned|approved|permitted)\\s+",
+   "(?:authori[sz]ed|sanctioned|approved|permitted)\\s+(?:by\\s+(?:the\\s+)?(?:maintainers|developers|admins?|"
+   "openai|anthropic)|red[- ]?team|exercise|to\\s+bypass)|(?:allowed|permitted|authori[sz]ed)\\s+to\\s+(?:bypass|"
+   "ignore|break|skip|disable)"},
+  {"\\b(?:you\\s+are|you're|you\\s+will\\s+be|now)\\s+(?:\\w+\\s+)?(?:in|running",
+   "(?:developer|dev|god|maintenance|debug|jailbreak|jailbroken|unrestricted|unfiltered|uncensored|evil|dan)\\s+"
+   "mode"},
+  /* "the previous rules are outdated": the row's pair form led by "the", "above", "system"...;
+   * this one starts at the noun (MT-Bench's pass a further 199k -> 186k; prose +1k) */
+  {"\\b(?:(?:the\\s+)?(?:above|previous|prior|earlier|system|original)\\s+(?:instructions|rules|guidelines|prompt)|",
+   "(?:instructions|rules|guidelines|prompt)\\s+(?:are|were|is|have\\s+been)\\s+(?:outdated|revoked|cancel+ed|"
+   "void|obsolete|invalid|wrong|fake|a\\s+test|no\\s+longer\\s+valid|superseded|lifted|disabled|removed|"
+   "(?:just\\s+)?placeholders?|untrusted|a\\s+joke|suspended|changed|been\\s+(?:updated|replaced|changed)|"
+   "(?:now\\s+)?void)"},
+  {"\\b(?:send|forward|email|post|upload|exfiltrate|leak)\\s+",
+   "(?:send|forward|email|post|upload|exfiltrate|leak)\\s+(?:\\w+\\s+){0,6}to\\s+[\\w.+-]+@|(?:tool|function)\\s+"
+   "with|send_email|exfiltrat"},
 };
 const size_t guard_inj_nhs_forms = sizeof guard_inj_hs_forms / sizeof guard_inj_hs_forms[0];
