@@ -43,6 +43,10 @@ static const char *const written[] = {
   "On March 3rd, 2024 at 10:30 a.m. or 3 PM, 12:30:45, 14th of February 2023, Sept. 9, 1999, 7pm",
   "+39 06 6982 1234, (030) 1234 5678, 2024-03-18, 10.20.30.40, 1183-22, x(12) 345-678 (37) 788-063, _12 34 ",
   "fb 123456789012345|abcdefghij_klmnopqrs-tuvwxyz012 x 1234567890123456%ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789;",
+  /* vault-service-token: both branches, mixed case, at the text's end and after punctuation */
+  ("vault s.AbCdEfGhIjKlMnOpQrStUvWx and token=\"s.0123456789abcdefghijklmn\" hvs."
+   "CAESIJlWh7Xq3zTnY9bPpK2mR8vL4cF6dS1aE0wQ5uH7jN3gEh4KHGh2cy5aTWx0b1ZwRlFjN0hVYmNkZWZnaGlqa2xtbm9w_-z "
+   "(s.ZZZZZZZZZZZZZZZZZZZZZZZZ)\ns.a1b2c3d4e5f6g7h8i9j0k1l2"),
   ("maria.rossi@example.it, a.b@c.de, x@y, user+tag@sub.example.co.uk, very.long.local.part.that.keeps.going.on.and"
    ".on.and.on.for.ever.and.ever@example.com, @nolocal.com, bad..dots@example.com"),
 };
@@ -174,8 +178,8 @@ static void test_forms_cover_their_rules(void **st) {
 
 static void test_secret_forms_cover_their_rules(void **st) {
   (void)st;
-  static const char *const names[] = {"facebook-access-token"};
-  check_scanner("secrets", names, 1);
+  static const char *const names[] = {"facebook-access-token", "vault-service-token"};
+  check_scanner("secrets", names, 2);
 }
 
 /* guard_re_search_form cuts only a leading \b and a leading or trailing blank run. */
