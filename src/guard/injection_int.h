@@ -93,8 +93,19 @@ typedef struct guard_norm_marks {
   size_t homo, homo_a, homo_b;        /* look-alikes next to Latin letters; fullwidth/math letters */
 } guard_norm_marks;
 void guard_norm_survey(const char *s, size_t n, guard_norm_marks *m);
+/* Tests only: true turns off the survey's 64-byte fast path (survey_block), the byte loop it
+ * must match mark for mark. */
+extern bool guard_norm_survey_slow;
 /* Only the survey's base64/hex runs (run, nrun; the rest zero), the same as its. */
 void guard_norm_runs(const char *s, size_t n, guard_norm_marks *m);
+
+/* Shared by normalise.c and normalise_survey.c: one code point decoded at s[i] (i < n; *cl its
+ * byte length; invalid: U+FFFD and 1), the ASCII letter a Cyrillic or Greek code point passes for
+ * (or 0), fullwidth and mathematical alphanumerics' ASCII (or 0), a hex digit's value (or -1). */
+uint32_t guard_norm_u8dec(const char *s, size_t n, size_t i, size_t *cl);
+char guard_norm_confusable(uint32_t c);
+char guard_norm_wide_or_math(uint32_t c);
+int guard_norm_hexval(unsigned char c);
 
 /* Whether s[0..n) looks like text: valid UTF-8, few control bytes. */
 bool guard_norm_is_text(const char *s, size_t n);

@@ -7,7 +7,8 @@
  * every disguise, the scanner undoes the disguise here and rescans the result with its own
  * rules.  Each function is a single linear pass that only runs when a cheap trigger rule saw
  * the disguise, so ordinary text never pays for it.  Input may be any bytes: invalid UTF-8
- * decodes as U+FFFD one byte at a time, so no function reads past n. */
+ * decodes as U+FFFD one byte at a time, so no function reads past n.  Which disguises a text
+ * shows is the survey's job (normalise_survey.c). */
 #include "guard/injection_int.h"
 
 #include <stdlib.h>
@@ -23,7 +24,7 @@ static char *xmalloc(size_t n) {
 }
 
 /* Decodes one code point at s[i] (i < n); *cl gets its byte length.  Invalid: U+FFFD, 1. */
-static uint32_t u8dec(const char *s, size_t n, size_t i, size_t *cl) {
+uint32_t guard_norm_u8dec(const char *s, size_t n, size_t i, size_t *cl) {
   const unsigned char *p = (const unsigned char *)s + i;
   size_t left = n - i;
   *cl = 1;
@@ -57,7 +58,7 @@ static bool is_invisible(uint32_t c) {
 }
 
 /* The ASCII letter a Cyrillic or Greek code point is usually mistaken for, or 0. */
-static char confusable(uint32_t c) {
+char guard_norm_confusable(uint32_t c) {
   static const struct { uint16_t cp; char a; } map[] = {
     /* Greek */
     {0x0391, 'A'}, {0x0392, 'B'}, {0x0395, 'E'}, {0x0396, 'Z'}, {0x0397, 'H'}, {0x0399, 'I'}, {0x039A, 'K'},
@@ -82,7 +83,7 @@ static char confusable(uint32_t c) {
 }
 
 /* Fullwidth and mathematical alphanumerics to ASCII, or 0. */
-static char wide_or_math(uint32_t c) {
+char guard_norm_wide_or_math(uint32_t c) {
   if (c >= 0xFF01 && c <= 0xFF5E) return (char)(c - 0xFEE0);
   if (c >= 0x1D400 && c <= 0x1D6A3) {  /* 13 styles of A-Z a-z (the holes are rare symbols) */
     uint32_t k = (c - 0x1D400) % 52;
@@ -128,11 +129,11 @@ char *guard_norm_fold(const char *s, size_t n, size_t *out_len) {
   size_t w = 0;
   for (size_t i = 0; i < n;) {
     size_t cl;
-    uint32_t c = u8dec(s, n, i, &cl);
+    uint32_t c = guard_norm_u8dec(s, n, i, &cl);
     char a;
     if (c < 0x80) o[w++] = (char)c;
     else if (is_invisible(c)) { /* dropped */ }
-    else if ((a = confusable(c)) || (a = wide_or_math(c))) o[w++] = a;
+    else if ((a = guard_norm_confusable(c)) || (a = guard_norm_wide_or_math(c))) o[w++] = a;
     else if (c == 0x3000 || c == 0x00A0) o[w++] = ' ';
     else { memcpy(o + w, s + i, cl); w += cl; }
     i += cl;
@@ -149,7 +150,7 @@ char *guard_norm_tags(const char *s, size_t n, size_t min_chars, size_t *out_len
   bool flag = false;  /* inside 🏴 + tag letters + cancel tag: a subdivision flag */
   for (size_t i = 0; i < n;) {
     size_t cl;
-    uint32_t c = u8dec(s, n, i, &cl);
+    uint32_t c = guard_norm_u8dec(s, n, i, &cl);
     i += cl;
     if (c == 0x1F3F4) { flag = true; continue; }
     if (c >= 0xE0000 && c <= 0xE007F) {
@@ -176,7 +177,7 @@ char *guard_norm_base64(const char *s, size_t n, size_t *out_len) {
   return o;
 }
 
-static int hexval(unsigned char c) {
+int guard_norm_hexval(unsigned char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -187,7 +188,7 @@ char *guard_norm_hex(const char *s, size_t n, size_t *out_len) {
   if (n < 16 || n % 2) return NULL;
   char *o = xmalloc(n / 2 + 1);
   for (size_t i = 0; i < n; i += 2) {
-    int h = hexval((unsigned char)s[i]), l = hexval((unsigned char)s[i + 1]);
+    int h = guard_norm_hexval((unsigned char)s[i]), l = guard_norm_hexval((unsigned char)s[i + 1]);
     if (h < 0 || l < 0) { free(o); return NULL; }
     o[i / 2] = (char)(h << 4 | l);
   }
@@ -201,8 +202,8 @@ char *guard_norm_percent(const char *s, size_t n, size_t *out_len) {
   size_t w = 0;
   for (size_t i = 0; i < n; i++) {
     int h, l;
-    if (s[i] == '%' && i + 2 < n && (h = hexval((unsigned char)s[i + 1])) >= 0 &&
-        (l = hexval((unsigned char)s[i + 2])) >= 0) {
+    if (s[i] == '%' && i + 2 < n && (h = guard_norm_hexval((unsigned char)s[i + 1])) >= 0 &&
+        (l = guard_norm_hexval((unsigned char)s[i + 2])) >= 0) {
       o[w++] = (char)(h << 4 | l);
       i += 2;
     } else o[w++] = s[i] == '+' ? ' ' : s[i];
@@ -230,7 +231,7 @@ char *guard_norm_reverse(const char *s, size_t n, size_t *out_len) {
   size_t w = n;
   for (size_t i = 0; i < n;) {
     size_t cl;
-    (void)u8dec(s, n, i, &cl);
+    (void)guard_norm_u8dec(s, n, i, &cl);
     w -= cl;
     memcpy(o + w, s + i, cl);
     i += cl;
@@ -430,259 +431,4 @@ bool guard_norm_is_text(const char *s, size_t n) {
     if (is_alpha((char)c) || c >= 0x80) letters++;
   }
   return bad * 20 <= n && letters * 2 >= n;
-}
-
-/* ---- the survey: one pass for the disguises that are character classes ---- */
-
-/* Byte classes for the survey, one table lookup instead of a chain of comparisons per test
- * (the survey runs over every text the scanner sees, so it is the scanner's hottest loop). */
-enum {
-  SV_B64 = 1,    /* [A-Za-z0-9+/_-]: base64 (either alphabet) and hex */
-  SV_ALPHA = 2,  /* ASCII letter */
-  SV_LSYM = 4,   /* a leet symbol inside words: 0 1 3 4 5 7 8 9 @ $ */
-  SV_WORD = 8,   /* letter, digit or leet symbol: part of a word for the leet count */
-  SV_LEET = 16,  /* anything leet() maps, ! | + included */
-  SV_SPACER = 32, /* what letter spacing uses: space . - _ * | / */
-  SV_INERT = 64,  /* ASCII that is none of base64, word or '%': between words it changes nothing */
-  SV_DIGIT = 128  /* 0-9 */
-};
-#define SV_IS_ALPHA(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
-#define SV_IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
-#define SV_IS_LEET(c) \
-  (((c) >= '0' && (c) <= '9' && (c) != '2' && (c) != '6') || (c) == '!' || (c) == '|' || (c) == '@' || (c) == '$' || \
-   (c) == '+')
-#define SV_IS_LSYM(c) (SV_IS_LEET(c) && (c) != '!' && (c) != '|' && (c) != '+')
-#define SV_IS_SPACER(c) \
-  ((c) == ' ' || (c) == '.' || (c) == '-' || (c) == '_' || (c) == '*' || (c) == '|' || (c) == '/')
-#define SV_CLASS(c)                                                                                             \
-  ((SV_IS_ALPHA(c) || SV_IS_DIGIT(c) || (c) == '+' || (c) == '/' || (c) == '-' || (c) == '_' ? SV_B64 : 0) |     \
-   (SV_IS_ALPHA(c) ? SV_ALPHA : 0) | (SV_IS_LSYM(c) ? SV_LSYM : 0) |                                             \
-   (SV_IS_ALPHA(c) || SV_IS_LSYM(c) || SV_IS_DIGIT(c) ? SV_WORD : 0) | (SV_IS_LEET(c) ? SV_LEET : 0) |           \
-   (SV_IS_SPACER(c) ? SV_SPACER : 0) |                                                                         \
-   ((c) < 0x80 && (c) != '%' && !(SV_IS_ALPHA(c) || SV_IS_DIGIT(c) || SV_IS_LSYM(c) || (c) == '+' || (c) == '/' ||  \
-                                  (c) == '-' || (c) == '_')                                                       \
-        ? SV_INERT                                                                                              \
-        : 0) |                                                                                                  \
-   (SV_IS_DIGIT(c) ? SV_DIGIT : 0))
-#define SV4(c) SV_CLASS(c), SV_CLASS((c) + 1), SV_CLASS((c) + 2), SV_CLASS((c) + 3)
-#define SV16(c) SV4(c), SV4((c) + 4), SV4((c) + 8), SV4((c) + 12)
-#define SV64(c) SV16(c), SV16((c) + 16), SV16((c) + 32), SV16((c) + 48)
-static const unsigned char sv_class[256] = {SV64(0), SV64(64), SV64(128), SV64(192)};
-
-static void mark(size_t *cnt, size_t *a, size_t *b, size_t s, size_t e) {
-  if (!(*cnt)++) *a = s;
-  if (e > *b) *b = e;
-}
-
-/* The survey's state between bytes. */
-typedef struct survey {
-  const unsigned char *u;
-  size_t n;
-  guard_norm_marks *m;
-  size_t run;                         /* current base64 run */
-  size_t w0, letters, leets;          /* current word (letters, digits, @ $) */
-  bool in_word, leet_adj;
-  size_t streak, streak_a, last_single; /* letter spacing */
-  size_t cl_n, cl_a, cl_b;            /* the current cluster of leet words (gaps < 24 bytes) */
-} survey;
-
-/* Keeps the run of base64 bytes [a, i) if it is one: [A-Za-z0-9+/_-]{24,}, then its '='
- * padding (guard_norm_survey and guard_norm_runs). */
-static inline void keep_run(guard_norm_marks *m, const unsigned char *u, size_t n, size_t a, size_t i) {
-  if (i - a < 24 || m->nrun >= GUARD_NORM_MAX_RUNS) return;
-  size_t e = i;
-  while (e < n && e - i < 2 && u[e] == '=') e++;
-  m->run[m->nrun][0] = a;
-  m->run[m->nrun++][1] = e;
-}
-
-/* A byte that is not base64 at i ends the current run. */
-static inline void survey_end_run(survey *v, size_t i) {
-  keep_run(v->m, v->u, v->n, i - v->run, i);
-  v->run = 0;
-}
-
-/* A byte that is no word byte at i ends the current word: a leet word joins the cluster. */
-static inline void survey_end_word(survey *v, size_t i) {
-  if (!v->in_word) return;
-  v->in_word = false;
-  if (v->letters && v->leets && v->leet_adj && i - v->w0 <= 20) {
-    if (v->cl_n && v->w0 - v->cl_b < 24) v->cl_n++;
-    else { v->cl_n = 1; v->cl_a = v->w0; }
-    v->cl_b = i;
-    if (v->cl_n > v->m->leet) { v->m->leet = v->cl_n; v->m->leet_a = v->cl_a; v->m->leet_b = v->cl_b; }
-  }
-}
-
-static inline void survey_start_word(survey *v, size_t i) {
-  v->in_word = true;
-  v->w0 = i;
-  v->letters = v->leets = 0;
-  v->leet_adj = false;
-}
-
-/* Spaces and punctuation (SV_INERT) at i end the run and the word, then change nothing: the
- * index past them. */
-static inline size_t survey_skip_inert(survey *v, size_t i) {
-  survey_end_run(v, i);
-  survey_end_word(v, i);
-  do i++;
-  while (i < v->n && (sv_class[v->u[i]] & SV_INERT));
-  return i;
-}
-
-/* The end of the run of ASCII letters starting at or after j (u[j..) all letters up to it).
- * Sixteen bytes at a time where they are there: a prose word is mostly one load and compare
- * instead of a table lookup per letter (this loop was a quarter of the survey's instructions;
- * the survey of bench/guard_rails.sh's 4 KiB prompt: 64.5k -> 55.9k). */
-static inline size_t alpha_run_end(const unsigned char *u, size_t j, size_t n) {
-#ifdef __SSE2__
-  /* (c | 0x20) - ('a' + 128), as a signed byte, is below -128 + 26 exactly for A-Z and a-z */
-  const __m128i low = _mm_set1_epi8(0x20), base = _mm_set1_epi8((char)('a' + 128)),
-                lim = _mm_set1_epi8((char)(-128 + 26));
-  while (j + 16 <= n) {
-    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(u + j));
-    __m128i is = _mm_cmplt_epi8(_mm_sub_epi8(_mm_or_si128(x, low), base), lim);
-    unsigned other = ~(unsigned)_mm_movemask_epi8(is) & 0xFFFFu;
-    if (other) return j + (size_t)__builtin_ctz(other);
-    j += 16;
-  }
-#endif
-  while (j < n && (sv_class[u[j]] & SV_ALPHA)) j++;
-  return j;
-}
-
-/* The survey works run by run where it can: a run of letters, a run of spaces and punctuation
- * (SV_INERT: after the first such byte the state stays as it is) is one step each, and so is a
- * CJK character, a run of digits and a Latin-1 or Latin Extended character; base64 symbols, '%'
- * and other non-ASCII go byte by byte.  Measured (instructions per byte, old -> new):
- * bench_guard's sample 35 -> 19, plain chat 32 -> 18; digit runs, two-byte characters and the
- * punctuation after a word in the same step: 84.0k -> 71.7k per call on that sample. */
-void guard_norm_survey(const char *s, size_t n, guard_norm_marks *m) {
-  *m = (guard_norm_marks){0};
-  const unsigned char *u = (const unsigned char *)s;
-  survey v = {.u = u, .n = n, .m = m, .last_single = (size_t)-1};
-  for (size_t i = 0; i < n;) {
-    unsigned char c = u[i];
-    unsigned k = sv_class[c];
-    if (k & SV_ALPHA) {  /* a run of letters: base64, word letters, maybe a single letter */
-      size_t j = alpha_run_end(u, i + 1, n);
-      /* a word of 2 to 23 letters after a word break, then spaces or punctuation: the state
-       * ends as it began (no leetspeak word, no base64 run, no single letter), so it is one
-       * step without touching it (per call: bench_guard's sample 62.7k -> 56.8k, prose 50.8k
-       * -> 41.9k instructions) */
-      if (!v.in_word && !v.run && j - i >= 2 && j - i < 24 && j < n && (sv_class[u[j]] & SV_INERT)) {
-        do j++;
-        while (j < n && (sv_class[u[j]] & SV_INERT));
-        i = j;
-        continue;
-      }
-      v.run += j - i;
-      if (!v.in_word) survey_start_word(&v, i);
-      else if (sv_class[u[i - 1]] & SV_LEET) v.leet_adj = true;
-      v.letters += j - i;
-      if (j - i == 1) {  /* single letters separated by one or two spacers */
-        size_t gap = v.last_single == (size_t)-1 ? 0 : i - v.last_single - 1;
-        bool joined = gap >= 1 && gap <= 2 && (sv_class[u[i - 1]] & SV_SPACER) && (sv_class[u[i - gap]] & SV_SPACER);
-        if (joined) v.streak++;
-        else { v.streak = 1; v.streak_a = i; }
-        v.last_single = i;
-        if (v.streak == 4) mark(&m->spaced, &m->spaced_a, &m->spaced_b, v.streak_a, i + 1);
-        else if (v.streak > 4) m->spaced_b = i + 1;
-      }
-      /* a space or punctuation usually follows: one step instead of another trip round the loop */
-      i = j < n && (sv_class[u[j]] & SV_INERT) ? survey_skip_inert(&v, j) : j;
-      continue;
-    }
-    if (k & SV_INERT) {
-      i = survey_skip_inert(&v, i);
-      continue;
-    }
-    if (k & SV_DIGIT) {  /* a run of digits: base64 and word bytes, leet symbols but 2 and 6 */
-      if (!v.in_word) survey_start_word(&v, i);
-      else if ((k & SV_LSYM) && (sv_class[u[i - 1]] & SV_ALPHA)) v.leet_adj = true;  /* in a word: i > w0 */
-      size_t j = i;
-      do v.leets += (sv_class[u[j]] & SV_LSYM) != 0;
-      while (++j < n && (sv_class[u[j]] & SV_DIGIT));
-      v.run += j - i;
-      i = j;
-      continue;
-    }
-    if (k & SV_B64) v.run++;
-    else survey_end_run(&v, i);
-    if (k & SV_WORD) {  /* @ $ (digits are taken above): leetspeak inside words */
-      if (!v.in_word) survey_start_word(&v, i);
-      if (k & SV_LSYM) {
-        v.leets++;
-        if (i > v.w0 && (sv_class[u[i - 1]] & SV_ALPHA)) v.leet_adj = true;
-      }
-    } else survey_end_word(&v, i);
-    /* %XX */
-    if (c == '%' && i + 2 < n && hexval(u[i + 1]) >= 0 && hexval(u[i + 2]) >= 0)
-      mark(&m->pct, &m->pct_a, &m->pct_b, i, i + 3);
-    if (c < 0x80) { i++; continue; }
-    /* two-byte characters below U+0380 (Latin-1 and Latin Extended letters, accents) are no
-     * look-alike either: the table starts at U+0391 */
-    if (c <= 0xCD && c >= 0xC2 && i + 1 < n && (u[i + 1] & 0xC0) == 0x80) {
-      i += 2;
-      continue;
-    }
-    /* three-byte characters from U+1000 to U+EFFF (CJK, Indic, ...) can be no look-alike: the
-     * table ends at U+051D and fullwidth letters start at U+FF01 (0xED: surrogates, decoded below) */
-    if (c >= 0xE1 && c <= 0xEE && c != 0xED && i + 2 < n && (u[i + 1] & 0xC0) == 0x80 && (u[i + 2] & 0xC0) == 0x80) {
-      i += 3;
-      continue;
-    }
-    /* look-alikes: Cyrillic/Greek next to a Latin letter, or fullwidth/mathematical letters */
-    size_t cl;
-    uint32_t cp = u8dec(s, n, i, &cl);
-    bool next_latin = i + cl < n && is_alpha((char)u[i + cl]), prev_latin = i > 0 && is_alpha((char)u[i - 1]);
-    /* fullwidth punctuation is ordinary CJK typography; fullwidth letters and digits are not */
-    char wm = cp >= 0xFF01 ? wide_or_math(cp) : 0;
-    bool wide_alnum = wm && ((wm >= '0' && wm <= '9') || is_alpha(wm));
-    /* the look-alike table is only searched next to a Latin letter (and holds nothing past U+051D) */
-    if (((next_latin || prev_latin) && cp <= 0x51D && confusable(cp)) || wide_alnum)
-      mark(&m->homo, &m->homo_a, &m->homo_b, i, i + cl);
-    i += cl;
-  }
-  survey_end_run(&v, n);
-  survey_end_word(&v, n);
-}
-
-/* The end of the run of base64 bytes (SV_B64: letters, digits, + / - _) at or after j: sixteen
- * bytes at a time, as alpha_run_end (joined quoted pieces are long runs of them). */
-static inline size_t b64_run_end(const unsigned char *u, size_t j, size_t n) {
-#ifdef __SSE2__
-  const __m128i low = _mm_set1_epi8(0x20), abase = _mm_set1_epi8((char)('a' + 128)),
-                alim = _mm_set1_epi8((char)(-128 + 26)), dbase = _mm_set1_epi8((char)('0' + 128)),
-                dlim = _mm_set1_epi8((char)(-128 + 10));
-  while (j + 16 <= n) {
-    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(u + j));
-    __m128i is = _mm_or_si128(_mm_cmplt_epi8(_mm_sub_epi8(_mm_or_si128(x, low), abase), alim),
-                              _mm_cmplt_epi8(_mm_sub_epi8(x, dbase), dlim));
-    is = _mm_or_si128(is, _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('+')), _mm_cmpeq_epi8(x, _mm_set1_epi8('/'))));
-    is = _mm_or_si128(is, _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('-')), _mm_cmpeq_epi8(x, _mm_set1_epi8('_'))));
-    unsigned other = ~(unsigned)_mm_movemask_epi8(is) & 0xFFFFu;
-    if (other) return j + (size_t)__builtin_ctz(other);
-    j += 16;
-  }
-#endif
-  while (j < n && (sv_class[u[j]] & SV_B64)) j++;
-  return j;
-}
-
-/* The runs alone: text rescanned at depth > 0 only decodes base64 and hex runs (injection.c),
- * so the rest of the survey's state is not kept.  Same runs as guard_norm_survey's, whose run
- * is exactly a maximal stretch of SV_B64 bytes (every other byte ends it).  The two ~520-byte
- * joins of bench_guard's sample: ~4.4k -> 2.6k instructions each. */
-void guard_norm_runs(const char *s, size_t n, guard_norm_marks *m) {
-  *m = (guard_norm_marks){0};
-  const unsigned char *u = (const unsigned char *)s;
-  for (size_t i = 0; i < n && m->nrun < GUARD_NORM_MAX_RUNS;) {
-    while (i < n && !(sv_class[u[i]] & SV_B64)) i++;
-    if (i == n) break;
-    size_t a = i;
-    i = b64_run_end(u, i + 1, n);
-    keep_run(m, u, n, a, i);
-  }
 }
