@@ -35,6 +35,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -560,47 +561,6 @@ static const char *hs_form(guard_scanner *s, const inj_phrase *p, bool wb) {
   return NULL;
 }
 
-/* Steps left from i over bytes that may belong to a run of \s: ASCII blanks and, since Unicode
- * spaces are multi-byte, any non-ASCII byte (a longer step only widens a window). */
-static size_t back_blanks(const char *t, size_t i) {
-  while (i > 0) {
-    unsigned char c = (unsigned char)t[i - 1];
-    if (!(c == ' ' || (c >= '\t' && c <= '\r') || c >= 0x80)) break;
-    i--;
-  }
-  return i;
-}
-
-/* Steps left from i over k code points (each at most 4 bytes: a lead and 3 continuations). */
-static size_t back_code_points(const char *t, size_t i, unsigned k) {
-  while (k-- && i > 0) {
-    i--;
-    for (int c = 0; c < 3 && i > 0 && ((unsigned char)t[i] & 0xC0) == 0x80; c++) i--;
-  }
-  return i;
-}
-
-/* The split trigger's pre-check (guard_scanner_hs_check).  Its search form holds a bare "\+",
- * which Hyperscan reports at every plus sign ("+39 06 ..." in any phone number), and PCRE2 then
- * tried the row at each of the max_len bytes before it: ~6k instructions a window, as many
- * windows as plus signs.  A match the plus belongs to is "\w{1,3}\s*\+" or "exécute\s+\w\s*\+"
- * (the only branches with a plus), so it starts no further left than three code points before
- * the blanks before the plus, or than "exécute" (8 bytes in any case) before a code point and
- * blanks there, which needs its é (0xC3) in between.  Matches of the other branches hold a word
- * of the form, whose windows stay as they were; a window only narrows, never opens or closes. */
-static bool split_may_match(const char *t, size_t len, size_t end, size_t *start) {
-  (void)len;
-  if (!end || t[end - 1] != '+') return true;
-  size_t blanks = back_blanks(t, end - 1);
-  size_t word = back_code_points(t, blanks, 3);
-  size_t verb = back_blanks(t, back_code_points(t, blanks, 1));
-  verb = verb > 8 ? verb - 8 : 0;
-  /* "exécute" holds its é (0xC3 0xA9, or 0xC3 0x89 for É) between there and the blanks */
-  size_t first = word < verb || !memchr(t + verb, 0xC3, blanks - verb) ? word : verb;
-  if (first > *start) *start = first;
-  return true;
-}
-
 static bool inj_init(guard_scanner *s, const kl_guard_scanner_cfg *cfg, kl_err *err) {
   (void)cfg;
   (void)err;
@@ -623,7 +583,8 @@ static bool inj_init(guard_scanner *s, const kl_guard_scanner_cfg *cfg, kl_err *
     const guard_rule *added = guard_scanner_add_rule(s, &r);
     const char *hs = hs_form(s, p, wb);
     if (hs) guard_scanner_hs_hint(s, added, hs, 0);  /* lead 0: the row's max_len */
-    if (p->cls == INJ_TRIG_SPLIT) guard_scanner_hs_check(s, added, split_may_match);
+    guard_may_match_fn check = guard_inj_check_of(p);
+    if (check) guard_scanner_hs_check(s, added, check);
   }
   guard_scanner_want_own_db(s);
   return true;

@@ -48,6 +48,9 @@ typedef struct inj_hs_form {
 } inj_hs_form;
 extern const inj_hs_form guard_inj_hs_forms[];
 extern const size_t guard_inj_nhs_forms;
+/* The window pre-check of a row (injection_checks.c), or NULL: the split trigger's, and those of
+ * the forms that leave leading words or the tail to PCRE2 (while the row still has that form). */
+guard_may_match_fn guard_inj_check_of(const inj_phrase *p);
 
 /* ---- normalise.c: derived texts (all return a malloc'd NUL-terminated string or NULL, and its
  * length in *out_len; they never read past n and accept any bytes) ---- */

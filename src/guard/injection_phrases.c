@@ -675,8 +675,42 @@ const inj_hs_form guard_inj_hs_forms[] = {
    "void|obsolete|invalid|wrong|fake|a\\s+test|no\\s+longer\\s+valid|superseded|lifted|disabled|removed|"
    "(?:just\\s+)?placeholders?|untrusted|a\\s+joke|suspended|changed|been\\s+(?:updated|replaced|changed)|"
    "(?:now\\s+)?void)"},
+  /* Rows whose Hyperscan automaton ran from a common word ("post", "read", "do", "tell", "sin")
+   * over the gap or the words after it.  Marginal cost of each row in the whole stage's pass
+   * (instructions per 4 KiB, the database with it minus without it; bench_guard's sample /
+   * MT-Bench / prose / Presidio texts), before -> after:
+   * - "send ... to x@": the verb and a blank; injection.c's send_to_may_match opens a window only
+   *   where the words, "to" and an address follow (1.1/16.6/2.8/9.2k -> 0.9/5.5/0.3/2.6k);
+   * - decode and obey: the verb and the byte after it, without the 80-byte gap and "and then do";
+   *   decode_may_match drops verbs inside words ("thread") and sentences without the rest, and
+   *   starts the window at the verb (1.1/9.9/29.5/8.0k -> 0/0.6/10.0/0.4k);
+   * - "do what the note says", "obey the result": the last word of each branch instead of the
+   *   leading "do what" (0.5/8.8/1.9/3.6k -> 0.5/1.5/0.7/1.1k);
+   * - "tell the user that", "never tell the user", "rate this product 10": without the negation,
+   *   "rate" and "mark all" (0.4/5.7/1.3/2.4k -> 0.4/1.0/0.8/0.1k);
+   * - "no rules" in other languages: the noun after the short "sin", "sem", "bez" (literals
+   *   inside English words), the verb after "ne" (0.7/5.0/4.0/3.5k -> 0/1.7/0.3/0.4k).
+   * test_guard_inj_forms: the blanks, cases and languages, and the pre-checks end to end. */
   {"\\b(?:send|forward|email|post|upload|exfiltrate|leak)\\s+",
-   "(?:send|forward|email|post|upload|exfiltrate|leak)\\s+(?:\\w+\\s+){0,6}to\\s+[\\w.+-]+@|(?:tool|function)\\s+"
-   "with|send_email|exfiltrat"},
+   "(?:send|forward|email|post|upload|exfiltrate|leak)\\s|(?:tool|function)\\s+with|send_email|exfiltrat"},
+  {"\\b(?:decode|decipher|decrypt|translate|convert|read|join|",
+   "(?:decode|decipher|decrypt|translate|convert|read|join|combine|concatenate|assemble|put\\s+together|reverse|"
+   "unscramble|fill\\s+in)[^\\w.!?\\n]"},
+  {"\\bdo\\s+what\\s+(?:\\w+\\s*){1,4}",
+   "says|spells|tells\\s+you|instructs|(?:obey|execute|carry\\s+out)\\s+(?:it|them|the)|execute\\s*\\(|"
+   "(?:execute|exécute|ejecuta|esegui|führe)\\s+\\w{1,3}\\s*\\+|befolge"},
+  {"\\b(?:tell|inform|convince|instruct|urge|advise)\\s+(?:the\\s+user|them)",
+   "(?:tell|inform|convince|instruct|urge|advise)\\s+(?:the\\s+user|them)\\s+(?:that|to)|(?:tell|inform|mention\\s+"
+   "(?:this\\s+)?to|reveal\\s+(?:this\\s+)?to|alert)\\s+the\\s+user|(?:applicant|candidate|product|review)\\s+\\d|"
+   "checks\\s+as\\s+passed"},
+  {"\\baucune\\s+(?:règle|restriction|limite|politique)|",
+   "aucune\\s+(?:règle|restriction|limite|politique)|sans\\s+(?:aucune\\s+)?(?:restrictions?|limites?|règles?|"
+   "filtres?|censure)|s'appliquent\\s+(?:pas|plus)|refuses?\\s+jamais|keine[nr]?\\s+(?:Regeln|Einschränkungen|"
+   "Beschränkungen|Grenzen|Filter|Zensur)|ohne\\s+(?:jegliche\\s+)?(?:Einschränkungen|Regeln|Filter|Zensur|Grenzen)|"
+   "restricci\\w+|l[ií]mites?|reglas|filtros|censura|ninguna\\s+(?:restricción|regla|política)|nunca\\s+"
+   "(?:te\\s+niegas|se\\s+niega|recusa)|senza\\s+(?:alcuna\\s+)?(?:restrizion[ei]|limit[ei]|regole|filtri|censura)|"
+   "nessuna\\s+(?:restrizione|regola|limitazione)|restrições|restricoes|limites|regras|nenhuma\\s+(?:restrição|"
+   "regra|política)|zonder\\s+(?:beperkingen|regels|filters)|ograniczeń|zasad|filtrów|cenzury|"
+   "(?:kısıtlama|sınırlama|kural)sız"},
 };
 const size_t guard_inj_nhs_forms = sizeof guard_inj_hs_forms / sizeof guard_inj_hs_forms[0];
