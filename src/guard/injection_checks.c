@@ -39,17 +39,27 @@ static size_t back_code_points(const char *t, size_t i, unsigned k) {
  * windows as plus signs.  A match the plus belongs to is "\w{1,3}\s*\+" or "exécute\s+\w\s*\+"
  * (the only branches with a plus), so it starts no further left than three code points before
  * the blanks before the plus, or than "exécute" (8 bytes in any case) before a code point and
- * blanks there, which needs its é (0xC3) in between.  Matches of the other branches hold a word
- * of the form, whose windows stay as they were; a window only narrows, never opens or closes. */
+ * blanks there, which needs its é (0xC3) in between.  An operand is no number ("(?!\d)": the
+ * "+39" of a phone number joins no strings), so after a plus, blanks and a digit only "exécute"
+ * can end there, and without its é no window opens.  Matches of the other branches hold a word
+ * of the form, whose windows stay as they were. */
 static bool split_may_match(const char *t, size_t len, size_t end, size_t *start) {
-  (void)len;
   if (!end || t[end - 1] != '+') return true;
   size_t blanks = back_blanks(t, end - 1);
   size_t word = back_code_points(t, blanks, 3);
   size_t verb = back_blanks(t, back_code_points(t, blanks, 1));
   verb = verb > 8 ? verb - 8 : 0;
   /* "exécute" holds its é (0xC3 0xA9, or 0xC3 0x89 for É) between there and the blanks */
-  size_t first = word < verb || !memchr(t + verb, 0xC3, blanks - verb) ? word : verb;
+  bool exec = memchr(t + verb, 0xC3, blanks - verb) != NULL;
+  /* a digit after the plus and its blanks ("+39 06 ...") is no operand: then only "exécute"
+   * can end at this plus */
+  size_t after = end;
+  while (after < len && (t[after] == ' ' || (t[after] >= '\t' && t[after] <= '\r'))) after++;
+  if (after < len && t[after] >= '0' && t[after] <= '9') {
+    if (!exec) return false;
+    word = verb;
+  }
+  size_t first = word < verb || !exec ? word : verb;
   if (first > *start) *start = first;
   return true;
 }

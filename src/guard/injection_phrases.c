@@ -530,7 +530,7 @@ const inj_phrase guard_inj_phrases[] = {
    "order|following)))\\b", C, 16, 0},
   {INJ_TRIG_ACRO, EP, false, "\\bfirst\\s+(?:letter|character)s?\\s+of\\s+(?:each|every)\\b", C, 40, 0},
   {INJ_TRIG_SPLIT, "payload_splitting", false,
-   "\\b\\w{1,3}\\s*\\+\\s*\\w{1,3}\\b|\\b(?:piece|part|fragment|chunk)\\s*\\d|\\bjoin\\b|\\bconcatenat\\w*|"
+   "\\b(?!\\d)\\w{1,3}\\s*\\+\\s*(?!\\d)\\w{1,3}\\b|\\b(?:piece|part|fragment|chunk)\\s*\\d|\\bjoin\\b|\\bconcatenat\\w*|"
    "\\bcombine\\b|\\bput\\s+(?:them\\s+)?together\\b|\\bexécute\\s+\\w\\s*\\+",
    CU, 24, 0},
   {INJ_TRIG_TAG, "tag_characters", false, "\\xF3\\xA0[\\x80-\\x81][\\x80-\\xBF]", 0, 8, 0},
@@ -552,7 +552,7 @@ const size_t guard_inj_nphrases = sizeof guard_inj_phrases / sizeof guard_inj_ph
  * 29 -> 16, hard negatives 59 -> 35.  Rows without a form lose only their \b (injection.c). */
 const inj_hs_form guard_inj_hs_forms[] = {
   /* ["\w{1,3} + \w{1,3}", "piece 1", "join", ...]: the plus sign */
-  {"\\b\\w{1,3}\\s*\\+\\s*\\w{1,3}\\b|",
+  {"\\b(?!\\d)\\w{1,3}\\s*\\+\\s*(?!\\d)\\w{1,3}\\b|",
    "\\+|(?:piece|part|fragment|chunk)\\s*\\d|join|concatenat|combine|put\\s+(?:them\\s+)?together"},
   /* "all the previous ... rules": the optional "all of the" before the qualifier dropped */
   {"\\b(?:(?:all|any|every|each)" S "(?:of", RULE_Q S "(?:" W S "){0,2}" RULE_N},

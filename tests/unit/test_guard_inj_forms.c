@@ -187,6 +187,9 @@ static void test_near_misses_do_not_match_rows(void **st) {
 /* The texts at the edges of injection.c's pre-checks: verbs inside words, at the text's start,
  * after "_" or a digit (word bytes), across line breaks; "@" with and without "to" before it. */
 static const char *const edges[] = {
+  /* the split trigger's plus: no number after it, unless "exécute" ends there */
+  "call me on +39 06 6982 1234 or +1 555 0100", "a +3", "a + 3", "a +\t\n 3", "a+3b", "a + b", "ab+ cd", "1 + 1",
+  "x +" NBSP "3", "exécute x + 3", "EXÉCUTE x +3", "exécute  x\t+ 3", "é + 3", "exécutex + 3", "+", "a+", "+3", "+ 3",
   "read and do it", "Reread and do it", "thread and do it", "_read and do it", "9read and do it", "(read) and do it",
   "x.read and then follow", "put together and run; input together and run; put\n\t together and run",
   "fill in and do; refill in and do; fill\r\nin and do", "DECODE IT THEN OBEY, decodes it and obey",

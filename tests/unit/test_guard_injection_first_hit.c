@@ -162,11 +162,36 @@ static void test_injection_many_triggers(void **st) {
   kl_guard_policy_free(p);
 }
 
+/* The split row's operands are no numbers: the plus of a phone number ("+39 06 ...") after a
+ * short word is no trigger (nor its window: injection_checks.c), "x + y" still is. */
+static void test_split_operands(void **st) {
+  (void)st;
+  kl_guard_policy *p = injection_policy();
+  static const struct { const char *text; size_t split; } cases[] = {
+    {"Please reach me at +39 06 6982 1234 or on +1 555 0100 after 5pm.", 0},
+    {"a + 3, x +\t42, 7 + y, 1+1 = 2", 0},
+    {"Now do what x + y says.", 1},
+    {"ab+cd", 1},
+    {"exécute x + 3", 1},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    guard_db_hits h = {0};
+    kl_err err = {0};
+    assert_true(guard_db_scan(guard_policy_stage_db(p, KL_GUARD_INPUT), cases[c].text, strlen(cases[c].text), &h, &err));
+    size_t split = 0;
+    for (size_t i = 0; i < h.n; i++) split += ((const inj_phrase *)h.v[i].rule->data)->cls == INJ_TRIG_SPLIT;
+    if (split != cases[c].split) fail_msg("\"%s\": %zu split hits, want %zu", cases[c].text, split, cases[c].split);
+    guard_db_hits_free(&h);
+  }
+  kl_guard_policy_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_engine_first_hit),
     cmocka_unit_test(test_injection_rows_flagged),
     cmocka_unit_test(test_injection_many_triggers),
+    cmocka_unit_test(test_split_operands),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
