@@ -552,6 +552,7 @@ static kl_config *defaults(void) {
   c->trace_flush_interval_ms = 50;
   c->trace_capture_content = true;
   c->trace_fulltext = false;  /* ~50 us of writer CPU per observation: opt-in */
+  c->guard_memo_bytes = (size_t)4 << 20;
   const char *su = getenv("KEEL_STORE_URL"); /* a file's store section replaces both */
   c->store_backend = kl_cfg_strdup(su && *su ? "postgres" : "sqlite");
   c->store_url = su && *su ? kl_cfg_strdup(su) : NULL;

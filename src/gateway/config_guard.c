@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const field guard_fields[] = {OTHER("default"), OTHER("policies")};
+static const field guard_fields[] = {
+    OTHER("default"), OTHER("policies"),
+    {"memo_bytes", F_SIZE, offsetof(kl_config, guard_memo_bytes), 0, 1LL << 30},
+};
 static const field policy_fields[] = {
     {"name", F_STR, offsetof(kl_policy_cfg, name), 1, 0},
     {"canary", F_BOOL, offsetof(kl_policy_cfg, canary), 0, 0},
@@ -146,7 +149,7 @@ static bool load_policy(walk *w, kl_config *c, size_t idx, const yaml_node_t *n)
 bool kl_cfg_load_guardrails(walk *w, kl_config *c, const yaml_node_t *n) {
   if (kl_cfg_is_null(n)) return true;
   if (n->type != YAML_MAPPING_NODE) return kl_cfg_fail(w, n, "guardrails: expected a mapping, got %s", kl_cfg_kind(n));
-  if (!kl_cfg_check_keys(w, n, guard_fields, NF(guard_fields), "guardrails")) return false;
+  if (!kl_cfg_apply_fields(w, n, guard_fields, NF(guard_fields), c, "guardrails")) return false;
   const yaml_node_t *v = kl_cfg_get(w, n, "default");
   if (v) {
     char *s = kl_cfg_value(w, v, "guardrails.default");

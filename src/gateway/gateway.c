@@ -140,7 +140,7 @@ kl_gw_worker *kl_gw_worker_new(kl_gateway *g, uv_loop_t *loop, kl_err *err) {
     free(w);
     return NULL;
   }
-  w->guard_memo = kl_guard_memo_new(0);
+  w->guard_memo = g->cfg->guard_memo_bytes ? kl_guard_memo_new(g->cfg->guard_memo_bytes) : NULL;
   return w;
 }
 

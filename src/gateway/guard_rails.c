@@ -207,6 +207,18 @@ typedef struct {
   kl_err err;
 } in_walk;
 
+/* kl_guard_check_memo with the loop's memo, its effect counted in the metrics. */
+static int check_remembered(kl_gw_call *c, const kl_guard_text *in, kl_arena *a, kl_guard_result *res, kl_err *err) {
+  kl_guard_memo *m = c->w->guard_memo;
+  if (!m) return kl_guard_check(c->guard->r->policy, in, a, res, err);
+  kl_guard_memo_stats b = kl_guard_memo_stats_get(m);
+  int rc = kl_guard_check_memo(c->guard->r->policy, m, in, a, res, err);
+  kl_guard_memo_stats e = kl_guard_memo_stats_get(m);
+  kl_metrics_guard_memo(c->g->metrics, e.hits - b.hits, e.misses - b.misses, e.admitted - b.admitted,
+                        e.evictions - b.evictions, (int64_t)e.bytes - (int64_t)b.bytes);
+  return rc;
+}
+
 static void check_text(void *ud, cJSON *str, const char *part, size_t part_len) {
   in_walk *w = ud;
   if (w->failed) return;
@@ -214,7 +226,7 @@ static void check_text(void *ud, cJSON *str, const char *part, size_t part_len) 
   kl_gw_guard_part *p = &w->parts[w->n];
   p->node = str;
   kl_guard_text in = {.text = str->valuestring, .len = strlen(str->valuestring), .stage = w->st};
-  if (kl_guard_check_memo(w->c->guard->r->policy, w->c->w->guard_memo, &in, w->c->arena, &p->res, &w->err) != 0) {
+  if (check_remembered(w->c, &in, w->c->arena, &p->res, &w->err) != 0) {
     w->failed = true;
     return;
   }
@@ -422,7 +434,7 @@ static bool check_output_text(kl_gw_call *c, const char *text, size_t len, kl_ar
   kl_gw_guard *gd = c->guard;
   kl_guard_text in = {.text = text, .len = len, .stage = KL_GUARD_OUTPUT, .canary = gd->canary[0] ? gd->canary : NULL,
                       .json_schema = gd->schema, .json_schema_len = gd->schema_len, .expect_json = gd->expect_json};
-  return kl_guard_check_memo(gd->r->policy, c->w->guard_memo, &in, a, res, err) == 0;
+  return check_remembered(c, &in, a, res, err) == 0;
 }
 
 static void drop_tree(cJSON *root, bool owned) {

@@ -49,6 +49,8 @@ static const char *k_gstages[] = {"input", "during", "output"};
 struct kl_metrics {
   _Atomic uint64_t guard[NGSTAGES][NGVERDICTS];
   _Atomic uint64_t guard_us[NGSTAGES];
+  _Atomic uint64_t memo_hits, memo_misses, memo_admitted, memo_evictions;
+  _Atomic int64_t memo_bytes;  /* all loops' memos together */
   size_t nslots;
   model_slot *slots;
   _Atomic uint64_t http[NROUTES][NSTATUS];
@@ -137,6 +139,15 @@ void kl_metrics_guard(kl_metrics *m, const char *stage, const char *verdict, dou
   if (kl_guard_action_parse(verdict, &a) && (size_t)a < NGVERDICTS) v = (size_t)a;
   ADD(m->guard[st][v], 1);
   ADD(m->guard_us[st], us + 0.5);
+}
+
+void kl_metrics_guard_memo(kl_metrics *m, uint64_t hits, uint64_t misses, uint64_t admitted, uint64_t evictions,
+                           int64_t bytes) {
+  if (hits) ADD(m->memo_hits, hits);
+  if (misses) ADD(m->memo_misses, misses);
+  if (admitted) ADD(m->memo_admitted, admitted);
+  if (evictions) ADD(m->memo_evictions, evictions);
+  if (bytes) atomic_fetch_add_explicit(&m->memo_bytes, bytes, memory_order_relaxed);
 }
 
 void kl_metrics_inflight(kl_metrics *m, int delta) {
@@ -266,6 +277,20 @@ void kl_metrics_render(kl_metrics *m, kl_store *store, kl_buf *out) {
   for (size_t st = 0; st < NGSTAGES; st++)
     kl_buf_printf(out, "keel_guardrail_seconds_total{stage=\"%s\"} %.6f\n", k_gstages[st],
                   (double)LOAD(m->guard_us[st]) / 1e6);
+  kl_buf_printf(out,
+                "# HELP keel_guardrail_memo_lookups_total Texts looked up in the rails' memory of clean texts "
+                "(hit: answered without a check).\n# TYPE keel_guardrail_memo_lookups_total counter\n"
+                "keel_guardrail_memo_lookups_total{result=\"hit\"} %llu\n"
+                "keel_guardrail_memo_lookups_total{result=\"miss\"} %llu\n"
+                "# HELP keel_guardrail_memo_admitted_total Clean texts the memory took in.\n"
+                "# TYPE keel_guardrail_memo_admitted_total counter\nkeel_guardrail_memo_admitted_total %llu\n"
+                "# HELP keel_guardrail_memo_evictions_total Texts the memory let go for newer ones.\n"
+                "# TYPE keel_guardrail_memo_evictions_total counter\nkeel_guardrail_memo_evictions_total %llu\n"
+                "# HELP keel_guardrail_memo_bytes Bytes of text the memory keeps, all event loops together.\n"
+                "# TYPE keel_guardrail_memo_bytes gauge\nkeel_guardrail_memo_bytes %lld\n",
+                (unsigned long long)LOAD(m->memo_hits), (unsigned long long)LOAD(m->memo_misses),
+                (unsigned long long)LOAD(m->memo_admitted), (unsigned long long)LOAD(m->memo_evictions),
+                (long long)atomic_load_explicit(&m->memo_bytes, memory_order_relaxed));
   kl_buf_printf(out, "# HELP keel_inflight_requests LLM calls in progress.\n# TYPE keel_inflight_requests gauge\n"
                      "keel_inflight_requests %lld\n", (long long)atomic_load(&m->inflight));
   kl_buf_printf(out, "# HELP keel_start_time_seconds Start time of the process.\n# TYPE keel_start_time_seconds gauge\n"

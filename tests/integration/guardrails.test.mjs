@@ -69,17 +69,25 @@ after(async () => {
 });
 
 // The trace of a call, by the trace id keel was told to use.
-async function traceOf(id) {
+async function traceOf(id, k = keel) {
   const deadline = Date.now() + 10000;
   for (;;) {
-    const r = await getJSON(`${keel.url}/api/v1/traces/${id}`);
+    const r = await getJSON(`${k.url}/api/v1/traces/${id}`);
     if (r.status === 200 && r.json.observations.some((o) => (o.type === 'GENERATION' || o.type === 'EMBEDDING'))) {
       await new Promise((res) => setTimeout(res, 100));  // guardrail rows of the same call
-      return (await getJSON(`${keel.url}/api/v1/traces/${id}`)).json;
+      return (await getJSON(`${k.url}/api/v1/traces/${id}`)).json;
     }
     if (Date.now() > deadline) throw new Error(`trace ${id} never appeared: ${r.status} ${r.text}`);
     await new Promise((res) => setTimeout(res, 50));
   }
+}
+
+// One sample of keel's Prometheus metrics (NaN when absent).
+const MEMO_HITS = 'keel_guardrail_memo_lookups_total{result="hit"}';
+async function metric(k, name) {
+  const text = await fetch(`${k.url}/metrics`).then((x) => x.text());
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.slice(name.length + 1)) : NaN;
 }
 
 let seq = 0;
@@ -137,6 +145,7 @@ test('a repeated clean system prompt is answered from the rails memo; a changed 
   const sys = ('You are the support assistant of a billing product. Answer in short plain sentences, ' +
     'say what to check in the dashboard when you lack account data, and never guess prices. ').repeat(12);
   const remembered = [];
+  const hits0 = await metric(keel, MEMO_HITS), admitted0 = await metric(keel, 'keel_guardrail_memo_admitted_total');
   for (let i = 0; i < 6; i++) {  // each loop remembers on a second sighting: 6 calls reach a third on one
     const id = tid();
     const r = await chat(keel.url, { model: 'm-block', messages: [{ role: 'system', content: sys },
@@ -150,6 +159,10 @@ test('a repeated clean system prompt is answered from the rails memo; a changed 
   }
   assert.ok(remembered.every((n) => n <= 1), `only the system prompt repeats: ${remembered}`);
   assert.ok(remembered.some((n) => n === 1), `the system prompt was remembered: ${remembered}`);
+  // the metrics count the same hits; the memory keeps the prompt's bytes
+  assert.equal(await metric(keel, MEMO_HITS) - hits0, remembered.reduce((a, b) => a + b, 0));
+  assert.ok(await metric(keel, 'keel_guardrail_memo_admitted_total') > admitted0);
+  assert.ok(await metric(keel, 'keel_guardrail_memo_bytes') >= sys.length);
   // the same length, head and tail, a card in the middle: checked, and blocked
   const mid = sys.length >> 1, card = ' 4111 1111 1111 1111 ';
   const changed = sys.slice(0, mid) + card + sys.slice(mid + card.length);
@@ -159,6 +172,31 @@ test('a repeated clean system prompt is answered from the rails memo; a changed 
   assert.equal(r.status, 400);
   assert.equal(r.json.error.code, 'guardrail_blocked');
   assert.equal(r.json.error.param, 'messages[0].content');
+});
+
+test('guardrails.memo_bytes: 0 turns the memory off: every text is checked', async () => {
+  const k = await startKeel({ config: `
+guardrails:
+  memo_bytes: 0
+  policies: [{name: p, scanners: [{kind: pii, action: block}]}]
+models: [{name: m, provider: mock, guardrails: p}]
+` });
+  try {
+    const sys = 'You are the support assistant of a billing product; answer in one short sentence.';
+    for (let i = 0; i < 5; i++) {
+      const id = tid();
+      const r = await chat(k.url, { model: 'm', messages: [{ role: 'system', content: sys }, { role: 'user', content: `q ${i}` }] },
+        { 'x-keel-trace-id': id });
+      assert.equal(r.status, 200);
+      const rail = (await traceOf(id, k)).observations.find((o) => o.type === 'GUARDRAIL');
+      const meta = typeof rail.metadata === 'string' ? JSON.parse(rail.metadata) : rail.metadata;
+      assert.equal(meta.texts_remembered ?? 0, 0);
+    }
+    assert.equal(await metric(k, MEMO_HITS), 0);
+    assert.equal(await metric(k, 'keel_guardrail_memo_bytes'), 0);
+  } finally {
+    await k.stop();
+  }
 });
 
 test('mask: the upstream sees the card masked but for its last four digits', async () => {

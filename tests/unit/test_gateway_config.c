@@ -266,6 +266,7 @@ static void test_file_models_replace_defaults(void **state) {
   assert_non_null(c);
   assert_null(c->path);
   assert_int_equal(c->nmodels, 5);
+  assert_int_equal(c->guard_memo_bytes, 4 << 20);
   kl_config_free(c);
   c = parse("---\n# nothing\n", &err);
   assert_non_null(c);

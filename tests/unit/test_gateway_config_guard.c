@@ -29,6 +29,7 @@ static void expect_error(const char *yaml, const char *msg) {
 static const char full[] =
     "guardrails:\n"
     "  default: strict\n"
+    "  memo_bytes: 65536\n"
     "  policies:\n"
     "    - name: strict\n"
     "      canary: true\n"
@@ -56,6 +57,7 @@ static void test_full(void **state) {
   kl_config *c = parse(full, &err);
   if (!c) fail_msg("%s", err.msg);
   assert_string_equal(c->default_policy, "strict");
+  assert_int_equal(c->guard_memo_bytes, 65536);
   assert_int_equal(c->npolicies, 2);
   const kl_policy_cfg *p = &c->policies[0];
   assert_string_equal(p->name, "strict");
@@ -123,6 +125,9 @@ static void test_errors(void **state) {
                "guardrails.default: no policy named 'nope'");
   expect_error("guardrails: {policies: [{name: x}]}\nmodels: [{name: a, provider: mock}]\n", "scanners: expected a list");
   expect_error("guardrails: [1, 2]\nmodels: [{name: a, provider: mock}]\n", "guardrails: expected a mapping");
+  expect_error("guardrails: {memo_bytes: -1}\nmodels: [{name: a, provider: mock}]\n", "guardrails.memo_bytes");
+  expect_error("guardrails: {memo_bytes: 2147483648}\nmodels: [{name: a, provider: mock}]\n", "guardrails.memo_bytes");
+  expect_error("guardrails: {memo: 1}\nmodels: [{name: a, provider: mock}]\n", "memo");
 #undef POL
 }
 
