@@ -411,6 +411,7 @@ static void pii_hint(guard_scanner *s, const guard_rule *r) {
     if (!strcmp(pii_hints[i].rule, r->name)) guard_scanner_hs_hint(s, r, pii_hints[i].re, pii_hints[i].lead);
   if (!strcmp(r->name, "email")) guard_scanner_hs_check(s, r, email_may_match);
   if (!strcmp(r->name, "ipv6")) guard_scanner_hs_check(s, r, ipv6_may_match);
+  guard_pii_shapes_take(s, r);  /* btc_base58: its form is found without Hyperscan */
 }
 
 /* ---- the scanner kind ---- */

@@ -664,7 +664,10 @@ void guard_pii_ner_add(guard_scanner *s, unsigned types) {
                     : form && !r->pre && form != pair_form ? GUARD_LEAD_PREFIX
                                                            : 0;
     if (form || lead) guard_scanner_hs_hint(s, r, form, lead);
-    if (form == pair_form) guard_scanner_hs_check(s, r, pair_may_match);
+    if (form == pair_form) {
+      guard_scanner_hs_check(s, r, pair_may_match);
+      guard_pii_shapes_take(s, r);  /* pair_form is found without Hyperscan */
+    }
   }
   guard_pii_ner_add_addr(s, types);
 }

@@ -20,6 +20,12 @@ void ner_gaz_trie_add(const char *entry, unsigned slot);
 void ner_gaz_trie_done(void);
 extern const guard_window_source ner_gaz_source;
 
+/* pii_shapes.c: the window source of person_pair's and btc_base58's search forms (shapes of
+ * character classes that Hyperscan runs badly).  guard_pii_shapes_take gives rule r to it when
+ * r is one of them (after its hint is set), and does nothing otherwise. */
+extern const guard_window_source guard_pii_shapes_source;
+void guard_pii_shapes_take(guard_scanner *s, const guard_rule *r);
+
 /* Letters and case over UTF-8 (Latin, Greek, Cyrillic have case; other scripts' letters count
  * as letters with neither case). */
 bool ner_cp_upper(uint32_t c);
