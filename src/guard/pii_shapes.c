@@ -37,11 +37,6 @@ static bool blank(unsigned char c) { return c == ' ' || c == '\t'; }
 
 static bool alnum(unsigned char c) { return (unsigned char)((c | 0x20) - 'a') < 26 || (unsigned char)(c - '0') < 10; }
 
-/* The first byte of an UP capital: A-Z, or the lead byte of a two-byte one. */
-static bool cap_lead(unsigned char c) {
-  return (unsigned char)(c - 'A') < 26 || (c >= 0xC3 && c <= 0xC7) || c == 0xCE || c == 0xD0;
-}
-
 /* The first class of person_pair's form: [A-Za-z'.&\x80-\xBF-]. */
 static bool pair_first(unsigned char c) {
   return (unsigned char)((c | 0x20) - 'a') < 26 || c == '\'' || c == '.' || c == '&' || c == '-' ||
@@ -122,18 +117,20 @@ static void shapes_scan(const char *t, size_t len, guard_source_report_fn report
   const unsigned char *u = (const unsigned char *)t;
   const bool *b58 = k_base58;
   uint64_t prev_blank = 0;  /* the byte before the first: "no byte" is no blank */
-  size_t i = 0;
-  for (; i + 64 <= len; i += 64) {
+  for (size_t i = 0; i < len; i += 64) {
     shape_masks m;
-    shape_classify(u + i, &m);
+    if (i + 64 <= len) {
+      shape_classify(u + i, &m);
+    } else {  /* the last bytes, padded with NULs (in no class): short texts are most texts */
+      unsigned char pad[64];
+      memset(pad, 0, sizeof pad);
+      memcpy(pad, u + i, len - i);
+      shape_classify(pad, &m);
+    }
     uint64_t after_blank = m.blank << 1 | prev_blank;
     prev_blank = m.blank >> 63;
     for (uint64_t c = (m.cap & after_blank) | m.d13; c; c &= c - 1)
       check_at(u, len, i + (size_t)__builtin_ctzll(c), b58, report, ctx);
-  }
-  for (; i < len; i++) {
-    unsigned char c = u[i];
-    if ((c | 2) == '3' || (i > 0 && blank(u[i - 1]) && cap_lead(c))) check_at(u, len, i, b58, report, ctx);
   }
 }
 
