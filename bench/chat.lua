@@ -11,6 +11,10 @@ if pf and pf ~= "" then local f = assert(io.open(pf)); prompt = f:read("*a"); f:
 local system = "You are a helpful assistant."
 local sf = os.getenv("SYSTEM_FILE")
 if sf and sf ~= "" then local f = assert(io.open(sf)); system = f:read("*a"); f:close() end
+-- ANSWER_FILE: the answer the mock gives (its text on one line, sent as x-mock-content; the
+-- model must forward x-mock-* headers), else its own short one
+local af = os.getenv("ANSWER_FILE")
+if af and af ~= "" then local f = assert(io.open(af)); wrk.headers["x-mock-content"] = f:read("*l"); f:close() end
 local head = '{"model":"' .. (os.getenv("MODEL") or "gpt-4o-mini") .. '","messages":[{"role":"system","content":"' .. system .. '"},{"role":"user","content":"' .. prompt
 local tail = '"}]' .. (stream and ',"stream":true' or '') .. '}'
 wrk.body = head .. tail

@@ -37,6 +37,15 @@ text = (para * 40)[:4096]
 open(sys.argv[1], "w").write(json.dumps(text)[1:-1])
 PY
 # a 2 KiB system prompt of assistant instructions (no entities: a rail finds nothing in it)
+python3 - "$TMP/answer1k.txt" <<'PY'
+import sys
+text = ("The sea covers most of the planet and moves in tides that follow the moon. Waves carry the "
+        "energy of distant storms across whole oceans before they break on a beach, and the water "
+        "itself barely travels at all. Near the surface sunlight feeds plankton that feed almost "
+        "everything else; far below it is dark, cold and still. Sailors learned to read the swell, "
+        "the colour of the water and the birds long before they had charts. ")
+open(sys.argv[1], "w").write((text * 4)[:1024] + "\n")
+PY
 python3 - "$TMP/system2k.txt" <<'PY'
 import json, sys
 text = ("You are the support assistant of Northwind Billing, a software company that sells invoicing and "
@@ -59,10 +68,10 @@ PY
 
 keel_ticks() { awk '{print $14 + $15}' "/proc/$KEEL_PID/stat"; }
 TICK=$(getconf CLK_TCK)
-run() {  # model prompt_file stream system_file vary -> "req/s us-of-keel-CPU-per-request"
+run() {  # model prompt_file stream system_file vary answer_file -> "req/s us-of-keel-CPU-per-request"
   local t0 t1 out
   t0=$(keel_ticks)
-  out=$(MODEL=$1 PROMPT_FILE=$2 STREAM=$3 SYSTEM_FILE=$4 VARY=$5 wrk -t1 -c32 -d"${SECS}s" -s bench/chat.lua \
+  out=$(MODEL=$1 PROMPT_FILE=$2 STREAM=$3 SYSTEM_FILE=$4 VARY=$5 ANSWER_FILE=$6 wrk -t1 -c32 -d"${SECS}s" -s bench/chat.lua \
     "http://127.0.0.1:$P_KEEL/v1/chat/completions" 2>/dev/null | grep '^RESULT')
   t1=$(keel_ticks)
   echo "$out" | awk -v d=$((t1 - t0)) -v tick="$TICK" '{
@@ -71,20 +80,25 @@ run() {  # model prompt_file stream system_file vary -> "req/s us-of-keel-CPU-pe
 }
 # cases: name, user prompt file ("": one sentence), stream, system prompt file ("": one
 # sentence), vary (1: every request's user message ends differently, as in real traffic; the
-# system prompt stays the same, as it does)
+# system prompt stays the same, as it does), answer file ("": the mock's own ~100-byte answer).
+# The streams carry a 1 KiB answer in ~170 chunks: the mock's own answer fits in the rails'
+# 128-byte hold-back, so a railed stream of it reached the client as one event and ran faster
+# than the plain one, which forwards every chunk as it arrives.
 cases=(
-  "short json||0||"
-  "short json, user varies||0||1"
-  "2KiB system json, user varies||0|$TMP/system2k.txt|1"
-  "short stream||1||"
-  "4KiB json|$TMP/prompt4k.txt|0||"
-  "4KiB stream|$TMP/prompt4k.txt|1||"
+  "short json||0|||"
+  "short json, user varies||0||1|"
+  "2KiB system json, user varies||0|$TMP/system2k.txt|1|"
+  "short stream, 1KiB answer||1|||$TMP/answer1k.txt"
+  "4KiB json|$TMP/prompt4k.txt|0|||"
+  "4KiB stream, 1KiB answer|$TMP/prompt4k.txt|1|||$TMP/answer1k.txt"
 )
 printf "%-34s %12s %12s %8s %14s %14s\n" "case" "off req/s" "on req/s" "on/off" "off CPU us/req" "on CPU us/req"
 for c in "${cases[@]}"; do
-  IFS='|' read -r name prompt stream system vary <<<"$c"
-  off1=$(run plain "$prompt" "$stream" "$system" "$vary"); on1=$(run railed "$prompt" "$stream" "$system" "$vary")
-  off2=$(run plain "$prompt" "$stream" "$system" "$vary"); on2=$(run railed "$prompt" "$stream" "$system" "$vary")
+  IFS='|' read -r name prompt stream system vary answer <<<"$c"
+  off1=$(run plain "$prompt" "$stream" "$system" "$vary" "$answer")
+  on1=$(run railed "$prompt" "$stream" "$system" "$vary" "$answer")
+  off2=$(run plain "$prompt" "$stream" "$system" "$vary" "$answer")
+  on2=$(run railed "$prompt" "$stream" "$system" "$vary" "$answer")
   echo "$off1 $on1 $off2 $on2" | awk -v n="$name" '{
     off = ($1 + $5) / 2; on = ($3 + $7) / 2
     printf "%-34s %12.0f %12.0f %8.3f %14.1f %14.1f\n", n, off, on, on / off, ($2 + $6) / 2, ($4 + $8) / 2 }'

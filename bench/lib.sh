@@ -12,7 +12,8 @@ start_mock() { # port workers
   pids+=($!)
 }
 # $TMP/keel.yaml with two deployments of the mock: `plain` (no guardrails) and `railed` (the
-# policy of bench/rails_policy.yaml, every in-process scanner kind)
+# policy of bench/rails_policy.yaml, every in-process scanner kind); both pass x-mock-* headers
+# (x-mock-content: the answer) to the mock
 rails_config() {
   cat >"$TMP/keel.yaml" <<YAML
 listen: 127.0.0.1:$1
@@ -21,7 +22,8 @@ workers: $3
 log_level: warn
 $(grep -v '^#' bench/rails_policy.yaml)
 models:
-  - {name: plain, provider: openai, base_url: "http://127.0.0.1:$2/v1", api_key: sk-bench}
-  - {name: railed, provider: openai, base_url: "http://127.0.0.1:$2/v1", api_key: sk-bench, guardrails: everything}
+  - {name: plain, provider: openai, base_url: "http://127.0.0.1:$2/v1", api_key: sk-bench, forward_headers: ["x-mock-*"]}
+  - {name: railed, provider: openai, base_url: "http://127.0.0.1:$2/v1", api_key: sk-bench, forward_headers: ["x-mock-*"],
+     guardrails: everything}
 YAML
 }

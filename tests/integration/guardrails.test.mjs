@@ -248,6 +248,19 @@ for (const model of ['m-outpii', 'm-outpii-http']) {
   });
 }
 
+test('streamed output: windows run every eighth of the hold-back, not every chunk; the text is whole', async () => {
+  const answer = 'The tide turns twice a day and the harbour empties, then fills again by evening. '.repeat(5).trim();
+  const s = await chatStream(keel.url, { model: 'm-outpii', messages: user('tell') },
+    { 'x-mock-content': answer, 'x-mock-chunks': '100' });
+  assert.equal(s.status, 200);
+  assert.equal(streamText(s), answer);
+  const parts = s.events.filter((e) => e !== '[DONE]').map((e) => JSON.parse(e).choices?.[0]?.delta?.content)
+    .filter((t) => t);
+  // stream_holdback 64: each release but the last carries at least 64 / 8 bytes
+  assert.ok(parts.length > 10 && parts.length < 60, `${parts.length} content events for 100 chunks`);
+  for (const t of parts.slice(0, -1)) assert.ok(Buffer.byteLength(t) >= 8, `a release of ${JSON.stringify(t)}`);
+});
+
 test('output block mid-stream: text before the hold-back went out, then an error event and no [DONE]', async () => {
   const answer = `${'All good so far. '.repeat(12)}Now the TOPSECRET part follows, and more text after it.`;
   const s = await chatStream(keel.url, { model: 'm-outpii', messages: user('tell') },
