@@ -216,6 +216,7 @@ struct kl_gw_guard {
   kl_buf full;             /* the whole answer, for the final check */
   kl_buf stored;           /* the answer as released, before restore: what the trace keeps */
   kl_buf head;             /* text-less chunks held until the first release (event NUL data NUL) */
+  kl_arena *chunk_arena;   /* each chunk's read-only tree (kl_json_parse_arena), reset per chunk */
 };
 
 typedef enum { KL_GW_GUARD_PASS = 0, KL_GW_GUARD_DONE, KL_GW_GUARD_REASK } kl_gw_guard_out;
