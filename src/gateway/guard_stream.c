@@ -136,21 +136,13 @@ static char *window(kl_gw_call *c, bool final, size_t *out_len) {
 /* Writes chunk (the upstream's, parsed) with its choice-0 delta.content set to text.  Until
  * some text is released, chunks without text (the role chunk) wait in `head`: a block before
  * the first release is then still a plain HTTP 400, not a stream that ends in an error. */
-static void emit(kl_gw_call *c, const char *event, cJSON *chunk, cJSON *delta, const char *text, size_t len,
-                 bool hold) {
+static void emit_json(kl_gw_call *c, const char *event, const char *s, size_t slen, size_t len, bool hold) {
   kl_gw_guard *gd = c->guard;
-  char *t = kl_arena_strndup(c->arena, text, len);
-  if (cJSON_GetObjectItemCaseSensitive(delta, "content"))
-    cJSON_ReplaceItemInObjectCaseSensitive(delta, "content", cJSON_CreateString(t));
-  else cJSON_AddStringToObject(delta, "content", t);
-  char *s = cJSON_PrintUnformatted(chunk);
-  if (!s) abort();
   if (hold && !len && !c->stream_started) {
     kl_buf_puts(&gd->head, event ? event : "");
     kl_buf_putc(&gd->head, 0);
-    kl_buf_puts(&gd->head, s);
+    kl_buf_append(&gd->head, s, slen);
     kl_buf_putc(&gd->head, 0);
-    cJSON_free(s);
     return;
   }
   for (size_t off = 0; off < gd->head.len;) {
@@ -159,8 +151,44 @@ static void emit(kl_gw_call *c, const char *event, cJSON *chunk, cJSON *delta, c
     off = (size_t)(data + strlen(data) + 1 - gd->head.data);
   }
   kl_buf_reset(&gd->head);
-  kl_gw_stream_event(c, event, s, strlen(s));
+  kl_gw_stream_event(c, event, s, slen);
+}
+
+static void emit(kl_gw_call *c, const char *event, cJSON *chunk, cJSON *delta, const char *text, size_t len,
+                 bool hold) {
+  char *t = kl_arena_strndup(c->arena, text, len);
+  if (cJSON_GetObjectItemCaseSensitive(delta, "content"))
+    cJSON_ReplaceItemInObjectCaseSensitive(delta, "content", cJSON_CreateString(t));
+  else cJSON_AddStringToObject(delta, "content", t);
+  char *s = cJSON_PrintUnformatted(chunk);
+  if (!s) abort();
+  emit_json(c, event, s, strlen(s), len, hold);
   cJSON_free(s);
+}
+
+/* A key is a raw '"' after '{' or ',' (and blanks), and before ':': inside a JSON string a
+ * '"' is always escaped, so nothing else looks like one.  With one key "content" in the chunk,
+ * it is delta.content's (the caller saw that delta has content): the splice changes that value
+ * and keeps every other byte of the upstream's chunk. */
+bool kl_gw_splice_content(const char *d, size_t n, const kl_buf *old, const char *text, size_t len, kl_buf *out) {
+  static const char key[] = "\"content\"";
+  size_t at = SIZE_MAX;
+  for (const char *p = d; (p = memmem(p, n - (size_t)(p - d), key, sizeof key - 1)); p++) {
+    size_t i = (size_t)(p - d), b = i, k = i + sizeof key - 1;
+    while (b > 0 && (d[b - 1] == ' ' || d[b - 1] == '\t' || d[b - 1] == '\n' || d[b - 1] == '\r')) b--;
+    if (!b || (d[b - 1] != '{' && d[b - 1] != ',')) continue;
+    while (k < n && (d[k] == ' ' || d[k] == '\t' || d[k] == '\n' || d[k] == '\r')) k++;
+    if (k >= n || d[k] != ':') continue;
+    if (at != SIZE_MAX) return false;  /* two keys "content": not this way */
+    k++;
+    while (k < n && (d[k] == ' ' || d[k] == '\t' || d[k] == '\n' || d[k] == '\r')) k++;
+    at = k;
+  }
+  if (at == SIZE_MAX || n - at < old->len || memcmp(d + at, old->data, old->len)) return false;
+  kl_buf_append(out, d, at);
+  kl_buf_json_str(out, text, len);
+  kl_buf_append(out, d + at + old->len, n - at - old->len);
+  return true;
 }
 
 /* The whole answer: whole-text rails, the observation; false = blocked. */
@@ -235,10 +263,19 @@ bool kl_gw_guard_stream_chunk(kl_gw_call *c, const char *event, const char *data
   /* a chunk that only carried (now held) text is not written; anything else is */
   bool other = cJSON_GetArraySize(delta) > (content ? 1 : 0) || final;
   if (outn || other || !cJSON_IsString(content)) {
-    cJSON *m = in_arena ? cJSON_ParseWithLength(data, len) : view, *mchoice;
-    if (!m) abort();  /* cJSON accepts all that the arena parser does */
-    emit(c, event, m, delta_of(m, &mchoice), out, outn, !final);
-    if (in_arena) cJSON_Delete(m);
+    /* most chunks: the released text spliced into the upstream's bytes in place of theirs */
+    kl_buf old = KL_BUF_INIT, spliced = KL_BUF_INIT;
+    if (in_arena && cJSON_IsString(content)) kl_buf_json_str(&old, content->valuestring, strlen(content->valuestring));
+    if (old.len && kl_gw_splice_content(data, len, &old, out, outn, &spliced)) {
+      emit_json(c, event, spliced.data, spliced.len, outn, !final);
+    } else {
+      cJSON *m = in_arena ? cJSON_ParseWithLength(data, len) : view, *mchoice;
+      if (!m) abort();  /* cJSON accepts all that the arena parser does */
+      emit(c, event, m, delta_of(m, &mchoice), out, outn, !final);
+      if (in_arena) cJSON_Delete(m);
+    }
+    kl_buf_free(&old);
+    kl_buf_free(&spliced);
   }
 done:
   if (in_arena) kl_arena_reset(gd->chunk_arena);

@@ -219,6 +219,11 @@ struct kl_gw_guard {
   kl_arena *chunk_arena;   /* each chunk's read-only tree (kl_json_parse_arena), reset per chunk */
 };
 
+/* guard_stream.c: a stream chunk's JSON d[0, n) with the value of its one key "content", the
+ * JSON string old (quotes included), replaced by text as a JSON string, appended to out; false
+ * (out untouched) unless d has exactly one key "content" whose value is written as old. */
+bool kl_gw_splice_content(const char *d, size_t n, const kl_buf *old, const char *text, size_t len, kl_buf *out);
+
 typedef enum { KL_GW_GUARD_PASS = 0, KL_GW_GUARD_DONE, KL_GW_GUARD_REASK } kl_gw_guard_out;
 
 bool kl_gw_guard_init(kl_gateway *g, kl_err *err);
