@@ -170,18 +170,20 @@ static void emit(kl_gw_call *c, const char *event, cJSON *chunk, cJSON *delta, c
  * '"' is always escaped, so nothing else looks like one.  With one key "content" in the chunk,
  * it is delta.content's (the caller saw that delta has content): the splice changes that value
  * and keeps every other byte of the upstream's chunk. */
+static bool json_blank(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
+
 bool kl_gw_splice_content(const char *d, size_t n, const kl_buf *old, const char *text, size_t len, kl_buf *out) {
   static const char key[] = "\"content\"";
   size_t at = SIZE_MAX;
   for (const char *p = d; (p = memmem(p, n - (size_t)(p - d), key, sizeof key - 1)); p++) {
     size_t i = (size_t)(p - d), b = i, k = i + sizeof key - 1;
-    while (b > 0 && (d[b - 1] == ' ' || d[b - 1] == '\t' || d[b - 1] == '\n' || d[b - 1] == '\r')) b--;
+    while (b > 0 && json_blank(d[b - 1])) b--;
     if (!b || (d[b - 1] != '{' && d[b - 1] != ',')) continue;
-    while (k < n && (d[k] == ' ' || d[k] == '\t' || d[k] == '\n' || d[k] == '\r')) k++;
+    while (k < n && json_blank(d[k])) k++;
     if (k >= n || d[k] != ':') continue;
     if (at != SIZE_MAX) return false;  /* two keys "content": not this way */
     k++;
-    while (k < n && (d[k] == ' ' || d[k] == '\t' || d[k] == '\n' || d[k] == '\r')) k++;
+    while (k < n && json_blank(d[k])) k++;
     at = k;
   }
   if (at == SIZE_MAX || n - at < old->len || memcmp(d + at, old->data, old->len)) return false;
@@ -221,27 +223,21 @@ static bool final_check(kl_gw_call *c) {
 }
 
 /* choices[0].delta of a chunk's tree, or NULL. */
-static cJSON *delta_of(cJSON *chunk, cJSON **choice) {
+static cJSON *delta_of(const cJSON *chunk, cJSON **choice) {
   *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(chunk, "choices"), 0);
   return cJSON_GetObjectItemCaseSensitive(*choice, "delta");
 }
 
-/* A chunk is read through a tree in chunk_arena (kl_json_parse_arena: no malloc per node);
- * only a chunk that is written back (a release, a finish, other fields) is parsed again into
- * a tree cJSON may change, since emit replaces its content.  With windows every 16 bytes most
- * chunks are only held: a 1 KiB answer's stream spent ~20k instructions a chunk in cJSON's
- * parse and delete here. */
-bool kl_gw_guard_stream_chunk(kl_gw_call *c, const char *event, const char *data, size_t len) {
+/* `tree` is the chunk as the stream accumulator parsed it (kl_chat_stream_chunk), read-only:
+ * the chunk is not parsed again here (a 1 KiB answer's stream spent ~20k instructions a chunk
+ * in cJSON's parse and delete).  A chunk written back with its released text is spliced
+ * (kl_gw_splice_content) or, failing that, parsed into a tree emit may change. */
+bool kl_gw_guard_stream_chunk(kl_gw_call *c, const char *event, const char *data, size_t len, const cJSON *tree) {
   kl_gw_guard *gd = c->guard;
-  if (!gd->chunk_arena) gd->chunk_arena = kl_arena_new(8192);
-  cJSON *view = kl_json_parse_arena(gd->chunk_arena, data, len);
-  bool in_arena = view != NULL;
-  if (!view) view = cJSON_ParseWithLength(data, len);
-  cJSON *choice, *delta = delta_of(view, &choice);
-  bool ok = true;
+  cJSON *choice, *delta = delta_of(tree, &choice);
   if (!cJSON_IsObject(delta)) {  /* not a content chunk after all: relay it */
     kl_gw_stream_event(c, event, data, len);
-    goto done;
+    return true;
   }
   const cJSON *content = cJSON_GetObjectItemCaseSensitive(delta, "content");
   const cJSON *fr = cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");
@@ -256,31 +252,25 @@ bool kl_gw_guard_stream_chunk(kl_gw_call *c, const char *event, const char *data
   bool wait = !final && gd->held.len < gd->r->holdback + gd->r->holdback / 8;
   const char *out = wait ? "" : window(c, final, &outn);
   if (final) gd->finished = true;
-  if (!out || (final && !final_check(c))) {
-    ok = false;
-    goto done;
-  }
+  if (!out || (final && !final_check(c))) return false;
   /* a chunk that only carried (now held) text is not written; anything else is */
   bool other = cJSON_GetArraySize(delta) > (content ? 1 : 0) || final;
   if (outn || other || !cJSON_IsString(content)) {
     /* most chunks: the released text spliced into the upstream's bytes in place of theirs */
     kl_buf old = KL_BUF_INIT, spliced = KL_BUF_INIT;
-    if (in_arena && cJSON_IsString(content)) kl_buf_json_str(&old, content->valuestring, strlen(content->valuestring));
+    if (cJSON_IsString(content)) kl_buf_json_str(&old, content->valuestring, strlen(content->valuestring));
     if (old.len && kl_gw_splice_content(data, len, &old, out, outn, &spliced)) {
       emit_json(c, event, spliced.data, spliced.len, outn, !final);
     } else {
-      cJSON *m = in_arena ? cJSON_ParseWithLength(data, len) : view, *mchoice;
-      if (!m) abort();  /* cJSON accepts all that the arena parser does */
+      cJSON *m = cJSON_ParseWithLength(data, len), *mchoice;
+      if (!m) abort();  /* the accumulator parsed it: cJSON accepts it */
       emit(c, event, m, delta_of(m, &mchoice), out, outn, !final);
-      if (in_arena) cJSON_Delete(m);
+      cJSON_Delete(m);
     }
     kl_buf_free(&old);
     kl_buf_free(&spliced);
   }
-done:
-  if (in_arena) kl_arena_reset(gd->chunk_arena);
-  else cJSON_Delete(view);
-  return ok;
+  return true;
 }
 
 bool kl_gw_guard_stream_finish(kl_gw_call *c) {
@@ -312,8 +302,6 @@ void kl_gw_guard_release(kl_gw_call *c) {
   kl_buf_free(&gd->stored);
   kl_buf_free(&gd->head);
   kl_buf_free(&gd->held_events);
-  kl_arena_free(gd->chunk_arena);
-  gd->chunk_arena = NULL;
 }
 
 const char *kl_gw_guard_stored_output(kl_gw_call *c, const char *output_json) {

@@ -216,7 +216,6 @@ struct kl_gw_guard {
   kl_buf full;             /* the whole answer, for the final check */
   kl_buf stored;           /* the answer as released, before restore: what the trace keeps */
   kl_buf head;             /* text-less chunks held until the first release (event NUL data NUL) */
-  kl_arena *chunk_arena;   /* each chunk's read-only tree (kl_json_parse_arena), reset per chunk */
 };
 
 /* guard_stream.c: a stream chunk's JSON d[0, n) with the value of its one key "content", the
@@ -253,7 +252,7 @@ void kl_gw_guard_observe(kl_gw_call *c, kl_guard_stage st, const kl_gw_guard_par
  * (takes over relaying it); the end of the stream (flushes, runs whole-text rails).  false =
  * the call was failed. */
 bool kl_gw_guard_stream_on(kl_gw_call *c);
-bool kl_gw_guard_stream_chunk(kl_gw_call *c, const char *event, const char *data, size_t len);
+bool kl_gw_guard_stream_chunk(kl_gw_call *c, const char *event, const char *data, size_t len, const cJSON *tree);
 bool kl_gw_guard_stream_finish(kl_gw_call *c);
 void kl_gw_guard_release(kl_gw_call *c);
 /* The assistant message to store for a filtered stream: its content as released. */

@@ -54,13 +54,12 @@ static const bool k_base58[256] = {B64(0), B64(64), B64(128), B64(192)};
 
 /* A candidate at i: the byte before it is a blank and it may start a capital, or it is a '1' or
  * '3' that starts a token. */
-static void check_at(const unsigned char *u, size_t len, size_t i, const bool *b58, guard_source_report_fn report,
-                     void *ctx) {
+static void check_at(const unsigned char *u, size_t len, size_t i, guard_source_report_fn report, void *ctx) {
   unsigned char c = u[i];
   if (c == '1' || c == '3') {
     if ((i == 0 || !alnum(u[i - 1])) && i + 26 <= len) {
       size_t k = 1;
-      while (k < 26 && b58[u[i + k]]) k++;
+      while (k < 26 && k_base58[u[i + k]]) k++;
       if (k == 26) report(ctx, SLOT_BTC, GUARD_SOURCE_LEAD, i + 26);
     }
     return;
@@ -115,7 +114,6 @@ static void shape_classify(const unsigned char *u, shape_masks *m) {
 
 static void shapes_scan(const char *t, size_t len, guard_source_report_fn report, void *ctx) {
   const unsigned char *u = (const unsigned char *)t;
-  const bool *b58 = k_base58;
   uint64_t prev_blank = 0;  /* the byte before the first: "no byte" is no blank */
   for (size_t i = 0; i < len; i += 64) {
     shape_masks m;
@@ -130,7 +128,7 @@ static void shapes_scan(const char *t, size_t len, guard_source_report_fn report
     uint64_t after_blank = m.blank << 1 | prev_blank;
     prev_blank = m.blank >> 63;
     for (uint64_t c = (m.cap & after_blank) | m.d13; c; c &= c - 1)
-      check_at(u, len, i + (size_t)__builtin_ctzll(c), b58, report, ctx);
+      check_at(u, len, i + (size_t)__builtin_ctzll(c), report, ctx);
   }
 }
 

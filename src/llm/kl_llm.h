@@ -162,6 +162,10 @@ typedef enum {
 /* Feeds one event's data.  Records id, model, text deltas, tool_call deltas (merged by index),
  * finish_reason and usage. */
 kl_chunk_kind kl_chat_stream_feed(kl_chat_stream *s, const char *data, size_t len);
+/* The tree of the last chunk fed, read-only (its nodes may be arena memory: never give it to
+ * cJSON_Delete or to a cJSON setter), valid until the next feed; NULL after "[DONE]" or a
+ * chunk that did not parse.  The gateway's stream rails read it instead of parsing again. */
+const cJSON *kl_chat_stream_chunk(const kl_chat_stream *s);
 /* Number of content deltas that carried text or tool-call data so far. */
 size_t kl_chat_stream_deltas(const kl_chat_stream *s);
 bool kl_chat_stream_saw_done(const kl_chat_stream *s);

@@ -28,8 +28,18 @@ struct kl_chat_stream {
   kl_usage usage;
   size_t deltas;
   bool done, finish;
-  kl_arena *scratch;  /* each chunk's tree (kl_json_parse_arena), reset after the chunk */
+  kl_arena *scratch;  /* the last chunk's tree when kl_json_parse_arena took it */
+  cJSON *last;        /* the last chunk's tree (in scratch, or cJSON's), until the next feed */
+  bool last_in_arena;
 };
+
+/* Lets the last chunk's tree go. */
+static void drop_last(kl_chat_stream *s) {
+  if (s->last_in_arena) kl_arena_reset(s->scratch);
+  else cJSON_Delete(s->last);
+  s->last = NULL;
+  s->last_in_arena = false;
+}
 
 static char *xstrdup(const char *s) {
   char *p = strdup(s);
@@ -65,6 +75,7 @@ void kl_chat_stream_free(kl_chat_stream *s) {
     kl_buf_free(&s->tcs[i].args);
   }
   free(s->tcs);
+  drop_last(s);
   kl_arena_free(s->scratch);
   free(s);
 }
@@ -108,6 +119,7 @@ static bool merge_tool_calls(kl_chat_stream *s, const cJSON *arr) {
 }
 
 kl_chunk_kind kl_chat_stream_feed(kl_chat_stream *s, const char *data, size_t len) {
+  drop_last(s);
   while (len && (*data == ' ' || *data == '\t')) data++, len--;
   while (len && (data[len - 1] == ' ' || data[len - 1] == '\r' || data[len - 1] == '\n')) len--;
   if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
@@ -117,7 +129,8 @@ kl_chunk_kind kl_chat_stream_feed(kl_chat_stream *s, const char *data, size_t le
   /* A chunk is a few hundred bytes parsed for a few fields, ~170 of them in a 1 KiB answer:
    * in cJSON, one malloc and free per node was most of a plain stream's CPU (bench:
    * 24k instructions a chunk).  The arena parser builds the same tree; what it refuses
-   * (\u escapes, ...) goes to cJSON, which decides. */
+   * (\u escapes, ...) goes to cJSON, which decides.  The tree is kept until the next chunk
+   * (kl_chat_stream_chunk): the stream rails read the same one. */
   if (!s->scratch) s->scratch = kl_arena_new(8192);
   cJSON *j = kl_json_parse_arena(s->scratch, data, len);
   bool in_arena = j != NULL;
@@ -159,10 +172,12 @@ kl_chunk_kind kl_chat_stream_feed(kl_chat_stream *s, const char *data, size_t le
       }
     }
   }
-  if (in_arena) kl_arena_reset(s->scratch);
-  else cJSON_Delete(j);
+  s->last = j;
+  s->last_in_arena = in_arena;
   return kind;
 }
+
+const cJSON *kl_chat_stream_chunk(const kl_chat_stream *s) { return s->last; }
 
 size_t kl_chat_stream_deltas(const kl_chat_stream *s) { return s->deltas; }
 bool kl_chat_stream_saw_done(const kl_chat_stream *s) { return s->done; }
