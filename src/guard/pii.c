@@ -353,17 +353,10 @@ static const struct { const char *rule, *re; unsigned lead; } pii_hints[] = {
   {"phone_intl", "\\+[1-9][ .(\\d-]", 3},
   /* two colons of the first groups, at most 4 hex digits apart */
   {"ipv6", ":[0-9A-Fa-f]{0,4}:", 10},
-  /* the digit rules keep their own expressions (Hyperscan runs them better than any looser
-   * piece tried), but need only their shortest prefix before Hyperscan reports an end:
-   * "001 (555) 123-4567" -> 18, "(12345) 67" -> 10, 12 digits with separators -> 23,
-   * "123.123.123.1" -> 13 */
-  {"phone_us", NULL, 18},
-  {"phone_national", NULL, 10},
-  {"credit_card", NULL, 23},
-  {"ipv4", NULL, 13},
-  /* an address or IBAN start at a token start, and just enough of what follows */
+  /* an address at a token start, and just enough of what follows */
   {"btc_base58", "(?:^|[^A-Za-z0-9])[13][1-9A-HJ-NP-Za-km-z]{25}", 26},
-  {"iban", "(?:^|[^A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){3}", 10},
+  /* the digit rules (phone_us, phone_national, credit_card, iban, us_ssn, ipv4, mac) take
+   * their forms and leads from pii_digits.c, whose pass finds them instead of Hyperscan */
 };
 
 /* email's pre-check (guard_scanner_hs_check): the form ends one byte after the '@', and a match
@@ -412,6 +405,7 @@ static void pii_hint(guard_scanner *s, const guard_rule *r) {
   if (!strcmp(r->name, "email")) guard_scanner_hs_check(s, r, email_may_match);
   if (!strcmp(r->name, "ipv6")) guard_scanner_hs_check(s, r, ipv6_may_match);
   guard_pii_shapes_take(s, r);  /* btc_base58: its form is found without Hyperscan */
+  guard_pii_digits_take(s, r);  /* the digit rules: likewise */
 }
 
 /* ---- the scanner kind ---- */

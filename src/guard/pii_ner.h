@@ -26,6 +26,13 @@ extern const guard_window_source ner_gaz_source;
 extern const guard_window_source guard_pii_shapes_source;
 void guard_pii_shapes_take(guard_scanner *s, const guard_rule *r);
 
+/* pii_digits.c: the window source of the eleven digit rules' search forms (phones, card,
+ * IBAN, SSN, IPv4, MAC, house number, dates, time).  guard_pii_digits_take sets rule r's hint
+ * (form and lead) and gives it to the source when r is one of them, and returns whether it
+ * was; it does nothing otherwise. */
+extern const guard_window_source guard_pii_digits_source;
+bool guard_pii_digits_take(guard_scanner *s, const guard_rule *r);
+
 /* Letters and case over UTF-8 (Latin, Greek, Cyrillic have case; other scripts' letters count
  * as letters with neither case). */
 bool ner_cp_upper(uint32_t c);

@@ -331,17 +331,15 @@ static const guard_rule date_rules[] = {
    .post = "\\K(?:1[6-9]|20)\\d{2}(?![\\w])", .flags = GUARD_RE_CASELESS, .max_len = 40, .score = 0.5},
 };
 
-/* Speed hints (guard_scanner_hs_hint), parallel to date_rules: the longest shortest prefix of
- * a match that the core expression matches, so PCRE2 looks for starts in a few bytes before
- * each Hyperscan match end instead of max_len: "2024-03-1" (date_iso), "2024/03/1" or
- * "12/03/24" (date_numeric), "12 a.m." or "12:30" (time).  0: no hint. */
-static const unsigned date_leads[sizeof date_rules / sizeof *date_rules] = {9, 9, 0, 0, 7, 0};
+/* Speed hints (guard_scanner_hs_hint) of the rules pii_digits.c does not take: without a lead
+ * of its own, a rule with a form and no `pre` starts where its form does. */
 
 void guard_pii_ner_add_addr(guard_scanner *s, unsigned types) {
   if (types & (1u << KL_GUARD_STREET_ADDRESS))
     for (size_t i = 0; i < sizeof addr_rules / sizeof *addr_rules; i++) {
       guard_rule *r = guard_scanner_add_rule(s, &addr_rules[i]);
       r->context = guard_context_words(KL_GUARD_STREET_ADDRESS);
+      if (guard_pii_digits_take(s, r)) continue;  /* street_generic: found without Hyperscan */
       const char *form = guard_re_search_form(s, r->re);  /* the street word without \b, one blank */
       if (form) guard_scanner_hs_hint(s, r, form, 0);
     }
@@ -349,9 +347,10 @@ void guard_pii_ner_add_addr(guard_scanner *s, unsigned types) {
     for (size_t i = 0; i < sizeof date_rules / sizeof *date_rules; i++) {
       guard_rule *r = guard_scanner_add_rule(s, &date_rules[i]);
       r->context = guard_context_words(KL_GUARD_DATE_TIME);
+      if (guard_pii_digits_take(s, r)) continue;  /* date_iso, date_numeric, time: likewise */
       const char *form = guard_re_search_form(s, r->re);  /* without the leading \b, one blank */
       /* without a lead of its own, a rule with a form and no `pre` starts where its form does */
-      unsigned lead = date_leads[i] ? date_leads[i] : form && !r->pre ? GUARD_LEAD_PREFIX : 0;
+      unsigned lead = form && !r->pre ? GUARD_LEAD_PREFIX : 0;
       if (form || lead) guard_scanner_hs_hint(s, r, form, lead);
     }
 }

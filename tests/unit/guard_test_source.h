@@ -1,14 +1,22 @@
 /* guard_test_source.h: a window source (guard_window_source) against Hyperscan running the
  * forms it stands in for, which the source test files share.  Include after cmocka.h.
- * source_vs_hs scans a text both ways and fails the test unless the (slot, end) reports are the
- * same set; it returns how many there were and counts them per slot in seen[] (slots past
- * nseen are not counted). */
+ *  - source_ref_open compiles, as Hyperscan ran them, the forms (hints) of the rules a default
+ *    pii policy gives to a source (id = slot).
+ *  - source_vs_hs scans a text both ways and fails the test unless the (slot, end) reports are
+ *    the same set; it returns how many there were and counts them per slot in seen[] (slots
+ *    past nseen are not counted).
+ *  - source_random_text strings random pieces of bits[] into text (room for 700 bytes) and
+ *    returns its length, 520-600 bytes, so that texts end anywhere;
+ *  - source_same_hits checks that the policy finds, on each text, the same hits when those
+ *    rules take their windows from the source as when Hyperscan runs their forms, and returns
+ *    how many hits the source's rules had. */
 #ifndef KL_GUARD_TEST_SOURCE_H
 #define KL_GUARD_TEST_SOURCE_H
 
 #include <hs/hs.h>
 #include <stdlib.h>
 
+#include "guard/db.h"
 #include "guard/guard_int.h"
 
 typedef struct { unsigned slot; size_t end; } slot_end;
@@ -66,6 +74,108 @@ static size_t source_vs_hs(const hs_database_t *db, hs_scratch_t *s, const guard
   free(a.v);
   free(b.v);
   return n;
+}
+
+typedef struct {
+  kl_guard_policy *p;
+  const guard_scanner *s;  /* the policy's pii scanner */
+  hs_database_t *db;
+  hs_scratch_t *scratch;
+  size_t n;                /* rules given to the source */
+} source_ref;
+
+static inline size_t source_random_text(const char *const *bits, size_t nbits, uint64_t *r, char *text) {
+  size_t n = 0;
+  while (n < 600) {
+    *r = *r * 6364136223846793005u + 1442695040888963407u;
+    const char *w = bits[(*r >> 33) % nbits];
+    size_t wl = strlen(w);
+    assert_true(wl <= 90);
+    memcpy(text + n, w, wl);
+    n += wl;
+  }
+  return n - (*r >> 50) % 80;
+}
+
+static inline void source_ref_open(source_ref *g, const guard_window_source *src) {
+  memset(g, 0, sizeof *g);
+  static const kl_guard_scanner_cfg sc = {.kind = "pii"};
+  kl_guard_policy_cfg pc = {.name = "sourced", .scanners = &sc, .nscanners = 1};
+  kl_err err = {0};
+  g->p = kl_guard_policy_build(&pc, &err);
+  assert_non_null(g->p);
+  assert_int_equal(guard_policy_scanners(g->p, &g->s), 1);
+  const guard_scanner *s = g->s;
+  const char *exprs[32];
+  unsigned ids[32], flags[32];
+  for (size_t i = 0; i < s->nrules; i++) {
+    if (!s->sources || s->sources[i].source != src) continue;
+    assert_true(g->n < 32);
+    assert_non_null(s->hints[i].re);  /* the form: what Hyperscan ran */
+    exprs[g->n] = s->hints[i].re;
+    ids[g->n] = s->sources[i].slot;
+    flags[g->n++] = s->rules[i].flags & GUARD_RE_CASELESS ? HS_FLAG_CASELESS : 0;
+  }
+  hs_compile_error_t *ce = NULL;
+  assert_int_equal(hs_compile_multi(exprs, flags, ids, (unsigned)g->n, HS_MODE_BLOCK, NULL, &g->db, &ce), HS_SUCCESS);
+  assert_int_equal(hs_alloc_scratch(g->db, &g->scratch), HS_SUCCESS);
+}
+
+static inline void source_ref_close(source_ref *g) {
+  hs_free_scratch(g->scratch);
+  hs_free_database(g->db);
+  kl_guard_policy_free(g->p);
+}
+
+/* Whether the source's rules include one named `name`. */
+static inline bool source_ref_has(const source_ref *g, const guard_window_source *src, const char *name) {
+  for (size_t i = 0; i < g->s->nrules; i++)
+    if (g->s->sources && g->s->sources[i].source == src && !strcmp(g->s->rules[i].name, name)) return true;
+  return false;
+}
+
+static inline size_t source_same_hits(const guard_window_source *src, const char *const *texts, size_t ntexts) {
+  source_ref g;
+  source_ref_open(&g, src);
+  const guard_scanner *s = g.s;
+  const guard_rule **rp = calloc(s->nrules, sizeof *rp);
+  const guard_hs_hint **hp = calloc(s->nrules, sizeof *hp);
+  const guard_rule_source **sp = calloc(s->nrules, sizeof *sp);
+  assert_true(rp && hp && sp);
+  for (size_t i = 0; i < s->nrules; i++) {
+    rp[i] = &s->rules[i];
+    hp[i] = &s->hints[i];
+    sp[i] = s->sources && s->sources[i].source != src ? &s->sources[i] : NULL;
+  }
+  kl_err err = {0};
+  guard_db *hs = guard_db_build_sourced(rp, hp, sp, NULL, s->nrules, &err);
+  assert_non_null(hs);
+  for (size_t i = 0; i < s->nrules; i++) sp[i] = s->sources ? &s->sources[i] : NULL;
+  guard_db *sourced = guard_db_build_sourced(rp, hp, sp, NULL, s->nrules, &err);
+  assert_non_null(sourced);
+  size_t found = 0;
+  for (size_t c = 0; c < ntexts; c++) {
+    guard_db_hits x = {0}, y = {0};
+    assert_true(guard_db_scan(hs, texts[c], strlen(texts[c]), &x, &err));
+    assert_true(guard_db_scan(sourced, texts[c], strlen(texts[c]), &y, &err));
+    assert_int_equal(x.n, y.n);
+    for (size_t i = 0; i < x.n; i++) {
+      assert_ptr_equal(x.v[i].rule, y.v[i].rule);
+      assert_int_equal(x.v[i].start, y.v[i].start);
+      assert_int_equal(x.v[i].end, y.v[i].end);
+      size_t r = (size_t)(x.v[i].rule - s->rules);
+      found += r < s->nrules && s->sources && s->sources[r].source == src;
+    }
+    guard_db_hits_free(&x);
+    guard_db_hits_free(&y);
+  }
+  guard_db_free(hs);
+  guard_db_free(sourced);
+  free(rp);
+  free(hp);
+  free(sp);
+  source_ref_close(&g);
+  return found;
 }
 
 #endif

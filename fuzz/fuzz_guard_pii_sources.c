@@ -1,0 +1,76 @@
+/* fuzz_guard_pii_sources.c: the pii scanner's hand-written window sources against Hyperscan
+ * running the forms they stand in for, taken from a pii policy's hints: the shapes source
+ * (pii_shapes.c: person_pair, btc_base58) and the digits source (pii_digits.c: phones, card,
+ * IBAN, SSN, IPv4, MAC, house number, dates, time).  Invariant, per source: the same ends for
+ * the same slots, as sets. */
+#include <hs/hs.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guard/db.h"
+#include "guard/pii_ner.h"
+
+typedef struct { size_t n, v[4096]; } ends;  /* slot << 32 | end; more than that: ignored input */
+
+static void src_report(void *ctx, unsigned slot, size_t start, size_t end) {
+  ends *e = ctx;
+  if (start != GUARD_SOURCE_LEAD) abort();
+  if (e->n < 4096) e->v[e->n++] = (size_t)slot << 32 | end;
+}
+
+static int hs_report(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *ctx) {
+  (void)from; (void)flags;
+  ends *e = ctx;
+  if (e->n < 4096) e->v[e->n++] = (size_t)id << 32 | (size_t)to;
+  return 0;
+}
+
+static int cmp_size(const void *a, const void *b) {
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static const guard_window_source *const g_src[2] = {&guard_pii_shapes_source, &guard_pii_digits_source};
+static hs_database_t *g_db[2];
+static hs_scratch_t *g_s;
+
+static void init(void) {
+  static const kl_guard_scanner_cfg sc = {.kind = "pii"};
+  kl_guard_policy_cfg pc = {.name = "f", .scanners = &sc, .nscanners = 1};
+  kl_err err = {0};
+  kl_guard_policy *p = kl_guard_policy_build(&pc, &err);
+  if (!p) abort();
+  const guard_scanner *s;
+  guard_policy_scanners(p, &s);
+  for (int k = 0; k < 2; k++) {
+    const char *exprs[16];
+    unsigned ids[16], flags[16], n = 0;
+    for (size_t i = 0; i < s->nrules && n < 16; i++)
+      if (s->sources && s->sources[i].source == g_src[k]) {
+        exprs[n] = s->hints[i].re;
+        ids[n] = s->sources[i].slot;
+        flags[n++] = s->rules[i].flags & GUARD_RE_CASELESS ? HS_FLAG_CASELESS : 0;
+      }
+    hs_compile_error_t *ce = NULL;
+    if (n != (k ? 11u : 2u) || hs_compile_multi(exprs, flags, ids, n, HS_MODE_BLOCK, NULL, &g_db[k], &ce) != HS_SUCCESS)
+      abort();
+    if (hs_alloc_scratch(g_db[k], &g_s) != HS_SUCCESS) abort();  /* grows to fit both */
+  }
+  kl_guard_policy_free(p);  /* the forms were copied into the databases */
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (!g_db[0]) init();
+  static ends a, b;
+  for (int k = 0; k < 2; k++) {
+    a.n = b.n = 0;
+    if (hs_scan(g_db[k], size ? (const char *)data : "", (unsigned)size, 0, g_s, hs_report, &a) != HS_SUCCESS) abort();
+    g_src[k]->scan((const char *)data, size, src_report, &b);
+    if (a.n >= 4096 || b.n >= 4096) continue;
+    qsort(a.v, a.n, sizeof *a.v, cmp_size);
+    qsort(b.v, b.n, sizeof *b.v, cmp_size);
+    if (a.n != b.n || memcmp(a.v, b.v, a.n * sizeof *a.v) != 0) abort();
+  }
+  return 0;
+}
