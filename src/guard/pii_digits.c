@@ -60,7 +60,8 @@ typedef struct {
  * checks where `at` reads without the bounds test (inner == true): no check looks further than
  * NEAR bytes before a run or after it, but for the loops over blanks, which keep the test. */
 enum { NEAR = 16 };
-static inline __attribute__((always_inline)) unsigned char at_(const digits_scan *c, size_t i, bool inner) {
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+ALWAYS_INLINE unsigned char at_(const digits_scan *c, size_t i, bool inner) {
   return inner || i < c->len ? c->u[i] : 0;
 }
 #define at(c, i) at_((c), (i), inner)
@@ -74,10 +75,12 @@ static inline bool blank(unsigned char x) { return x == ' ' || x == '\t'; }
 static inline bool sep3(unsigned char x) { return x == ' ' || x == '.' || x == '-'; }      /* [ .-] */
 static inline bool date_sep(unsigned char x) { return x == '/' || x == '.' || x == '-'; }  /* [/.-] */
 
-static inline void report(const digits_scan *c, unsigned slot, size_t end) { c->report(c->ctx, slot, GUARD_SOURCE_LEAD, end); }
+static inline void report(const digits_scan *c, unsigned slot, size_t end) {
+  c->report(c->ctx, slot, GUARD_SOURCE_LEAD, end);
+}
 
 /* Whether the n bytes before p are digits. */
-static inline __attribute__((always_inline)) bool digits_before(const digits_scan *c, size_t p, unsigned n, bool inner) {
+ALWAYS_INLINE bool digits_before(const digits_scan *c, size_t p, unsigned n, bool inner) {
   for (unsigned k = 1; k <= n; k++)
     if (!dig(at(c, p - k))) return false;
   return true;
@@ -85,7 +88,7 @@ static inline __attribute__((always_inline)) bool digits_before(const digits_sca
 
 /* The first byte of a group of 1..max digits right before p, or SIZE_MAX.  The callers then
  * want a separator before the group, which a longer run of digits does not have. */
-static inline __attribute__((always_inline)) size_t group_before(const digits_scan *c, size_t p, unsigned max, bool inner) {
+ALWAYS_INLINE size_t group_before(const digits_scan *c, size_t p, unsigned max, bool inner) {
   unsigned k = 0;
   while (k < max && dig(at(c, p - 1 - k))) k++;
   return k ? p - k : (size_t)-1;
@@ -93,7 +96,7 @@ static inline __attribute__((always_inline)) size_t group_before(const digits_sc
 
 /* ipv4 at e (a '.' at e - 2, a digit at e - 1): two whole groups of 1-3 digits, each after a
  * '.', then a digit. */
-static inline __attribute__((always_inline)) bool ipv4_end(const digits_scan *c, size_t e, bool inner) {
+ALWAYS_INLINE bool ipv4_end(const digits_scan *c, size_t e, bool inner) {
   size_t p = e - 2;
   for (int g = 0; g < 2; g++) {
     size_t q = group_before(c, p, 3, inner);
@@ -105,20 +108,20 @@ static inline __attribute__((always_inline)) bool ipv4_end(const digits_scan *c,
 
 /* date_iso at e ('-' at e - 2): a whole group of 1-2 digits after a '-', 4 digits before it.
  * date_numeric's second form is the same with '/'. */
-static inline __attribute__((always_inline)) bool ymd_end(const digits_scan *c, size_t e, unsigned char s, bool inner) {
+ALWAYS_INLINE bool ymd_end(const digits_scan *c, size_t e, unsigned char s, bool inner) {
   size_t q = group_before(c, e - 2, 2, inner);
   return q != (size_t)-1 && at(c, q - 1) == s && digits_before(c, q - 1, 4, inner);
 }
 
 /* date_numeric's first form at e (a [/.-] at e - 3, digits at e - 2, e - 1). */
-static inline __attribute__((always_inline)) bool dmy_end(const digits_scan *c, size_t e, bool inner) {
+ALWAYS_INLINE bool dmy_end(const digits_scan *c, size_t e, bool inner) {
   size_t q = group_before(c, e - 3, 2, inner);
   return q != (size_t)-1 && date_sep(at(c, q - 1)) && dig(at(c, q - 2));
 }
 
 /* phone_us at e ([ .-] at e - 5, four digits before e): three digits, then "ddd[ .-]",
  * "(ddd)" or "(ddd)[ .-]" before them. */
-static inline __attribute__((always_inline)) bool phone_us_end(const digits_scan *c, size_t e, bool inner) {
+ALWAYS_INLINE bool phone_us_end(const digits_scan *c, size_t e, bool inner) {
   if (!digits_before(c, e - 5, 3, inner)) return false;
   unsigned char x = at(c, e - 9);
   if (x == ')') return digits_before(c, e - 9, 3, inner) && at(c, e - 13) == '(';
@@ -128,7 +131,7 @@ static inline __attribute__((always_inline)) bool phone_us_end(const digits_scan
 }
 
 /* us_ssn at e (four digits before e): [- .]? two digits [- .]? three digits. */
-static inline __attribute__((always_inline)) bool ssn_end(const digits_scan *c, size_t e, bool inner) {
+ALWAYS_INLINE bool ssn_end(const digits_scan *c, size_t e, bool inner) {
   size_t p = e - 4;
   if (sep3(at(c, p - 1))) p--;
   if (!digits_before(c, p, 2, inner)) return false;
@@ -139,7 +142,7 @@ static inline __attribute__((always_inline)) bool ssn_end(const digits_scan *c, 
 
 /* iban from a run of at least two digits at a: two letters before it at a token start, then
  * three letters or digits after those two digits, each after an optional space. */
-static inline __attribute__((always_inline)) void iban_at(const digits_scan *c, size_t a, bool inner) {
+ALWAYS_INLINE void iban_at(const digits_scan *c, size_t a, bool inner) {
   if (!letter(at(c, a - 1)) || !letter(at(c, a - 2)) || alnum(at(c, a - 3))) return;
   size_t p = a + 2;
   for (int k = 0; k < 3; k++) {
@@ -151,7 +154,7 @@ static inline __attribute__((always_inline)) void iban_at(const digits_scan *c, 
 }
 
 /* time's second form after a run ending at b: [ \t]?, then a.m. / am with a word end. */
-static inline __attribute__((always_inline)) void ampm_at(const digits_scan *c, size_t b, bool inner) {
+ALWAYS_INLINE void ampm_at(const digits_scan *c, size_t b, bool inner) {
   size_t p = b + blank(at(c, b));
   unsigned char x = at(c, p) | 0x20, y = at(c, p + 1);
   if (x != 'a' && x != 'p') return;
@@ -164,7 +167,7 @@ static inline __attribute__((always_inline)) void ampm_at(const digits_scan *c, 
 }
 
 /* Every end that falls in or after the maximal run of digits [a, b). */
-static inline __attribute__((always_inline)) void on_run_(digits_scan *c, size_t a, size_t b, bool inner) {
+ALWAYS_INLINE void on_run_(digits_scan *c, size_t a, size_t b, bool inner) {
   size_t n = b - a;
   unsigned char before = at(c, a - 1);
   /* ends one digit into the run */
@@ -173,8 +176,8 @@ static inline __attribute__((always_inline)) void on_run_(digits_scan *c, size_t
   if (before == '/' && ymd_end(c, a + 1, '/', inner)) report(c, SLOT_DATE_NUM, a + 1);
   if (n >= 2) {  /* ends two digits into the run */
     if (date_sep(before) && dmy_end(c, a + 2, inner)) report(c, SLOT_DATE_NUM, a + 2);
-    if (sep3(before) && (digits_before(c, a - 1, 2, inner) || (at(c, a - 2) == ')' && digits_before(c, a - 2, 2, inner))))
-      report(c, SLOT_PHONE_NAT, a + 2);
+    bool head = digits_before(c, a - 1, 2, inner) || (at(c, a - 2) == ')' && digits_before(c, a - 2, 2, inner));
+    if (sep3(before) && head) report(c, SLOT_PHONE_NAT, a + 2);
     if (before == ':' && dig(at(c, a - 2))) report(c, SLOT_TIME, a + 2);
     iban_at(c, a, inner);
   }
@@ -273,8 +276,10 @@ static void digits_scan_text(const char *t, size_t len, guard_source_report_fn f
     }
     prev_digit = m.digit >> 63;
     /* a separator with another 3 bytes on (5 for '.'); the last bytes' partners are in the next block */
-    for (uint64_t s = m.colon & (m.colon >> 3 | 7ull << 61); s; s &= s - 1) mac_colon_at(&c, i + (size_t)__builtin_ctzll(s));
-    for (uint64_t s = m.dot & (m.dot >> 5 | 31ull << 59); s; s &= s - 1) mac_dot_at(&c, i + (size_t)__builtin_ctzll(s));
+    for (uint64_t s = m.colon & (m.colon >> 3 | 7ull << 61); s; s &= s - 1)
+      mac_colon_at(&c, i + (size_t)__builtin_ctzll(s));
+    for (uint64_t s = m.dot & (m.dot >> 5 | 31ull << 59); s; s &= s - 1)
+      mac_dot_at(&c, i + (size_t)__builtin_ctzll(s));
   }
 }
 
