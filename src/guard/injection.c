@@ -291,15 +291,18 @@ static bool presence_only(inj_class c) {
   return c == INJ_TRIG_ROT13 || c == INJ_TRIG_REV || c == INJ_TRIG_ACRO || c == INJ_TRIG_SPLIT;
 }
 
-/* Rows whose hits only matter next to an override verb (the objects of its pairs: REFQ, REF)
- * or only ever lower a score (the user's own words damp a pair, meta words damp everything):
- * the stage's pass leaves them out and inj_finish scans for them when they can change the
- * verdict (GUARD_RE_LATER).  They were 30% of the pass's instructions on MT-Bench's questions
- * ("your previous response", "for example", "blog post"), which seldom hold an override verb.
- * TARGET rows stay in the pass: disclosure verbs ("print", "what is", "summarize") are in
- * most prompts, and they pair with them. */
+/* Rows whose hits only matter next to an override verb (the objects of its pairs: REFQ, REF),
+ * only next to a disclosure target (the disclosure verbs, REVEAL: their one pair is with
+ * TARGET) or only ever lower a score (the user's own words damp a pair, meta words damp
+ * everything): the stage's pass leaves them out and inj_finish scans for them when they can
+ * change the verdict (GUARD_RE_LATER).  The first and last were 30% of the pass's instructions
+ * on MT-Bench's questions ("your previous response", "for example", "blog post"), which seldom
+ * hold an override verb.  The disclosure verbs ("print", "show", "give me", "what is") are in
+ * most prompts but their targets ("your system prompt", "the text above") are rare, so the
+ * verbs wait for a target rather than the other way round: on a short prompt holding "give me"
+ * they were 40% of the Hyperscan pass (1.8k of 4.5k instructions). */
 static bool later_class(inj_class c) {
-  return c == INJ_REFQ || c == INJ_REF || c == INJ_OWN || c == INJ_META;
+  return c == INJ_REFQ || c == INJ_REF || c == INJ_OWN || c == INJ_META || c == INJ_REVEAL;
 }
 
 static bool has_class(const guard_hit *h, size_t n, inj_class c) {
@@ -613,11 +616,12 @@ static void inj_finish(const guard_scanner *s, const kl_guard_text *in, const gu
                        kl_arena *a, guard_out *out) {
   (void)a;  /* runs without hits too: the survey looks for disguises no phrase rule sees */
   result r = {0};
-  /* Without an override verb the later rows can only lower the score (framing() <= 1, the
-   * meta factor < 1, own words x0.3), so a text below the threshold without them is below it
-   * with them: done.  Otherwise they are scanned for and the verdict is taken from every hit,
-   * in the order one pass over every row would have given (test_guard_inj_later). */
-  bool verbs = has_class(hits, nhits, INJ_VERB);
+  /* Without an override verb or a disclosure target the later rows can only lower the score
+   * (their pairs need one of those; framing() <= 1, the meta factor < 1, own words x0.3), so a
+   * text below the threshold without them is below it with them: done.  Otherwise they are
+   * scanned for and the verdict is taken from every hit, in the order one pass over every row
+   * would have given (test_guard_inj_later). */
+  bool verbs = has_class(hits, nhits, INJ_VERB) || has_class(hits, nhits, INJ_TARGET);
   if (!verbs) {
     eval_text(s, in->text, in->len, hits, nhits, 0, &r);
     if (!r.name || r.score < s->threshold) return;
