@@ -96,6 +96,7 @@ struct guard_db {
   bool *jit;        /* per rule: JIT-compiled (then pcre2_jit_match, without the interpreter's checks) */
   ctx_words **ctx;  /* per rule: its context words prepared (NULL: none) */
   hs_database_t *db;
+  hs_database_t *db_ws;  /* the forms rewritten for plain texts (db_ws.c); NULL: no form changes */
   hs_scratch_t *proto;
   pthread_mutex_t mu;
   scan_state *pool;
@@ -269,29 +270,19 @@ static void cache_store(const char *path, const hs_database_t *db) {
   free(bytes);
 }
 
-static bool compile_hs(guard_db *d, kl_err *err) {
-  const char **exprs = xcalloc(d->nrules, sizeof *exprs);
-  unsigned *flags = xcalloc(d->nrules, sizeof *flags), *ids = xcalloc(d->nrules, sizeof *ids);
-  size_t n = 0;
-  for (size_t i = 0; i < d->nrules; i++) {
-    if (d->sourced[i]) continue;  /* a window source finds its ends */
-    exprs[n] = d->hs_re[i];
-    flags[n] = hs_flags(d->rules[i]);
-    ids[n++] = (unsigned)i;
-  }
+/* Compiles exprs (flags may be changed: see below) into *out, through the cache. */
+static bool compile_set(const char **exprs, unsigned *flags, const unsigned *ids, size_t n, hs_database_t **out,
+                        kl_err *err) {
   bool ok = false;
   char cpath[700];
   bool cached = cache_path(exprs, flags, n, cpath, sizeof cpath);
-  if (cached && (d->db = cache_load(cpath))) {
-    ok = true;
-    goto compiled;
-  }
+  if (cached && (*out = cache_load(cpath))) return true;
   /* Each failed compile names one bad expression: retry it in PREFILTER mode, and as a last
    * resort replace it by a pattern that matches every byte (PCRE2 then scans the whole text
    * for that rule: slow but correct, and only for exotic configured patterns). */
   for (int attempt = 0; attempt <= 2 * (int)n; attempt++) {
     hs_compile_error_t *ce = NULL;
-    if (hs_compile_multi(exprs, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL, &d->db, &ce) == HS_SUCCESS) {
+    if (hs_compile_multi(exprs, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL, out, &ce) == HS_SUCCESS) {
       ok = true;
       break;
     }
@@ -311,12 +302,63 @@ static bool compile_hs(guard_db *d, kl_err *err) {
   }
   /* keyed by the rules as given: the PREFILTER fallbacks are deterministic, so the same
    * rules always come to this database */
-  if (ok && cached) cache_store(cpath, d->db);
-compiled:
+  if (ok && cached) cache_store(cpath, *out);
+  return ok;
+}
+
+typedef struct {
+  const char **exprs;
+  unsigned *flags;
+  const unsigned *ids;
+  size_t n;
+  hs_database_t *db;
+  bool ok;
+} compile_job;
+
+static void *compile_job_run(void *arg) {
+  compile_job *j = arg;
+  kl_err err = {0};
+  j->ok = compile_set(j->exprs, j->flags, j->ids, j->n, &j->db, &err);
+  return NULL;
+}
+
+/* The database of the rules' forms, and their whitespace variant if some form changes (db_ws.c;
+ * one that fails to compile is left out: every text then uses the forms as given).  The two
+ * compile in parallel: a cold start (no cache) then takes about as long as with one. */
+static bool compile_hs(guard_db *d, kl_err *err) {
+  const char **exprs = xcalloc(d->nrules, sizeof *exprs), **ws = xcalloc(d->nrules, sizeof *ws);
+  unsigned *flags = xcalloc(d->nrules, sizeof *flags), *ids = xcalloc(d->nrules, sizeof *ids);
+  unsigned *wflags = xcalloc(d->nrules, sizeof *wflags);
+  char **own = xcalloc(d->nrules, sizeof *own);
+  size_t n = 0;
+  bool changed = false;
+  for (size_t i = 0; i < d->nrules; i++) {
+    if (d->sourced[i]) continue;  /* a window source finds its ends */
+    exprs[n] = d->hs_re[i];
+    flags[n] = wflags[n] = hs_flags(d->rules[i]);
+    own[n] = guard_ws_form(d->hs_re[i]);
+    ws[n] = own[n] ? own[n] : d->hs_re[i];
+    changed = changed || own[n];
+    ids[n++] = (unsigned)i;
+  }
+  compile_job job = {ws, wflags, ids, n, NULL, false};
+  pthread_t th;
+  bool threaded = changed && pthread_create(&th, NULL, compile_job_run, &job) == 0;
+  bool ok = compile_set(exprs, flags, ids, n, &d->db, err);
+  if (threaded) pthread_join(th, NULL);
+  else if (changed) compile_job_run(&job);
+  if (job.ok && ok) d->db_ws = job.db;
+  else hs_free_database(job.db);
+  for (size_t k = 0; k < n; k++) free(own[k]);
+  free(own);
   free(exprs);
+  free(ws);
   free(flags);
+  free(wflags);
   free(ids);
-  if (ok && hs_alloc_scratch(d->db, &d->proto) != HS_SUCCESS) {
+  /* one scratch fits both databases */
+  if (ok && (hs_alloc_scratch(d->db, &d->proto) != HS_SUCCESS ||
+             (d->db_ws && hs_alloc_scratch(d->db_ws, &d->proto) != HS_SUCCESS))) {
     kl_err_set(err, 500, "guard: hyperscan: cannot allocate scratch");
     ok = false;
   }
@@ -420,6 +462,7 @@ void guard_db_free(guard_db *d) {
   }
   hs_free_scratch(d->proto);
   hs_free_database(d->db);
+  hs_free_database(d->db_ws);
   for (size_t i = 0; i < d->nrules; i++) pcre2_code_free(d->pcre[i]);
   free(d->pcre);
   free(d->jit);
@@ -441,6 +484,8 @@ void guard_db_free(guard_db *d) {
 size_t guard_db_nrules(const guard_db *d) { return d ? d->nrules : 0; }
 
 /* ---- scan ---- */
+bool guard_ws_off = false;
+
 typedef struct {
   const guard_db *d;
   scan_state *st;
@@ -728,7 +773,9 @@ bool guard_db_scan(const guard_db *cd, const char *text, size_t len, guard_db_hi
   if (!len) text = empty;
   scan_ctx c = {.d = d, .st = st, .text = text, .len = len};
   if (d->nsrc) run_sources(&c);
-  hs_error_t rc = d->db ? hs_scan(d->db, text, (unsigned)len, 0, st->s, on_match, &c) : HS_SUCCESS;
+  /* a plain text (db_ws.c) takes the forms rewritten for its whitespace: the same ends */
+  const hs_database_t *db = d->db_ws && !guard_ws_off && guard_ws_plain(text, len) ? d->db_ws : d->db;
+  hs_error_t rc = db ? hs_scan(db, text, (unsigned)len, 0, st->s, on_match, &c) : HS_SUCCESS;
   if (rc == HS_SUCCESS && c.nw) {
     /* each rule's windows are chained in order: walk the rules in rule order */
     if (c.nactive > 1) qsort(st->active, c.nactive, sizeof *st->active, cmp_unsigned);

@@ -31,6 +31,15 @@ size_t guard_db_nrules(const guard_db *d);
 bool guard_db_scan(const guard_db *d, const char *text, size_t len, guard_db_hits *out, kl_err *err);
 void guard_db_hits_free(guard_db_hits *h);
 
+/* db_ws.c: the whitespace variant of the Hyperscan forms.  A text is plain when every run of
+ * whitespace in it is " ", "\n" or "\n\n"; guard_ws_form rewrites a form's whitespace tokens
+ * to match, on plain texts, exactly what they match there (malloc'd; NULL when nothing
+ * changes), and a set scans plain texts with a database of the rewritten forms. */
+char *guard_ws_form(const char *re);
+bool guard_ws_plain(const char *text, size_t len);
+/* Tests only: true makes every scan use the forms as given. */
+extern bool guard_ws_off;
+
 /* What check.c needs of a policy (guard.c keeps the struct private). */
 size_t guard_policy_scanners(const kl_guard_policy *p, const guard_scanner **out);
 const guard_db *guard_policy_stage_db(const kl_guard_policy *p, kl_guard_stage st);

@@ -1,0 +1,181 @@
+/* db_ws.c: the whitespace variant of a rule set's Hyperscan forms (db.c), and which texts
+ * may use it.
+ *
+ * Why: rows of phrases ("act\s+as", "you\s+are\s+now") give Hyperscan one short, common word
+ * per branch to look for ("act", "you", "now"), because \s+ splits the phrase; its literal
+ * matcher then wakes at every such word of a chat prompt.  Written with the whitespace a text
+ * really has ("act[ \n]as") the phrase is one long, rare literal.  Measured on the default
+ * policy's input database (Hyperscan alone, per 4 KiB): MT-Bench questions 185k -> 159k
+ * instructions, plain prose 116k -> 84k.  (Forms with a plain space, for texts of one line,
+ * gave MT-Bench 137k; a second variant would cost another compile at a cold start.)
+ *
+ * Exactness: the variant is used only on a "plain" text, where it matches exactly what the
+ * forms match: every run of whitespace in it is " ", "\n" or "\n\n" (words, lines and
+ * paragraphs), where whitespace is every character \s can match, ASCII or Unicode (UCP:
+ * U+0085, U+00A0, U+1680, U+180E, U+2000-200A, U+2028, U+2029, U+202F, U+205F, U+3000).  On
+ * such a text a whitespace token of a form can only match what the runs hold, so it is
+ * rewritten to exactly that: \s to [ \n], \s+ to one of " ", "\n", "\n\n", \s? and \s*
+ * to those made optional, and [ \t] (no tab can occur) to a space.  Tokens inside classes,
+ * counted, lazy or possessive repeats and everything else are left as they are: they match
+ * the same either way.  So on a plain text the variant reports the very ends the forms
+ * report, and the windows and findings are the same (test_guard_db_ws: every token shape,
+ * the plain test against a byte loop, and scans of plain and other texts with and without the
+ * variant).  Forms with \Q...\E or (?x) are left whole. */
+#include "guard/db.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+/* On a text whose whitespace runs are " ", "\n" or "\n\n": what \s and \s+ can match there. */
+static const char k_one[] = "[ \\n]", k_run[] = "(?:[ \\n]|\\n\\n)";
+
+static void put(char **out, size_t *n, size_t *cap, const char *s, size_t len) {
+  if (*n + len + 1 > *cap) {
+    *cap = (*n + len + 1) * 2;
+    *out = realloc(*out, *cap);
+    if (!*out) abort();
+  }
+  memcpy(*out + *n, s, len);
+  *n += len;
+  (*out)[*n] = 0;
+}
+
+static void puts_(char **out, size_t *n, size_t *cap, const char *s) { put(out, n, cap, s, strlen(s)); }
+
+char *guard_ws_form(const char *re) {
+  if (strstr(re, "\\Q") || strstr(re, "(?x")) return NULL;
+  char *out = NULL;
+  size_t n = 0, cap = 0, len = strlen(re);
+  bool changed = false, in_class = false;
+  for (size_t i = 0; i < len;) {
+    char c = re[i];
+    if (in_class) {  /* copied as it is: escapes pairwise, ']' ends it */
+      size_t k = c == '\\' && i + 1 < len ? 2 : 1;
+      if (c == ']') in_class = false;
+      put(&out, &n, &cap, re + i, k);
+      i += k;
+      continue;
+    }
+    bool blank_class = !strncmp(re + i, "[ \\t]", 5), ws = !strncmp(re + i, "\\s", 2);
+    if (blank_class || ws) {
+      size_t t = i + (blank_class ? 5 : 2);
+      char q = t < len ? re[t] : 0;
+      /* a lazy or possessive quantifier after the token changes nothing we rewrite to, but
+       * keep it simple: leave such tokens (and counted repeats) alone */
+      char q2 = q && t + 1 < len ? re[t + 1] : 0;
+      if (q == '{' || ((q == '+' || q == '*' || q == '?') && (q2 == '?' || q2 == '+'))) {
+        put(&out, &n, &cap, re + i, t - i);
+        i = t;
+        continue;
+      }
+      const char *one = blank_class ? " " : k_one, *run = blank_class ? " " : k_run;
+      if (q == '+') puts_(&out, &n, &cap, run), t++;
+      else if (q == '*') puts_(&out, &n, &cap, "(?:"), puts_(&out, &n, &cap, run), puts_(&out, &n, &cap, ")?"), t++;
+      else if (q == '?') puts_(&out, &n, &cap, "(?:"), puts_(&out, &n, &cap, one), puts_(&out, &n, &cap, ")?"), t++;
+      else puts_(&out, &n, &cap, one);
+      changed = true;
+      i = t;
+      continue;
+    }
+    if (c == '\\' && i + 1 < len) {
+      put(&out, &n, &cap, re + i, 2);
+      i += 2;
+      continue;
+    }
+    if (c == '[') {  /* a class: "[]...]" and "[^]...]" hold a literal ']' first */
+      in_class = true;
+      size_t k = 1;
+      if (i + k < len && re[i + k] == '^') k++;
+      if (i + k < len && re[i + k] == ']') k++;
+      put(&out, &n, &cap, re + i, k);
+      i += k;
+      continue;
+    }
+    put(&out, &n, &cap, re + i, 1);
+    i++;
+  }
+  if (!changed) {
+    free(out);
+    return NULL;
+  }
+  return out;
+}
+
+/* Whether the bytes at t[i] start a whitespace character other than the ASCII ones: U+0085
+ * and U+00A0 (C2 85, C2 A0), U+1680 (E1 9A 80), U+180E (E1 A0 8E), U+2000-200A, U+2028,
+ * U+2029, U+202F (E2 80 80-8A, A8, A9, AF), U+205F (E2 81 9F), U+3000 (E3 80 80). */
+static bool unicode_space(const unsigned char *t, size_t len, size_t i) {
+  unsigned char a = t[i], b = i + 1 < len ? t[i + 1] : 0, c = i + 2 < len ? t[i + 2] : 0;
+  switch (a) {
+  case 0xC2: return b == 0x85 || b == 0xA0;
+  case 0xE1: return (b == 0x9A && c == 0x80) || (b == 0xA0 && c == 0x8E);
+  case 0xE2: return (b == 0x80 && ((c >= 0x80 && c <= 0x8A) || c == 0xA8 || c == 0xA9 || c == 0xAF)) ||
+                    (b == 0x81 && c == 0x9F);
+  case 0xE3: return b == 0x80 && c == 0x80;
+  default: return false;
+  }
+}
+
+/* Masks of 64 bytes at u (bit b: byte b): ' ', '\n', the other ASCII whitespace (tab, VT, FF,
+ * CR), and the lead bytes of Unicode whitespace (C2, E1, E2, E3: checked one by one; E2 also
+ * leads curly quotes and dashes). */
+typedef struct { uint64_t sp, nl, ctl, lead; } ws_masks;
+
+static void ws_classify(const unsigned char *u, ws_masks *m) {
+#ifdef __SSE2__
+  const __m128i sp = _mm_set1_epi8(' '), nl = _mm_set1_epi8('\n'), cbase = _mm_set1_epi8((char)('\t' + 128)),
+                clim = _mm_set1_epi8(-128 + 5), c2 = _mm_set1_epi8((char)0xC2),
+                ebase = _mm_set1_epi8((char)(0xE1 + 128)), elim = _mm_set1_epi8(-128 + 3);
+  uint64_t s = 0, n = 0, c = 0, l = 0;
+  for (int k = 0; k < 64; k += 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(u + k));
+    __m128i isnl = _mm_cmpeq_epi8(x, nl);
+    s |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, sp)) << k;
+    n |= (uint64_t)(unsigned)_mm_movemask_epi8(isnl) << k;
+    __m128i ctl = _mm_andnot_si128(isnl, _mm_cmplt_epi8(_mm_sub_epi8(x, cbase), clim));
+    c |= (uint64_t)(unsigned)_mm_movemask_epi8(ctl) << k;
+    __m128i lead = _mm_or_si128(_mm_cmpeq_epi8(x, c2), _mm_cmplt_epi8(_mm_sub_epi8(x, ebase), elim));
+    l |= (uint64_t)(unsigned)_mm_movemask_epi8(lead) << k;
+  }
+  *m = (ws_masks){s, n, c, l};
+#else
+  *m = (ws_masks){0, 0, 0, 0};
+  for (int k = 0; k < 64; k++) {
+    unsigned char x = u[k];
+    m->sp |= (uint64_t)(x == ' ') << k;
+    m->nl |= (uint64_t)(x == '\n') << k;
+    m->ctl |= (uint64_t)(x >= '\t' && x <= '\r' && x != '\n') << k;
+    m->lead |= (uint64_t)(x == 0xC2 || (x >= 0xE1 && x <= 0xE3)) << k;
+  }
+#endif
+}
+
+/* 64 bytes at a time: any tab, VT, FF, CR or Unicode whitespace, a space next to any
+ * whitespace, or a third newline in a row, and the text is not plain. */
+bool guard_ws_plain(const char *text, size_t len) {
+  const unsigned char *t = (const unsigned char *)text;
+  uint64_t prev_sp = 0, prev_nl = 0;  /* the previous block's masks */
+  for (size_t i = 0; i < len; i += 64) {
+    ws_masks m;
+    if (i + 64 <= len) {
+      ws_classify(t + i, &m);
+    } else {  /* the last bytes, padded with a byte in no class */
+      unsigned char pad[64];
+      memset(pad, 'x', sizeof pad);
+      memcpy(pad, t + i, len - i);
+      ws_classify(pad, &m);
+    }
+    if (m.ctl) return false;
+    for (uint64_t l = m.lead; l; l &= l - 1)
+      if (unicode_space(t, len, i + (size_t)__builtin_ctzll(l))) return false;
+    uint64_t ws = m.sp | m.nl, ws_before = ws << 1 | (prev_sp | prev_nl) >> 63, sp_before = m.sp << 1 | prev_sp >> 63;
+    if ((m.sp & ws_before) || (ws & sp_before)) return false;  /* a space in a run of two or more */
+    if (m.nl & (m.nl << 1 | prev_nl >> 63) & (m.nl << 2 | prev_nl >> 62)) return false;  /* "\n\n\n" */
+    prev_sp = m.sp;
+    prev_nl = m.nl;
+  }
+  return true;
+}

@@ -1,0 +1,299 @@
+/* test_guard_db_ws.c: the whitespace variant of the Hyperscan forms (db_ws.c).
+ *  - guard_ws_form rewrites each token shape as documented and leaves the rest alone;
+ *  - guard_ws_plain agrees with a byte loop written from its definition, on edge cases at
+ *    every offset of its 64-byte blocks and on random texts;
+ *  - on random plain texts, Hyperscan reports exactly the same ends for forms of every shape
+ *    rewritten or not (the variant's one promise), and on texts that are not plain the scan
+ *    does not use it;
+ *  - the default policy finds the same with and without the variant on the injection set,
+ *    Giskard's attacks and random plain texts of attack phrases. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <hs/hs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guard/db.h"
+
+static void test_forms(void **state) {
+  (void)state;
+  static const char *const cases[][2] = {
+    {"act\\s+as", "act(?:[ \\n]|\\n\\n)as"},
+    {"a\\s*b", "a(?:(?:[ \\n]|\\n\\n))?b"},
+    {"a\\s?b", "a(?:[ \\n])?b"},
+    {"a\\sb", "a[ \\n]b"},
+    {"a[ \\t]+b[ \\t]*c[ \\t]?d[ \\t]e", "a b(?: )?c(?: )?d e"},
+    {"a\\s{2,}b", NULL},            /* counted: left */
+    {"a\\s+?b\\s*+c", NULL},        /* lazy, possessive: left */
+    {"[\\s'\"]{0,3}x", NULL},       /* inside a class: left */
+    {"[^\\s.,]+\\s+y", "[^\\s.,]+(?:[ \\n]|\\n\\n)y"},
+    {"[]\\s]\\s", "[]\\s][ \\n]"},  /* ']' first in a class */
+    {"[^]\\s]\\s", "[^]\\s][ \\n]"},
+    {"\\\\s", NULL},                /* an escaped backslash, then 's' */
+    {"\\S+\\d", NULL},
+    {"\\Qa\\s\\E\\s", NULL},        /* quoting: the whole form is left */
+    {"(?x) a \\s b", NULL},
+    {"(?:x\\s+)?y\\s", "(?:x(?:[ \\n]|\\n\\n))?y[ \\n]"},
+    {"plain", NULL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char *got = guard_ws_form(cases[i][0]);
+    if (!cases[i][1]) {
+      if (got) fail_msg("%s: rewritten to %s", cases[i][0], got);
+    } else if (!got || strcmp(got, cases[i][1])) {
+      fail_msg("%s: %s, want %s", cases[i][0], got ? got : "(unchanged)", cases[i][1]);
+    }
+    free(got);
+  }
+}
+
+/* The definition, byte by byte: every maximal run of whitespace is " ", "\n" or "\n\n". */
+static size_t uspace_len(const unsigned char *t, size_t n, size_t i) {
+  static const char *const u[] = {
+    "\xC2\x85",     "\xC2\xA0",     "\xE1\x9A\x80", "\xE1\xA0\x8E", "\xE2\x80\x80", "\xE2\x80\x81", "\xE2\x80\x82",
+    "\xE2\x80\x83", "\xE2\x80\x84", "\xE2\x80\x85", "\xE2\x80\x86", "\xE2\x80\x87", "\xE2\x80\x88", "\xE2\x80\x89",
+    "\xE2\x80\x8A", "\xE2\x80\xA8", "\xE2\x80\xA9", "\xE2\x80\xAF", "\xE2\x81\x9F", "\xE3\x80\x80",
+  };
+  for (size_t k = 0; k < sizeof u / sizeof *u; k++) {
+    size_t l = strlen(u[k]);
+    if (i + l <= n && !memcmp(t + i, u[k], l)) return l;
+  }
+  return 0;
+}
+
+static bool plain_ref(const char *s, size_t n) {
+  const unsigned char *t = (const unsigned char *)s;
+  for (size_t i = 0; i < n;) {
+    bool ascii = t[i] == ' ' || (t[i] >= '\t' && t[i] <= '\r');
+    if (!ascii && !uspace_len(t, n, i)) {
+      i++;
+      continue;
+    }
+    size_t j = i, chars = 0;
+    bool only_nl = true, only_sp = true;
+    while (j < n) {
+      size_t l = t[j] == ' ' || (t[j] >= '\t' && t[j] <= '\r') ? 1 : uspace_len(t, n, j);
+      if (!l) break;
+      only_nl = only_nl && t[j] == '\n';
+      only_sp = only_sp && t[j] == ' ';
+      j += l;
+      chars++;
+    }
+    if (!((chars == 1 && (only_sp || only_nl)) || (chars == 2 && only_nl))) return false;
+    i = j;
+  }
+  return true;
+}
+
+static const char *const ws_bits[] = {" ", " ", "\n", "\n\n", "\t", "\r", "\v", "\f", "a", "bc", "x", ".", "\xC2\xA0",
+                                      "\xC2\x85", "\xE2\x80\x83", "\xE2\x80\x99", "\xE2\x80\x94", "\xE3\x80\x80",
+                                      "\xE3\x80\x81", "\xE1\x9A\x80", "\xE2\x81\x9F", "\xC2\xA9", "\xC2", "\xE2\x80"};
+
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+static size_t pick(size_t n) {
+  rng = rng * 6364136223846793005u + 1442695040888963407u;
+  return (size_t)(rng >> 33) % n;
+}
+
+static void test_plain(void **state) {
+  (void)state;
+  char buf[300];
+  static const char *const edges[] = {"", " ", "\n", "\n\n", "\n\n\n", "  ", " \n", "\n ", "a b\nc\n\nd", "a\tb",
+                                      "a\r\nb", ("a\xC2\xA0" "b"), "\xE2\x80\x99", "x \xE2\x80\x83", "\xE3\x80\x80"};
+  size_t plain = 0, checked = 0;
+  for (size_t pad = 0; pad < 140; pad++)
+    for (size_t e = 0; e < sizeof edges / sizeof *edges; e++) {
+      memset(buf, pad % 2 ? 'w' : '.', pad);
+      size_t l = strlen(edges[e]);
+      memcpy(buf + pad, edges[e], l);
+      for (size_t tail = 0; tail < 3; tail++) {
+        buf[pad + l + tail] = 'z';
+        size_t n = pad + l + tail;
+        if (guard_ws_plain(buf, n) != plain_ref(buf, n)) fail_msg("edge %zu at %zu (+%zu): disagree", e, pad, tail);
+        plain += plain_ref(buf, n);
+        checked++;
+      }
+    }
+  for (int it = 0; it < 20000; it++) {
+    size_t n = 0, parts = 1 + pick(60);
+    for (size_t k = 0; k < parts && n < 250; k++) {
+      size_t nb = sizeof ws_bits / sizeof *ws_bits;
+      const char *w = ws_bits[pick(nb) % (it % 3 ? 12 : nb)];  /* two texts in three: ASCII only */
+      size_t l = strlen(w);
+      memcpy(buf + n, w, l);
+      n += l;
+    }
+    if (guard_ws_plain(buf, n) != plain_ref(buf, n)) fail_msg("random text %d: disagree on \"%.*s\"", it, (int)n, buf);
+    plain += plain_ref(buf, n);
+    checked++;
+  }
+  assert_true(plain > checked / 20 && plain < checked);
+}
+
+/* Hyperscan's ends for forms of every shape, as given and rewritten, on plain texts. */
+typedef struct { size_t n, v[4096]; } ends;
+
+static int on_end(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *ctx) {
+  (void)from; (void)flags;
+  ends *e = ctx;
+  if (e->n < 4096) e->v[e->n++] = (size_t)id << 32 | (size_t)to;
+  return 0;
+}
+
+static int cmp_size(const void *a, const void *b) {
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void test_same_ends(void **state) {
+  (void)state;
+  static const char *const forms[] = {
+    "a\\s+b", "a\\s*b", "a\\s?b", "a\\sb", "b\\s+\\s*a", "(?:a\\s+)?b\\s+x", "a[ \\t]+b", "x[ \\t]*a", "\\s+a", "b\\s",
+    "a\\s\\sb", "(?:a|b)\\s+(?:x\\s+){0,2}b", "a\\W+b", "a.\\s+b", "\\s*x\\s*", "x[^\\s.]+\\s+a",
+  };
+  size_t nf = sizeof forms / sizeof *forms;
+  const char *rew[32];
+  char *own[32];
+  unsigned ids[32], flags[32];
+  for (size_t i = 0; i < nf; i++) {
+    own[i] = guard_ws_form(forms[i]);
+    rew[i] = own[i] ? own[i] : forms[i];
+    ids[i] = (unsigned)i;
+    flags[i] = i % 2 ? HS_FLAG_CASELESS : 0;
+  }
+  hs_database_t *d0 = NULL, *d1 = NULL;
+  hs_compile_error_t *ce = NULL;
+  assert_int_equal(hs_compile_multi(forms, flags, ids, (unsigned)nf, HS_MODE_BLOCK, NULL, &d0, &ce), HS_SUCCESS);
+  assert_int_equal(hs_compile_multi(rew, flags, ids, (unsigned)nf, HS_MODE_BLOCK, NULL, &d1, &ce), HS_SUCCESS);
+  hs_scratch_t *s = NULL;
+  assert_int_equal(hs_alloc_scratch(d0, &s), HS_SUCCESS);
+  assert_int_equal(hs_alloc_scratch(d1, &s), HS_SUCCESS);
+  static const char *const bits[] = {"a", "b", "x", "A", ".", ",", " ", " ", "\n", "\n\n", "ab", "\t", "  "};
+  static ends e0, e1;
+  char buf[300];
+  size_t total = 0, plain = 0, other = 0;
+  for (int it = 0; it < 20000; it++) {
+    size_t n = 0, parts = 1 + pick(50);
+    for (size_t k = 0; k < parts; k++) {  /* two texts in three without tabs and double spaces */
+      const char *w = bits[pick(it % 3 ? sizeof bits / sizeof *bits - 2 : sizeof bits / sizeof *bits)];
+      memcpy(buf + n, w, strlen(w));
+      n += strlen(w);
+    }
+    e0.n = e1.n = 0;
+    assert_int_equal(hs_scan(d0, buf, (unsigned)n, 0, s, on_end, &e0), HS_SUCCESS);
+    assert_int_equal(hs_scan(d1, buf, (unsigned)n, 0, s, on_end, &e1), HS_SUCCESS);
+    qsort(e0.v, e0.n, sizeof *e0.v, cmp_size);
+    qsort(e1.v, e1.n, sizeof *e1.v, cmp_size);
+    bool same = e0.n == e1.n && !memcmp(e0.v, e1.v, e0.n * sizeof *e0.v);
+    if (guard_ws_plain(buf, n)) {
+      if (!same) fail_msg("plain text \"%.*s\": %zu ends as given, %zu rewritten", (int)n, buf, e0.n, e1.n);
+      total += e0.n;
+      plain++;
+    } else {
+      other += !same;  /* the variant would differ here: such texts must not use it */
+    }
+  }
+  print_message("%zu plain texts, %zu ends, the same; %zu other texts where the variant differs\n", plain, total,
+                other);
+  assert_true(plain > 1000 && total > 10000 && other > 100);
+  hs_free_scratch(s);
+  hs_free_database(d0);
+  hs_free_database(d1);
+  for (size_t i = 0; i < nf; i++) free(own[i]);
+}
+
+/* The default policy with and without the variant, on plain texts. */
+static size_t same_hits(const guard_db *db, const char *t, size_t n) {
+  kl_err err = {0};
+  guard_db_hits a = {0}, b = {0};
+  guard_ws_off = true;
+  assert_true(guard_db_scan(db, t, n, &a, &err));
+  guard_ws_off = false;
+  assert_true(guard_db_scan(db, t, n, &b, &err));
+  if (a.n != b.n) fail_msg("\"%.*s\": %zu hits with the forms as given, %zu with the variant", (int)n, t, a.n, b.n);
+  for (size_t i = 0; i < a.n; i++)
+    if (a.v[i].rule != b.v[i].rule || a.v[i].start != b.v[i].start || a.v[i].end != b.v[i].end)
+      fail_msg("\"%.*s\": hit %zu differs (%s)", (int)n, t, i, a.v[i].rule->name);
+  size_t k = a.n;
+  guard_db_hits_free(&a);
+  guard_db_hits_free(&b);
+  return k;
+}
+
+/* A text made plain: each run of whitespace becomes one space, or a newline if it held one. */
+static size_t make_plain(char *t, size_t n) {
+  size_t k = 0;
+  for (size_t i = 0; i < n;) {
+    if (t[i] == ' ' || (t[i] >= '\t' && t[i] <= '\r')) {
+      bool nl = false;
+      while (i < n && (t[i] == ' ' || (t[i] >= '\t' && t[i] <= '\r'))) nl = nl || t[i++] == '\n';
+      t[k++] = nl ? '\n' : ' ';
+    } else {
+      t[k++] = t[i++];
+    }
+  }
+  return k;
+}
+
+static void test_policy(void **state) {
+  (void)state;
+  static const kl_guard_scanner_cfg sc[] = {{.kind = "pii"}, {.kind = "secrets"}, {.kind = "injection"}};
+  kl_guard_policy_cfg pc = {.name = "ws", .scanners = sc, .nscanners = 3};
+  kl_err err = {0};
+  kl_guard_policy *p = kl_guard_policy_build(&pc, &err);
+  assert_non_null(p);
+  const guard_db *db = guard_policy_stage_db(p, KL_GUARD_INPUT);
+  size_t texts = 0, hits = 0;
+  char path[1024], line[65536];
+  const char *files[] = {"tests/data/injection/labelled.jsonl", "/work/shared/data/injection/prompt_injections.csv"};
+  for (int f = 0; f < 2; f++) {
+    snprintf(path, sizeof path, f ? "%s" : KEEL_SOURCE_DIR "/%s", files[f]);
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+      print_message("skipped: %s not found\n", path);
+      continue;
+    }
+    while (fgets(line, sizeof line, fp)) {
+      size_t n = make_plain(line, strlen(line));
+      assert_true(guard_ws_plain(line, n) || memchr(line, 0xC2, n) || memchr(line, 0xE1, n) || memchr(line, 0xE2, n) ||
+                  memchr(line, 0xE3, n));
+      hits += same_hits(db, line, n);
+      texts++;
+    }
+    fclose(fp);
+  }
+  static const char *const words[] = {"ignore", "all", "previous", "instructions", "you", "are", "now", "DAN", "act",
+                                      "as", "reveal", "your", "system", "prompt", "my", "email", "is", "a@b.de", "call",
+                                      "+39 06 6982 1234", "the", "text", "above", "developer", "mode", "no", "rules",
+                                      "apply", "\n", "\n\n", "Maria", "Rossi", "lives", "in", "Rome"};
+  for (int it = 0; it < 3000; it++) {
+    size_t n = 0, parts = 2 + pick(40);
+    for (size_t k = 0; k < parts; k++) {
+      const char *w = words[pick(sizeof words / sizeof *words)];
+      size_t l = strlen(w);
+      if (n && line[n - 1] != '\n' && w[0] != '\n') line[n++] = ' ';
+      memcpy(line + n, w, l);
+      n += l;
+    }
+    if (!guard_ws_plain(line, n)) continue;  /* "\n\n" then "\n": three in a row */
+    hits += same_hits(db, line, n);
+    texts++;
+  }
+  print_message("%zu texts, %zu hits, the same with and without the variant\n", texts, hits);
+  assert_true(texts > 3000 && hits > 1000);
+  kl_guard_policy_free(p);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_forms),
+    cmocka_unit_test(test_plain),
+    cmocka_unit_test(test_same_ends),
+    cmocka_unit_test(test_policy),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
