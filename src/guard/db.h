@@ -37,6 +37,7 @@ void guard_db_hits_free(guard_db_hits *h);
  * changes), and a set scans plain texts with a database of the rewritten forms. */
 char *guard_ws_form(const char *re);
 bool guard_ws_plain(const char *text, size_t len);
+#define GUARD_WS_MIN_LEN 256  /* shorter texts always use the forms as given */
 /* Tests only: true makes every scan use the forms as given. */
 extern bool guard_ws_off;
 

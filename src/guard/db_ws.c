@@ -52,8 +52,10 @@ char *guard_ws_form(const char *re) {
   bool changed = false, in_class = false;
   for (size_t i = 0; i < len;) {
     char c = re[i];
-    if (in_class) {  /* copied as it is: escapes pairwise, ']' ends it */
+    if (in_class) {  /* copied as it is: escapes pairwise, [:name:] whole, ']' ends it */
       size_t k = c == '\\' && i + 1 < len ? 2 : 1;
+      const char *posix = c == '[' && re[i + 1] == ':' ? strstr(re + i + 2, ":]") : NULL;
+      if (posix) k = (size_t)(posix + 2 - (re + i)), c = 0;
       if (c == ']') in_class = false;
       put(&out, &n, &cap, re + i, k);
       i += k;

@@ -6,7 +6,8 @@
  *    rewritten or not (the variant's one promise), and on texts that are not plain the scan
  *    does not use it;
  *  - the default policy finds the same with and without the variant on the injection set,
- *    Giskard's attacks and random plain texts of attack phrases. */
+ *    Giskard's attacks (each repeated to the length where scans use the variant) and random
+ *    plain texts of attack phrases. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,6 +34,7 @@ static void test_forms(void **state) {
     {"[^\\s.,]+\\s+y", "[^\\s.,]+(?:[ \\n]|\\n\\n)y"},
     {"[]\\s]\\s", "[]\\s][ \\n]"},  /* ']' first in a class */
     {"[^]\\s]\\s", "[^]\\s][ \\n]"},
+    {"[[:alnum:]\\s]\\s", "[[:alnum:]\\s][ \\n]"},  /* a POSIX class inside a class */
     {"\\\\s", NULL},                /* an escaped backslash, then 's' */
     {"\\S+\\d", NULL},
     {"\\Qa\\s\\E\\s", NULL},        /* quoting: the whole form is left */
@@ -207,8 +209,11 @@ static void test_same_ends(void **state) {
 }
 
 /* The default policy with and without the variant, on plain texts. */
+static size_t varied;  /* texts the variant scanned */
+
 static size_t same_hits(const guard_db *db, const char *t, size_t n) {
   kl_err err = {0};
+  varied += n >= GUARD_WS_MIN_LEN && guard_ws_plain(t, n);
   guard_db_hits a = {0}, b = {0};
   guard_ws_off = true;
   assert_true(guard_db_scan(db, t, n, &a, &err));
@@ -259,6 +264,17 @@ static void test_policy(void **state) {
     }
     while (fgets(line, sizeof line, fp)) {
       size_t n = make_plain(line, strlen(line));
+      while (n && (line[n - 1] == '\n' || line[n - 1] == ' ')) n--;
+      size_t lead = 0;
+      while (lead < n && (line[lead] == '\n' || line[lead] == ' ')) lead++;
+      memmove(line, line + lead, n - lead);
+      n -= lead;
+      size_t one = n;
+      while (n && n < GUARD_WS_MIN_LEN && n + one + 1 < sizeof line) {  /* long enough for the variant */
+        line[n++] = ' ';
+        memmove(line + n, line, one);
+        n += one;
+      }
       assert_true(guard_ws_plain(line, n) || memchr(line, 0xC2, n) || memchr(line, 0xE1, n) || memchr(line, 0xE2, n) ||
                   memchr(line, 0xE3, n));
       hits += same_hits(db, line, n);
@@ -271,7 +287,7 @@ static void test_policy(void **state) {
                                       "+39 06 6982 1234", "the", "text", "above", "developer", "mode", "no", "rules",
                                       "apply", "\n", "\n\n", "Maria", "Rossi", "lives", "in", "Rome"};
   for (int it = 0; it < 3000; it++) {
-    size_t n = 0, parts = 2 + pick(40);
+    size_t n = 0, parts = 40 + pick(60);
     for (size_t k = 0; k < parts; k++) {
       const char *w = words[pick(sizeof words / sizeof *words)];
       size_t l = strlen(w);
@@ -283,8 +299,9 @@ static void test_policy(void **state) {
     hits += same_hits(db, line, n);
     texts++;
   }
-  print_message("%zu texts, %zu hits, the same with and without the variant\n", texts, hits);
-  assert_true(texts > 3000 && hits > 1000);
+  print_message("%zu texts (%zu scanned with the variant), %zu hits, the same with and without it\n", texts, varied,
+                hits);
+  assert_true(texts > 2500 && varied > 2500 && hits > 1000);
   kl_guard_policy_free(p);
 }
 
