@@ -18,9 +18,12 @@
  * to those made optional, and [ \t] (no tab can occur) to a space.  Tokens inside classes,
  * counted, lazy or possessive repeats and everything else are left as they are: they match
  * the same either way.  So on a plain text the variant reports the very ends the forms
- * report, and the windows and findings are the same (test_guard_db_ws: every token shape,
- * the plain test against a byte loop, and scans of plain and other texts with and without the
- * variant).  Forms with \Q...\E or (?x) are left whole. */
+ * report, and the windows and findings are the same.  (A form Hyperscan can only run in
+ * PREFILTER mode, as written or rewritten, reports ends of a superset of its matches; the
+ * windows then differ but still hold every match, so the findings are still the same.)
+ * test_guard_db_ws checks every token shape, the plain test against a byte loop, and scans of
+ * plain and other texts with and without the variant.  Forms with \Q...\E or (?x) are left
+ * whole. */
 #include "guard/db.h"
 
 #include <stdlib.h>
