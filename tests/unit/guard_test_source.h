@@ -22,7 +22,7 @@
 typedef struct { unsigned slot; size_t end; } slot_end;
 typedef struct { slot_end *v; size_t n, cap; } ends;
 
-static void ends_push(ends *e, unsigned slot, size_t end) {
+static inline void ends_push(ends *e, unsigned slot, size_t end) {
   if (e->n == e->cap) {
     e->cap = e->cap ? e->cap * 2 : 256;
     e->v = realloc(e->v, e->cap * sizeof *e->v);
@@ -31,13 +31,13 @@ static void ends_push(ends *e, unsigned slot, size_t end) {
   e->v[e->n++] = (slot_end){slot, end};
 }
 
-static int cmp_slot_end(const void *a, const void *b) {
+static inline int cmp_slot_end(const void *a, const void *b) {
   const slot_end *x = a, *y = b;
   if (x->end != y->end) return x->end < y->end ? -1 : 1;
   return x->slot < y->slot ? -1 : x->slot > y->slot;
 }
 
-static void ends_norm(ends *e) {  /* sorted, without repeats */
+static inline void ends_norm(ends *e) {  /* sorted, without repeats */
   if (e->n) qsort(e->v, e->n, sizeof *e->v, cmp_slot_end);
   size_t k = 0;
   for (size_t i = 0; i < e->n; i++)
@@ -45,18 +45,18 @@ static void ends_norm(ends *e) {  /* sorted, without repeats */
   e->n = k;
 }
 
-static void source_report(void *ctx, unsigned slot, size_t start, size_t end) {
+static inline void source_report(void *ctx, unsigned slot, size_t start, size_t end) {
   assert_true(start == GUARD_SOURCE_LEAD);  /* Hyperscan-like ends */
   ends_push(ctx, slot, end);
 }
 
-static int hs_report(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *ctx) {
+static inline int hs_report(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *ctx) {
   (void)from; (void)flags;
   ends_push(ctx, id, (size_t)to);
   return 0;
 }
 
-static size_t source_vs_hs(const hs_database_t *db, hs_scratch_t *s, const guard_window_source *src, const char *t,
+static inline size_t source_vs_hs(const hs_database_t *db, hs_scratch_t *s, const guard_window_source *src, const char *t,
                            size_t len, size_t *seen, size_t nseen) {
   ends a = {0}, b = {0};
   assert_int_equal(hs_scan(db, len ? t : "", (unsigned)len, 0, s, hs_report, &a), HS_SUCCESS);
