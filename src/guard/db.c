@@ -36,13 +36,10 @@
 #include <emmintrin.h>
 #endif
 #include <pcre2.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* A rule's context words, prepared once at build (context_boost runs for most confirmed hits):
  * the words of letters only, grouped by length (compared to runs of letters of that length),
@@ -96,7 +93,8 @@ struct guard_db {
   bool *jit;        /* per rule: JIT-compiled (then pcre2_jit_match, without the interpreter's checks) */
   ctx_words **ctx;  /* per rule: its context words prepared (NULL: none) */
   hs_database_t *db;
-  hs_database_t *db_ws;  /* the forms rewritten for plain texts (db_ws.c); NULL: no form changes */
+  hs_database_t *db_ws[GUARD_WS_NVARIANTS];  /* the forms rewritten per whitespace level (db_ws.c);
+                                                NULL: no form changes */
   hs_scratch_t *proto;
   pthread_mutex_t mu;
   scan_state *pool;
@@ -184,128 +182,6 @@ static unsigned hs_flags(const guard_rule *r) {
   return f;
 }
 
-/* ---- the compile cache ----
- * Compiling the gitleaks rules takes ~0.8 s (most of a policy's build), and keel builds the
- * same databases at every start and every `keel guard scan`.  A compiled database is
- * serialised to $KEEL_CACHE_DIR (default $XDG_CACHE_HOME/keel, then ~/.cache/keel) under the
- * SHA-256 of everything that determines it: Hyperscan's version, the platform it was tuned
- * for, and each expression with its flags.  Loading it takes milliseconds.  A missing,
- * unwritable or corrupt cache only costs the compile: every failure falls back to it. */
-static bool cache_dir(char *out, size_t n) {
-  const char *d = getenv("KEEL_CACHE_DIR");
-  if (d && !strcmp(d, "off")) return false;
-  if (d && *d) return snprintf(out, n, "%s", d) < (int)n;
-  const char *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
-  if (x && *x) return snprintf(out, n, "%s/keel", x) < (int)n;
-  if (h && *h) return snprintf(out, n, "%s/.cache/keel", h) < (int)n;
-  return false;
-}
-
-static bool cache_path(const char *const *exprs, const unsigned *flags, size_t n, char *out, size_t outn) {
-  char dir[512];
-  if (!cache_dir(dir, sizeof dir)) return false;
-  hs_platform_info_t pl;
-  if (hs_populate_platform(&pl) != HS_SUCCESS) return false;
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  if (!ctx) abort();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-  const char *v = hs_version();
-  EVP_DigestUpdate(ctx, v, strlen(v) + 1);
-  EVP_DigestUpdate(ctx, &pl, sizeof pl);
-  for (size_t i = 0; i < n; i++) {
-    EVP_DigestUpdate(ctx, exprs[i], strlen(exprs[i]) + 1);
-    EVP_DigestUpdate(ctx, &flags[i], sizeof flags[i]);
-  }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned mdlen = 0;
-  EVP_DigestFinal_ex(ctx, md, &mdlen);
-  EVP_MD_CTX_free(ctx);
-  int k = snprintf(out, outn, "%s/hs-", dir);
-  for (int i = 0; i < 16 && k > 0 && (size_t)k + 3 < outn; i++) k += snprintf(out + k, outn - (size_t)k, "%02x", md[i]);
-  return k > 0 && (size_t)k + 4 < outn && snprintf(out + k, outn - (size_t)k, ".db") > 0;
-}
-
-static hs_database_t *cache_load(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  hs_database_t *db = NULL;
-  struct stat st;
-  if (fstat(fileno(f), &st) == 0 && st.st_size > 0 && st.st_size < (64 << 20)) {
-    char *buf = malloc((size_t)st.st_size);
-    if (!buf) abort();
-    if (fread(buf, 1, (size_t)st.st_size, f) == (size_t)st.st_size &&
-        hs_deserialize_database(buf, (size_t)st.st_size, &db) != HS_SUCCESS)
-      db = NULL;
-    free(buf);
-  }
-  fclose(f);
-  return db;
-}
-
-static void cache_store(const char *path, const hs_database_t *db) {
-  char *bytes = NULL;
-  size_t n = 0;
-  if (hs_serialize_database(db, &bytes, &n) != HS_SUCCESS) return;
-  char dir[704], tmp[736];
-  snprintf(dir, sizeof dir, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (slash) {
-    *slash = 0;
-    for (char *p = dir + 1; *p; p++)  /* mkdir -p */
-      if (*p == '/') {
-        *p = 0;
-        mkdir(dir, 0700);
-        *p = '/';
-      }
-    mkdir(dir, 0700);
-  }
-  /* write then rename: a concurrent reader never sees half a file */
-  snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
-  FILE *f = fopen(tmp, "wb");
-  if (f) {
-    bool ok = fwrite(bytes, 1, n, f) == n;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) unlink(tmp);
-  }
-  free(bytes);
-}
-
-/* Compiles exprs (flags may be changed: see below) into *out, through the cache. */
-static bool compile_set(const char **exprs, unsigned *flags, const unsigned *ids, size_t n, hs_database_t **out,
-                        kl_err *err) {
-  bool ok = false;
-  char cpath[700];
-  bool cached = cache_path(exprs, flags, n, cpath, sizeof cpath);
-  if (cached && (*out = cache_load(cpath))) return true;
-  /* Each failed compile names one bad expression: retry it in PREFILTER mode, and as a last
-   * resort replace it by a pattern that matches every byte (PCRE2 then scans the whole text
-   * for that rule: slow but correct, and only for exotic configured patterns). */
-  for (int attempt = 0; attempt <= 2 * (int)n; attempt++) {
-    hs_compile_error_t *ce = NULL;
-    if (hs_compile_multi(exprs, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL, out, &ce) == HS_SUCCESS) {
-      ok = true;
-      break;
-    }
-    int bad = ce ? ce->expression : -1;
-    if (bad < 0) {
-      kl_err_set(err, 500, "guard: hyperscan: %s", ce && ce->message ? ce->message : "compile failed");
-      hs_free_compile_error(ce);
-      break;
-    }
-    hs_free_compile_error(ce);
-    if (!(flags[bad] & HS_FLAG_PREFILTER)) {
-      flags[bad] |= HS_FLAG_PREFILTER;
-    } else {
-      exprs[bad] = "(?s:.)";
-      flags[bad] = HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH;
-    }
-  }
-  /* keyed by the rules as given: the PREFILTER fallbacks are deterministic, so the same
-   * rules always come to this database */
-  if (ok && cached) cache_store(cpath, *out);
-  return ok;
-}
-
 typedef struct {
   const char **exprs;
   unsigned *flags;
@@ -318,49 +194,62 @@ typedef struct {
 static void *compile_job_run(void *arg) {
   compile_job *j = arg;
   kl_err err = {0};
-  j->ok = compile_set(j->exprs, j->flags, j->ids, j->n, &j->db, &err);
+  j->ok = guard_hs_compile(j->exprs, j->flags, j->ids, j->n, &j->db, &err);
   return NULL;
 }
 
-/* The database of the rules' forms, and their whitespace variant if some form changes (db_ws.c;
- * one that fails to compile is left out: every text then uses the forms as given).  The two
- * compile in parallel: a cold start (no cache) then takes about as long as with one. */
-static bool compile_hs(guard_db *d, kl_err *err) {
-  const char **exprs = xcalloc(d->nrules, sizeof *exprs), **ws = xcalloc(d->nrules, sizeof *ws);
+/* The database of the rules' forms, and (with `variants`) one per whitespace level if some form
+ * changes (db_ws.c; one that fails to compile is left out: its texts then use the forms as
+ * given).  The variants compile in threads of their own, beside the forms: a cold start pays
+ * their CPU but on two cores little of their wall time. */
+static bool compile_hs(guard_db *d, bool variants, kl_err *err) {
+  const char **exprs = xcalloc(d->nrules, sizeof *exprs);
   unsigned *flags = xcalloc(d->nrules, sizeof *flags), *ids = xcalloc(d->nrules, sizeof *ids);
-  unsigned *wflags = xcalloc(d->nrules, sizeof *wflags);
-  char **own = xcalloc(d->nrules, sizeof *own);
   size_t n = 0;
-  bool changed = false;
   for (size_t i = 0; i < d->nrules; i++) {
     if (d->sourced[i]) continue;  /* a window source finds its ends */
     exprs[n] = d->hs_re[i];
-    flags[n] = wflags[n] = hs_flags(d->rules[i]);
-    own[n] = guard_ws_form(d->hs_re[i]);
-    ws[n] = own[n] ? own[n] : d->hs_re[i];
-    changed = changed || own[n];
+    flags[n] = hs_flags(d->rules[i]);
     ids[n++] = (unsigned)i;
   }
-  compile_job job = {ws, wflags, ids, n, NULL, false};
-  pthread_t th;
-  bool threaded = changed && pthread_create(&th, NULL, compile_job_run, &job) == 0;
-  bool ok = compile_set(exprs, flags, ids, n, &d->db, err);
-  if (threaded) pthread_join(th, NULL);
-  else if (changed) compile_job_run(&job);
-  if (job.ok && ok) d->db_ws = job.db;
-  else hs_free_database(job.db);
-  for (size_t k = 0; k < n; k++) free(own[k]);
+  compile_job job[GUARD_WS_NVARIANTS] = {{0}};
+  pthread_t th[GUARD_WS_NVARIANTS];
+  bool started[GUARD_WS_NVARIANTS] = {false};
+  char **own = xcalloc(GUARD_WS_NVARIANTS * n, sizeof *own);  /* the rewritten forms */
+  for (int v = 0; variants && v < GUARD_WS_NVARIANTS; v++) {
+    char **o = own + (size_t)v * n;
+    job[v] = (compile_job){xcalloc(n, sizeof(char *)), xcalloc(n, sizeof(unsigned)), ids, n, NULL, false};
+    bool changed = false;
+    for (size_t k = 0; k < n; k++) {
+      o[k] = guard_ws_form(exprs[k], (guard_ws_level)v);
+      job[v].exprs[k] = o[k] ? o[k] : exprs[k];
+      job[v].flags[k] = flags[k];
+      changed = changed || o[k];
+    }
+    if (!changed) continue;
+    started[v] = pthread_create(&th[v], NULL, compile_job_run, &job[v]) == 0;
+    if (!started[v]) compile_job_run(&job[v]);
+  }
+  bool ok = guard_hs_compile(exprs, flags, ids, n, &d->db, err);
+  for (int v = 0; v < GUARD_WS_NVARIANTS; v++) {
+    if (started[v]) pthread_join(th[v], NULL);
+    if (job[v].ok && ok) d->db_ws[v] = job[v].db;
+    else hs_free_database(job[v].db);
+    free(job[v].exprs);
+    free(job[v].flags);
+  }
+  for (size_t k = 0; k < GUARD_WS_NVARIANTS * n; k++) free(own[k]);
   free(own);
   free(exprs);
-  free(ws);
   free(flags);
-  free(wflags);
   free(ids);
-  /* one scratch fits both databases */
-  if (ok && (hs_alloc_scratch(d->db, &d->proto) != HS_SUCCESS ||
-             (d->db_ws && hs_alloc_scratch(d->db_ws, &d->proto) != HS_SUCCESS))) {
-    kl_err_set(err, 500, "guard: hyperscan: cannot allocate scratch");
-    ok = false;
+  /* one scratch fits every database of the set */
+  for (int v = -1; ok && v < GUARD_WS_NVARIANTS; v++) {
+    hs_database_t *db = v < 0 ? d->db : d->db_ws[v];
+    if (db && hs_alloc_scratch(db, &d->proto) != HS_SUCCESS) {
+      kl_err_set(err, 500, "guard: hyperscan: cannot allocate scratch");
+      ok = false;
+    }
   }
   return ok;
 }
@@ -407,6 +296,12 @@ guard_db *guard_db_build(const guard_rule *const *rules, const guard_hs_hint *co
 
 guard_db *guard_db_build_sourced(const guard_rule *const *rules, const guard_hs_hint *const *hints,
                                  const guard_rule_source *const *sources, const unsigned *owner, size_t n, kl_err *err) {
+  return guard_db_build_opts(rules, hints, sources, owner, n, 0, err);
+}
+
+guard_db *guard_db_build_opts(const guard_rule *const *rules, const guard_hs_hint *const *hints,
+                              const guard_rule_source *const *sources, const unsigned *owner, size_t n, unsigned opts,
+                              kl_err *err) {
   guard_db *d = xcalloc(1, sizeof *d);
   pthread_mutex_init(&d->mu, NULL);
   d->nrules = n;
@@ -435,7 +330,7 @@ guard_db *guard_db_build_sourced(const guard_rule *const *rules, const guard_hs_
   }
   for (size_t i = 0; i < n; i++)
     if (!compile_pcre(d, i, err)) goto fail;
-  if (n > d->nsrc_rules && !compile_hs(d, err)) goto fail;
+  if (n > d->nsrc_rules && !compile_hs(d, !(opts & GUARD_DB_NO_WS), err)) goto fail;
   return d;
 fail:
   guard_db_free(d);
@@ -462,7 +357,7 @@ void guard_db_free(guard_db *d) {
   }
   hs_free_scratch(d->proto);
   hs_free_database(d->db);
-  hs_free_database(d->db_ws);
+  for (int v = 0; v < GUARD_WS_NVARIANTS; v++) hs_free_database(d->db_ws[v]);
   for (size_t i = 0; i < d->nrules; i++) pcre2_code_free(d->pcre[i]);
   free(d->pcre);
   free(d->jit);
@@ -761,6 +656,18 @@ static void give_state(guard_db *d, scan_state *st) {
   pthread_mutex_unlock(&d->mu);
 }
 
+/* The database for this text: the variant of its whitespace level (db_ws.c: the same ends), or
+ * of LINES for a SPACE text without a SPACE variant, from the length on where it pays; else the
+ * forms as given. */
+static const hs_database_t *pick_db(const guard_db *d, const char *text, size_t len) {
+  if (guard_ws_off || len < GUARD_WS_MIN_SPACE || (!d->db_ws[GUARD_WS_SPACE] && !d->db_ws[GUARD_WS_LINES]))
+    return d->db;
+  guard_ws_level lv = guard_ws_level_of(text, len);
+  if (lv == GUARD_WS_SPACE && d->db_ws[GUARD_WS_SPACE]) return d->db_ws[GUARD_WS_SPACE];
+  if (lv <= GUARD_WS_LINES && len >= GUARD_WS_MIN_LINES && d->db_ws[GUARD_WS_LINES]) return d->db_ws[GUARD_WS_LINES];
+  return d->db;
+}
+
 bool guard_db_scan(const guard_db *cd, const char *text, size_t len, guard_db_hits *out, kl_err *err) {
   if (!cd || !cd->nrules) return true;
   if (len > 0xffffffffu) {
@@ -773,13 +680,7 @@ bool guard_db_scan(const guard_db *cd, const char *text, size_t len, guard_db_hi
   if (!len) text = empty;
   scan_ctx c = {.d = d, .st = st, .text = text, .len = len};
   if (d->nsrc) run_sources(&c);
-  /* a plain text (db_ws.c) takes the forms rewritten for its whitespace: the same ends.  Not
-   * below 256 bytes, where the variant's larger literal tables cost more than they save
-   * (Hyperscan alone over MT-Bench's first bytes: 160 bytes 9.4k -> 10.6k, 320 bytes 16.6k
-   * -> 15.2k instructions) */
-  const hs_database_t *db =
-    d->db_ws && !guard_ws_off && len >= GUARD_WS_MIN_LEN && guard_ws_plain(text, len) ? d->db_ws : d->db;
-  hs_error_t rc = db ? hs_scan(db, text, (unsigned)len, 0, st->s, on_match, &c) : HS_SUCCESS;
+  hs_error_t rc = d->db ? hs_scan(pick_db(d, text, len), text, (unsigned)len, 0, st->s, on_match, &c) : HS_SUCCESS;
   if (rc == HS_SUCCESS && c.nw) {
     /* each rule's windows are chained in order: walk the rules in rule order */
     if (c.nactive > 1) qsort(st->active, c.nactive, sizeof *st->active, cmp_unsigned);

@@ -24,6 +24,12 @@ guard_db *guard_db_build(const guard_rule *const *rules, const guard_hs_hint *co
  * that finds rule i's windows instead of Hyperscan (guard_window_source, guard_int.h). */
 guard_db *guard_db_build_sourced(const guard_rule *const *rules, const guard_hs_hint *const *hints,
                                  const guard_rule_source *const *sources, const unsigned *owner, size_t n, kl_err *err);
+/* The same with options: GUARD_DB_NO_WS builds no whitespace variants (db_ws.c), for a set that
+ * seldom scans a text (a scanner's rescans of decoded text): each variant costs a compile. */
+enum { GUARD_DB_NO_WS = 1 };
+guard_db *guard_db_build_opts(const guard_rule *const *rules, const guard_hs_hint *const *hints,
+                              const guard_rule_source *const *sources, const unsigned *owner, size_t n, unsigned opts,
+                              kl_err *err);
 void guard_db_free(guard_db *d);
 size_t guard_db_nrules(const guard_db *d);
 /* Appends the confirmed hits in text to out (reset it yourself); of a GUARD_RE_FIRST_HIT rule,
@@ -31,13 +37,26 @@ size_t guard_db_nrules(const guard_db *d);
 bool guard_db_scan(const guard_db *d, const char *text, size_t len, guard_db_hits *out, kl_err *err);
 void guard_db_hits_free(guard_db_hits *h);
 
-/* db_ws.c: the whitespace variant of the Hyperscan forms.  A text is plain when every run of
- * whitespace in it is " ", "\n" or "\n\n"; guard_ws_form rewrites a form's whitespace tokens
- * to match, on plain texts, exactly what they match there (malloc'd; NULL when nothing
- * changes), and a set scans plain texts with a database of the rewritten forms. */
-char *guard_ws_form(const char *re);
-bool guard_ws_plain(const char *text, size_t len);
-#define GUARD_WS_MIN_LEN 256  /* shorter texts always use the forms as given */
+struct hs_database;
+/* db_cache.c: compiles exprs[0..n) with flags and ids into *out through the on-disk cache.  An
+ * expression Hyperscan rejects is retried in PREFILTER mode, then replaced by a pattern that
+ * matches every byte (flags and exprs change accordingly).  false with err set. */
+bool guard_hs_compile(const char **exprs, unsigned *flags, const unsigned *ids, size_t n, struct hs_database **out,
+                      kl_err *err);
+
+/* db_ws.c: the whitespace variants of the Hyperscan forms.  A text's level is the first whose
+ * condition it meets: SPACE, every run of whitespace is one ' '; LINES, every run is " ", "\n"
+ * or "\n\n"; ANY, anything else.  guard_ws_form rewrites a form's whitespace tokens to match,
+ * on texts of level v, exactly what they match there (malloc'd; NULL when nothing changes), and
+ * a set scans such texts with a database of the rewritten forms, from a length on where that
+ * pays (Hyperscan alone over MT-Bench's first bytes, forms as given / LINES / SPACE: 80 bytes
+ * 3.8k / 4.0k / 3.8k instructions, 160 bytes 9.4k / 10.6k / 8.9k, 320 bytes 16.6k / 15.2k /
+ * 13.0k). */
+typedef enum { GUARD_WS_SPACE, GUARD_WS_LINES, GUARD_WS_ANY, GUARD_WS_NVARIANTS = GUARD_WS_ANY } guard_ws_level;
+#define GUARD_WS_MIN_SPACE 128  /* shorter texts use the forms as given */
+#define GUARD_WS_MIN_LINES 256
+char *guard_ws_form(const char *re, guard_ws_level v);
+guard_ws_level guard_ws_level_of(const char *text, size_t len);
 /* Tests only: true makes every scan use the forms as given. */
 extern bool guard_ws_off;
 

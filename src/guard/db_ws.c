@@ -1,29 +1,31 @@
-/* db_ws.c: the whitespace variant of a rule set's Hyperscan forms (db.c), and which texts
- * may use it.
+/* db_ws.c: the whitespace variants of a rule set's Hyperscan forms (db.c), and which texts
+ * may use them.
  *
  * Why: rows of phrases ("act\s+as", "you\s+are\s+now") give Hyperscan one short, common word
  * per branch to look for ("act", "you", "now"), because \s+ splits the phrase; its literal
  * matcher then wakes at every such word of a chat prompt.  Written with the whitespace a text
- * really has ("act[ \n]as") the phrase is one long, rare literal.  Measured on the default
- * policy's input database (Hyperscan alone, per 4 KiB): MT-Bench questions 185k -> 159k
- * instructions, plain prose 116k -> 84k.  (Forms with a plain space, for texts of one line,
- * gave MT-Bench 137k; a second variant would cost another compile at a cold start.)
+ * really has ("act as") the phrase is one long, rare literal.  Measured on the default
+ * policy's input database (Hyperscan alone, per 4 KiB): MT-Bench questions on one line 187k ->
+ * 147k instructions with the SPACE forms, MT-Bench questions one per line 185k -> 159k and
+ * plain prose 116k -> 84k with the LINES forms.
  *
- * Exactness: the variant is used only on a "plain" text, where it matches exactly what the
- * forms match: every run of whitespace in it is " ", "\n" or "\n\n" (words, lines and
- * paragraphs), where whitespace is every character \s can match, ASCII or Unicode (UCP:
- * U+0085, U+00A0, U+1680, U+180E, U+2000-200A, U+2028, U+2029, U+202F, U+205F, U+3000).  On
- * such a text a whitespace token of a form can only match what the runs hold, so it is
- * rewritten to exactly that: \s to [ \n], \s+ to one of " ", "\n", "\n\n", \s? and \s*
- * to those made optional, and [ \t] (no tab can occur) to a space.  Tokens inside classes,
- * counted, lazy or possessive repeats and everything else are left as they are: they match
- * the same either way.  So on a plain text the variant reports the very ends the forms
- * report, and the windows and findings are the same.  (A form Hyperscan can only run in
- * PREFILTER mode, as written or rewritten, reports ends of a superset of its matches; the
- * windows then differ but still hold every match, so the findings are still the same.)
- * test_guard_db_ws checks every token shape, the plain test against a byte loop, and scans of
- * plain and other texts with and without the variant.  Forms with \Q...\E or (?x) are left
- * whole. */
+ * Exactness: a variant is used only on a text of its level, where it matches exactly what the
+ * forms match:
+ *   GUARD_WS_SPACE  every run of whitespace in the text is one ' ' (one line);
+ *   GUARD_WS_LINES  every run is " ", "\n" or "\n\n" (words, lines and paragraphs);
+ * where whitespace is every character \s can match, ASCII or Unicode (UCP: U+0085, U+00A0,
+ * U+1680, U+180E, U+2000-200A, U+2028, U+2029, U+202F, U+205F, U+3000).  On such a text a
+ * whitespace token of a form can only match what the runs hold, so it is rewritten to exactly
+ * that: with SPACE, \s and \s+ to a space; with LINES, \s to [ \n] and \s+ to one of " ",
+ * "\n", "\n\n"; \s? and \s* to those made optional; [ \t] (no tab can occur) to a space.
+ * Tokens inside classes, counted, lazy or possessive repeats and everything else are left as
+ * they are: they match the same either way.  So on a text of its level a variant reports the
+ * very ends the forms report, and the windows and findings are the same.  (A form Hyperscan
+ * can only run in PREFILTER mode, as written or rewritten, reports ends of a superset of its
+ * matches; the windows then differ but still hold every match, so the findings are still the
+ * same.)  test_guard_db_ws checks every token shape, the level test against a byte loop, and
+ * scans of texts of each level with and without the variants.  Forms with \Q...\E or (?x)
+ * are left whole. */
 #include "guard/db.h"
 
 #include <stdlib.h>
@@ -32,8 +34,9 @@
 #include <emmintrin.h>
 #endif
 
-/* On a text whose whitespace runs are " ", "\n" or "\n\n": what \s and \s+ can match there. */
-static const char k_one[] = "[ \\n]", k_run[] = "(?:[ \\n]|\\n\\n)";
+/* What \s and \s+ can match on a text of each level: runs of one ' '; runs of " ", "\n", "\n\n". */
+static const char *const k_one[GUARD_WS_NVARIANTS] = {" ", "[ \\n]"};
+static const char *const k_run[GUARD_WS_NVARIANTS] = {" ", "(?:[ \\n]|\\n\\n)"};
 
 static void put(char **out, size_t *n, size_t *cap, const char *s, size_t len) {
   if (*n + len + 1 > *cap) {
@@ -48,8 +51,8 @@ static void put(char **out, size_t *n, size_t *cap, const char *s, size_t len) {
 
 static void puts_(char **out, size_t *n, size_t *cap, const char *s) { put(out, n, cap, s, strlen(s)); }
 
-char *guard_ws_form(const char *re) {
-  if (strstr(re, "\\Q") || strstr(re, "(?x")) return NULL;
+char *guard_ws_form(const char *re, guard_ws_level v) {
+  if ((unsigned)v >= GUARD_WS_NVARIANTS || strstr(re, "\\Q") || strstr(re, "(?x")) return NULL;
   char *out = NULL;
   size_t n = 0, cap = 0, len = strlen(re);
   bool changed = false, in_class = false;
@@ -76,7 +79,7 @@ char *guard_ws_form(const char *re) {
         i = t;
         continue;
       }
-      const char *one = blank_class ? " " : k_one, *run = blank_class ? " " : k_run;
+      const char *one = blank_class ? " " : k_one[v], *run = blank_class ? " " : k_run[v];
       if (q == '+') puts_(&out, &n, &cap, run), t++;
       else if (q == '*') puts_(&out, &n, &cap, "(?:"), puts_(&out, &n, &cap, run), puts_(&out, &n, &cap, ")?"), t++;
       else if (q == '?') puts_(&out, &n, &cap, "(?:"), puts_(&out, &n, &cap, one), puts_(&out, &n, &cap, ")?"), t++;
@@ -159,9 +162,10 @@ static void ws_classify(const unsigned char *u, ws_masks *m) {
 }
 
 /* 64 bytes at a time: any tab, VT, FF, CR or Unicode whitespace, a space next to any
- * whitespace, or a third newline in a row, and the text is not plain. */
-bool guard_ws_plain(const char *text, size_t len) {
+ * whitespace, or a third newline in a row, and the text is ANY; a newline makes it LINES. */
+guard_ws_level guard_ws_level_of(const char *text, size_t len) {
   const unsigned char *t = (const unsigned char *)text;
+  guard_ws_level lv = GUARD_WS_SPACE;
   uint64_t prev_sp = 0, prev_nl = 0;  /* the previous block's masks */
   for (size_t i = 0; i < len; i += 64) {
     ws_masks m;
@@ -173,14 +177,15 @@ bool guard_ws_plain(const char *text, size_t len) {
       memcpy(pad, t + i, len - i);
       ws_classify(pad, &m);
     }
-    if (m.ctl) return false;
+    if (m.ctl) return GUARD_WS_ANY;
     for (uint64_t l = m.lead; l; l &= l - 1)
-      if (unicode_space(t, len, i + (size_t)__builtin_ctzll(l))) return false;
+      if (unicode_space(t, len, i + (size_t)__builtin_ctzll(l))) return GUARD_WS_ANY;
     uint64_t ws = m.sp | m.nl, ws_before = ws << 1 | (prev_sp | prev_nl) >> 63, sp_before = m.sp << 1 | prev_sp >> 63;
-    if ((m.sp & ws_before) || (ws & sp_before)) return false;  /* a space in a run of two or more */
-    if (m.nl & (m.nl << 1 | prev_nl >> 63) & (m.nl << 2 | prev_nl >> 62)) return false;  /* "\n\n\n" */
+    if ((m.sp & ws_before) || (ws & sp_before)) return GUARD_WS_ANY;  /* a space in a run of two or more */
+    if (m.nl & (m.nl << 1 | prev_nl >> 63) & (m.nl << 2 | prev_nl >> 62)) return GUARD_WS_ANY;  /* "\n\n\n" */
+    if (m.nl) lv = GUARD_WS_LINES;
     prev_sp = m.sp;
     prev_nl = m.nl;
   }
-  return true;
+  return lv;
 }

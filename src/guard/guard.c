@@ -272,7 +272,8 @@ static guard_db *scanner_db(const guard_scanner *s, bool later_only, kl_err *err
     hints[n] = hint_of(s, j);
     sources[n++] = source_of(s, j);
   }
-  guard_db *d = guard_db_build_sourced(rules, hints, sources, NULL, n, err);
+  /* the rescans of decoded text (own_db) seldom run: no whitespace variants to compile */
+  guard_db *d = guard_db_build_opts(rules, hints, sources, NULL, n, later_only ? 0 : GUARD_DB_NO_WS, err);
   free(rules);
   free(hints);
   free(sources);

@@ -1,11 +1,12 @@
-/* test_guard_db_ws.c: the whitespace variant of the Hyperscan forms (db_ws.c).
- *  - guard_ws_form rewrites each token shape as documented and leaves the rest alone;
- *  - guard_ws_plain agrees with a byte loop written from its definition, on edge cases at
+/* test_guard_db_ws.c: the whitespace variants of the Hyperscan forms (db_ws.c).
+ *  - guard_ws_form rewrites each token shape as documented for each level and leaves the rest
+ *    alone;
+ *  - guard_ws_level_of agrees with a byte loop written from the definitions, on edge cases at
  *    every offset of its 64-byte blocks and on random texts;
- *  - on random plain texts, Hyperscan reports exactly the same ends for forms of every shape
- *    rewritten or not (the variant's one promise), and on texts that are not plain the scan
- *    does not use it;
- *  - the default policy finds the same with and without the variant on the injection set,
+ *  - on random texts of each level, Hyperscan reports exactly the same ends for forms of every
+ *    shape as given and as rewritten for that level or a higher one (the variants' one promise),
+ *    and the rewriting for a lower level does differ on some (so those must not use it);
+ *  - the default policy finds the same with and without the variants on the injection set,
  *    Giskard's attacks (each repeated to the length where scans use the variant) and random
  *    plain texts of attack phrases. */
 #include <setjmp.h>
@@ -21,9 +22,21 @@
 #include "guard/db.h"
 #include "guard_test_source.h"
 
+static void check_forms(guard_ws_level v, const char *const (*cases)[2], size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    char *got = guard_ws_form(cases[i][0], v);
+    if (!cases[i][1]) {
+      if (got) fail_msg("%s: rewritten to %s", cases[i][0], got);
+    } else if (!got || strcmp(got, cases[i][1])) {
+      fail_msg("%s: %s, want %s", cases[i][0], got ? got : "(unchanged)", cases[i][1]);
+    }
+    free(got);
+  }
+}
+
 static void test_forms(void **state) {
   (void)state;
-  static const char *const cases[][2] = {
+  static const char *const lines[][2] = {
     {"act\\s+as", "act(?:[ \\n]|\\n\\n)as"},
     {"a\\s*b", "a(?:(?:[ \\n]|\\n\\n))?b"},
     {"a\\s?b", "a(?:[ \\n])?b"},
@@ -43,15 +56,13 @@ static void test_forms(void **state) {
     {"(?:x\\s+)?y\\s", "(?:x(?:[ \\n]|\\n\\n))?y[ \\n]"},
     {"plain", NULL},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    char *got = guard_ws_form(cases[i][0]);
-    if (!cases[i][1]) {
-      if (got) fail_msg("%s: rewritten to %s", cases[i][0], got);
-    } else if (!got || strcmp(got, cases[i][1])) {
-      fail_msg("%s: %s, want %s", cases[i][0], got ? got : "(unchanged)", cases[i][1]);
-    }
-    free(got);
-  }
+  static const char *const space[][2] = {
+    {"act\\s+as", "act as"}, {"a\\s*b", "a(?: )?b"}, {"a\\s?b", "a(?: )?b"}, {"a\\sb", "a b"},
+    {"a[ \\t]+b", "a b"}, {"a\\s{2,}b", NULL}, {"[^\\s.,]+\\s+y", "[^\\s.,]+ y"}, {"plain", NULL},
+  };
+  check_forms(GUARD_WS_LINES, lines, sizeof lines / sizeof *lines);
+  check_forms(GUARD_WS_SPACE, space, sizeof space / sizeof *space);
+  assert_null(guard_ws_form("a\\sb", GUARD_WS_ANY));
 }
 
 /* The definition, byte by byte: every maximal run of whitespace is " ", "\n" or "\n\n". */
@@ -68,8 +79,9 @@ static size_t uspace_len(const unsigned char *t, size_t n, size_t i) {
   return 0;
 }
 
-static bool plain_ref(const char *s, size_t n) {
+static guard_ws_level level_ref(const char *s, size_t n) {
   const unsigned char *t = (const unsigned char *)s;
+  guard_ws_level lv = GUARD_WS_SPACE;
   for (size_t i = 0; i < n;) {
     bool ascii = t[i] == ' ' || (t[i] >= '\t' && t[i] <= '\r');
     if (!ascii && !uspace_len(t, n, i)) {
@@ -86,10 +98,11 @@ static bool plain_ref(const char *s, size_t n) {
       j += l;
       chars++;
     }
-    if (!((chars == 1 && (only_sp || only_nl)) || (chars == 2 && only_nl))) return false;
+    if (!((chars == 1 && (only_sp || only_nl)) || (chars == 2 && only_nl))) return GUARD_WS_ANY;
+    if (only_nl) lv = GUARD_WS_LINES;
     i = j;
   }
-  return true;
+  return lv;
 }
 
 static const char *const ws_bits[] = {" ", " ", "\n", "\n\n", "\t", "\r", "\v", "\f", "a", "bc", "x", ".", "\xC2\xA0",
@@ -102,12 +115,12 @@ static size_t pick(size_t n) {
   return (size_t)(rng >> 33) % n;
 }
 
-static void test_plain(void **state) {
+static void test_levels(void **state) {
   (void)state;
   char buf[300];
   static const char *const edges[] = {"", " ", "\n", "\n\n", "\n\n\n", "  ", " \n", "\n ", "a b\nc\n\nd", "a\tb",
                                       "a\r\nb", ("a\xC2\xA0" "b"), "\xE2\x80\x99", "x \xE2\x80\x83", "\xE3\x80\x80"};
-  size_t plain = 0, checked = 0;
+  size_t plain = 0, space = 0, checked = 0;
   for (size_t pad = 0; pad < 140; pad++)
     for (size_t e = 0; e < sizeof edges / sizeof *edges; e++) {
       memset(buf, pad % 2 ? 'w' : '.', pad);
@@ -116,8 +129,8 @@ static void test_plain(void **state) {
       for (size_t tail = 0; tail < 3; tail++) {
         buf[pad + l + tail] = 'z';
         size_t n = pad + l + tail;
-        if (guard_ws_plain(buf, n) != plain_ref(buf, n)) fail_msg("edge %zu at %zu (+%zu): disagree", e, pad, tail);
-        plain += plain_ref(buf, n);
+        if (guard_ws_level_of(buf, n) != level_ref(buf, n)) fail_msg("edge %zu at %zu (+%zu): disagree", e, pad, tail);
+        plain += level_ref(buf, n) != GUARD_WS_ANY;
         checked++;
       }
     }
@@ -130,79 +143,102 @@ static void test_plain(void **state) {
       memcpy(buf + n, w, l);
       n += l;
     }
-    if (guard_ws_plain(buf, n) != plain_ref(buf, n)) fail_msg("random text %d: disagree on \"%.*s\"", it, (int)n, buf);
-    plain += plain_ref(buf, n);
+    if (guard_ws_level_of(buf, n) != level_ref(buf, n))
+      fail_msg("random text %d: disagree on \"%.*s\"", it, (int)n, buf);
+    plain += level_ref(buf, n) != GUARD_WS_ANY;
+    space += level_ref(buf, n) == GUARD_WS_SPACE;
     checked++;
   }
-  assert_true(plain > checked / 20 && plain < checked);
+  assert_true(plain > checked / 20 && plain < checked && space > 100 && space < plain);
 }
 
-/* Hyperscan's ends for forms of every shape, as given and rewritten, on plain texts. */
+/* Hyperscan's ends for forms of every shape, as given and as rewritten for each level, on
+ * texts of that level (a SPACE text is a LINES text too). */
+static ends scan_ends(const hs_database_t *db, hs_scratch_t *s, const char *t, size_t n) {
+  ends e = {0};
+  assert_int_equal(hs_scan(db, t, (unsigned)n, 0, s, hs_report, &e), HS_SUCCESS);
+  ends_norm(&e);
+  return e;
+}
+
+static bool same_ends(const ends *a, const ends *b) {
+  bool same = a->n == b->n;
+  for (size_t k = 0; same && k < a->n; k++) same = !cmp_slot_end(&a->v[k], &b->v[k]);
+  return same;
+}
+
 static void test_same_ends(void **state) {
   (void)state;
   static const char *const forms[] = {
     "a\\s+b", "a\\s*b", "a\\s?b", "a\\sb", "b\\s+\\s*a", "(?:a\\s+)?b\\s+x", "a[ \\t]+b", "x[ \\t]*a", "\\s+a", "b\\s",
     "a\\s\\sb", "(?:a|b)\\s+(?:x\\s+){0,2}b", "a\\W+b", "a.\\s+b", "\\s*x\\s*", "x[^\\s.]+\\s+a",
   };
-  size_t nf = sizeof forms / sizeof *forms;
-  const char *rew[32];
-  char *own[32];
-  unsigned ids[32], flags[32];
-  for (size_t i = 0; i < nf; i++) {
-    own[i] = guard_ws_form(forms[i]);
-    rew[i] = own[i] ? own[i] : forms[i];
+  enum { NF = sizeof forms / sizeof *forms };
+  const char *rew[GUARD_WS_NVARIANTS][NF];
+  char *own[GUARD_WS_NVARIANTS][NF];
+  unsigned ids[NF], flags[NF];
+  hs_database_t *d0 = NULL, *dv[GUARD_WS_NVARIANTS] = {NULL};
+  hs_compile_error_t *ce = NULL;
+  hs_scratch_t *s = NULL;
+  for (size_t i = 0; i < NF; i++) {
     ids[i] = (unsigned)i;
     flags[i] = i % 2 ? HS_FLAG_CASELESS : 0;
   }
-  hs_database_t *d0 = NULL, *d1 = NULL;
-  hs_compile_error_t *ce = NULL;
-  assert_int_equal(hs_compile_multi(forms, flags, ids, (unsigned)nf, HS_MODE_BLOCK, NULL, &d0, &ce), HS_SUCCESS);
-  assert_int_equal(hs_compile_multi(rew, flags, ids, (unsigned)nf, HS_MODE_BLOCK, NULL, &d1, &ce), HS_SUCCESS);
-  hs_scratch_t *s = NULL;
+  assert_int_equal(hs_compile_multi(forms, flags, ids, NF, HS_MODE_BLOCK, NULL, &d0, &ce), HS_SUCCESS);
   assert_int_equal(hs_alloc_scratch(d0, &s), HS_SUCCESS);
-  assert_int_equal(hs_alloc_scratch(d1, &s), HS_SUCCESS);
-  static const char *const bits[] = {"a", "b", "x", "A", ".", ",", " ", " ", "\n", "\n\n", "ab", "\t", "  "};
+  for (int v = 0; v < GUARD_WS_NVARIANTS; v++) {
+    for (size_t i = 0; i < NF; i++) {
+      own[v][i] = guard_ws_form(forms[i], (guard_ws_level)v);
+      rew[v][i] = own[v][i] ? own[v][i] : forms[i];
+    }
+    assert_int_equal(hs_compile_multi(rew[v], flags, ids, NF, HS_MODE_BLOCK, NULL, &dv[v], &ce), HS_SUCCESS);
+    assert_int_equal(hs_alloc_scratch(dv[v], &s), HS_SUCCESS);
+  }
+  static const char *const bits[] = {"a", "b", "x", "A", ".", ",", " ", " ", " ", "\n", "\n\n", "ab", "\t", "  "};
   char buf[300];
-  size_t total = 0, plain = 0, other = 0;
+  size_t total = 0, of_level[3] = {0}, other = 0;
   for (int it = 0; it < 20000; it++) {
-    size_t n = 0, parts = 1 + pick(50);
-    for (size_t k = 0; k < parts; k++) {  /* two texts in three without tabs and double spaces */
-      const char *w = bits[pick(it % 3 ? sizeof bits / sizeof *bits - 2 : sizeof bits / sizeof *bits)];
+    size_t n = 0, parts = 1 + pick(50), nb = sizeof bits / sizeof *bits;
+    /* a text in three without newlines, tabs and double spaces, one without tabs and doubles */
+    size_t lim = it % 3 == 0 ? nb - 5 : it % 3 == 1 ? nb - 2 : nb;
+    for (size_t k = 0; k < parts; k++) {
+      const char *w = bits[pick(lim)];
       memcpy(buf + n, w, strlen(w));
       n += strlen(w);
     }
-    ends e0 = {0}, e1 = {0};
-    assert_int_equal(hs_scan(d0, buf, (unsigned)n, 0, s, hs_report, &e0), HS_SUCCESS);
-    assert_int_equal(hs_scan(d1, buf, (unsigned)n, 0, s, hs_report, &e1), HS_SUCCESS);
-    ends_norm(&e0);
-    ends_norm(&e1);
-    bool same = e0.n == e1.n;
-    for (size_t k = 0; same && k < e0.n; k++) same = !cmp_slot_end(&e0.v[k], &e1.v[k]);
-    if (guard_ws_plain(buf, n)) {
-      if (!same) fail_msg("plain text \"%.*s\": %zu ends as given, %zu rewritten", (int)n, buf, e0.n, e1.n);
-      total += e0.n;
-      plain++;
-    } else {
-      other += !same;  /* the variant would differ here: such texts must not use it */
+    guard_ws_level lv = guard_ws_level_of(buf, n);
+    ends e0 = scan_ends(d0, s, buf, n);
+    for (int v = 0; v < GUARD_WS_NVARIANTS; v++) {
+      ends e1 = scan_ends(dv[v], s, buf, n);
+      if (lv <= (guard_ws_level)v && !same_ends(&e0, &e1))
+        fail_msg("level %d text \"%.*s\": %zu ends as given, %zu rewritten for level %d", lv, (int)n, buf, e0.n, e1.n,
+                 v);
+      other += lv > (guard_ws_level)v && !same_ends(&e0, &e1);  /* such texts must not use it */
+      free(e1.v);
     }
+    total += lv != GUARD_WS_ANY ? e0.n : 0;
+    of_level[lv]++;
     free(e0.v);
-    free(e1.v);
   }
-  print_message("%zu plain texts, %zu ends, the same; %zu other texts where the variant differs\n", plain, total,
-                other);
-  assert_true(plain > 1000 && total > 10000 && other > 100);
+  print_message("texts of each level %zu / %zu / %zu, %zu ends the same; %zu scans where a variant of a lower level"
+                " differs\n", of_level[0], of_level[1], of_level[2], total, other);
+  assert_true(of_level[0] > 1000 && of_level[1] > 500 && total > 10000 && other > 100);
   hs_free_scratch(s);
   hs_free_database(d0);
-  hs_free_database(d1);
-  for (size_t i = 0; i < nf; i++) free(own[i]);
+  for (int v = 0; v < GUARD_WS_NVARIANTS; v++) {
+    hs_free_database(dv[v]);
+    for (size_t i = 0; i < NF; i++) free(own[v][i]);
+  }
 }
 
-/* The default policy with and without the variant, on plain texts. */
-static size_t varied;  /* texts the variant scanned */
+/* The default policy with and without the variants, on texts of each level. */
+static size_t varied[GUARD_WS_NVARIANTS];  /* texts a variant scanned, by level */
 
 static size_t same_hits(const guard_db *db, const char *t, size_t n) {
   kl_err err = {0};
-  varied += n >= GUARD_WS_MIN_LEN && guard_ws_plain(t, n);
+  guard_ws_level lv = guard_ws_level_of(t, n);
+  varied[GUARD_WS_SPACE] += lv == GUARD_WS_SPACE && n >= GUARD_WS_MIN_SPACE;
+  varied[GUARD_WS_LINES] += lv == GUARD_WS_LINES && n >= GUARD_WS_MIN_LINES;
   guard_db_hits a = {0}, b = {0};
   guard_ws_off = true;
   assert_true(guard_db_scan(db, t, n, &a, &err));
@@ -259,13 +295,13 @@ static void test_policy(void **state) {
       memmove(line, line + lead, n - lead);
       n -= lead;
       size_t one = n;
-      while (n && n < GUARD_WS_MIN_LEN && n + one + 1 < sizeof line) {  /* long enough for the variant */
+      while (n && n < GUARD_WS_MIN_LINES && n + one + 1 < sizeof line) {  /* long enough for the variants */
         line[n++] = ' ';
         memmove(line + n, line, one);
         n += one;
       }
-      assert_true(guard_ws_plain(line, n) || memchr(line, 0xC2, n) || memchr(line, 0xE1, n) || memchr(line, 0xE2, n) ||
-                  memchr(line, 0xE3, n));
+      bool u8 = memchr(line, 0xC2, n) || memchr(line, 0xE1, n) || memchr(line, 0xE2, n) || memchr(line, 0xE3, n);
+      assert_true(guard_ws_level_of(line, n) != GUARD_WS_ANY || u8);  /* only Unicode whitespace is left */
       hits += same_hits(db, line, n);
       texts++;
     }
@@ -284,20 +320,20 @@ static void test_policy(void **state) {
       memcpy(line + n, w, l);
       n += l;
     }
-    if (!guard_ws_plain(line, n)) continue;  /* "\n\n" then "\n": three in a row */
+    if (guard_ws_level_of(line, n) == GUARD_WS_ANY) continue;  /* "\n\n" then "\n": three in a row */
     hits += same_hits(db, line, n);
     texts++;
   }
-  print_message("%zu texts (%zu scanned with the variant), %zu hits, the same with and without it\n", texts, varied,
-                hits);
-  assert_true(texts > 2500 && varied > 2500 && hits > 1000);
+  print_message("%zu texts (%zu scanned with the SPACE variant, %zu with LINES), %zu hits, the same with and without"
+                " them\n", texts, varied[0], varied[1], hits);
+  assert_true(texts > 2500 && varied[0] > 400 && varied[1] > 1500 && hits > 1000);
   kl_guard_policy_free(p);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_forms),
-    cmocka_unit_test(test_plain),
+    cmocka_unit_test(test_levels),
     cmocka_unit_test(test_same_ends),
     cmocka_unit_test(test_policy),
   };
