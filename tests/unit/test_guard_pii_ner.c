@@ -7,8 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "guard/pii_ner.h"
 #include "guard_test_policy.h"
 
 static int setup(void **state) {
@@ -193,9 +195,28 @@ static void test_types(void **state) {
   assert_string_equal(kl_guard_type_name(KL_GUARD_ORGANIZATION), "ORGANIZATION");
 }
 
+/* ner_stopword: whole words of the list only, at any offset, whatever follows. */
+static void test_stopwords(void **state) {
+  (void)state;
+  static const char *const yes[] = {"About", "GmbH", "LLC", "Pharmaceuticals", "Yesterday"};  /* no prefix listed */
+  static const char *const no[] = {"Abou", "Abouts", "about", "ABOUT", "Pharmaceuticalss", "Aa", "Yourself", "Zebra",
+                                   "I'm", ("\xC3\x89" "cole"), "A", "", "Monday,"};
+  char buf[64];
+  for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) {
+    size_t n = strlen(yes[i]);
+    snprintf(buf, sizeof buf, "x %s y", yes[i]);
+    assert_true(ner_stopword(buf, 2, 2 + n));
+    assert_false(ner_stopword(buf, 2, 1 + n));  /* a prefix */
+    assert_false(ner_stopword(buf, 2, 3 + n));  /* with the space after it */
+  }
+  for (size_t i = 0; i < sizeof no / sizeof *no; i++) assert_false(ner_stopword(no[i], 0, strlen(no[i])));
+  assert_true(ner_stopword("I", 0, 1));
+  assert_true(ner_stopword("Monday,", 0, 6));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_person),         cmocka_unit_test(test_person_unicode), cmocka_unit_test(test_person_negatives),
+    cmocka_unit_test(test_stopwords),      cmocka_unit_test(test_person),         cmocka_unit_test(test_person_unicode), cmocka_unit_test(test_person_negatives),
     cmocka_unit_test(test_location),       cmocka_unit_test(test_street_address), cmocka_unit_test(test_date_time),
     cmocka_unit_test(test_nrp_org),        cmocka_unit_test(test_robust),         cmocka_unit_test(test_types),
   };
