@@ -471,6 +471,28 @@ static int cmp_src_end(const void *a, const void *b) {
   return x->rule < y->rule ? -1 : x->rule > y->rule;
 }
 
+/* Sorts a source's reports by cmp_src_end.  They come nearly in order (the digits pass reports
+ * a run's ends slot by slot, the gazetteer a name's ends from each start), so an insertion sort
+ * does it in about one pass; past a budget of moves (a text built to scramble them) qsort does
+ * the rest.  On the Presidio texts qsort took 24k instructions per 4 KiB. */
+static void sort_reports(struct src_end *v, size_t n) {
+  size_t budget = 8 * n + 64;
+  for (size_t i = 1; i < n; i++) {
+    struct src_end x = v[i];
+    size_t j = i;
+    while (j > 0 && cmp_src_end(&v[j - 1], &x) > 0) {
+      v[j] = v[j - 1];
+      j--;
+      if (!--budget) {
+        v[j] = x;
+        qsort(v, n, sizeof *v, cmp_src_end);
+        return;
+      }
+    }
+    v[j] = x;
+  }
+}
+
 /* Runs every window source and feeds its reports, in Hyperscan's order (by end), to each rule
  * of the slot: an end alone goes through on_match, so the windows come out as if Hyperscan
  * had reported them (a repeated end only extends a window to where it already reaches); a
@@ -481,7 +503,7 @@ static void run_sources(scan_ctx *c) {
     src_ctx x = {.c = c, .ds = &c->d->src[k]};
     st->npend = 0;
     x.ds->src->scan(c->text, c->len, src_report, &x);
-    if (x.unordered) qsort(st->pend, st->npend, sizeof *st->pend, cmp_src_end);
+    if (x.unordered) sort_reports(st->pend, st->npend);
     for (size_t i = 0; i < st->npend; i++) {
       const struct src_end *e = &st->pend[i];
       for (unsigned r = e->rule; r != NO_WINDOW; r = c->d->src_next[r])
