@@ -23,12 +23,19 @@ static bool line_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
 /* A unit after the street: "Apt. 864", "Suite 979", "#12", "Unit 4B"; its end or 0. */
 static size_t unit_end(const char *t, size_t len, size_t i) {
-  static const char *const units[] = {"Apt.", "Apt", "Apartment", "Suite", "Ste.", "Ste", "Unit", "Flat", "Floor",
-                                      "Fl.", "Room", "Rm.", "Bldg.", "Building", "Box", "#", NULL};
-  for (const char *const *u = units; *u; u++) {
-    size_t n = strlen(*u);
-    if (i + n > len || strncmp(t + i, *u, n)) continue;
-    if (**u != '#' && (*u)[n - 1] != '.' && i + n < len && isalnum((unsigned char)t[i + n])) continue;
+#define U(w) {w, sizeof w - 1}
+  static const struct { const char *w; size_t n; } units[] = {
+    U("Apt."), U("Apt"), U("Apartment"), U("Suite"), U("Ste."), U("Ste"), U("Unit"), U("Flat"), U("Floor"), U("Fl."),
+    U("Room"), U("Rm."), U("Bldg."), U("Building"), U("Box"), U("#"),
+  };
+#undef U
+  /* most calls look at a byte no unit starts with (addresses are checked at every segment) */
+  if (i >= len || !memchr("ASUFRB#", t[i], 7)) return 0;
+  for (size_t ui = 0; ui < sizeof units / sizeof *units; ui++) {
+    const char *u = units[ui].w;
+    size_t n = units[ui].n;
+    if (i + n > len || memcmp(t + i, u, n)) continue;
+    if (*u != '#' && u[n - 1] != '.' && i + n < len && isalnum((unsigned char)t[i + n])) continue;
     size_t j = i + n;
     while (j < len && t[j] == ' ') j++;
     size_t k = j;
