@@ -326,7 +326,7 @@ static const char *const particles[] = {"van", "von", "de", "der", "den", "la", 
 
 static bool is_particle(const char *t, size_t s, size_t e) {
   for (const char *const *p = particles; *p; p++)
-    if (strlen(*p) == e - s && !memcmp(*p, t + s, e - s)) return true;
+    if (e > s && **p == t[s] && strlen(*p) == e - s && !memcmp(*p, t + s, e - s)) return true;  /* first bytes first */
   return false;
 }
 
@@ -387,7 +387,7 @@ static bool org_follows(const char *t, size_t len, size_t e) {
   if (e + 1 >= len || t[e] != ' ') return false;
   size_t we = ner_word_end(t, len, e + 1);
   for (const char *const *p = w; *p; p++)
-    if (strlen(*p) == we - e - 1 && !memcmp(*p, t + e + 1, we - e - 1)) return true;
+    if (**p == t[e + 1] && strlen(*p) == we - e - 1 && !memcmp(*p, t + e + 1, we - e - 1)) return true;
   return false;
 }
 
