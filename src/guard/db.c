@@ -49,8 +49,16 @@ typedef struct ctx_words {
   const char **w;                       /* letter words by length, then the others */
   unsigned bylen[CTX_MAXLEN + 2];       /* letter words of length L: w[bylen[L], bylen[L + 1]) */
   unsigned char minlen, maxlen;         /* of the letter words (minlen > maxlen: none) */
+  uint64_t seen;                        /* bit ctx_hash(w) of every letter word w: most runs of
+                                           letters match none, and one test tells */
   size_t nother, *otherlen;             /* the others: w[bylen[CTX_MAXLEN + 1] ...] */
 } ctx_words;
+
+/* A run of letters' bit in ctx_words.seen: its length and first two letters (lower case). */
+static inline unsigned ctx_hash(const char *w, size_t l) {
+  unsigned c0 = (unsigned)(w[0] | 0x20), c1 = l > 1 ? (unsigned)(w[1] | 0x20) : 0;
+  return (unsigned)(l * 7 + c0 * 3 + c1) & 63;
+}
 
 /* A confirmation window of one rule: PCRE2 looks for matches starting in [start, end]. */
 /* A rule's windows form a chain (next, prev) in start order, none overlapping (open_window). */
@@ -124,6 +132,7 @@ static ctx_words *ctx_prepare(const char *const *words) {
       for (size_t q = 0; q < wl; q++) letters = letters && is_alpha((unsigned char)words[i][q]);
       if (wl != l || !letters) continue;
       c->w[k++] = words[i];
+      c->seen |= (uint64_t)1 << ctx_hash(words[i], l);
       if (l < c->minlen) c->minlen = (unsigned char)l;
       if (l > c->maxlen) c->maxlen = (unsigned char)l;
     }
@@ -567,8 +576,8 @@ static double context_boost(const char *t, size_t len, size_t s, size_t e, const
         unsigned i = (unsigned)__builtin_ctzll(m);
         unsigned l = (unsigned)__builtin_ctzll(~(m >> i));  /* bits from n on are 0: a run ends */
         m &= ~(uint64_t)0 << (i + l);
-        if (l < cw->minlen || l > cw->maxlen) continue;
         const char *run = t + from + i;
+        if (l < cw->minlen || l > cw->maxlen || !(cw->seen >> ctx_hash(run, l) & 1)) continue;
         for (unsigned k = cw->bylen[l]; k < cw->bylen[l + 1]; k++) {
           const char *w = cw->w[k];
           size_t q = 0;
