@@ -68,6 +68,7 @@ static bool is_apos(const char *t, size_t len, size_t i, size_t *n) {
 size_t ner_word_end(const char *t, size_t len, size_t i) {
   size_t n, e = i;
   while (e < len) {
+    if ((unsigned char)((t[e] | 0x20) - 'a') < 26) { e++; continue; }  /* ASCII letters: most bytes */
     uint32_t c = guard_utf8_next(t, len, e, &n);
     if (ner_cp_letter(c)) { e += n; continue; }
     size_t an = 0;
