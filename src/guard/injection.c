@@ -621,14 +621,14 @@ static void inj_finish(const guard_scanner *s, const kl_guard_text *in, const gu
    * text below the threshold without them is below it with them: done.  Otherwise they are
    * scanned for and the verdict is taken from every hit, in the order one pass over every row
    * would have given (test_guard_inj_later). */
-  bool verbs = has_class(hits, nhits, INJ_VERB) || has_class(hits, nhits, INJ_TARGET);
-  if (!verbs) {
+  bool pairing = has_class(hits, nhits, INJ_VERB) || has_class(hits, nhits, INJ_TARGET);
+  if (!pairing) {
     eval_text(s, in->text, in->len, hits, nhits, 0, &r);
     if (!r.name || r.score < s->threshold) return;
   }
   guard_hit *later = NULL, *all = NULL;
   size_t nl = guard_scanner_later(s, in->text, in->len, &later);
-  if (nl || verbs) {
+  if (nl || pairing) {
     r = (result){0};
     all = nl ? merge_hits(hits, nhits, later, nl) : NULL;
     eval_text(s, in->text, in->len, all ? all : hits, nhits + nl, 0, &r);
