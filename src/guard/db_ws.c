@@ -38,23 +38,10 @@
 static const char *const k_one[GUARD_WS_NVARIANTS] = {" ", "[ \\n]"};
 static const char *const k_run[GUARD_WS_NVARIANTS] = {" ", "(?:[ \\n]|\\n\\n)"};
 
-static void put(char **out, size_t *n, size_t *cap, const char *s, size_t len) {
-  if (*n + len + 1 > *cap) {
-    *cap = (*n + len + 1) * 2;
-    *out = realloc(*out, *cap);
-    if (!*out) abort();
-  }
-  memcpy(*out + *n, s, len);
-  *n += len;
-  (*out)[*n] = 0;
-}
-
-static void puts_(char **out, size_t *n, size_t *cap, const char *s) { put(out, n, cap, s, strlen(s)); }
-
 char *guard_ws_form(const char *re, guard_ws_level v) {
   if ((unsigned)v >= GUARD_WS_NVARIANTS || strstr(re, "\\Q") || strstr(re, "(?x")) return NULL;
-  char *out = NULL;
-  size_t n = 0, cap = 0, len = strlen(re);
+  kl_buf out = KL_BUF_INIT;
+  size_t len = strlen(re);
   bool changed = false, in_class = false;
   for (size_t i = 0; i < len;) {
     char c = re[i];
@@ -63,7 +50,7 @@ char *guard_ws_form(const char *re, guard_ws_level v) {
       const char *posix = c == '[' && re[i + 1] == ':' ? strstr(re + i + 2, ":]") : NULL;
       if (posix) k = (size_t)(posix + 2 - (re + i)), c = 0;
       if (c == ']') in_class = false;
-      put(&out, &n, &cap, re + i, k);
+      kl_buf_append(&out, re + i, k);
       i += k;
       continue;
     }
@@ -75,21 +62,21 @@ char *guard_ws_form(const char *re, guard_ws_level v) {
        * keep it simple: leave such tokens (and counted repeats) alone */
       char q2 = q && t + 1 < len ? re[t + 1] : 0;
       if (q == '{' || ((q == '+' || q == '*' || q == '?') && (q2 == '?' || q2 == '+'))) {
-        put(&out, &n, &cap, re + i, t - i);
+        kl_buf_append(&out, re + i, t - i);
         i = t;
         continue;
       }
       const char *one = blank_class ? " " : k_one[v], *run = blank_class ? " " : k_run[v];
-      if (q == '+') puts_(&out, &n, &cap, run), t++;
-      else if (q == '*') puts_(&out, &n, &cap, "(?:"), puts_(&out, &n, &cap, run), puts_(&out, &n, &cap, ")?"), t++;
-      else if (q == '?') puts_(&out, &n, &cap, "(?:"), puts_(&out, &n, &cap, one), puts_(&out, &n, &cap, ")?"), t++;
-      else puts_(&out, &n, &cap, one);
+      if (q == '+') kl_buf_puts(&out, run), t++;
+      else if (q == '*') kl_buf_puts(&out, "(?:"), kl_buf_puts(&out, run), kl_buf_puts(&out, ")?"), t++;
+      else if (q == '?') kl_buf_puts(&out, "(?:"), kl_buf_puts(&out, one), kl_buf_puts(&out, ")?"), t++;
+      else kl_buf_puts(&out, one);
       changed = true;
       i = t;
       continue;
     }
     if (c == '\\' && i + 1 < len) {
-      put(&out, &n, &cap, re + i, 2);
+      kl_buf_append(&out, re + i, 2);
       i += 2;
       continue;
     }
@@ -98,18 +85,18 @@ char *guard_ws_form(const char *re, guard_ws_level v) {
       size_t k = 1;
       if (i + k < len && re[i + k] == '^') k++;
       if (i + k < len && re[i + k] == ']') k++;
-      put(&out, &n, &cap, re + i, k);
+      kl_buf_append(&out, re + i, k);
       i += k;
       continue;
     }
-    put(&out, &n, &cap, re + i, 1);
+    kl_buf_append(&out, re + i, 1);
     i++;
   }
   if (!changed) {
-    free(out);
+    kl_buf_free(&out);
     return NULL;
   }
-  return out;
+  return kl_buf_steal(&out);
 }
 
 /* Whether the bytes at t[i] start a whitespace character other than the ASCII ones: U+0085
