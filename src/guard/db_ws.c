@@ -156,14 +156,8 @@ guard_ws_level guard_ws_level_of(const char *text, size_t len) {
   uint64_t prev_sp = 0, prev_nl = 0;  /* the previous block's masks */
   for (size_t i = 0; i < len; i += 64) {
     ws_masks m;
-    if (i + 64 <= len) {
-      ws_classify(t + i, &m);
-    } else {  /* the last bytes, padded with a byte in no class */
-      unsigned char pad[64];
-      memset(pad, 'x', sizeof pad);
-      memcpy(pad, t + i, len - i);
-      ws_classify(pad, &m);
-    }
+    unsigned char pad[64];
+    ws_classify(guard_block64(t, len, i, pad, 'x'), &m);
     if (m.ctl) return GUARD_WS_ANY;
     for (uint64_t l = m.lead; l; l &= l - 1)
       if (unicode_space(t, len, i + (size_t)__builtin_ctzll(l))) return GUARD_WS_ANY;

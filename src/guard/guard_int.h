@@ -15,6 +15,8 @@
 
 #include "guard/kl_guard.h"
 
+#include <string.h>
+
 /* Confirms the candidate text[start, *end); may shorten *end (IBAN) and adjust *score.
  * `rule` is the rule being confirmed (its `data` carries scanner-specific parameters). */
 struct guard_rule;
@@ -66,6 +68,16 @@ typedef struct guard_out {
   kl_guard_finding *v;
   size_t n, cap;
 } guard_out;
+
+/* The 64 bytes at t[i] for a SIMD pass of 64-byte blocks: the text itself, or for its last
+ * bytes a copy in pad filled out with `fill`, a byte in none of the pass's classes. */
+static inline const unsigned char *guard_block64(const unsigned char *t, size_t len, size_t i, unsigned char pad[64],
+                                                 unsigned char fill) {
+  if (i + 64 <= len) return t + i;
+  memset(pad, fill, 64);
+  memcpy(pad, t + i, len - i);
+  return pad;
+}
 
 /* A hint lead meaning: every match of the rule starts where the hs_re match inside it starts
  * (hs_re is a prefix form: guard_re_search_form without a leading run, no consuming `pre`), so

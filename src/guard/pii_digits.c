@@ -257,14 +257,8 @@ static void digits_scan_text(const char *t, size_t len, guard_source_report_fn f
   uint64_t prev_digit = 0;  /* the byte before the block was a digit */
   for (size_t i = 0; i < len; i += 64) {
     digit_masks m;
-    if (i + 64 <= len) {
-      digits_classify(c.u + i, &m);
-    } else {  /* the last bytes, padded with NULs (in no class) */
-      unsigned char pad[64];
-      memset(pad, 0, sizeof pad);
-      memcpy(pad, c.u + i, len - i);
-      digits_classify(pad, &m);
-    }
+    unsigned char pad[64];
+    digits_classify(guard_block64(c.u, len, i, pad, 0), &m);
     for (uint64_t s = m.digit & ~(m.digit << 1 | prev_digit); s; s &= s - 1) {
       size_t o = (size_t)__builtin_ctzll(s), a = i + o, b;
       uint64_t rest = ~m.digit >> o;  /* 0 when the run reaches the block's end (bytes past the text are NUL) */

@@ -117,14 +117,8 @@ static void shapes_scan(const char *t, size_t len, guard_source_report_fn report
   uint64_t prev_blank = 0;  /* the byte before the first: "no byte" is no blank */
   for (size_t i = 0; i < len; i += 64) {
     shape_masks m;
-    if (i + 64 <= len) {
-      shape_classify(u + i, &m);
-    } else {  /* the last bytes, padded with NULs (in no class): short texts are most texts */
-      unsigned char pad[64];
-      memset(pad, 0, sizeof pad);
-      memcpy(pad, u + i, len - i);
-      shape_classify(pad, &m);
-    }
+    unsigned char pad[64];
+    shape_classify(guard_block64(u, len, i, pad, 0), &m);
     uint64_t after_blank = m.blank << 1 | prev_blank;
     prev_blank = m.blank >> 63;
     for (uint64_t c = (m.cap & after_blank) | m.d13; c; c &= c - 1)
