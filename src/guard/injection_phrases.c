@@ -595,12 +595,16 @@ const inj_hs_form guard_inj_hs_forms[] = {
    "limitations|rules|guidelines|filters?|censorship|boundaries|constraints|ethics|morals|safeguards|policies|laws)|"
    "without\\s+(?:any\\s+)?(?:\\w+\\s+)?(?:restrictions|limits|limitations|rules|filter(?:s|ing)?|censorship|"
    "guidelines|refusing|refusals?|safeguards)"},
-  /* hypothetical framing */
+  /* hypothetical framing: the noun with the word before it ("a story", "my novel"), not the
+   * bare noun: "story" alone is in most writing prompts, and each one was a PCRE2 confirmation
+   * of the whole caseless UTF-8 row over a 60-byte window (~7k instructions; MT-Bench's 4 KiB
+   * had three: 21k of the check's 48k in PCRE2) */
   {"\\b(?:hypothetical(?:ly)?|imagine",
    "hypothetical|imagine\\s+(?:a\\s+world|that|an?\\s+(?:ai|world|universe))|(?:fictional|hypothetical|alternate|"
-   "parallel)\\s+(?:world|universe|scenario|reality)|(?:novel|story|screenplay|book|movie\\s+script)|thought\\s+"
-   "experiment|educational\\s+purposes|purely\\s+(?:academic|educational|fictional)|safe\\s+sandbox|consequences|"
-   "(?:fiction|a\\s+story|a\\s+game)|roman|小説のため|为了写小说|假设"},
+   "parallel)\\s+(?:world|universe|scenario|reality)|(?:a|my)\\s+(?:novel|story|screenplay|book|movie\\s+script)|"
+   "thought\\s+experiment|educational\\s+purposes|purely\\s+(?:academic|educational|fictional)|safe\\s+sandbox|"
+   "real(?:-world)?\\s+consequences|(?:just|only)\\s+(?:fiction|a\\s+story|a\\s+game)|roman|novela|小説のため|"
+   "为了写小说|假设"},
   /* meta words; "the string", "for example" and "is this legit" by their last word after a
    * blank (their leading "the", "for", "is", "it" were literals all over plain text) */
   {"\\b(?:prompt\\s+injections?|injection\\s+attacks?",
@@ -703,6 +707,20 @@ const inj_hs_form guard_inj_hs_forms[] = {
    "(?:tell|inform|convince|instruct|urge|advise)\\s+(?:the\\s+user|them)\\s+(?:that|to)|(?:tell|inform|mention\\s+"
    "(?:this\\s+)?to|reveal\\s+(?:this\\s+)?to|alert)\\s+the\\s+user|(?:applicant|candidate|product|review)\\s+\\d|"
    "checks\\s+as\\s+passed"},
+  /* Rows led by "your", "you are", "two" (in most chat prompts) whose every match ends with a
+   * rarer phrase: the form is that ending.  Marginal cost of each row in the LINES database's
+   * pass over MT-Bench's 4 KiB, before -> after: "your system prompt" 7.4k, "you are freed"
+   * 6.8k, "[JAILBREAK]" / "two different responses" 5.6k (test_guard_inj_forms). */
+  {"\\byour\\s+(?:(?:full|complete|entire|exact|original|initial|hidden|secret|confidential|internal|system|"
+   "developer|first|real|underlying|pre-?)\\s*)*",
+   "system\\s+prompt|preamble|developer\\s+message|system\\s+message|initial\\s+message|context\\s+window|"
+   "meta-?prompt|(?:full|complete|entire|exact|original|initial|hidden|secret|confidential|internal|system|developer|"
+   "first|real|underlying)\\s+(?:prompt|instructions|directives|programming)"},
+  {"\\byou\\s+(?:are|have\\s+been)\\s+(?:now\\s+)?(?:freed",
+   "freed|free\\s+(?:now|from)|liberated|unleashed|unlocked|released\\s+from"},
+  {"\\[(?:GPT|CLASSIC|JAILBREAK",
+   "\\[(?:GPT|CLASSIC|JAILBREAK|DAN|🔓JAILBREAK|🔒CLASSIC|NORMAL|DEVELOPER\\s+MODE)|(?:two|2|different|separate)\\s+"
+   "(?:ways|responses|answers|paragraphs)"},
   {"\\baucune\\s+(?:règle|restriction|limite|politique)|",
    "aucune\\s+(?:règle|restriction|limite|politique)|sans\\s+(?:aucune\\s+)?(?:restrictions?|limites?|règles?|"
    "filtres?|censure)|s'appliquent\\s+(?:pas|plus)|refuses?\\s+jamais|keine[nr]?\\s+(?:Regeln|Einschränkungen|"
