@@ -1,6 +1,6 @@
 /* pii_ner_gaz.c: the gazetteer's window source: finds, without Hyperscan, the match ends of
  * the chunk rules (person_first_name, location_country, location_us_state, location_city,
- * location_city_word; pii_ner.c).
+ * location_city_word; pii_ner.c) and of the nrp rule's word list, which has their shape.
  *
  * Each chunk rule's search form is an alternation of ~70 literal entries.  Compiled with the
  * rest of the policy, those ~2600 literals changed how Hyperscan ran everything else: over 4 KiB
