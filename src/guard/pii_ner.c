@@ -630,10 +630,6 @@ static const char pair_form[] = "[A-Za-z'.&\\x80-\\xBF-][ \\t]+" UP;
  * lowercase word ("to Rome"), so before a window is opened, the run of LT bytes before the
  * blanks must hold a possible start of the rule: a capital (UP) at a word start (WB) with at
  * least one more byte of the word after it, within max_len of the end. */
-static bool pair_lt(unsigned char c) {
-  return (unsigned char)((c | 0x20) - 'a') < 26 || c == '\'' || c == '.' || c == '&' || c == '-' || c >= 0x80;
-}
-
 static bool pair_up_at(const char *t, size_t len, size_t i) {
   unsigned char c = (unsigned char)t[i], d = i + 1 < len ? (unsigned char)t[i + 1] : 0;
   return (c >= 'A' && c <= 'Z') || (c == 0xC3 && d >= 0x80 && d <= 0x9E) ||
@@ -641,11 +637,21 @@ static bool pair_up_at(const char *t, size_t len, size_t i) {
          (c == 0xD0 && d >= 0x80 && d <= 0xAF);
 }
 
-static bool pair_wb_at(const char *t, size_t i) {  /* WB: not after [A-Za-z0-9_@.\x80-\xBF-] */
-  unsigned char c = i ? (unsigned char)t[i - 1] : ' ';
-  return !((unsigned char)((c | 0x20) - 'a') < 26 || (c >= '0' && c <= '9') || c == '_' || c == '@' || c == '.' ||
-           c == '-' || (c >= 0x80 && c <= 0xBF));
-}
+/* The walk's byte classes, one lookup per byte: LT; "no boundary after it" (WB's class,
+ * [A-Za-z0-9_@.\x80-\xBF-]); a byte UP can start with (pair_up_at then decides). */
+enum { PB_LT = 1, PB_NOWB = 2, PB_UP1 = 4 };
+#define PB_ALPHA(c) ((unsigned)(((c) | 0x20) - 'a') < 26u)
+#define PB_CLASS(c)                                                                                             \
+  ((PB_ALPHA(c) || (c) == '\'' || (c) == '.' || (c) == '&' || (c) == '-' || (c) >= 0x80 ? PB_LT : 0) |           \
+   (PB_ALPHA(c) || ((c) >= '0' && (c) <= '9') || (c) == '_' || (c) == '@' || (c) == '.' || (c) == '-' ||           \
+            ((c) >= 0x80 && (c) <= 0xBF)                                                                        \
+        ? PB_NOWB                                                                                               \
+        : 0) |                                                                                                  \
+   (((c) >= 'A' && (c) <= 'Z') || ((c) >= 0xC3 && (c) <= 0xC7) || (c) == 0xCE || (c) == 0xD0 ? PB_UP1 : 0))
+#define PB4(c) PB_CLASS(c), PB_CLASS((c) + 1), PB_CLASS((c) + 2), PB_CLASS((c) + 3)
+#define PB16(c) PB4(c), PB4((c) + 4), PB4((c) + 8), PB4((c) + 12)
+#define PB64(c) PB16(c), PB16((c) + 16), PB16((c) + 32), PB16((c) + 48)
+static const unsigned char pb_class[256] = {PB64(0), PB64(64), PB64(128), PB64(192)};
 
 /* A match whose first blank run is the one before the form's capital starts in the word before
  * that run (LT++ takes the whole word), at a capital after a word boundary: the window starts
@@ -660,8 +666,12 @@ static bool pair_may_match(const char *t, size_t len, size_t end, size_t *start)
   while (i > 0 && (t[i - 1] == ' ' || t[i - 1] == '\t')) i--;
   size_t lo = end > 48 ? end - 48 : 0;  /* max_len: the window looks no further back */
   size_t first = SIZE_MAX;
-  for (size_t k = i; k-- > lo && pair_lt((unsigned char)t[k]);)
-    if (k + 2 <= i && pair_up_at(t, len, k) && pair_wb_at(t, k)) first = k;
+  for (size_t k = i; k-- > lo;) {
+    unsigned cl = pb_class[(unsigned char)t[k]];
+    if (!(cl & PB_LT)) break;
+    if ((cl & PB_UP1) && k + 2 <= i && pair_up_at(t, len, k) && !(k && pb_class[(unsigned char)t[k - 1]] & PB_NOWB))
+      first = k;
+  }
   if (first == SIZE_MAX) return false;
   if (first > *start) *start = first;
   return true;
