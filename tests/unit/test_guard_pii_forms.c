@@ -47,6 +47,15 @@ static const char *const written[] = {
   ("vault s.AbCdEfGhIjKlMnOpQrStUvWx and token=\"s.0123456789abcdefghijklmn\" hvs."
    "CAESIJlWh7Xq3zTnY9bPpK2mR8vL4cF6dS1aE0wQ5uH7jN3gEh4KHGh2cy5aTWx0b1ZwRlFjN0hVYmNkZWZnaGlqa2xtbm9w_-z "
    "(s.ZZZZZZZZZZZZZZZZZZZZZZZZ)\ns.a1b2c3d4e5f6g7h8i9j0k1l2"),
+  /* generic-api-key: every operator, gaps of 0 and 20 bytes, quotes, the longest prefix of
+   * operator bytes and blanks before the value, values of 10 bytes and of the second shape */
+  ("api_key = \"AKIAIOSFODNN7EXAMPLEkey\" password:hunter2hunter2 TOKEN=abcdefghij auth_token => 'sk-proj-abcdefghijkl' "
+   "secret ::= 0123456789abcdef; key?=abcdefghijkl; Credential||x.y.z.w.v.u; creds, `a1b2c3d4e5f6g7h8` "
+   "passwd:::=\t\n \"'`=0123456789 apikey_for_the_prod_cluster_v2 \"\t:abcdefghijklmnop secret>aGVsbG8gd29ybGQ+/x== "
+   "token: \"12\", key points, and the authors' access, \"prompt_tokens\":12,\"completion_tokens\":34 "
+   "monkey=abcdefghijk xAPIx = 'zzzzzzzzzzzzzz' Api-Key:\nQWERTYUIOPASDFGH "
+   /* the pre-check's edges: 20 tail bytes and 3 quotes, then ":::=" and 5 separators */
+   "token_abcdefghijklmnopqrs\"\"':::= \t\"'`ABCDEFGHIJ token_abcdefghijklmnopqrs\"\"'=========ABCDEFGHIJ "),
   ("maria.rossi@example.it, a.b@c.de, x@y, user+tag@sub.example.co.uk, very.long.local.part.that.keeps.going.on.and"
    ".on.and.on.for.ever.and.ever@example.com, @nolocal.com, bad..dots@example.com"),
 };
@@ -178,8 +187,8 @@ static void test_forms_cover_their_rules(void **st) {
 
 static void test_secret_forms_cover_their_rules(void **st) {
   (void)st;
-  static const char *const names[] = {"facebook-access-token", "vault-service-token"};
-  check_scanner("secrets", names, 2);
+  static const char *const names[] = {"facebook-access-token", "vault-service-token", "generic-api-key"};
+  check_scanner("secrets", names, 3);
 }
 
 /* guard_re_search_form cuts only a leading \b and a leading or trailing blank run. */
