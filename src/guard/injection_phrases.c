@@ -637,8 +637,10 @@ const inj_hs_form guard_inj_hs_forms[] = {
    "(?:full|complete|entire|exact|original|initial|hidden|secret|confidential|internal|system|developer|first|above|"
    "raw|underlying)\\s+(?:system\\s+prompt|prompt|instructions|preamble|directives|guidelines|rules|configuration|"
    "developer\\s+message|system\\s+message|text|message)"},
-  {"\\b(?:pretend|act|imagine|roleplay)\\s+",
-   "my\\s+(?:late|dead|deceased|dear)?\\s*(?:grand(?:mother|ma|father|pa)|granny)"},
+  /* "pretend to be my late grandmother": the noun that ends every match ("my" and the optional
+   * adjective before it: 3.0k of the forms database's pass over bench_guard's sample, 5.5k over
+   * the Presidio texts; the whitespace variants had made them one literal already) */
+  {"\\b(?:pretend|act|imagine|roleplay)\\s+", "grand(?:mother|ma|father|pa)|granny"},
   /* "from now on", "write a story where", "for research purposes", "with permission to": the
    * words after "from", "write", "tell", "for", "with", "i have" (bench_guard's sample 74.7k ->
    * 70.9k for the pass; hard negatives 338k -> 335k, plain chat 164k -> 157k) */
