@@ -3,7 +3,7 @@
  * Hyperscan.  Each rule keeps a form in its hint (pii.c, pii_ner_addr.c), and this pass reports
  * exactly the ends Hyperscan reports for that form (GUARD_SOURCE_LEAD: the rule's lead then
  * opens the same windows, so findings cannot change; test_guard_pii_digits and
- * fuzz_guard_pii_sources compare the ends with Hyperscan's):
+ * fuzz_guard_sources compare the ends with Hyperscan's):
  *   slot  rule            form                                                lead
  *   0     phone_us        (?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}          18
  *   1     phone_national  \(?\d{2,5}\)?[ .-]\d{2}                               10

@@ -9,7 +9,7 @@
  *    returns its length, 520-600 bytes, so that texts end anywhere;
  *  - source_same_hits checks that the policy finds, on each text, the same hits when those
  *    rules take their windows from the source as when Hyperscan runs their forms, and returns
- *    how many hits the source's rules had. */
+ *    how many hits the source's rules had; source_same_hits_in does it for any scanner's rules. */
 #ifndef KL_GUARD_TEST_SOURCE_H
 #define KL_GUARD_TEST_SOURCE_H
 
@@ -134,10 +134,9 @@ static inline bool source_ref_has(const source_ref *g, const guard_window_source
   return false;
 }
 
-static inline size_t source_same_hits(const guard_window_source *src, const char *const *texts, size_t ntexts) {
-  source_ref g;
-  source_ref_open(&g, src);
-  const guard_scanner *s = g.s;
+/* The same for the rules of scanner s (any kind). */
+static inline size_t source_same_hits_in(const guard_scanner *s, const guard_window_source *src, const char *const *texts,
+                                         size_t ntexts) {
   const guard_rule **rp = calloc(s->nrules, sizeof *rp);
   const guard_hs_hint **hp = calloc(s->nrules, sizeof *hp);
   const guard_rule_source **sp = calloc(s->nrules, sizeof *sp);
@@ -174,6 +173,13 @@ static inline size_t source_same_hits(const guard_window_source *src, const char
   free(rp);
   free(hp);
   free(sp);
+  return found;
+}
+
+static inline size_t source_same_hits(const guard_window_source *src, const char *const *texts, size_t ntexts) {
+  source_ref g;
+  source_ref_open(&g, src);
+  size_t found = source_same_hits_in(g.s, src, texts, ntexts);
   source_ref_close(&g);
   return found;
 }
