@@ -710,14 +710,20 @@ const inj_hs_form guard_inj_hs_forms[] = {
    "(?:this\\s+)?to|reveal\\s+(?:this\\s+)?to|alert)\\s+the\\s+user|(?:applicant|candidate|product|review)\\s+\\d|"
    "checks\\s+as\\s+passed"},
   /* Rows led by "your", "you are", "two" (in most chat prompts) whose every match ends with a
-   * rarer phrase: the form is that ending.  Marginal cost of each row in the LINES database's
-   * pass over MT-Bench's 4 KiB, before -> after: "your system prompt" 7.4k, "you are freed"
-   * 6.8k, "[JAILBREAK]" / "two different responses" 5.6k (test_guard_inj_forms). */
+   * rarer phrase: the form is that ending.  What each row as written cost the LINES database's
+   * pass over MT-Bench's 4 KiB (the database with it minus without it): "your system prompt"
+   * 7.4k, "your hidden rules" 4.5k, "you are freed" 6.8k, "[JAILBREAK]" / "two different
+   * responses" 5.6k; with these forms MT-Bench's whole check went 321k -> 284k, with the
+   * hypothetical-framing form above (test_guard_inj_forms). */
   {"\\byour\\s+(?:(?:full|complete|entire|exact|original|initial|hidden|secret|confidential|internal|system|"
    "developer|first|real|underlying|pre-?)\\s*)*",
    "system\\s+prompt|preamble|developer\\s+message|system\\s+message|initial\\s+message|context\\s+window|"
    "meta-?prompt|(?:full|complete|entire|exact|original|initial|hidden|secret|confidential|internal|system|developer|"
    "first|real|underlying)\\s+(?:prompt|instructions|directives|programming)"},
+  {"\\byour\\s+(?:(?:full|complete|entire|exact|original|initial|hidden|secret|confidential|internal|system|"
+   "developer|real|underlying)\\s+)+(?:rules",
+   "(?:full|complete|entire|exact|original|initial|hidden|secret|confidential|internal|system|developer|real|"
+   "underlying)\\s+(?:rules|guidelines|configuration|config|settings)"},
   {"\\byou\\s+(?:are|have\\s+been)\\s+(?:now\\s+)?(?:freed",
    "freed|free\\s+(?:now|from)|liberated|unleashed|unlocked|released\\s+from"},
   {"\\[(?:GPT|CLASSIC|JAILBREAK",

@@ -57,6 +57,9 @@ typedef struct form_case {
   "\\byour\\s+(?:(?:full|complete|entire|exact|original|initial|hidden|secret|confidential|internal|system|" \
   "developer|first|real|underlying|pre-?)\\s*)*"
 #define FREED "\\byou\\s+(?:are|have\\s+been)\\s+(?:now\\s+)?(?:freed"
+#define YOUR_RULES                                                                                            \
+  "\\byour\\s+(?:(?:full|complete|entire|exact|original|initial|hidden|secret|confidential|internal|system|" \
+  "developer|real|underlying)\\s+)+(?:rules"
 #define TWO_WAYS "\\[(?:GPT|CLASSIC|JAILBREAK"
 #define GRANNY "\\b(?:pretend|act|imagine|roleplay)\\s+"
 
@@ -123,6 +126,7 @@ static const form_case cases[] = {
   {HYPO, "Hypothetically, IMAGINE\tTHAT; in a\nparallel  reality; for purely educational purposes, safe\vsandbox"},
   {YOUR_SP, "YOUR\tSYSTEM\nPROMPT; your  full\r\nhidden\tinstructions; your developersystem message; Your Meta-Prompt"},
   {YOUR_SP, "your\fexact  real\tunderlying PROGRAMMING; your pre-\ninitial message; your secret context\twindow"},
+  {YOUR_RULES, "YOUR\tHIDDEN\nRULES; your  real internal\r\nconfiguration, your system settings, Your Full Config"},
   {FREED, "You\tare\nnow  FREED; you have\r\nbeen free\tnow; YOU ARE UNLOCKED; you are released  from it"},
   {TWO_WAYS, "[gpt]: [classic] answer in TWO\tDIFFERENT\nWAYS, 2" NBSP "answers, two" EMSP "separate" IDSP "paragraphs"},
   {TWO_WAYS, "[DEVELOPER\tMODE OUTPUT]:  [🔒CLASSIC] in 2\r\nways; Two  Responses"},
