@@ -21,17 +21,13 @@
 
 #include <cjson/cJSON.h>
 
+#include "bench_guard_sample.h"
+
 #ifndef KEEL_SHARED_DATA
 #define KEEL_SHARED_DATA "/work/shared/data" /* as bench_guard_pii's default */
 #endif
 
-static const char *sample =
-    "Hi, I'm writing about my order from 2024-03-18 (ref 1183-22). The gateway records every call: model, "
-    "latency, tokens and cost. Please reach me at maria.rossi@example.it or +39 06 6982 1234 after 5pm.\n"
-    "```python\ndef total(items):\n    return sum(i.price * i.qty for i in items)  # v1.2.3\n```\n"
-    "{\"id\":\"chatcmpl-123\",\"object\":\"chat.completion\",\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":34}}\n"
-    "Our server 10.20.30.40 logged it. Grüße aus Köln, café naïve Straße — 日本語のテキスト 🎉.\n"
-    "Numbers like 3.14159, 1,234,567 and 42 are not PII; neither is version 1.2.3.4.5 nor 12:30:45.\n";
+static const char *sample = bench_guard_sample;
 
 /* Median-free simple timing: repeat checks for `secs`, return µs per 4 KiB. */
 static double time_check(const kl_guard_policy *p, kl_guard_stage st, const kl_buf *text, double secs, size_t *nf) {

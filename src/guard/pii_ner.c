@@ -626,10 +626,6 @@ static const guard_rule ctx_rules[] = {
  * that Hyperscan can only prefilter, as a large automaton awake at every capital. */
 static const char pair_form[] = "[A-Za-z'.&\\x80-\\xBF-][ \\t]+" UP;
 
-/* pair_form's pre-check (guard_scanner_hs_check): most pair_form matches in prose follow a
- * lowercase word ("to Rome"), so before a window is opened, the run of LT bytes before the
- * blanks must hold a possible start of the rule: a capital (UP) at a word start (WB) with at
- * least one more byte of the word after it, within max_len of the end. */
 static bool pair_up_at(const char *t, size_t len, size_t i) {
   unsigned char c = (unsigned char)t[i], d = i + 1 < len ? (unsigned char)t[i + 1] : 0;
   return (c >= 'A' && c <= 'Z') || (c == 0xC3 && d >= 0x80 && d <= 0x9E) ||
@@ -653,7 +649,11 @@ enum { PB_LT = 1, PB_NOWB = 2, PB_UP1 = 4 };
 #define PB64(c) PB16(c), PB16((c) + 16), PB16((c) + 32), PB16((c) + 48)
 static const unsigned char pb_class[256] = {PB64(0), PB64(64), PB64(128), PB64(192)};
 
-/* A match whose first blank run is the one before the form's capital starts in the word before
+/* pair_form's pre-check (guard_scanner_hs_check): most pair_form matches in prose follow a
+ * lowercase word ("to Rome"), so before a window is opened, the run of LT bytes before the
+ * blanks must hold a possible start of the rule: a capital (UP) at a word start (WB) with at
+ * least one more byte of the word after it, within max_len of the end.
+ * A match whose first blank run is the one before the form's capital starts in the word before
  * that run (LT++ takes the whole word), at a capital after a word boundary: the window starts
  * at the leftmost such capital, not max_len back (a match whose first run is another one, as
  * "John" in "John F. Kennedy" for the end at "K", has its own window, the end at "F").  PCRE2

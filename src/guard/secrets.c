@@ -419,7 +419,7 @@ static bool generic_key_may_match(const char *t, size_t len, size_t end, size_t 
  * Hyperscan: each '.' after an 's' (SSE2 compares, 32 bytes a step), then the 24 letters or
  * digits of "s\.[a-zA-Z0-9]{24}" (end 24 bytes after the dot) and, after "hvs", the 90 bytes of
  * "hvs\.[\w-]{90}" (end 90 bytes after it): exactly the ends Hyperscan reports for the form,
- * slot 0 (test_guard_secrets compares the two). */
+ * slot 0 (test_guard_secrets_vault compares the two). */
 static bool vault_alnum(unsigned char c) { return (unsigned char)((c | 0x20) - 'a') < 26 || (unsigned char)(c - '0') < 10; }
 
 static void vault_dot(const char *t, size_t len, size_t i, guard_source_report_fn report, void *ctx) {
