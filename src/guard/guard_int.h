@@ -69,6 +69,16 @@ typedef struct guard_out {
   size_t n, cap;
 } guard_out;
 
+/* A 256-entry byte table built by the compiler: GUARD_BYTE_TABLE(F) is the initializer
+ * {F(0), F(1), ..., F(255)} for a macro F of one byte value (a class test or a set of class
+ * bits), so a hot loop does one lookup per byte instead of a chain of comparisons. */
+#define GUARD_BYTE4_(F, c) F(c), F((c) + 1), F((c) + 2), F((c) + 3)
+#define GUARD_BYTE16_(F, c) \
+  GUARD_BYTE4_(F, c), GUARD_BYTE4_(F, (c) + 4), GUARD_BYTE4_(F, (c) + 8), GUARD_BYTE4_(F, (c) + 12)
+#define GUARD_BYTE64_(F, c) \
+  GUARD_BYTE16_(F, c), GUARD_BYTE16_(F, (c) + 16), GUARD_BYTE16_(F, (c) + 32), GUARD_BYTE16_(F, (c) + 48)
+#define GUARD_BYTE_TABLE(F) {GUARD_BYTE64_(F, 0), GUARD_BYTE64_(F, 64), GUARD_BYTE64_(F, 128), GUARD_BYTE64_(F, 192)}
+
 /* The 64 bytes at t[i] for a SIMD pass of 64-byte blocks: the text itself, or for its last
  * bytes a copy in pad filled out with `fill`, a byte in none of the pass's classes. */
 static inline const unsigned char *guard_block64(const unsigned char *t, size_t len, size_t i, unsigned char pad[64],

@@ -713,8 +713,8 @@ const inj_hs_form guard_inj_hs_forms[] = {
    * rarer phrase: the form is that ending.  What each row as written cost the LINES database's
    * pass over MT-Bench's 4 KiB (the database with it minus without it): "your system prompt"
    * 7.4k, "your hidden rules" 4.5k, "you are freed" 6.8k, "[JAILBREAK]" / "two different
-   * responses" 5.6k; with these forms MT-Bench's whole check went 321k -> 284k, with the
-   * hypothetical-framing form above (test_guard_inj_forms). */
+   * responses" 5.6k.  MT-Bench's whole check: 321k -> 284k with the other three and the
+   * hypothetical-framing form above, 260k -> 256k with "your hidden rules" (test_guard_inj_forms). */
   {"\\byour\\s+(?:(?:full|complete|entire|exact|original|initial|hidden|secret|confidential|internal|system|"
    "developer|first|real|underlying|pre-?)\\s*)*",
    "system\\s+prompt|preamble|developer\\s+message|system\\s+message|initial\\s+message|context\\s+window|"

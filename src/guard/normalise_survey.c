@@ -44,10 +44,7 @@ enum {
         ? SV_INERT                                                                                              \
         : 0) |                                                                                                  \
    (SV_IS_DIGIT(c) ? SV_DIGIT : 0))
-#define SV4(c) SV_CLASS(c), SV_CLASS((c) + 1), SV_CLASS((c) + 2), SV_CLASS((c) + 3)
-#define SV16(c) SV4(c), SV4((c) + 4), SV4((c) + 8), SV4((c) + 12)
-#define SV64(c) SV16(c), SV16((c) + 16), SV16((c) + 32), SV16((c) + 48)
-static const unsigned char sv_class[256] = {SV64(0), SV64(64), SV64(128), SV64(192)};
+static const unsigned char sv_class[256] = GUARD_BYTE_TABLE(SV_CLASS);
 
 static void mark(size_t *cnt, size_t *a, size_t *b, size_t s, size_t e) {
   if (!(*cnt)++) *a = s;

@@ -644,10 +644,7 @@ enum { PB_LT = 1, PB_NOWB = 2, PB_UP1 = 4 };
         ? PB_NOWB                                                                                               \
         : 0) |                                                                                                  \
    (((c) >= 'A' && (c) <= 'Z') || ((c) >= 0xC3 && (c) <= 0xC7) || (c) == 0xCE || (c) == 0xD0 ? PB_UP1 : 0))
-#define PB4(c) PB_CLASS(c), PB_CLASS((c) + 1), PB_CLASS((c) + 2), PB_CLASS((c) + 3)
-#define PB16(c) PB4(c), PB4((c) + 4), PB4((c) + 8), PB4((c) + 12)
-#define PB64(c) PB16(c), PB16((c) + 16), PB16((c) + 32), PB16((c) + 48)
-static const unsigned char pb_class[256] = {PB64(0), PB64(64), PB64(128), PB64(192)};
+static const unsigned char pb_class[256] = GUARD_BYTE_TABLE(PB_CLASS);
 
 /* pair_form's pre-check (guard_scanner_hs_check): most pair_form matches in prose follow a
  * lowercase word ("to Rome"), so before a window is opened, the run of LT bytes before the

@@ -47,10 +47,7 @@ static bool pair_first(unsigned char c) {
 #define B58(c) \
   (((c) >= '1' && (c) <= '9') || ((c) >= 'A' && (c) <= 'Z' && (c) != 'I' && (c) != 'O') || \
    ((c) >= 'a' && (c) <= 'z' && (c) != 'l'))
-#define B4(c) B58(c), B58((c) + 1), B58((c) + 2), B58((c) + 3)
-#define B16(c) B4(c), B4((c) + 4), B4((c) + 8), B4((c) + 12)
-#define B64(c) B16(c), B16((c) + 16), B16((c) + 32), B16((c) + 48)
-static const bool k_base58[256] = {B64(0), B64(64), B64(128), B64(192)};
+static const bool k_base58[256] = GUARD_BYTE_TABLE(B58);
 
 /* A candidate at i: the byte before it is a blank and it may start a capital, or it is a '1' or
  * '3' that starts a token. */

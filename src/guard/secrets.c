@@ -386,10 +386,7 @@ enum { GK_GAP = 1, GK_OP = 2, GK_SEP = 4, GK_VALUE = 8 };
         ? GK_SEP                                                                                                \
         : 0) |                                                                                                  \
    (GK_W(c) || (c) == '.' || (c) == '=' || (c) == '+' || (c) == '/' || (c) == '-' ? GK_VALUE : 0))
-#define GK4(c) GK_CLASS(c), GK_CLASS((c) + 1), GK_CLASS((c) + 2), GK_CLASS((c) + 3)
-#define GK16(c) GK4(c), GK4((c) + 4), GK4((c) + 8), GK4((c) + 12)
-#define GK64(c) GK16(c), GK16((c) + 16), GK16((c) + 32), GK16((c) + 48)
-static const unsigned char gk_class[256] = {GK64(0), GK64(64), GK64(128), GK64(192)};
+static const unsigned char gk_class[256] = GUARD_BYTE_TABLE(GK_CLASS);
 
 /* generic-api-key after a keyword ending at `end`: [ \t\w.-]{0,20} then [\s'"]{0,3} (together:
  * up to 23 bytes of [\s\w.'"-]), an operator (its first byte is the first byte past them), at
