@@ -446,6 +446,75 @@ static bool card_may_match(const char *t, size_t len, size_t end, size_t *start)
   return false;
 }
 
+/* phone_national's pre-check, the validator moved before PCRE2 as for credit_card: a window
+ * opens only if a start it is reported for begins a candidate v_phone_groups accepts.  On
+ * digit-dense text most windows hold a date, a version, an IPv4 or a short reference
+ * ("2024-03-18", "10.20.30.40", "1183-22"), each two PCRE2 calls (the match, then a search that
+ * finds no other start) and a validator call; bench_guard's sample made 49 of them per 4 KiB,
+ * all rejected.
+ *
+ * Which starts: the form "\(?\d{2,5}\)?[ .-]\d{2}" ends two digits after the separator that
+ * follows the first group, so a match starting at s holds exactly one reported end that its own
+ * first group leads to; a window is needed only for the starts whose end this is (every other
+ * start has its own end).  Those are the run of digits before `end`'s separator (and ')'), or
+ * the '(' before it.  A start must be a whole run (the lookbehind refuses one after a digit) of
+ * 2 to 5 digits, not after [\w.,+/:-] nor after a digit and one of [ .-].
+ *
+ * Which candidates: every later group is a whole run of digits too (a group cut short leaves a
+ * digit next, which the lookahead refuses; a run longer than 8 ends the chain), ')' after the
+ * first group is taken when it is there, and the match ends after group k (1 to 5 after the
+ * first) where the lookahead allows.  PCRE2 takes the last of these ends; the check asks the
+ * validator about every one with 7 to 13 digits (its own first test), so it can only keep more
+ * windows than needed, never fewer.  Findings are unchanged (test_guard_pii_prechecks compares
+ * them with and without it). */
+static bool nat_no_start_after(const unsigned char *u, size_t s) {  /* the rule's lookbehinds */
+  if (!s) return false;
+  unsigned char c = u[s - 1];
+  if (isalnum(c) || c == '_' || c == '.' || c == ',' || c == '+' || c == '/' || c == ':' || c == '-') return true;
+  return s >= 2 && (c == ' ' || c == '.' || c == '-') && card_digit(u[s - 2]);
+}
+
+static bool nat_end_ok(const unsigned char *u, size_t len, size_t e) {  /* the rule's lookahead */
+  if (e >= len) return true;
+  unsigned char c = u[e];
+  if (isalnum(c) || c == '_' || c == '/' || c == ':') return false;
+  return !((c == '-' || c == '.' || c == ',') && e + 1 < len && card_digit(u[e + 1]));
+}
+
+/* A candidate from s (the first group is [a, q)) that the validator accepts. */
+static bool nat_from(const char *t, size_t len, size_t s, size_t a, size_t q) {
+  const unsigned char *u = (const unsigned char *)t;
+  size_t digits = q - a, i = q < len && u[q] == ')' ? q + 1 : q;
+  for (int k = 0; k < 5 && i + 2 < len && (u[i] == ' ' || u[i] == '.' || u[i] == '-'); k++) {
+    size_t run = ++i;
+    while (i < len && card_digit(u[i])) i++;
+    if (i - run < 2 || i - run > 8) break;
+    digits += i - run;
+    size_t e = i;
+    double score = 0.4;
+    if (digits >= 7 && digits <= 13 && nat_end_ok(u, len, e) && v_phone_groups(t, len, s, &e, &score)) return true;
+  }
+  return false;
+}
+
+static bool nat_may_match(const char *t, size_t len, size_t end, size_t *start) {
+  const unsigned char *u = (const unsigned char *)t;
+  if (end < 5) return true;  /* not the shape expected: look */
+  size_t q = end - 3;        /* the separator */
+  if (u[q - 1] == ')') q--;
+  size_t a = q;
+  while (a > 0 && card_digit(u[a - 1])) a--;
+  if (q - a < 2 || q - a > 5) return false;
+  /* "(12) 3456 7890": a start at '(' and one at the digits after it; either may be the one */
+  if (a > 0 && u[a - 1] == '(' && !nat_no_start_after(u, a - 1) && nat_from(t, len, a - 1, a, q)) {
+    if (a - 1 > *start) *start = a - 1;
+    return true;
+  }
+  if (nat_no_start_after(u, a) || !nat_from(t, len, a, a, q)) return false;
+  if (a > *start) *start = a;
+  return true;
+}
+
 static void pii_hint(guard_scanner *s, const guard_rule *r) {
   for (size_t i = 0; i < sizeof pii_hints / sizeof pii_hints[0]; i++)
     if (!strcmp(pii_hints[i].rule, r->name)) guard_scanner_hs_hint(s, r, pii_hints[i].re, pii_hints[i].lead);
@@ -454,6 +523,7 @@ static void pii_hint(guard_scanner *s, const guard_rule *r) {
   guard_pii_shapes_take(s, r);  /* btc_base58: its form is found without Hyperscan */
   guard_pii_digits_take(s, r);  /* the digit rules: likewise */
   if (!strcmp(r->name, "credit_card")) guard_scanner_hs_check(s, r, card_may_match);
+  if (!strcmp(r->name, "phone_national")) guard_scanner_hs_check(s, r, nat_may_match);
 }
 
 /* ---- the scanner kind ---- */

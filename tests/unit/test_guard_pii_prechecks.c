@@ -1,0 +1,160 @@
+/* test_guard_pii_prechecks.c: the window pre-checks that apply a validator before PCRE2
+ * (pii.c: credit_card's card_may_match, the issuer and Luhn tests; phone_national's
+ * nat_may_match, v_phone_groups itself) answer for findings, not for every match of the
+ * pattern, so fuzz_guard_prechecks cannot hold them to it: the pii rules must find exactly the
+ * same with each as without it.  Texts for cards: test numbers of every issuer and length, with
+ * and without ' ' and '-' groups, one digit off (Luhn fails), phone and order numbers of 12 to 20
+ * digits, numbers after letters, dots and dashes, runs longer than 19 digits, at the text's
+ * start and end.  For national phone numbers: groups of every length with each separator,
+ * parentheses, dates, IPv4s, versions, years, SSN shapes, numbers after and before the
+ * bytes the rule's lookarounds refuse.  For each, 3,000 random texts of digit groups and
+ * separators; and the PII texts of ../shared/data when they are there. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guard_test_validated.h"
+
+/* The same hits with the rule's pre-check as without it; returns the rule's. */
+static size_t same_hits(const validated_ref *g, const char *t, size_t len) {
+  char why[512];
+  long found = validated_diff(g, t, len, why, sizeof why);
+  if (found < 0) fail_msg("%s, text \"%.*s\"", why, (int)len, t);
+  return (size_t)found;
+}
+
+static void pre_open(validated_ref *g, const char *name) { assert_true(validated_open(g, name)); }
+
+/* n random texts of 20-170 bytes made of bits; returns the rule's hits */
+static size_t random_texts(const validated_ref *g, const char *const *bits, size_t nbits, int n, uint64_t r) {
+  char text[200];
+  size_t found = 0;
+  for (int it = 0; it < n; it++) {
+    size_t k = 0;
+    r = r * 6364136223846793005u + 1442695040888963407u;
+    size_t len = 20 + (r >> 40) % 150;
+    while (k + 4 < len) {
+      r = r * 6364136223846793005u + 1442695040888963407u;
+      const char *b = bits[(r >> 33) % nbits];
+      size_t bl = strlen(b);
+      if (k + bl > sizeof text) break;
+      memcpy(text + k, b, bl);
+      k += bl;
+    }
+    found += same_hits(g, text, k);
+  }
+  return found;
+}
+
+static void test_card_texts(void **state) {
+  (void)state;
+  validated_ref g;
+  pre_open(&g, "credit_card");
+  static const char *const texts[] = {
+    "Visa 4111 1111 1111 1111, 4111-1111-1111-1111, 4111111111111111 and 4222222222222 (13 digits)",
+    "Amex 378282246310005 / 3782 822463 10005; MC 5555 5555 5555 4444, 2223003122003222; Discover 6011111111111117",
+    "JCB 3530111333300000, 3566002020360505; Diners 30569309025904, 38520000023237; UnionPay 6200000000000005",
+    "Maestro 6759649826438453, 6799990100000000019 and 0604 1234 5678 9012 3; Visa 19: 4111111111111111113",
+    "one off: 4111 1111 1111 1112, 378282246310006, 5555555555554445",
+    "call +44 20 7946 0958 or +49 30 1234 5678 90, order 2024-000-123-456-789, ref 1234 5678 9012 3456 7890",
+    "x4111111111111111 a.4111111111111111 b-4111111111111111 _4111111111111111 4111111111111111x 4111111111111111-1",
+    "41111111111111111111111 (23 digits) 4111  1111 1111 1111 (two spaces) 4111 1111-1111 1111 (mixed)",
+    "4111111111111111", "4111 1111 1111 1111", "text ends 5555 5555 5555 444", "12345678901 2345678901234567890",
+  };
+  size_t cards = 0;
+  for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) cards += same_hits(&g, texts[i], strlen(texts[i]));
+  assert_true(cards >= 15);
+  validated_close(&g);
+}
+
+static void test_card_random(void **state) {
+  (void)state;
+  validated_ref g;
+  pre_open(&g, "credit_card");
+  static const char *const bits[] = {"4111", "1111", "5555", "4444", "3782", "8224", "6310", "005", "0", "1", "2",
+                                     "7", "9", " ", " ", "-", "-", ".", "x", "+", "\n", "6011", "35", "0604",
+                                     "4111 1111 1111 1111", "378282246310005", "5555-5555-5555-4444", "6011111111111117"};
+  assert_true(random_texts(&g, bits, sizeof bits / sizeof *bits, 3000, 99) > 100);
+  validated_close(&g);
+}
+
+static void test_phone_national_texts(void **state) {
+  (void)state;
+  validated_ref g;
+  pre_open(&g, "phone_national");
+  static const char *const texts[] = {
+    "UK 020 7946 0958, 0161-496-0000, 01632 960 001; DE 030 12345678, 089.1234.5678; FR 01 23 45 67 89",
+    "(020) 7946 0958, (37) 788-063 and (0161)496-0000 or 12) 345 6789 and (12 3456 789",
+    "dates 2024-03-18, 18.03.2024, 03-18-2024 and 1999 2000 2001 2002; ip 10.20.30.40 or 192.168.1.254",
+    "ssn 123-45-6789, versions 1.2.3 and 10.20.30; ref 1183-22, 12 34 56, 3536 1659, 0536 1659",
+    "+39 06 6982 1234, x0161 496 0000, a-020 7946 0958, 1 020 7946 0958, 020 7946 0958x, 020 7946 0958-1",
+    "020 7946 0958.5, 020 7946 0958,1, 020 7946 0958/2, 020 7946 0958:3, 123456 789 0123, 12 123456789 12",
+    "01 23 45 67 89 01 23 45, 01-23-45-67-89-01, 01 23-45 67, 01.23.45.67",
+    "020 7946 0958", "(020) 7946 0958", "text ends 020 7946 09", "12 3456 7890",
+  };
+  size_t phones = 0;
+  for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) phones += same_hits(&g, texts[i], strlen(texts[i]));
+  assert_true(phones >= 15);
+  validated_close(&g);
+}
+
+static void test_phone_national_random(void **state) {
+  (void)state;
+  validated_ref g;
+  pre_open(&g, "phone_national");
+  static const char *const bits[] = {"12", "123", "1234", "12345", "123456", "020", "7946", "0958", "2024", "1999",
+                                     "03", "18", "31", "0", "7", "123456789", " ", " ", " ", "-", "-", ".", ".", "(",
+                                     ")", ",", ":", "/", "+", "x", "a", "_", "\n", "  ", "(020) 7946 0958",
+                                     "10.20.30.40", "2024-03-18", "123-45-6789"};
+  assert_true(random_texts(&g, bits, sizeof bits / sizeof *bits, 3000, 7) > 100);
+  validated_close(&g);
+}
+
+static void pii_texts(const char *rule, size_t want) {
+  kl_buf all = KL_BUF_INIT;
+  if (kl_buf_read_path(&all, KEEL_SOURCE_DIR "/../shared/data/pii/synth_dataset_v2.json", 0) != 0) {
+    kl_buf_free(&all);
+    skip();
+  }
+  validated_ref g;
+  pre_open(&g, rule);
+  cJSON *arr = cJSON_ParseWithLength(all.data, all.len);
+  const cJSON *it;
+  size_t found = 0;
+  cJSON_ArrayForEach(it, arr) {
+    const cJSON *t = cJSON_GetObjectItem(it, "full_text");
+    if (cJSON_IsString(t)) found += same_hits(&g, t->valuestring, strlen(t->valuestring));
+  }
+  assert_true(found > want);
+  cJSON_Delete(arr);
+  kl_buf_free(&all);
+  validated_close(&g);
+}
+
+static void test_card_pii_texts(void **state) {
+  (void)state;
+  pii_texts("credit_card", 10);
+}
+
+static void test_phone_national_pii_texts(void **state) {
+  (void)state;
+  pii_texts("phone_national", 10);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_card_texts),
+    cmocka_unit_test(test_card_random),
+    cmocka_unit_test(test_card_pii_texts),
+    cmocka_unit_test(test_phone_national_texts),
+    cmocka_unit_test(test_phone_national_random),
+    cmocka_unit_test(test_phone_national_pii_texts),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
