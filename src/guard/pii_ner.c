@@ -646,32 +646,47 @@ enum { PB_LT = 1, PB_NOWB = 2, PB_UP1 = 4 };
    (((c) >= 'A' && (c) <= 'Z') || ((c) >= 0xC3 && (c) <= 0xC7) || (c) == 0xCE || (c) == 0xD0 ? PB_UP1 : 0))
 static const unsigned char pb_class[256] = GUARD_BYTE_TABLE(PB_CLASS);
 
-/* pair_form's pre-check (guard_scanner_hs_check): most pair_form matches in prose follow a
- * lowercase word ("to Rome"), so before a window is opened, the run of LT bytes before the
- * blanks must hold a possible start of the rule: a capital (UP) at a word start (WB) with at
- * least one more byte of the word after it, within max_len of the end.
+/* pair_form's pre-check (guard_scanner_hs_check), which answers for findings: most pair_form
+ * matches in prose follow a lowercase word ("to Rome") or a word v_pair refuses ("The", "In",
+ * "Our"), so a window opens only where v_pair accepts a start.
  * A match whose first blank run is the one before the form's capital starts in the word before
- * that run (LT++ takes the whole word), at a capital after a word boundary: the window starts
- * at the leftmost such capital, not max_len back (a match whose first run is another one, as
- * "John" in "John F. Kennedy" for the end at "K", has its own window, the end at "F").  PCRE2
- * then starts at the word instead of searching up to 48 bytes for it (PCRE2 per 4 KiB check:
- * MT-Bench's questions 27k -> 22k instructions, the Presidio texts 157k -> 122k). */
+ * that run (LT++ takes the whole word), at a capital after a word boundary (WB) with at least
+ * one more byte of the word after it, within max_len of the end; a match whose first run is
+ * another one, as "John" in "John F. Kennedy" for the end at "K", has its own window, the end
+ * at "F".  v_pair reads nothing of the match but its start, so it is asked about each such
+ * start, leftmost first, and the window starts at the first it accepts: PCRE2 then starts at the
+ * word instead of searching up to 48 bytes for it (ab505ef: PCRE2 per 4 KiB check, MT-Bench's
+ * questions 27k -> 22k instructions, the Presidio texts 157k -> 122k), and is not called at all
+ * for a refused word, nor v_pair after it.  Findings are unchanged (test_guard_pii_prechecks
+ * compares them with and without the check). */
 static bool pair_may_match(const char *t, size_t len, size_t end, size_t *start) {
   size_t i = end - 1;  /* the capital the form ends with: one byte, or a lead and one more */
   if ((unsigned char)t[i] >= 0x80 && i > 0) i--;
   if (!i || (t[i - 1] != ' ' && t[i - 1] != '\t')) return true;  /* not the shape expected: look */
   while (i > 0 && (t[i - 1] == ' ' || t[i - 1] == '\t')) i--;
   size_t lo = end > 48 ? end - 48 : 0;  /* max_len: the window looks no further back */
-  size_t first = SIZE_MAX;
+  size_t starts[8], n = 0, first = SIZE_MAX;  /* the word's possible starts, rightmost first */
   for (size_t k = i; k-- > lo;) {
     unsigned cl = pb_class[(unsigned char)t[k]];
     if (!(cl & PB_LT)) break;
-    if ((cl & PB_UP1) && k + 2 <= i && pair_up_at(t, len, k) && !(k && pb_class[(unsigned char)t[k - 1]] & PB_NOWB))
+    if ((cl & PB_UP1) && k + 2 <= i && pair_up_at(t, len, k) && !(k && pb_class[(unsigned char)t[k - 1]] & PB_NOWB)) {
+      if (n < sizeof starts / sizeof starts[0]) starts[n++] = k;
       first = k;
+    }
   }
   if (first == SIZE_MAX) return false;
-  if (first > *start) *start = first;
-  return true;
+  if (first != starts[n - 1]) {  /* a word of more parts than kept: let PCRE2 look from the first */
+    if (first > *start) *start = first;
+    return true;
+  }
+  while (n--) {
+    size_t e = end;
+    double score = 0;
+    if (!v_pair(t, len, starts[n], &e, &score)) continue;
+    if (starts[n] > *start) *start = starts[n];
+    return true;
+  }
+  return false;
 }
 
 static const gaz_param gaz_params[G_N] = {{G_COMMON}, {G_FIRST}, {G_FIRST_AMB}, {G_SURNAME}, {G_COUNTRY}, {G_STATE}, {G_CITY},

@@ -6,8 +6,13 @@
  *  - validated_open builds the two databases of a default pii policy's rules, the second with
  *    rule `name`'s pre-check left out; false when the policy has no such rule or it has no
  *    pre-check;
- *  - validated_diff scans a text with both and returns the rule's hits, or -1 when the hits
- *    differ (what differs is written to why). */
+ *  - validated_diff scans a text with both and returns the rule's hits, -1 when the hits
+ *    differ (what differs is written to why), or VALIDATED_SKIP when either side has a hit of
+ *    the rule longer than its max_len.  The engine never looks for matches longer than that
+ *    (a window reaches max_len back from an end), but where windows of the rule overlap, PCRE2
+ *    can run into one, as it did without person_pair's check for "GarcíaGarcía...Our García"
+ *    (a first word of 52 bytes), and such a match then hides the hits it overlaps: which ones
+ *    a text holds depends on the windows, which is what the pre-check changes. */
 #ifndef KL_GUARD_TEST_VALIDATED_H
 #define KL_GUARD_TEST_VALIDATED_H
 
@@ -68,6 +73,8 @@ static inline bool validated_open(validated_ref *g, const char *name) {
   return false;
 }
 
+#define VALIDATED_SKIP (-2)
+
 static inline long validated_diff(const validated_ref *g, const char *t, size_t len, char *why, size_t whylen) {
   guard_db_hits x = {0}, y = {0};
   kl_err err = {0};
@@ -75,7 +82,12 @@ static inline long validated_diff(const validated_ref *g, const char *t, size_t 
   if (!guard_db_scan(g->with, t, len, &x, &err) || !guard_db_scan(g->without, t, len, &y, &err)) {
     snprintf(why, whylen, "scan failed: %s", err.msg);
     found = -1;
-  } else if (x.n != y.n) {
+  }
+  for (size_t i = 0; found >= 0 && i < x.n + y.n; i++) {
+    const guard_hit *h = i < x.n ? &x.v[i] : &y.v[i - x.n];
+    if (h->rule == g->rule && h->end - h->start > g->rule->max_len) found = VALIDATED_SKIP;
+  }
+  if (found >= 0 && x.n != y.n) {
     snprintf(why, whylen, "%zu hits with the pre-check, %zu without", x.n, y.n);
     found = -1;
   }
