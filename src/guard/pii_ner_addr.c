@@ -338,6 +338,49 @@ static const guard_rule date_rules[] = {
    .post = "\\K(?:1[6-9]|20)\\d{2}(?![\\w])", .flags = GUARD_RE_CASELESS, .max_len = 40, .score = 0.5},
 };
 
+/* date_numeric's pre-check (guard_scanner_hs_check): the digits source reports its form's ends
+ * inside every dotted number ("10.20.30.40" holds "20.30.40", "2024-03-18" holds "24-03-18"),
+ * and PCRE2 then found no start the lookbehind allows: one call each, 17 per 4 KiB of the rails
+ * bench's prompt.  A match starts where DNB allows, then either 1-2 digits, [/.-], 1-2 digits,
+ * [/.-] and 2 or 4 digits, or 4 digits, '/', 1-2 digits, '/' and 1-2 digits; every run is a
+ * whole run of digits (a run cut short leaves a digit next, which the separator, DNA or the time
+ * tail's blank refuses), and after the last one comes what DNA allows (a blank, which the time
+ * tail starts with, passes).  The check looks for such a start in the window; it stands for the whole pattern,
+ * as test_guard_pii_forms and fuzz_guard_prechecks hold it. */
+static inline bool dn_dig(unsigned char c) { return (unsigned char)(c - '0') < 10; }
+static inline bool dn_word(unsigned char c) { return dn_dig(c) || (unsigned char)((c | 0x20) - 'a') < 26 || c == '_'; }
+static inline bool dn_sep(unsigned char c) { return c == '/' || c == '.' || c == '-'; }
+
+static size_t dn_run(const unsigned char *u, size_t len, size_t i) {  /* the run of digits at i */
+  size_t k = i;
+  while (k < len && dn_dig(u[k])) k++;
+  return k - i;
+}
+
+static bool date_num_may_match(const char *t, size_t len, size_t end, size_t *start) {
+  const unsigned char *u = (const unsigned char *)t;
+  for (size_t s = *start; s < end; s++) {
+    if (!dn_dig(u[s])) continue;
+    if (s > 0 && (dn_word(u[s - 1]) || u[s - 1] == '.' || u[s - 1] == ':' || u[s - 1] == '/' || u[s - 1] == '+' ||
+                  u[s - 1] == '-'))
+      continue;  /* DNB */
+    size_t l1 = dn_run(u, len, s), i = s + l1;
+    if (i >= len || !dn_sep(u[i]) || (l1 > 2 && !(l1 == 4 && u[i] == '/'))) continue;
+    bool year_first = l1 == 4;
+    size_t l2 = dn_run(u, len, ++i);
+    i += l2;
+    if (l2 < 1 || l2 > 2 || i >= len || (year_first ? u[i] != '/' : !dn_sep(u[i]))) continue;
+    size_t l3 = dn_run(u, len, ++i);
+    i += l3;
+    if (year_first ? l3 < 1 || l3 > 2 : l3 != 2 && l3 != 4) continue;
+    if (i < len && (dn_word(u[i]) || ((u[i] == ':' || dn_sep(u[i])) && i + 1 < len && dn_dig(u[i + 1]))))
+      continue;  /* DNA (a blank passes it: the time tail may follow) */
+    if (s > *start) *start = s;
+    return true;
+  }
+  return false;
+}
+
 /* Speed hints (guard_scanner_hs_hint) of the rules pii_digits.c does not take: without a lead
  * of its own, a rule with a form and no `pre` starts where its form does. */
 
@@ -354,7 +397,10 @@ void guard_pii_ner_add_addr(guard_scanner *s, unsigned types) {
     for (size_t i = 0; i < sizeof date_rules / sizeof *date_rules; i++) {
       guard_rule *r = guard_scanner_add_rule(s, &date_rules[i]);
       r->context = guard_context_words(KL_GUARD_DATE_TIME);
-      if (guard_pii_digits_take(s, r)) continue;  /* date_iso, date_numeric, time: likewise */
+      if (guard_pii_digits_take(s, r)) {  /* date_iso, date_numeric, time: likewise */
+        if (!strcmp(r->name, "date_numeric")) guard_scanner_hs_check(s, r, date_num_may_match);
+        continue;
+      }
       const char *form = guard_re_search_form(s, r->re);  /* without the leading \b, one blank */
       /* without a lead of its own, a rule with a form and no `pre` starts where its form does */
       unsigned lead = form && !r->pre ? GUARD_LEAD_PREFIX : 0;

@@ -32,6 +32,7 @@
 static const char *const checked[] = {
   "email", "person_title", "person_intro", "person_pair", "person_greeting", "location_context", "org_legal",
   "org_suffix", "street_suffix", "street_prefix", "street_generic", "date_words", "time", "year_context",
+  "date_numeric",
 };
 
 static const char *const written[] = {
@@ -44,6 +45,10 @@ static const char *const written[] = {
   "Deliver to 1200 Harbor Road 14b, or 77 Quinta Avenida Norte 3, then  450 Hill\t12 and 9876 Oak Lane Way 2.",
   "On March 3rd, 2024 at 10:30 a.m. or 3 PM, 12:30:45, 14th of February 2023, Sept. 9, 1999, 7pm",
   "+39 06 6982 1234, (030) 1234 5678, 2024-03-18, 10.20.30.40, 1183-22, x(12) 345-678 (37) 788-063, _12 34 ",
+  /* date_numeric: both shapes, every separator, 2- and 4-digit years, a time after, the bytes its
+   * lookarounds refuse before and after, runs of the wrong length */
+  ("3/18/2024, 18.03.24 12:30, 1-2-2024\t9:05:01 pm, 2024/3/18, 2024/03/18 07:00, 12/31/99x 1/2/3 12/31/999 "
+   "12/31/20245 123/1/24 1/123/24 2024/1/123 2024-3-18 a1/2/24 .1/2/24 1/2/24.5 1/2/24-1 1/2/24: 1/2/24/ 2024/3/8 1/2/24"),
   "fb 123456789012345|abcdefghij_klmnopqrs-tuvwxyz012 x 1234567890123456%ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789;",
   /* vault-service-token: both branches, mixed case, at the text's end and after punctuation */
   ("vault s.AbCdEfGhIjKlMnOpQrStUvWx and token=\"s.0123456789abcdefghijklmn\" hvs."
