@@ -689,6 +689,18 @@ static bool pair_may_match(const char *t, size_t len, size_t end, size_t *start)
   return false;
 }
 
+/* The phrase rules' pre-check (person_title, person_intro, person_greeting, location_context):
+ * their form is the phrase and one blank, and a match goes on with more blanks (\s or [ \t])
+ * and then the capital (UP) its post asks for, so a window is needed only where one follows.  In chat text
+ * most phrases lead to a lowercase word ("Hi, I'm writing", "hello there"), and PCRE2 was called
+ * for each to find that.  Pattern-exact: test_guard_pii_forms and fuzz_guard_prechecks hold it. */
+static bool ctx_cap_may_match(const char *t, size_t len, size_t end, size_t *start) {
+  (void)start;
+  size_t i = end;  /* person_intro's blanks are \s+, the others' [ \t]+ */
+  while (i < len && (t[i] == ' ' || (t[i] >= '\t' && t[i] <= '\r'))) i++;
+  return i < len && pair_up_at(t, len, i);
+}
+
 static const gaz_param gaz_params[G_N] = {{G_COMMON}, {G_FIRST}, {G_FIRST_AMB}, {G_SURNAME}, {G_COUNTRY}, {G_STATE}, {G_CITY},
                                           {G_CITY_AMB}};
 
@@ -731,6 +743,9 @@ void guard_pii_ner_add(guard_scanner *s, unsigned types) {
                     : form && !r->pre && form != pair_form ? GUARD_LEAD_PREFIX
                                                            : 0;
     if (form || lead) guard_scanner_hs_hint(s, r, form, lead);
+    if (!strcmp(r->name, "person_title") || !strcmp(r->name, "person_intro") || !strcmp(r->name, "person_greeting") ||
+        !strcmp(r->name, "location_context"))
+      guard_scanner_hs_check(s, r, ctx_cap_may_match);
     if (!strcmp(r->name, "nrp")) {
       guard_scanner_hs_hint(s, r, r->re, 0);  /* the alternation, found by the trie (add_nrp_words) */
       guard_scanner_hs_source(s, r, &ner_gaz_source, g_nrp_slot);

@@ -38,6 +38,8 @@ static const char *const checked[] = {
 static const char *const written[] = {
   "Name:    Abby M. Laidlaw\nMy name is  John F. Kennedy, sincerely,\tMary; hi   Tom, thanks,  Ann. Dear Dr. Who",
   "Mr. Smith and MRS Jones; Prof  Xavier met Jean-Luc Picard and José García, d'Artagnan Smith, O'Neil Ávila",
+  /* the phrase rules' blanks before the capital: runs of \s, tabs, UTF-8 capitals */
+  "my name is \n John; Dear\t\tMary, hi \t\u00c9lodie, named\r\n\f\vAnn, located in \t\u00d6rebro, hello \tworld",
   "She lives in  Paris, moved here from Rome, we're in Berlin; I am in Köln, born in 1984, since  2001, year of 1999",
   "Acme Widgets Inc. and Foo & Bar  LLC, Big Bank Group, Alpha Labs, Jones Co., the Co-op",
   "12 Main Street, 4  Elm St. Apt 3, Via Roma 12, Rue de Rivoli 5, 221B Baker Street, 1600 Pennsylvania Avenue",
