@@ -415,7 +415,7 @@ static bool ipv6_may_match(const char *t, size_t len, size_t end, size_t *start)
  * one match PCRE2 takes there, which is one of these prefixes).  Phone numbers and order
  * numbers of 12+ digits were two PCRE2 calls a number, ~1k instructions each: on the rails
  * bench's 4 KiB prompt, 36 calls and 35k of its 114k in PCRE2.  Findings are unchanged
- * (test_guard_pii_card compares them with and without the pre-check). */
+ * (test_guard_pii_prechecks compares them with and without the pre-check). */
 
 static bool card_may_match(const char *t, size_t len, size_t end, size_t *start) {
   const unsigned char *u = (const unsigned char *)t;
