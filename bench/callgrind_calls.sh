@@ -56,7 +56,8 @@ echo "# instructions per call, model $MODEL, $N calls, $WORKERS loop(s), $(git r
 total=0
 for f in "$TMP"/cg.out.1-*; do
   ir=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
-  [ -n "$ir" ] && [ "$ir" -gt $((N * 200)) ] || continue
+  # a thread that ran nothing while collecting has no totals line ("." or empty)
+  [[ "$ir" =~ ^[0-9]+$ ]] && [ "$ir" -gt $((N * 200)) ] || continue
   # callgrind numbers threads in creation order: 01 main, 02 keel-ckpt, 03 keel-writer, 04 keel-loop0, ...
   echo "thread ${f##*-}: $(awk -v t="$ir" -v n="$N" 'BEGIN { printf "%.1fk", t / n / 1000 }')"
   total=$((total + ir))
