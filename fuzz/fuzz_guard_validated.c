@@ -2,10 +2,11 @@
  * credit_card's card_may_match, phone_national's nat_may_match; pii_ner.c: person_pair's
  * pair_may_match), which fuzz_guard_prechecks cannot hold to "every match of the pattern".
  * Invariant: the pii rules find exactly the same hits with each pre-check as without it
- * (guard_test_validated.h; texts with a hit longer than the rule's max_len are left out).  Each input is also tried as digits (every byte mapped into
- * "0123456789 .-()" with a few others kept) and as words (bytes mapped to capitalised and
- * lowercase words, first names, surnames, stopwords and the bytes between them), so that the
- * groups, separators, names and lookarounds these rules care about come up at once. */
+ * (guard_test_validated.h; texts with a hit longer than the rule's max_len are left out).
+ * Each input is also tried as digits (every byte mapped into "0123456789 .-()" with a few
+ * others kept) and as words (bytes mapped to capitalised and lowercase words, first names,
+ * surnames, stopwords and the bytes between them), so that the groups, separators, names and
+ * lookarounds these rules care about come up at once. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

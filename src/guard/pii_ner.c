@@ -691,9 +691,10 @@ static bool pair_may_match(const char *t, size_t len, size_t end, size_t *start)
 
 /* The phrase rules' pre-check (person_title, person_intro, person_greeting, location_context):
  * their form is the phrase and one blank, and a match goes on with more blanks (\s or [ \t])
- * and then the capital (UP) its post asks for, so a window is needed only where one follows.  In chat text
- * most phrases lead to a lowercase word ("Hi, I'm writing", "hello there"), and PCRE2 was called
- * for each to find that.  Pattern-exact: test_guard_pii_forms and fuzz_guard_prechecks hold it. */
+ * and then the capital (UP) its post asks for, so a window is needed only where one follows.
+ * In chat text most phrases lead to a lowercase word ("Hi, I'm writing", "hello there"), and
+ * PCRE2 was called for each to find that.  Pattern-exact: test_guard_pii_forms and
+ * fuzz_guard_prechecks hold it. */
 static bool ctx_cap_may_match(const char *t, size_t len, size_t end, size_t *start) {
   (void)start;
   size_t i = end;  /* person_intro's blanks are \s+, the others' [ \t]+ */

@@ -345,8 +345,8 @@ static const guard_rule date_rules[] = {
  * [/.-] and 2 or 4 digits, or 4 digits, '/', 1-2 digits, '/' and 1-2 digits; every run is a
  * whole run of digits (a run cut short leaves a digit next, which the separator, DNA or the time
  * tail's blank refuses), and after the last one comes what DNA allows (a blank, which the time
- * tail starts with, passes).  The check looks for such a start in the window; it stands for the whole pattern,
- * as test_guard_pii_forms and fuzz_guard_prechecks hold it. */
+ * tail starts with, passes).  The check looks for such a start in the window; it stands for the
+ * whole pattern, as test_guard_pii_forms and fuzz_guard_prechecks hold it. */
 static inline bool dn_dig(unsigned char c) { return (unsigned char)(c - '0') < 10; }
 static inline bool dn_word(unsigned char c) { return dn_dig(c) || (unsigned char)((c | 0x20) - 'a') < 26 || c == '_'; }
 static inline bool dn_sep(unsigned char c) { return c == '/' || c == '.' || c == '-'; }
