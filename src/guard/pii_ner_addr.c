@@ -381,6 +381,27 @@ static bool date_num_may_match(const char *t, size_t len, size_t end, size_t *st
   return false;
 }
 
+/* street_generic's pre-check: its form "\d{2,6}[ \t]+[A-Z]" has an unbounded blank run, so its
+ * lead is max_len and each window reached 80 bytes back from the capital.  A match starts at the
+ * house number itself: the whole run of 2-6 digits before the blanks (\b before it, and ANB),
+ * and its post goes on with a lowercase letter after the capital.  The window starts there.
+ * Pattern-exact (test_guard_pii_forms, fuzz_guard_prechecks). */
+static bool street_generic_may_match(const char *t, size_t len, size_t end, size_t *start) {
+  const unsigned char *u = (const unsigned char *)t;
+  if (end >= len || (unsigned char)(u[end] - 'a') >= 26) return false;  /* post: [a-z]+ */
+  size_t q = end - 1;                                                   /* the capital */
+  while (q > 0 && (u[q - 1] == ' ' || u[q - 1] == '\t')) q--;
+  size_t a = q;
+  while (a > 0 && dn_dig(u[a - 1])) a--;
+  if (q - a < 2 || q - a > 6) return false;
+  if (a > 0) {
+    unsigned char c = u[a - 1];  /* \b, and ANB: not after [A-Za-z0-9.,/_\x80-\xBF-] */
+    if (dn_word(c) || c == '.' || c == ',' || c == '/' || c == '-' || (c >= 0x80 && c <= 0xBF)) return false;
+  }
+  if (a > *start) *start = a;
+  return true;
+}
+
 /* Speed hints (guard_scanner_hs_hint) of the rules pii_digits.c does not take: without a lead
  * of its own, a rule with a form and no `pre` starts where its form does. */
 
@@ -389,7 +410,10 @@ void guard_pii_ner_add_addr(guard_scanner *s, unsigned types) {
     for (size_t i = 0; i < sizeof addr_rules / sizeof *addr_rules; i++) {
       guard_rule *r = guard_scanner_add_rule(s, &addr_rules[i]);
       r->context = guard_context_words(KL_GUARD_STREET_ADDRESS);
-      if (guard_pii_digits_take(s, r)) continue;  /* street_generic: found without Hyperscan */
+      if (guard_pii_digits_take(s, r)) {  /* street_generic: found without Hyperscan */
+        if (!strcmp(r->name, "street_generic")) guard_scanner_hs_check(s, r, street_generic_may_match);
+        continue;
+      }
       const char *form = guard_re_search_form(s, r->re);  /* the street word without \b, one blank */
       if (form) guard_scanner_hs_hint(s, r, form, 0);
     }

@@ -45,6 +45,9 @@ static const char *const written[] = {
   "12 Main Street, 4  Elm St. Apt 3, Via Roma 12, Rue de Rivoli 5, 221B Baker Street, 1600 Pennsylvania Avenue",
   /* street_generic: number, capitalised words, number (the shared PII texts are not always there) */
   "Deliver to 1200 Harbor Road 14b, or 77 Quinta Avenida Norte 3, then  450 Hill\t12 and 9876 Oak Lane Way 2.",
+  /* house numbers of 2 and 6 digits, tabs and runs of blanks before the name, and the bytes
+   * before the number that \b and ANB refuse */
+  "Ship to 123456 Elm Road 7, 12\tMain Street 4, 34 \t Oak Lane 2, 1234567 Big Road 3, x12 Main Road 4, 1.12 Main Road 4",
   "On March 3rd, 2024 at 10:30 a.m. or 3 PM, 12:30:45, 14th of February 2023, Sept. 9, 1999, 7pm",
   "+39 06 6982 1234, (030) 1234 5678, 2024-03-18, 10.20.30.40, 1183-22, x(12) 345-678 (37) 788-063, _12 34 ",
   /* date_numeric: both shapes, every separator, 2- and 4-digit years, a time after, the bytes its
