@@ -1,6 +1,7 @@
 /* fuzz_guard_validated.c: the window pre-checks that apply a validator before PCRE2 (pii.c:
  * credit_card's card_may_match, phone_national's nat_may_match; pii_ner.c: person_pair's
- * pair_may_match), which fuzz_guard_prechecks cannot hold to "every match of the pattern".
+ * pair_may_match, person_first_name's first_may_match), which fuzz_guard_prechecks cannot hold
+ * to "every match of the pattern".
  * Invariant: the pii rules find exactly the same hits with each pre-check as without it
  * (guard_test_validated.h; texts with a hit longer than the rule's max_len are left out).
  * Each input is also tried as digits (every byte mapped into "0123456789 .-()" with a few
@@ -14,7 +15,7 @@
 
 #include "../tests/unit/guard_test_validated.h"
 
-#define NRULES 3
+#define NRULES 4
 static validated_ref g_ref[NRULES];
 
 /* what a byte becomes in the words form: names, words v_pair refuses, initials, and the bytes
@@ -22,11 +23,12 @@ static validated_ref g_ref[NRULES];
 static const char *const g_words[] = {
   "John ", "Smith ", "Mary", "Kennedy", "The ", "In ", "Our ", "the ", "and ", "M. ", "F.", "Dr. ", "Rock&Roll ",
   "O'Neil ", "d'Artagnan ", "Jean-Luc ", "José ", "García", "Ávila", "É", "Ölçer ", "Abby", "Laidlaw", "Köln ",
+  "Ann", "Ava", "sen", "belle", "Mark", "eting",
   " ", " ", "  ", "\t", "\n", ".", ",", "&", "'", "-", "@", "_", "1", "A", "Ab", "Zz ",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static const char *const names[NRULES] = {"credit_card", "phone_national", "person_pair"};
+  static const char *const names[NRULES] = {"credit_card", "phone_national", "person_pair", "person_first_name"};
   if (!g_ref[0].rule)
     for (int i = 0; i < NRULES; i++)
       if (!validated_open(&g_ref[i], names[i])) abort();

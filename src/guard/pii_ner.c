@@ -705,6 +705,26 @@ static bool ctx_cap_may_match(const char *t, size_t len, size_t end, size_t *sta
 static const gaz_param gaz_params[G_N] = {{G_COMMON}, {G_FIRST}, {G_FIRST_AMB}, {G_SURNAME}, {G_COUNTRY}, {G_STATE}, {G_CITY},
                                           {G_CITY_AMB}};
 
+/* person_first_name's pre-check, the validator's first test before PCRE2: the source reports
+ * every end of a list entry, inside longer words too ("Christian" in "Christiansen", "Jens" in
+ * "Jensen", "Ava" in "Avalara"), and v_first_name then refused the word PCRE2 took from its
+ * capital, after two PCRE2 calls (the match, then a search for another start).  PCRE2's starts
+ * in the window are its capitals at a word start (UP after WB); v_first_name accepts one only if
+ * the whole word from there, as ner_word_end ends it, is in the list.  So the window opens at
+ * the first such start whose word is, and for no other: the hits are the same
+ * (test_guard_pii_prechecks). */
+static bool first_may_match(const char *t, size_t len, size_t end, size_t *start) {
+  for (size_t k = *start; k < end; k++) {
+    if (!(pb_class[(unsigned char)t[k]] & PB_UP1) || !pair_up_at(t, len, k) ||
+        (k && pb_class[(unsigned char)t[k - 1]] & PB_NOWB))
+      continue;
+    if (!gaz_has(G_COMMON, t, k, ner_word_end(t, len, k))) continue;
+    if (k > *start) *start = k;
+    return true;
+  }
+  return false;
+}
+
 static void add_gaz(guard_scanner *s, int list, const char *type, const char *name, kl_guard_type t, bool person) {
   const gaz_list *g = &g_lists[list];
   for (size_t i = 0; i < g->nchunks; i++) {
@@ -715,6 +735,7 @@ static void add_gaz(guard_scanner *s, int list, const char *type, const char *na
     /* the chunk is the rule's search form; the window source finds its ends (pii_ner_gaz.c) */
     guard_scanner_hs_hint(s, added, g->chunks[i], g->lead[i]);
     guard_scanner_hs_source(s, added, &ner_gaz_source, g_slot_base[list] + (unsigned)i);
+    if (person && list == G_COMMON) guard_scanner_hs_check(s, added, first_may_match);
   }
 }
 

@@ -10,6 +10,8 @@
  * bytes the rule's lookarounds refuse.  For person_pair (pii_ner.c: pair_may_match, v_pair
  * itself): names with initials and titles, words v_pair refuses, capitals after '&', '\'' and
  * '-', UTF-8 capitals, words of more parts than the check keeps, names at max_len's edge.  For
+ * person_first_name (pii_ner.c: first_may_match, the validator's gazetteer test): names alone,
+ * inside longer words and hyphenated, after the bytes WB refuses, in every chunk.  For
  * each, 3,000 random texts of its pieces; and the PII texts of ../shared/data when they are
  * there. */
 #include <setjmp.h>
@@ -186,6 +188,35 @@ static void test_person_pair_random(void **state) {
   validated_close(&g);
 }
 
+static void test_first_name_texts(void **state) {
+  (void)state;
+  validated_ref g;
+  pre_open(&g, "person_first_name");
+  static const char *const texts[] = {
+    "Johannes met Christiansen, Magnusson, Jensen and Hughes; Ottová and Avalara; Anne-Marie, Annabelle and Ann.",
+    "Mary, Maryland, Marketing, Mark's, x.Mark @Mark _Mark Mark-Paul d'Mark Élodie Ærø ÖMark Zoë Ana-Lucía",
+    "Ava Avalon Aviva Eva Evan Evangeline Ian Iana Noah Noahs Olivia Oliviana Liam Liamh Sofia Sofias Luca Lucas",
+    /* names after a short capitalised word, and after the bytes WB lets a start follow */
+    "Xy Mary, Oz Ann, Qt Eva and Zed Ava; Rock&Mary, 'Mary', (Ann) and \"Eva\"; X Mary, X Ann, X Eva, X Ava, X John",
+    "John", "Anna", "Annabelle", "text ends Mar",
+  };
+  size_t names = 0;
+  for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) names += same_hits(&g, texts[i], strlen(texts[i]));
+  assert_true(names >= 10);
+  validated_close(&g);
+}
+
+static void test_first_name_random(void **state) {
+  (void)state;
+  validated_ref g;
+  pre_open(&g, "person_first_name");
+  static const char *const bits[] = {"John", "Mary", "Ann", "Anna", "Mark", "Christian", "Jens", "Ava", "Élodie",
+                                     "sen", "son", "belle", "eting", "-", "'s", " ", " ", "  ", ".", ",", "@",
+                                     "_", "x", "The ", "and ", "\n", "1", "Ö", "Lucía"};
+  assert_true(random_texts(&g, bits, sizeof bits / sizeof *bits, 3000, 13) > 100);
+  validated_close(&g);
+}
+
 static void test_card_pii_texts(void **state) {
   (void)state;
   pii_texts("credit_card", 10);
@@ -201,6 +232,11 @@ static void test_person_pair_pii_texts(void **state) {
   pii_texts("person_pair", 100);
 }
 
+static void test_first_name_pii_texts(void **state) {
+  (void)state;
+  pii_texts("person_first_name", 100);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_card_texts),
@@ -212,6 +248,9 @@ int main(void) {
     cmocka_unit_test(test_person_pair_texts),
     cmocka_unit_test(test_person_pair_random),
     cmocka_unit_test(test_person_pair_pii_texts),
+    cmocka_unit_test(test_first_name_texts),
+    cmocka_unit_test(test_first_name_random),
+    cmocka_unit_test(test_first_name_pii_texts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
