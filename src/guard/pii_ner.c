@@ -152,6 +152,7 @@ static const char *const stopwords[] = {
 #define NSTOP (sizeof stopwords / sizeof *stopwords)
 static unsigned short stop_at[27];  /* words beginning with 'A' + k: [stop_at[k], stop_at[k + 1]) */
 static unsigned char stop_len[NSTOP];
+static unsigned short stop_lens[26]; /* bit n: a word beginning with 'A' + k has n bytes (most names: none) */
 static pthread_once_t stop_once = PTHREAD_ONCE_INIT;
 
 static void stop_index(void) {
@@ -160,7 +161,10 @@ static void stop_index(void) {
     while (i < NSTOP && stopwords[i][0] - 'A' < k) i++;
     stop_at[k] = (unsigned short)i;
   }
-  for (i = 0; i < NSTOP; i++) stop_len[i] = (unsigned char)strlen(stopwords[i]);
+  for (i = 0; i < NSTOP; i++) {
+    stop_len[i] = (unsigned char)strlen(stopwords[i]);
+    stop_lens[stopwords[i][0] - 'A'] |= (unsigned short)(1u << stop_len[i]);
+  }
 }
 
 bool ner_stopword(const char *t, size_t s, size_t e) {
@@ -168,6 +172,7 @@ bool ner_stopword(const char *t, size_t s, size_t e) {
   unsigned k = (unsigned)((unsigned char)t[s] - 'A');
   if (!n || n > 15 || k >= 26) return false;
   pthread_once(&stop_once, stop_index);
+  if (!(stop_lens[k] >> n & 1)) return false;
   for (unsigned i = stop_at[k]; i < stop_at[k + 1]; i++)
     if (stop_len[i] == n && !memcmp(stopwords[i], t + s, n)) return true;
   return false;
