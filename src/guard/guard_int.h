@@ -79,6 +79,13 @@ typedef struct guard_out {
   GUARD_BYTE16_(F, c), GUARD_BYTE16_(F, (c) + 16), GUARD_BYTE16_(F, (c) + 32), GUARD_BYTE16_(F, (c) + 48)
 #define GUARD_BYTE_TABLE(F) {GUARD_BYTE64_(F, 0), GUARD_BYTE64_(F, 64), GUARD_BYTE64_(F, 128), GUARD_BYTE64_(F, 192)}
 
+/* ASCII classes for the hand-written passes, pre-checks and validators: <ctype.h>'s isdigit()
+ * and isalnum() cost a call (__ctype_b_loc) per byte, and answer the same in the C locale, which
+ * keel never changes. */
+static inline bool guard_is_digit(unsigned char c) { return (unsigned char)(c - '0') < 10; }
+static inline bool guard_is_letter(unsigned char c) { return (unsigned char)((c | 0x20) - 'a') < 26; }
+static inline bool guard_is_alnum(unsigned char c) { return guard_is_digit(c) || guard_is_letter(c); }
+
 /* The 64 bytes at t[i] for a SIMD pass of 64-byte blocks: the text itself, or for its last
  * bytes a copy in pad filled out with `fill`, a byte in none of the pass's classes. */
 static inline const unsigned char *guard_block64(const unsigned char *t, size_t len, size_t i, unsigned char pad[64],

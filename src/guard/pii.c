@@ -12,15 +12,9 @@
 #include <openssl/sha.h>
 #include <string.h>
 
-/* ASCII classes without <ctype.h>: isdigit() and isalnum() cost a call (__ctype_b_loc) per byte,
- * and the phone loops below run per reported end (bench_guard's sample: 3.7k instructions per
- * 4 KiB in those calls); what they answer in the C locale, which keel never changes. */
-static inline bool is_dig(unsigned char c) { return (unsigned char)(c - '0') < 10; }
-static inline bool is_alnum(unsigned char c) { return is_dig(c) || (unsigned char)((c | 0x20) - 'a') < 26; }
-
 static size_t count_digits(const char *s, size_t n) {
   size_t d = 0;
-  for (size_t i = 0; i < n; i++) d += is_dig((unsigned char)s[i]) != 0;
+  for (size_t i = 0; i < n; i++) d += guard_is_digit((unsigned char)s[i]) != 0;
   return d;
 }
 
@@ -40,7 +34,7 @@ static size_t phone_digits(const char *t, size_t s, size_t e) {
   size_t d = 0;
   for (size_t i = s; i < e; i++) {
     if (t[i] == 'x' || t[i] == 'X' || t[i] == 'e') break;
-    d += is_dig((unsigned char)t[i]) != 0;
+    d += guard_is_digit((unsigned char)t[i]) != 0;
   }
   return d;
 }
@@ -69,12 +63,12 @@ static bool v_phone_groups(const char *t, size_t len, size_t s, size_t *e, doubl
   for (size_t i = s; i < *e && ng < 8;) {
     if (t[i] == '(' || t[i] == ')') {
       paren = true;
-      if (t[i++] == ')' && i < *e && !is_dig((unsigned char)t[i])) i++;  /* "(37) 788-063" */
+      if (t[i++] == ')' && i < *e && !guard_is_digit((unsigned char)t[i])) i++;  /* "(37) 788-063" */
       continue;
     }
-    if (is_dig((unsigned char)t[i])) {
+    if (guard_is_digit((unsigned char)t[i])) {
       unsigned v = 0, l = 0;
-      while (i < *e && is_dig((unsigned char)t[i])) { v = v * 10 + (unsigned)(t[i] - '0'); l++; i++; }
+      while (i < *e && guard_is_digit((unsigned char)t[i])) { v = v * 10 + (unsigned)(t[i] - '0'); l++; i++; }
       g[ng] = v; glen[ng++] = l;
       continue;
     }
@@ -139,7 +133,7 @@ static bool v_card(const char *t, size_t len, size_t s, size_t *e, double *score
   size_t n = 0;
   char sep = 0;
   for (size_t i = s; i < *e; i++) {
-    if (is_dig((unsigned char)t[i])) { if (n == sizeof d) return false; d[n++] = t[i]; continue; }
+    if (guard_is_digit((unsigned char)t[i])) { if (n == sizeof d) return false; d[n++] = t[i]; continue; }
     if (sep && t[i] != sep) return false;
     sep = t[i];
   }
@@ -173,15 +167,15 @@ static bool v_iban(const char *t, size_t len, size_t s, size_t *e, double *score
   unsigned n = 0;
   size_t i = s;
   while (i < len && n < want) {
-    if (is_alnum((unsigned char)t[i])) c[n++] = (char)toupper((unsigned char)t[i]);
+    if (guard_is_alnum((unsigned char)t[i])) c[n++] = (char)toupper((unsigned char)t[i]);
     else if (t[i] != ' ' || n < 4) return false;
     i++;
   }
-  if (n != want || (i < len && is_alnum((unsigned char)t[i]))) return false;
+  if (n != want || (i < len && guard_is_alnum((unsigned char)t[i]))) return false;
   unsigned rem = 0;
   for (unsigned k = 0; k < n; k++) {
     char ch = c[(k + 4) % n];
-    if (is_dig((unsigned char)ch)) rem = (rem * 10 + (unsigned)(ch - '0')) % 97;
+    if (guard_is_digit((unsigned char)ch)) rem = (rem * 10 + (unsigned)(ch - '0')) % 97;
     else rem = (rem * 100 + (unsigned)(ch - 'A' + 10)) % 97;
   }
   if (rem != 1) return false;
@@ -195,7 +189,7 @@ static bool v_ssn(const char *t, size_t len, size_t s, size_t *e, double *score)
   char d[9], seps[2] = {0, 0};
   size_t n = 0, ns = 0;
   for (size_t i = s; i < *e; i++) {
-    if (is_dig((unsigned char)t[i])) { if (n == 9) return false; d[n++] = t[i]; }
+    if (guard_is_digit((unsigned char)t[i])) { if (n == 9) return false; d[n++] = t[i]; }
     else if (ns < 2) seps[ns++] = t[i];
     else return false;
   }
@@ -423,25 +417,25 @@ static bool card_may_match(const char *t, size_t len, size_t end, size_t *start)
    * them), so only starts on the run that ends at `end` need a look: back to the window's
    * start, then forwards, up to 19 digits from each start */
   size_t a = end - 1;
-  while (a >= *start + 1 && is_dig(u[a - 1])) a--;
-  while (a >= *start + 2 && (u[a - 1] == ' ' || u[a - 1] == '-') && is_dig(u[a - 2])) {
+  while (a >= *start + 1 && guard_is_digit(u[a - 1])) a--;
+  while (a >= *start + 2 && (u[a - 1] == ' ' || u[a - 1] == '-') && guard_is_digit(u[a - 2])) {
     a -= 2;
-    while (a >= *start + 1 && is_dig(u[a - 1])) a--;
+    while (a >= *start + 1 && guard_is_digit(u[a - 1])) a--;
   }
   char d[64];
   size_t pos[64], n = 0;  /* the run's digits from a on, and where each is */
   for (size_t i = a; n < sizeof d;) {
     pos[n] = i;
     d[n++] = (char)u[i];
-    if (i + 1 < len && is_dig(u[i + 1])) i++;
-    else if (i + 2 < len && (u[i + 1] == ' ' || u[i + 1] == '-') && is_dig(u[i + 2])) i += 2;
+    if (i + 1 < len && guard_is_digit(u[i + 1])) i++;
+    else if (i + 2 < len && (u[i + 1] == ' ' || u[i + 1] == '-') && guard_is_digit(u[i + 2])) i += 2;
     else break;
   }
   for (size_t k = 0; k + 12 <= n && pos[k] < end; k++) {
     size_t p = pos[k];
     if (p > 0) {  /* the rule's lookbehind: not after [\w.-] */
       unsigned char c = u[p - 1];
-      if (is_alnum(c) || c == '_' || c == '.' || c == '-') continue;
+      if (guard_is_alnum(c) || c == '_' || c == '.' || c == '-') continue;
     }
     size_t m = n - k < 19 ? n - k : 19;
     /* the lengths this prefix's issuer allows, up to the digits there are */
@@ -475,15 +469,15 @@ static bool card_may_match(const char *t, size_t len, size_t end, size_t *start)
 static bool nat_no_start_after(const unsigned char *u, size_t s) {  /* the rule's lookbehinds */
   if (!s) return false;
   unsigned char c = u[s - 1];
-  if (is_alnum(c) || c == '_' || c == '.' || c == ',' || c == '+' || c == '/' || c == ':' || c == '-') return true;
-  return s >= 2 && (c == ' ' || c == '.' || c == '-') && is_dig(u[s - 2]);
+  if (guard_is_alnum(c) || c == '_' || c == '.' || c == ',' || c == '+' || c == '/' || c == ':' || c == '-') return true;
+  return s >= 2 && (c == ' ' || c == '.' || c == '-') && guard_is_digit(u[s - 2]);
 }
 
 static bool nat_end_ok(const unsigned char *u, size_t len, size_t e) {  /* the rule's lookahead */
   if (e >= len) return true;
   unsigned char c = u[e];
-  if (is_alnum(c) || c == '_' || c == '/' || c == ':') return false;
-  return !((c == '-' || c == '.' || c == ',') && e + 1 < len && is_dig(u[e + 1]));
+  if (guard_is_alnum(c) || c == '_' || c == '/' || c == ':') return false;
+  return !((c == '-' || c == '.' || c == ',') && e + 1 < len && guard_is_digit(u[e + 1]));
 }
 
 /* A candidate from s (the first group is [a, q)) that the validator accepts. */
@@ -492,7 +486,7 @@ static bool nat_from(const char *t, size_t len, size_t s, size_t a, size_t q) {
   size_t digits = q - a, i = q < len && u[q] == ')' ? q + 1 : q;
   for (int k = 0; k < 5 && i + 2 < len && (u[i] == ' ' || u[i] == '.' || u[i] == '-'); k++) {
     size_t run = ++i;
-    while (i < len && is_dig(u[i])) i++;
+    while (i < len && guard_is_digit(u[i])) i++;
     if (i - run < 2 || i - run > 8) break;
     digits += i - run;
     size_t e = i;
@@ -508,7 +502,7 @@ static bool nat_may_match(const char *t, size_t len, size_t end, size_t *start) 
   size_t q = end - 3;        /* the separator */
   if (u[q - 1] == ')') q--;
   size_t a = q;
-  while (a > 0 && is_dig(u[a - 1])) a--;
+  while (a > 0 && guard_is_digit(u[a - 1])) a--;
   if (q - a < 2 || q - a > 5) return false;
   /* "(12) 3456 7890": a start at '(' and one at the digits after it; either may be the one */
   if (a > 0 && u[a - 1] == '(' && !nat_no_start_after(u, a - 1) && nat_from(t, len, a - 1, a, q)) {

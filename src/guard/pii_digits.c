@@ -69,10 +69,7 @@ ALWAYS_INLINE unsigned char at_(const digits_scan *c, size_t i, bool inner) {
 #define at(c, i) at_((c), (i), inner)
 static inline unsigned char at_checked(const digits_scan *c, size_t i) { return i < c->len ? c->u[i] : 0; }
 
-static inline bool dig(unsigned char x) { return (unsigned char)(x - '0') < 10; }
-static inline bool letter(unsigned char x) { return (unsigned char)((x | 0x20) - 'a') < 26; }
-static inline bool alnum(unsigned char x) { return dig(x) || letter(x); }
-static inline bool hexd(unsigned char x) { return dig(x) || (unsigned char)((x | 0x20) - 'a') < 6; }
+static inline bool hexd(unsigned char x) { return guard_is_digit(x) || (unsigned char)((x | 0x20) - 'a') < 6; }
 static inline bool blank(unsigned char x) { return x == ' ' || x == '\t'; }
 static inline bool sep3(unsigned char x) { return x == ' ' || x == '.' || x == '-'; }      /* [ .-] */
 static inline bool date_sep(unsigned char x) { return x == '/' || x == '.' || x == '-'; }  /* [/.-] */
@@ -84,7 +81,7 @@ static inline void report(const digits_scan *c, unsigned slot, size_t end) {
 /* Whether the n bytes before p are digits. */
 ALWAYS_INLINE bool digits_before(const digits_scan *c, size_t p, unsigned n, bool inner) {
   for (unsigned k = 1; k <= n; k++)
-    if (!dig(at(c, p - k))) return false;
+    if (!guard_is_digit(at(c, p - k))) return false;
   return true;
 }
 
@@ -92,7 +89,7 @@ ALWAYS_INLINE bool digits_before(const digits_scan *c, size_t p, unsigned n, boo
  * want a separator before the group, which a longer run of digits does not have. */
 ALWAYS_INLINE size_t group_before(const digits_scan *c, size_t p, unsigned max, bool inner) {
   unsigned k = 0;
-  while (k < max && dig(at(c, p - 1 - k))) k++;
+  while (k < max && guard_is_digit(at(c, p - 1 - k))) k++;
   return k ? p - k : (size_t)-1;
 }
 
@@ -105,7 +102,7 @@ ALWAYS_INLINE bool ipv4_end(const digits_scan *c, size_t e, bool inner) {
     if (q == (size_t)-1 || at(c, q - 1) != '.') return false;
     p = q - 1;
   }
-  return dig(at(c, p - 1));
+  return guard_is_digit(at(c, p - 1));
 }
 
 /* date_iso at e ('-' at e - 2): a whole group of 1-2 digits after a '-', 4 digits before it.
@@ -118,7 +115,7 @@ ALWAYS_INLINE bool ymd_end(const digits_scan *c, size_t e, unsigned char s, bool
 /* date_numeric's first form at e (a [/.-] at e - 3, digits at e - 2, e - 1). */
 ALWAYS_INLINE bool dmy_end(const digits_scan *c, size_t e, bool inner) {
   size_t q = group_before(c, e - 3, 2, inner);
-  return q != (size_t)-1 && date_sep(at(c, q - 1)) && dig(at(c, q - 2));
+  return q != (size_t)-1 && date_sep(at(c, q - 1)) && guard_is_digit(at(c, q - 2));
 }
 
 /* phone_us at e ([ .-] at e - 5, four digits before e): three digits, then "ddd[ .-]",
@@ -145,11 +142,11 @@ ALWAYS_INLINE bool ssn_end(const digits_scan *c, size_t e, bool inner) {
 /* iban from a run of at least two digits at a: two letters before it at a token start, then
  * three letters or digits after those two digits, each after an optional space. */
 ALWAYS_INLINE void iban_at(const digits_scan *c, size_t a, bool inner) {
-  if (!letter(at(c, a - 1)) || !letter(at(c, a - 2)) || alnum(at(c, a - 3))) return;
+  if (!guard_is_letter(at(c, a - 1)) || !guard_is_letter(at(c, a - 2)) || guard_is_alnum(at(c, a - 3))) return;
   size_t p = a + 2;
   for (int k = 0; k < 3; k++) {
     if (at(c, p) == ' ') p++;
-    if (!alnum(at(c, p))) return;
+    if (!guard_is_alnum(at(c, p))) return;
     p++;
   }
   report(c, SLOT_IBAN, p);
@@ -164,7 +161,7 @@ ALWAYS_INLINE void ampm_at(const digits_scan *c, size_t b, bool inner) {
     report(c, SLOT_TIME, p + 4);
   } else if ((y | 0x20) == 'm') {
     unsigned char z = at(c, p + 2);
-    if (!alnum(z) && z != '_') report(c, SLOT_TIME, p + 2);
+    if (!guard_is_alnum(z) && z != '_') report(c, SLOT_TIME, p + 2);
   }
 }
 
@@ -180,7 +177,7 @@ ALWAYS_INLINE void on_run_(digits_scan *c, size_t a, size_t b, bool inner) {
     if (date_sep(before) && dmy_end(c, a + 2, inner)) report(c, SLOT_DATE_NUM, a + 2);
     bool head = digits_before(c, a - 1, 2, inner) || (at(c, a - 2) == ')' && digits_before(c, a - 2, 2, inner));
     if (sep3(before) && head) report(c, SLOT_PHONE_NAT, a + 2);
-    if (before == ':' && dig(at(c, a - 2))) report(c, SLOT_TIME, a + 2);
+    if (before == ':' && guard_is_digit(at(c, a - 2))) report(c, SLOT_TIME, a + 2);
     iban_at(c, a, inner);
   }
   if (n >= 4) {  /* four digits into the run, and on */
@@ -245,7 +242,7 @@ static void digits_classify(const unsigned char *u, digit_masks *m) {
 #else
   *m = (digit_masks){0, 0, 0};
   for (int k = 0; k < 64; k++) {
-    m->digit |= (uint64_t)dig(u[k]) << k;
+    m->digit |= (uint64_t)guard_is_digit(u[k]) << k;
     m->colon |= (uint64_t)(u[k] == ':' || u[k] == '-') << k;
     m->dot |= (uint64_t)(u[k] == '.') << k;
   }
@@ -266,7 +263,7 @@ static void digits_scan_text(const char *t, size_t len, guard_source_report_fn f
         b = a + (size_t)__builtin_ctzll(rest);
       } else {
         b = i + 64;
-        while (b < len && dig(c.u[b])) b++;
+        while (b < len && guard_is_digit(c.u[b])) b++;
       }
       on_run(&c, a, b);
     }

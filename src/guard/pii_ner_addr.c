@@ -347,20 +347,19 @@ static const guard_rule date_rules[] = {
  * tail's blank refuses), and after the last one comes what DNA allows (a blank, which the time
  * tail starts with, passes).  The check looks for such a start in the window; it stands for the
  * whole pattern, as test_guard_pii_forms and fuzz_guard_prechecks hold it. */
-static inline bool dn_dig(unsigned char c) { return (unsigned char)(c - '0') < 10; }
-static inline bool dn_word(unsigned char c) { return dn_dig(c) || (unsigned char)((c | 0x20) - 'a') < 26 || c == '_'; }
+static inline bool dn_word(unsigned char c) { return guard_is_alnum(c) || c == '_'; }  /* \w */
 static inline bool dn_sep(unsigned char c) { return c == '/' || c == '.' || c == '-'; }
 
 static size_t dn_run(const unsigned char *u, size_t len, size_t i) {  /* the run of digits at i */
   size_t k = i;
-  while (k < len && dn_dig(u[k])) k++;
+  while (k < len && guard_is_digit(u[k])) k++;
   return k - i;
 }
 
 static bool date_num_may_match(const char *t, size_t len, size_t end, size_t *start) {
   const unsigned char *u = (const unsigned char *)t;
   for (size_t s = *start; s < end; s++) {
-    if (!dn_dig(u[s])) continue;
+    if (!guard_is_digit(u[s])) continue;
     if (s > 0 && (dn_word(u[s - 1]) || u[s - 1] == '.' || u[s - 1] == ':' || u[s - 1] == '/' || u[s - 1] == '+' ||
                   u[s - 1] == '-'))
       continue;  /* DNB */
@@ -373,7 +372,7 @@ static bool date_num_may_match(const char *t, size_t len, size_t end, size_t *st
     size_t l3 = dn_run(u, len, ++i);
     i += l3;
     if (year_first ? l3 < 1 || l3 > 2 : l3 != 2 && l3 != 4) continue;
-    if (i < len && (dn_word(u[i]) || ((u[i] == ':' || dn_sep(u[i])) && i + 1 < len && dn_dig(u[i + 1]))))
+    if (i < len && (dn_word(u[i]) || ((u[i] == ':' || dn_sep(u[i])) && i + 1 < len && guard_is_digit(u[i + 1]))))
       continue;  /* DNA (a blank passes it: the time tail may follow) */
     if (s > *start) *start = s;
     return true;
@@ -392,7 +391,7 @@ static bool street_generic_may_match(const char *t, size_t len, size_t end, size
   size_t q = end - 1;                                                   /* the capital */
   while (q > 0 && (u[q - 1] == ' ' || u[q - 1] == '\t')) q--;
   size_t a = q;
-  while (a > 0 && dn_dig(u[a - 1])) a--;
+  while (a > 0 && guard_is_digit(u[a - 1])) a--;
   if (q - a < 2 || q - a > 6) return false;
   if (a > 0) {
     unsigned char c = u[a - 1];  /* \b, and ANB: not after [A-Za-z0-9.,/_\x80-\xBF-] */
