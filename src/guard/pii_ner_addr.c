@@ -401,6 +401,81 @@ static bool street_generic_may_match(const char *t, size_t len, size_t end, size
   return true;
 }
 
+/* A byte of UP or LW, the loose UTF-8 letter classes above (both: [\xC4-\xC7][\x80-\xBF]). */
+static inline bool addr_letter_byte(unsigned char c) {
+  return (unsigned char)((c | 0x20) - 'a') < 26 || (c >= 0x80 && c <= 0xBF) || (c >= 0xC3 && c <= 0xC9) ||
+         (c >= 0xCE && c <= 0xD1);
+}
+
+/* A byte UP can start with: [A-Z], 0xC3-0xC7, 0xCE, 0xD0. */
+static inline bool addr_up_byte(unsigned char c) {
+  return (unsigned char)(c - 'A') < 26 || (c >= 0xC3 && c <= 0xC7) || c == 0xCE || c == 0xD0;
+}
+
+static inline bool addr_blank(unsigned char c) { return c == ' ' || c == '\t'; }
+
+/* The start of a house number ending, after blanks, just before i: (?:\d{1,6}SP)? in front of a
+ * street word at i, or i when there is none (a run of 7 digits or more has a digit before its
+ * last 6, which ANB refuses). */
+static size_t addr_number_before(const unsigned char *u, size_t i) {
+  size_t b = i;
+  while (b > 0 && addr_blank(u[b - 1])) b--;
+  if (b == i) return i;
+  size_t a = b;
+  while (a > 0 && guard_is_digit(u[a - 1])) a--;
+  return b - a >= 1 && b - a <= 6 ? a : i;
+}
+
+/* street_glued's pre-check.  Its expression has no form to cut (the glued word, "\.?", blanks and
+ * 1-5 digits: Hyperscan reports an end after each digit), so its lead was max_len and each window
+ * reached 80 bytes back; PCRE2 then searched all of them for "Capital, lowercase letters, glued
+ * word" (~7k instructions a call on the Presidio texts).  Every match holds the end after its
+ * first digit, so only that end opens a window.  Back from it come blanks, an optional '.', and
+ * the glued word at the end of one unbroken run of UP/LW bytes that holds the word's capital;
+ * before that run only a house number and blanks may belong to the match.  So the window starts
+ * at the run, or at that number, and opens only if the run has a byte a capital can start with.  Pattern-exact (test_guard_pii_forms,
+ * fuzz_guard_prechecks). */
+static bool street_glued_may_match(const char *t, size_t len, size_t end, size_t *start) {
+  (void)len;
+  const unsigned char *u = (const unsigned char *)t;
+  size_t d = end;
+  while (d > 0 && guard_is_digit(u[d - 1])) d--;
+  if (end - d != 1) return false;  /* the end after the first digit stands for the others */
+  size_t q = d;
+  while (q > 0 && addr_blank(u[q - 1])) q--;
+  if (q == d) return false;
+  if (q > 0 && u[q - 1] == '.') q--;
+  size_t p = q;
+  bool up = false;
+  while (p > 0 && addr_letter_byte(u[p - 1])) up |= addr_up_byte(u[--p]);
+  if (!up) return false;
+  size_t a = addr_number_before(u, p);
+  if (a > *start) *start = a;
+  return true;
+}
+
+/* street_prefix's pre-check.  Its form is the prefix word and one blank with no lead of its own,
+ * so each window reached 120 bytes back and PCRE2 searched them all for the word.  A match starts
+ * at the word, whose bytes are letters, '.' and UTF-8 ("Avda.", "Pra\xC3\xA7a"), or at up to two
+ * house numbers and blanks before it; after the blanks it ends with comes a particle
+ * ("de", "la", ...: a lowercase d, l, e, y or v) or a capital.  The window starts at the
+ * run of such bytes before the blank, or at the digits and blanks before that. */
+static bool street_prefix_may_match(const char *t, size_t len, size_t end, size_t *start) {
+  const unsigned char *u = (const unsigned char *)t;
+  size_t i = end;
+  while (i < len && addr_blank(u[i])) i++;
+  if (i >= len) return false;
+  unsigned char c = u[i];
+  if (!addr_up_byte(c) && c != 'd' && c != 'l' && c != 'e' && c != 'y' && c != 'v') return false;
+  size_t w = end - 1;  /* the blank the form ends with */
+  while (w > 0 && (addr_letter_byte(u[w - 1]) || u[w - 1] == '.' || u[w - 1] >= 0xC0)) w--;
+  size_t a = w;  /* (?:\d{1,6}(?:SP\d{1,6})?SP)?: any digits and blanks, loosely */
+  while (a > 0 && (addr_blank(u[a - 1]) || guard_is_digit(u[a - 1]))) a--;
+  while (a < w && addr_blank(u[a])) a++;
+  if (a > *start) *start = a;
+  return true;
+}
+
 /* Speed hints (guard_scanner_hs_hint) of the rules pii_digits.c does not take: without a lead
  * of its own, a rule with a form and no `pre` starts where its form does. */
 
@@ -415,6 +490,8 @@ void guard_pii_ner_add_addr(guard_scanner *s, unsigned types) {
       }
       const char *form = guard_re_search_form(s, r->re);  /* the street word without \b, one blank */
       if (form) guard_scanner_hs_hint(s, r, form, 0);
+      if (!strcmp(r->name, "street_glued")) guard_scanner_hs_check(s, r, street_glued_may_match);
+      if (!strcmp(r->name, "street_prefix")) guard_scanner_hs_check(s, r, street_prefix_may_match);
     }
   if (types & (1u << KL_GUARD_DATE_TIME))
     for (size_t i = 0; i < sizeof date_rules / sizeof *date_rules; i++) {

@@ -31,7 +31,7 @@
  * names that only the validator ties to their rule: their property is not a pattern one). */
 static const char *const checked[] = {
   "email", "person_title", "person_intro", "person_pair", "person_greeting", "location_context", "org_legal",
-  "org_suffix", "street_suffix", "street_prefix", "street_generic", "date_words", "time", "year_context",
+  "org_suffix", "street_suffix", "street_prefix", "street_glued", "street_generic", "date_words", "time", "year_context",
   "date_numeric",
 };
 
@@ -48,6 +48,14 @@ static const char *const written[] = {
   /* house numbers of 2 and 6 digits, tabs and runs of blanks before the name, and the bytes
    * before the number that \b and ANB refuse */
   "Ship to 123456 Elm Road 7, 12\tMain Street 4, 34 \t Oak Lane 2, 1234567 Big Road 3, x12 Main Road 4, 1.12 Main Road 4",
+  /* street_glued: UTF-8 capitals and letters, the '.', tabs, 1-5 digits, a house number of 1-6
+   * digits before (and one of 7), a word broken by a byte outside the classes, no capital */
+  ("Hauptstra\u00dfe 5, 12 Bahnhofstrasse. 17a, \u00c5keforsv\u00e4gen\t 123, 1234567 Ringvej 9, Andr\u00e1ssy\t"
+   "utca 60, \u0141\u0105kowa-Gasse 3, x-Allee 12, die weg 12345, 123456 Kirchgasse 1, \u00dcbergasse 4 "
+   "M\u00fcllerstra\u00dfe 123456 Domplatz\t\t7b Marktgasse 12345 \u041f\u0443\u0448\u043a\u0438\u043dgasse 5"),
+  /* street_prefix: up to two numbers before, particles and capitals after, dotted and UTF-8 words */
+  ("12 14 Rue de la Paix 3, 5 Via  Roma, Avda. Diagonal 640, 123456 Pra\u00e7a do Com\u00e9rcio 1, All\u00e9e des "
+   "Ch\u00eanes, 7\tCalle\t\tMayor 5, xRue Blanche, rue lepic, Via van Gogh, ul. \u0141\u0105kowa 7, Calle y Sol 3, Rua e Lima, Via la Rocca"),
   "On March 3rd, 2024 at 10:30 a.m. or 3 PM, 12:30:45, 14th of February 2023, Sept. 9, 1999, 7pm",
   "+39 06 6982 1234, (030) 1234 5678, 2024-03-18, 10.20.30.40, 1183-22, x(12) 345-678 (37) 788-063, _12 34 ",
   /* date_numeric: both shapes, every separator, 2- and 4-digit years, a time after, the bytes its
