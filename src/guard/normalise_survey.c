@@ -51,10 +51,10 @@ static void mark(size_t *cnt, size_t *a, size_t *b, size_t s, size_t e) {
   if (e > *b) *b = e;
 }
 
-/* survey_block's masks of 64 bytes (bit b for byte b): ASCII letters; "end", bytes a span may
- * end with (some SV_INERT ones: controls, space, ! " # & ' ( ) *); "ok", every byte but the
- * digits, @ $ % and non-ASCII. */
-typedef struct sv_masks { uint64_t alpha, end, ok; } sv_masks;
+/* survey_block's masks of 64 bytes (bit b for byte b): ASCII letters; digits; "end", bytes a
+ * span may end with (some SV_INERT ones: controls, space, ! " # & ' ( ) *); "ok", every byte but
+ * @ $ % and non-ASCII (survey_block takes out the digits next to a letter). */
+typedef struct sv_masks { uint64_t alpha, digit, end, ok; } sv_masks;
 
 /* The survey's state between bytes. */
 typedef struct survey {
@@ -160,25 +160,27 @@ static inline void sv_classify(const unsigned char *p, sv_masks *m) {
   const __m128i low = _mm_set1_epi8(0x20), abase = _mm_set1_epi8((char)('a' + 128)), alim = _mm_set1_epi8(-128 + 26),
                 dbase = _mm_set1_epi8((char)('0' + 128)), dlim = _mm_set1_epi8(-128 + 10), one = _mm_set1_epi8(1),
                 pct = _mm_set1_epi8('%'), at = _mm_set1_epi8('@'), plus = _mm_set1_epi8('+');
-  uint64_t alpha = 0, end = 0, other = 0;
+  uint64_t alpha = 0, digit = 0, end = 0, other = 0;
   for (int k = 0; k < 64; k += 16) {
     const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
     __m128i a = _mm_cmplt_epi8(_mm_sub_epi8(_mm_or_si128(x, low), abase), alim);
-    __m128i o = _mm_or_si128(_mm_cmplt_epi8(_mm_sub_epi8(x, dbase), dlim), _mm_cmpeq_epi8(_mm_or_si128(x, one), pct));
-    o = _mm_or_si128(_mm_or_si128(o, x), _mm_cmpeq_epi8(x, at));
+    __m128i d = _mm_cmplt_epi8(_mm_sub_epi8(x, dbase), dlim);
+    __m128i o = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(_mm_or_si128(x, one), pct), x), _mm_cmpeq_epi8(x, at));
     __m128i e = _mm_cmplt_epi8(x, plus);
     alpha |= (uint64_t)(unsigned)_mm_movemask_epi8(a) << k;
+    digit |= (uint64_t)(unsigned)_mm_movemask_epi8(d) << k;
     end |= (uint64_t)(unsigned)_mm_movemask_epi8(e) << k;
     other |= (uint64_t)(unsigned)_mm_movemask_epi8(o) << k;
   }
-  *m = (sv_masks){alpha, end, ~other};
+  *m = (sv_masks){alpha, digit, end, ~other};
 #else
-  *m = (sv_masks){0, 0, ~(uint64_t)0};
+  *m = (sv_masks){0, 0, 0, ~(uint64_t)0};
   for (int b = 0; b < 64; b++) {
     unsigned char c = p[b];
     m->alpha |= (uint64_t)((sv_class[c] & SV_ALPHA) != 0) << b;
+    m->digit |= (uint64_t)SV_IS_DIGIT(c) << b;
     m->end |= (uint64_t)(c < '+') << b;
-    m->ok &= ~((uint64_t)(c >= 0x80 || SV_IS_DIGIT(c) || c == '@' || c == '$' || c == '%') << b);
+    m->ok &= ~((uint64_t)(c >= 0x80 || c == '@' || c == '$' || c == '%') << b);
   }
 #endif
 }
@@ -189,11 +191,11 @@ static void sv_block_masks(const unsigned char *u, size_t n, size_t blk, sv_mask
   if (at + 64 <= n) {
     sv_classify(u + at, m);
   } else if (at >= n) {
-    *m = (sv_masks){0, 0, 0};
+    *m = (sv_masks){0, 0, 0, 0};
   } else if (n >= 64) {  /* the last 64 bytes of the text, shifted down to start at `at` */
     sv_classify(u + n - 64, m);
     unsigned sh = (unsigned)(at + 64 - n);
-    *m = (sv_masks){m->alpha >> sh, m->end >> sh, m->ok >> sh};
+    *m = (sv_masks){m->alpha >> sh, m->digit >> sh, m->end >> sh, m->ok >> sh};
   } else {  /* a short text: copied and padded with a non-ASCII byte */
     unsigned char pad[64];
     memset(pad, 0x80, sizeof pad);
@@ -212,12 +214,14 @@ static inline uint64_t sv_run24(uint64_t x) {
 static inline uint64_t sv_from(uint64_t lo, uint64_t hi, unsigned o) { return (lo >> o) | (hi << 1 << (63 - o)); }
 
 /* The survey's fast path, at i entered with no word and no base64 run open (so u[i - 1] is no
- * base64 byte).  "ok" bytes (letters, + / - _, spaces, punctuation) change only base64 runs
- * (letters and + / - _, >= 24) and the letter-spacing streak: no word of them holds a leet
- * symbol, and any SV_INERT byte closes the run and the word.  So up to the last end byte before
- * the first other one in the next 64 (or before a stretch of 24 with no end byte: maybe a run,
- * the byte loop's), the survey is bit operations on masks, and goes on from there until an other
- * byte or the text's end.  Returns the bytes taken (0: none), the state left as the byte loop
+ * base64 byte).  "ok" bytes (letters, digits with no letter on either side, + / - _, spaces,
+ * punctuation) change only base64 runs (letters, digits and + / - _, >= 24) and the
+ * letter-spacing streak: no word of them holds both a letter and a leet symbol (a word is a run
+ * of letters, digits, @ and $; a run of digits next to no letter is a word of digits alone, which
+ * is no leetspeak), and any SV_INERT byte closes the run and the word.  So up to the last end
+ * byte before the first other one in the next 64 (or before a stretch of 24 with no end byte:
+ * maybe a run, the byte loop's), the survey is bit operations on masks, and goes on from there
+ * until an other byte or the text's end.  Returns the bytes taken (0: none), the state left as the byte loop
  * would leave it.  Masks are made once per aligned 64-byte block, two blocks at a time. */
 static size_t survey_block(survey *v, size_t i) {
   const size_t start = i;
@@ -230,7 +234,11 @@ static size_t survey_block(survey *v, size_t i) {
     }
     const sv_masks *c = &v->mk[blk & 1], *x = &v->mk[(blk + 1) & 1];
     unsigned o = (unsigned)(i % 64);
-    uint64_t ok = sv_from(c->ok, x->ok, o), ends = sv_from(c->end, x->end, o);
+    uint64_t alpha_all = sv_from(c->alpha, x->alpha, o), digit = sv_from(c->digit, x->digit, o);
+    /* a digit next to a letter is other (bit 63's right neighbour is not seen: a run of digits
+     * reaching it is never taken, no end byte follows it in these 64) */
+    uint64_t ok = sv_from(c->ok, x->ok, o) & ~(digit & (alpha_all << 1 | alpha_all >> 1));
+    uint64_t ends = sv_from(c->end, x->end, o);
     uint64_t stop = ~ok & (ok + 1);                         /* the first other byte (0: none) */
     uint64_t long_run = sv_run24(ok & ~ends & (stop - 1));  /* maybe a base64 run: the byte loop's */
     if (long_run) stop = long_run & -long_run;
@@ -239,7 +247,7 @@ static size_t survey_block(survey *v, size_t i) {
     uint64_t end = ends & (stop - 1);
     if (!end) break;
     size_t q = 64 - (size_t)__builtin_clzll(end);  /* past the last end byte */
-    uint64_t alpha = sv_from(c->alpha, x->alpha, o) & (q == 64 ? ~(uint64_t)0 : ((uint64_t)1 << q) - 1);
+    uint64_t alpha = alpha_all & (q == 64 ? ~(uint64_t)0 : ((uint64_t)1 << q) - 1);
     uint64_t one = alpha & ~(alpha << 1) & ~(alpha >> 1);
     if (one) {
       /* single letters: only one at most three bytes after the one before can join the streak */
@@ -302,6 +310,11 @@ void guard_norm_survey(const char *s, size_t n, guard_norm_marks *m) {
       continue;
     }
     if (k & SV_DIGIT) {  /* a run of digits: base64 and word bytes, leet symbols but 2 and 6 */
+      size_t q;
+      if (!v.in_word && !v.run && i >= v.retry && !guard_norm_survey_slow && (q = survey_block(&v, i))) {
+        i += q;
+        continue;
+      }
       if (!v.in_word) survey_start_word(&v, i);
       else if ((k & SV_LSYM) && (sv_class[u[i - 1]] & SV_ALPHA)) v.leet_adj = true;  /* in a word: i > w0 */
       size_t j = i;

@@ -1,11 +1,12 @@
 /* test_guard_survey_fast.c: the survey's 64-byte fast path (survey_block in normalise.c) against
  * the byte loop it skips (guard_norm_survey_slow), mark for mark.
  *
- * The fast path takes spans of letters, punctuation and + / - _ from masks of aligned 64-byte
- * blocks, so what could go wrong is at the edges: a span ending at a block edge or at the text's
- * end, a single letter or a 23/24/25-letter word across an edge, a digit, '%', '@', '$' or a
- * non-ASCII character right after a span, a streak of single letters carried from one span into
- * the next.  Every text here is surveyed both ways and every field must be equal: the labelled
+ * The fast path takes spans of letters, punctuation, + / - _ and digits with no letter beside
+ * them from masks of aligned 64-byte blocks, so what could go wrong is at the edges: a span
+ * ending at a block edge or at the text's end, a single letter or a 23/24/25-letter word across
+ * an edge, a digit beside a letter on either side (at a block's last byte too), '%', '@', '$' or
+ * a non-ASCII character right after a span, a streak of single letters carried from one span
+ * into the next.  Every text here is surveyed both ways and every field must be equal: the labelled
  * injection set at 64 alignments, tricky pieces at every offset across two block edges and the
  * text's end, random sequences of those pieces, and random bytes (fixed seeds). */
 #include <setjmp.h>
@@ -57,7 +58,7 @@ static void same(const char *s, size_t n) {
 static const char *const pieces[] = {
     "the", "ab", "plain", "words", "a", "I", "x", " ", "  ", "\n", "\t", ".", ",", "!", "|", "*", "'", "\"", ":", "(",
     ")", "#", "`", "?", ";", "+", "/", "-", "_", "=", "==", "%", "%41", "%4", "%zz", "0", "1", "3", "4", "5", "2",
-    "2024", "@", "$", "h@ck", "th$s", "1gn0r3", "pr3v10us", "w0rld", "abcdefghijklmnopqrstuvw" /* 23 */,
+    "2024", "a1", "9z", "x1y", "10.20.30.40", "+44 20 7946 0958", "v1.2.3", "@", "$", "h@ck", "th$s", "1gn0r3", "pr3v10us", "w0rld", "abcdefghijklmnopqrstuvw" /* 23 */,
     "abcdefghijklmnopqrstuvwx" /* 24 */, "abcdefghijklmnopqrstuvwxy" /* 25 */, "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY",
     "aGVsbG8gd29ybGQgdGhpcyBpcw==", "deadbeefcafebabe0123456789abcdef", "well-known", "and/or", "snake_case_name",
     "i g n o r e", "x.y.z.w", "a-b-c-d", "a  b  c  d", "p_w_n_e_d", "\xC3\xA9" /* é */, "\xC3\x9F" /* ß */,
