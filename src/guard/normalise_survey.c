@@ -52,8 +52,12 @@ static void mark(size_t *cnt, size_t *a, size_t *b, size_t s, size_t e) {
 }
 
 /* survey_block's masks of 64 bytes (bit b for byte b): ASCII letters; digits; "end", bytes a
- * span may end with (some SV_INERT ones: controls, space, ! " # & ' ( ) *); "ok", every byte but
- * @ $ % and non-ASCII (survey_block takes out the digits next to a letter). */
+ * span may end with (some SV_INERT ones: controls, space, ! " # & ' ( ) *, and the second byte of
+ * a two-byte character below U+0380); "ok", every byte but @ $ %, and non-ASCII but those two-byte
+ * characters (survey_block takes out the digits next to a letter).  The byte loop treats such a
+ * character (a lead 0xC2-0xCD, then a continuation byte) as it does a space: it ends the base64
+ * run and the word, and is no look-alike (the table starts at U+0391); a pair cut by the 64
+ * bytes' end is not ok. */
 typedef struct sv_masks { uint64_t alpha, digit, end, ok; } sv_masks;
 
 /* The survey's state between bytes. */
@@ -151,6 +155,24 @@ static inline void survey_single(survey *v, size_t i) {
 
 bool guard_norm_survey_slow = false;
 
+#ifdef __SSE2__
+/* The two-byte characters below U+0380 among the 64 bytes at p: ok, and ended by their second
+ * byte.  As signed bytes, a lead 0xC2-0xCD is in (-63, -50), a continuation below -64.  Out of
+ * line: ASCII text never needs it. */
+static __attribute__((noinline)) void sv_pairs(const unsigned char *p, sv_masks *m) {
+  const __m128i c1 = _mm_set1_epi8((char)0xC1), ce = _mm_set1_epi8((char)0xCE), c0 = _mm_set1_epi8((char)0xC0);
+  uint64_t lead = 0, cont = 0;
+  for (int k = 0; k < 64; k += 16) {
+    const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
+    lead |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(x, c1), _mm_cmplt_epi8(x, ce))) << k;
+    cont |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(x, c0)) << k;
+  }
+  uint64_t pair = lead & cont >> 1;
+  m->end &= ~pair;
+  m->ok |= pair | pair << 1;
+}
+#endif
+
 /* The masks of the 64 bytes at p. */
 static inline void sv_classify(const unsigned char *p, sv_masks *m) {
 #ifdef __SSE2__
@@ -161,6 +183,7 @@ static inline void sv_classify(const unsigned char *p, sv_masks *m) {
                 dbase = _mm_set1_epi8((char)('0' + 128)), dlim = _mm_set1_epi8(-128 + 10), one = _mm_set1_epi8(1),
                 pct = _mm_set1_epi8('%'), at = _mm_set1_epi8('@'), plus = _mm_set1_epi8('+');
   uint64_t alpha = 0, digit = 0, end = 0, other = 0;
+  __m128i high = _mm_setzero_si128();
   for (int k = 0; k < 64; k += 16) {
     const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
     __m128i a = _mm_cmplt_epi8(_mm_sub_epi8(_mm_or_si128(x, low), abase), alim);
@@ -171,8 +194,10 @@ static inline void sv_classify(const unsigned char *p, sv_masks *m) {
     digit |= (uint64_t)(unsigned)_mm_movemask_epi8(d) << k;
     end |= (uint64_t)(unsigned)_mm_movemask_epi8(e) << k;
     other |= (uint64_t)(unsigned)_mm_movemask_epi8(o) << k;
+    high = _mm_or_si128(high, x);
   }
   *m = (sv_masks){alpha, digit, end, ~other};
+  if (_mm_movemask_epi8(high)) sv_pairs(p, m);
 #else
   *m = (sv_masks){0, 0, 0, ~(uint64_t)0};
   for (int b = 0; b < 64; b++) {
@@ -182,6 +207,11 @@ static inline void sv_classify(const unsigned char *p, sv_masks *m) {
     m->end |= (uint64_t)(c < '+') << b;
     m->ok &= ~((uint64_t)(c >= 0x80 || c == '@' || c == '$' || c == '%') << b);
   }
+  for (int b = 0; b < 63; b++)
+    if (p[b] >= 0xC2 && p[b] <= 0xCD && p[b + 1] >= 0x80 && p[b + 1] <= 0xBF) {
+      m->end &= ~((uint64_t)1 << b);
+      m->ok |= (uint64_t)3 << b;
+    }
 #endif
 }
 
@@ -196,9 +226,9 @@ static void sv_block_masks(const unsigned char *u, size_t n, size_t blk, sv_mask
     sv_classify(u + n - 64, m);
     unsigned sh = (unsigned)(at + 64 - n);
     *m = (sv_masks){m->alpha >> sh, m->digit >> sh, m->end >> sh, m->ok >> sh};
-  } else {  /* a short text: copied and padded with a non-ASCII byte */
+  } else {  /* a short text: copied and padded with a non-ASCII byte that is no continuation */
     unsigned char pad[64];
-    memset(pad, 0x80, sizeof pad);
+    memset(pad, 0xFF, sizeof pad);
     memcpy(pad, u, n);
     sv_classify(pad, m);
   }
