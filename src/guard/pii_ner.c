@@ -183,6 +183,9 @@ bool ner_stopword(const char *t, size_t s, size_t e) {
  * those that are also words, L: surnames (looked up for "First Last" pairs only); C, S, P, p:
  * places. */
 enum { G_COMMON, G_FIRST, G_FIRST_AMB, G_SURNAME, G_COUNTRY, G_STATE, G_CITY, G_CITY_AMB, G_N };
+/* A tag bit past the lists': the word is a stopword (ner_stopword's list), so a validator that
+ * asks both about one word makes one lookup. */
+enum { G_STOP = G_N };
 static const char g_tags[G_N] = {'N', 'F', 'f', 'L', 'C', 'S', 'P', 'p'};
 static const bool g_scanned[G_N] = {true, false, false, false, true, true, true, true};
 
@@ -337,7 +340,7 @@ static gslot *gaz_slot(const char *p, size_t n) {
 }
 
 static void gaz_index(void) {
-  size_t total = 0, cap = 1024;
+  size_t total = NSTOP, cap = 1024;
   for (int i = 0; i < G_N; i++) total += g_lists[i].n;
   while (cap < 2 * total) cap *= 2;
   g_tab = calloc(cap, sizeof *g_tab);
@@ -351,6 +354,12 @@ static void gaz_index(void) {
       sl->n = strlen(k);
       sl->tags |= 1u << l;
     }
+  for (size_t i = 0; i < NSTOP; i++) {
+    gslot *sl = gaz_slot(stopwords[i], strlen(stopwords[i]));
+    sl->k = stopwords[i];
+    sl->n = strlen(stopwords[i]);
+    sl->tags |= 1u << G_STOP;
+  }
 }
 
 static unsigned gaz_tags(const char *t, size_t s, size_t e) {
@@ -398,7 +407,7 @@ static size_t name_extend(const char *t, size_t len, size_t e, int max, int *wor
       j = we;
       continue;
     }
-    if (!ner_is_cap_word(t, len, p, we) || ner_stopword(t, p, we) || gaz_has(G_COUNTRY, t, p, we)) break;
+    if (!ner_is_cap_word(t, len, p, we) || gaz_tags(t, p, we) & (1u << G_STOP | 1u << G_COUNTRY)) break;
     best = j = we;
     ++*words;
   }
@@ -407,8 +416,7 @@ static size_t name_extend(const char *t, size_t len, size_t e, int max, int *wor
 
 typedef struct { int list; } gaz_param;
 
-static int first_name_kind(const char *t, size_t s, size_t e) {
-  unsigned g = gaz_tags(t, s, e);
+static int first_name_kind_of(unsigned g) {
   if (g >> G_COMMON & 1) return G_COMMON;
   if (g >> G_FIRST & 1) return G_FIRST;
   if (g >> G_FIRST_AMB & 1) return G_FIRST_AMB;
@@ -442,8 +450,10 @@ static bool has_initial(const char *t, size_t s, size_t e) {
  * common ones have their own rule), Last a known surname, or an initial stands between. */
 static bool v_pair(const char *t, size_t len, size_t s, size_t *e, double *score) {
   size_t we = ner_word_end(t, len, s);
-  if (ner_word_before(t, s, "@._/\\-#") || ner_stopword(t, s, we)) return false;
-  int k = first_name_kind(t, s, we);
+  if (ner_word_before(t, s, "@._/\\-#")) return false;
+  unsigned g = gaz_tags(t, s, we);  /* the first word: a stopword, a first name, a place */
+  if (g >> G_STOP & 1) return false;
+  int k = first_name_kind_of(g);
   if (k == G_COMMON) return false;
   if (k < 0) {  /* an unknown first word: only worth the walk before an initial or a surname */
     size_t p = we + 1, q = p < len ? ner_word_end(t, len, p) : p;
@@ -459,7 +469,7 @@ static bool v_pair(const char *t, size_t len, size_t s, size_t *e, double *score
   if (k == G_FIRST) *score = 0.6;
   else if (k == G_FIRST_AMB) *score = ner_sentence_start(t, s) && !initial ? 0.25 : 0.45;
   else if (initial) *score = 0.5;
-  else if (surname && !gaz_has(G_COUNTRY, t, s, we) && !gaz_has(G_CITY, t, s, we)) *score = 0.4;
+  else if (surname && !(g & (1u << G_COUNTRY | 1u << G_CITY))) *score = 0.4;
   else return false;
   if (k >= 0 && (surname || initial)) *score += 0.1;
   *e = end;
@@ -492,9 +502,11 @@ static bool v_ctx_name(const char *t, size_t len, size_t s, size_t *e, double *s
   (void)score;
   size_t we = ner_word_end(t, len, s);
   /* after "Hi" or "Dear", a first name that is also a word is a name: "Hi Will," */
-  if (!ner_is_cap_word(t, len, s, we) || (ner_stopword(t, s, we) && first_name_kind(t, s, we) < 0)) return false;
+  if (!ner_is_cap_word(t, len, s, we)) return false;
+  unsigned g = gaz_tags(t, s, we);
+  if ((g >> G_STOP & 1) && first_name_kind_of(g) < 0) return false;
   if (we - s > 40) return false;
-  if (gaz_has(G_COUNTRY, t, s, we) || gaz_has(G_STATE, t, s, we)) return false;
+  if (g & (1u << G_COUNTRY | 1u << G_STATE)) return false;
   int words;
   *e = name_extend(t, len, we, 3, &words);
   return !ner_word_after(t, len, *e, "@");
@@ -522,8 +534,8 @@ static bool v_place(const guard_rule *r, const char *t, size_t len, size_t s, si
   /* the first word of a longer name ("Paris Hilton", "Washington Post", "Jordan Peterson") */
   if (*e + 1 < len && t[*e] == ' ') {
     size_t we = ner_word_end(t, len, *e + 1);
-    if (ner_is_cap_word(t, len, *e + 1, we) && !ner_stopword(t, *e + 1, we) && !gaz_has(G_COUNTRY, t, *e + 1, we) &&
-        !gaz_has(G_STATE, t, *e + 1, we))
+    if (ner_is_cap_word(t, len, *e + 1, we) &&
+        !(gaz_tags(t, *e + 1, we) & (1u << G_STOP | 1u << G_COUNTRY | 1u << G_STATE)))
       *score = 0.15;
   }
   return true;
@@ -533,9 +545,11 @@ static bool v_place(const guard_rule *r, const char *t, size_t len, size_t s, si
 static bool v_ctx_place(const char *t, size_t len, size_t s, size_t *e, double *score) {
   (void)score;
   size_t we = ner_word_end(t, len, s), n;
-  if (!ner_is_cap_word(t, len, s, we) || ner_stopword(t, s, we)) return false;
-  bool known = gaz_has(G_COUNTRY, t, s, we) || gaz_has(G_STATE, t, s, we) || gaz_has(G_CITY, t, s, we);
-  if (!known && (gaz_has(G_FIRST, t, s, we) || gaz_has(G_FIRST_AMB, t, s, we))) return false;
+  if (!ner_is_cap_word(t, len, s, we)) return false;
+  unsigned g = gaz_tags(t, s, we);
+  if (g >> G_STOP & 1) return false;
+  bool known = g & (1u << G_COUNTRY | 1u << G_STATE | 1u << G_CITY);
+  if (!known && (g & (1u << G_FIRST | 1u << G_FIRST_AMB))) return false;
   size_t end = we;
   for (int k = 0; k < 2; k++) {
     if (end >= len || t[end] != ' ') break;
