@@ -68,7 +68,9 @@ static bool is_apos(const char *t, size_t len, size_t i, size_t *n) {
 size_t ner_word_end(const char *t, size_t len, size_t i) {
   size_t n, e = i;
   while (e < len) {
-    if ((unsigned char)((t[e] | 0x20) - 'a') < 26) { e++; continue; }  /* ASCII letters: most bytes */
+    unsigned char b = (unsigned char)t[e];
+    if ((unsigned char)((b | 0x20) - 'a') < 26) { e++; continue; }  /* ASCII letters: most bytes */
+    if (b < 0x80 && b != '-' && b != '\'') break;  /* ASCII that is no letter and no joiner: most ends */
     uint32_t c = guard_utf8_next(t, len, e, &n);
     if (ner_cp_letter(c)) { e += n; continue; }
     size_t an = 0;
@@ -92,6 +94,8 @@ bool ner_is_cap_word(const char *t, size_t len, size_t s, size_t e) {
 
 bool ner_word_before(const char *t, size_t s, const char *also) {
   if (s == 0) return false;
+  unsigned char b = (unsigned char)t[s - 1];
+  if (b < 0x80) return guard_cp_is_word(b) || strchr(also, b);  /* what the decoding below gives */
   size_t n;
   uint32_t c = guard_utf8_prev(t, s, &n);
   return guard_cp_is_word(c) || (c < 0x80 && strchr(also, (int)c));

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "guard/guard_int.h"
 #include "guard/pii_ner.h"
 #include "guard_test_policy.h"
 
@@ -214,9 +215,62 @@ static void test_stopwords(void **state) {
   assert_true(ner_stopword("Monday,", 0, 6));
 }
 
+/* ner_word_end and ner_word_before as they were before their ASCII shortcuts: every byte decoded.
+ * Their answers must be the same for any bytes. */
+static bool ref_apos(const char *t, size_t len, size_t i, size_t *n) {
+  if (i < len && t[i] == '\'') return *n = 1, true;
+  if (i + 2 < len && !memcmp(t + i, "\xE2\x80\x99", 3)) return *n = 3, true;
+  return false;
+}
+
+static size_t ref_word_end(const char *t, size_t len, size_t i) {
+  size_t n, e = i;
+  while (e < len) {
+    uint32_t c = guard_utf8_next(t, len, e, &n);
+    if (ner_cp_letter(c)) { e += n; continue; }
+    size_t an = 0;
+    bool joiner = c == '-' || ref_apos(t, len, e, &an);
+    if (!joiner || e == i) break;
+    size_t k = e + (an ? an : 1), m;
+    if (k >= len || !ner_cp_letter(guard_utf8_next(t, len, k, &m))) break;
+    if (an && (t[k] == 's' || t[k] == 'S') && (k + 1 >= len || !ner_cp_letter(guard_utf8_next(t, len, k + 1, &m))))
+      break;
+    e = k;
+  }
+  return e;
+}
+
+static bool ref_word_before(const char *t, size_t s, const char *also) {
+  if (s == 0) return false;
+  size_t n;
+  uint32_t c = guard_utf8_prev(t, s, &n);
+  return guard_cp_is_word(c) || (c < 0x80 && strchr(also, (int)c));
+}
+
+/* Every pair of bytes after "Ab" and before "cd" (a joiner, an apostrophe, a possessive, UTF-8
+ * leads and continuations, NUL), and the curly apostrophe: the same ends and the same "word
+ * before" as the decoding reference. */
+static void test_word_edges(void **state) {
+  (void)state;
+  char t[8] = "Ab..cd";
+  for (unsigned x = 0; x < 256; x++)
+    for (unsigned y = 0; y < 256; y++) {
+      t[2] = (char)x, t[3] = (char)y;
+      for (size_t len = 2; len <= 6; len++) {
+        assert_int_equal(ner_word_end(t, len, 0), ref_word_end(t, len, 0));
+        assert_int_equal(ner_word_end(t, len, 2), ref_word_end(t, len, 2));
+      }
+      for (size_t s = 1; s <= 6; s++)
+        assert_int_equal(ner_word_before(t, s, "@._/\\-#"), ref_word_before(t, s, "@._/\\-#"));
+    }
+  static const char *const curly[] = {"O\xE2\x80\x99Neil x", "Ann\xE2\x80\x99s x", "Ann\xE2\x80\x99", "Jean-Luc's"};
+  for (size_t i = 0; i < sizeof curly / sizeof *curly; i++)
+    assert_int_equal(ner_word_end(curly[i], strlen(curly[i]), 0), ref_word_end(curly[i], strlen(curly[i]), 0));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_stopwords),      cmocka_unit_test(test_person),         cmocka_unit_test(test_person_unicode), cmocka_unit_test(test_person_negatives),
+    cmocka_unit_test(test_word_edges),     cmocka_unit_test(test_stopwords),      cmocka_unit_test(test_person),         cmocka_unit_test(test_person_unicode), cmocka_unit_test(test_person_negatives),
     cmocka_unit_test(test_location),       cmocka_unit_test(test_street_address), cmocka_unit_test(test_date_time),
     cmocka_unit_test(test_nrp_org),        cmocka_unit_test(test_robust),         cmocka_unit_test(test_types),
   };
