@@ -251,8 +251,9 @@ static inline uint64_t sv_from(uint64_t lo, uint64_t hi, unsigned o) { return (l
  * is no leetspeak), and any SV_INERT byte closes the run and the word.  So up to the last end
  * byte before the first other one in the next 64 (or before a stretch of 24 with no end byte:
  * maybe a run, the byte loop's), the survey is bit operations on masks, and goes on from there
- * until an other byte or the text's end.  Returns the bytes taken (0: none), the state left as the byte loop
- * would leave it.  Masks are made once per aligned 64-byte block, two blocks at a time. */
+ * until an other byte or the text's end.  Returns the bytes taken (0: none), the state left as
+ * the byte loop would leave it.  Masks are made once per aligned 64-byte block, two blocks at a
+ * time. */
 static size_t survey_block(survey *v, size_t i) {
   const size_t start = i;
   for (;;) {

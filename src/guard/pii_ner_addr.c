@@ -433,8 +433,8 @@ static size_t addr_number_before(const unsigned char *u, size_t i) {
  * first digit, so only that end opens a window.  Back from it come blanks, an optional '.', and
  * the glued word at the end of one unbroken run of UP/LW bytes that holds the word's capital;
  * before that run only a house number and blanks may belong to the match.  So the window starts
- * at the run, or at that number, and opens only if the run has a byte a capital can start with.  Pattern-exact (test_guard_pii_forms,
- * fuzz_guard_prechecks). */
+ * at the run, or at that number, and opens only if the run has a byte a capital can start with.
+ * Pattern-exact (test_guard_pii_forms, fuzz_guard_prechecks). */
 static bool street_glued_may_match(const char *t, size_t len, size_t end, size_t *start) {
   (void)len;
   const unsigned char *u = (const unsigned char *)t;

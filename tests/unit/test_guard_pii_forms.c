@@ -31,7 +31,8 @@
  * names that only the validator ties to their rule: their property is not a pattern one). */
 static const char *const checked[] = {
   "email", "person_title", "person_intro", "person_pair", "person_greeting", "location_context", "org_legal",
-  "org_suffix", "street_suffix", "street_prefix", "street_glued", "street_generic", "date_words", "time", "year_context",
+  "org_suffix", "street_suffix", "street_prefix", "street_glued", "street_generic", "date_words", "time",
+  "year_context",
   "date_numeric",
 };
 
@@ -55,7 +56,8 @@ static const char *const written[] = {
    "M\u00fcllerstra\u00dfe 123456 Domplatz\t\t7b Marktgasse 12345 \u041f\u0443\u0448\u043a\u0438\u043dgasse 5"),
   /* street_prefix: up to two numbers before, particles and capitals after, dotted and UTF-8 words */
   ("12 14 Rue de la Paix 3, 5 Via  Roma, Avda. Diagonal 640, 123456 Pra\u00e7a do Com\u00e9rcio 1, All\u00e9e des "
-   "Ch\u00eanes, 7\tCalle\t\tMayor 5, xRue Blanche, rue lepic, Via van Gogh, ul. \u0141\u0105kowa 7, Calle y Sol 3, Rua e Lima, Via la Rocca"),
+   "Ch\u00eanes, 7\tCalle\t\tMayor 5, xRue Blanche, rue lepic, Via van Gogh, ul. \u0141\u0105kowa 7, Calle y Sol 3, "
+   "Rua e Lima, Via la Rocca"),
   "On March 3rd, 2024 at 10:30 a.m. or 3 PM, 12:30:45, 14th of February 2023, Sept. 9, 1999, 7pm",
   "+39 06 6982 1234, (030) 1234 5678, 2024-03-18, 10.20.30.40, 1183-22, x(12) 345-678 (37) 788-063, _12 34 ",
   /* date_numeric: both shapes, every separator, 2- and 4-digit years, a time after, the bytes its

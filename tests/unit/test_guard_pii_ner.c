@@ -270,7 +270,8 @@ static void test_word_edges(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_word_edges),     cmocka_unit_test(test_stopwords),      cmocka_unit_test(test_person),         cmocka_unit_test(test_person_unicode), cmocka_unit_test(test_person_negatives),
+    cmocka_unit_test(test_word_edges),     cmocka_unit_test(test_stopwords),      cmocka_unit_test(test_person),
+    cmocka_unit_test(test_person_unicode), cmocka_unit_test(test_person_negatives),
     cmocka_unit_test(test_location),       cmocka_unit_test(test_street_address), cmocka_unit_test(test_date_time),
     cmocka_unit_test(test_nrp_org),        cmocka_unit_test(test_robust),         cmocka_unit_test(test_types),
   };
