@@ -31,7 +31,7 @@
  * names that only the validator ties to their rule: their property is not a pattern one). */
 static const char *const checked[] = {
   "email", "person_title", "person_intro", "person_pair", "person_greeting", "location_context", "org_legal",
-  "org_suffix", "street_suffix", "street_prefix", "street_glued", "street_generic", "date_words", "time",
+  "org_suffix", "street_suffix", "street_prefix", "street_glued", "street_generic", "po_box", "date_words", "time",
   "year_context",
   "date_numeric",
 };
@@ -54,6 +54,10 @@ static const char *const written[] = {
   ("Hauptstra\u00dfe 5, 12 Bahnhofstrasse. 17a, \u00c5keforsv\u00e4gen\t 123, 1234567 Ringvej 9, Andr\u00e1ssy\t"
    "utca 60, \u0141\u0105kowa-Gasse 3, x-Allee 12, die weg 12345, 123456 Kirchgasse 1, \u00dcbergasse 4 "
    "M\u00fcllerstra\u00dfe 123456 Domplatz\t\t7b Marktgasse 12345 \u041f\u0443\u0448\u043a\u0438\u043dgasse 5"),
+  /* po_box: every branch, with the blanks and dots it allows */
+  ("P.O. Box 123, PO Box 5, P O Box 77, P.O.Box 8, Post Office Box 9, PSC 1234, Box 56, CMR 467 Box 89, "
+   "Unit 2050\t Box 4190, Unit 7, Box 3, USNS Comfort, USNV Hope, USS Nimitz, USCGC Eagle, APO AE 09012, "
+   "FPO AP 96601, DPO AA 34001, xPO Box 1"),
   /* street_prefix: up to two numbers before, particles and capitals after, dotted and UTF-8 words */
   ("12 14 Rue de la Paix 3, 5 Via  Roma, Avda. Diagonal 640, 123456 Pra\u00e7a do Com\u00e9rcio 1, All\u00e9e des "
    "Ch\u00eanes, 7\tCalle\t\tMayor 5, xRue Blanche, rue lepic, Via van Gogh, ul. \u0141\u0105kowa 7, Calle y Sol 3, "
