@@ -1,7 +1,7 @@
 /* fuzz_guard_prechecks.c: the window pre-checks (guard_scanner_hs_check) that stand for their
  * rule's whole pattern, as test_guard_pii_forms checks them on fixed texts: email's,
- * date_numeric's, street_generic's, street_glued's and street_prefix's (which also move the
- * window's start), generic-api-key's, and the phrase rules' (person_title, person_intro,
+ * date_numeric's, date_words', street_generic's, street_glued's and street_prefix's (which also
+ * move the window's start), generic-api-key's, and the phrase rules' (person_title, person_intro,
  * person_greeting, location_context).
  * Invariant: every match of the rule (PCRE2 over pre, re and post, at every start) holds a match
  * of its search form that ends inside it no further than the lead from its start, and the
@@ -52,9 +52,9 @@ static unsigned lead_of(const guard_rule *r, const guard_hs_hint *h) {
 
 static void init(void) {
   static const kl_guard_scanner_cfg sc[] = {{.kind = "pii"}, {.kind = "secrets"}};
-  static const char *const names[] = {"email",           "generic-api-key",  "date_numeric", "street_generic",
-                                      "street_glued",    "street_prefix",    "person_title", "person_intro",
-                                      "person_greeting", "location_context"};
+  static const char *const names[] = {"email",           "generic-api-key",  "date_numeric", "date_words",
+                                      "street_generic",  "street_glued",     "street_prefix", "person_title",
+                                      "person_intro",    "person_greeting",  "location_context"};
   kl_guard_policy_cfg pc = {.name = "f", .scanners = sc, .nscanners = 2};
   kl_err err = {0};
   g_p = kl_guard_policy_build(&pc, &err);
@@ -72,7 +72,7 @@ static void init(void) {
       g_c[g_n++] = (checked){r, h->may_match, guard_test_compile(r->pre, r->re, r->post, r->flags),
                              guard_test_compile(NULL, h->re ? h->re : r->re, NULL, r->flags), lead_of(r, h)};
     }
-  if (g_n != 10) abort();  /* each of them, once */
+  if (g_n != 11) abort();  /* each of them, once */
   g_md = pcre2_match_data_create(16, NULL);
 }
 

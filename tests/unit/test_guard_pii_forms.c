@@ -63,6 +63,10 @@ static const char *const written[] = {
    "Ch\u00eanes, 7\tCalle\t\tMayor 5, xRue Blanche, rue lepic, Via van Gogh, ul. \u0141\u0105kowa 7, Calle y Sol 3, "
    "Rua e Lima, Via la Rocca"),
   "On March 3rd, 2024 at 10:30 a.m. or 3 PM, 12:30:45, 14th of February 2023, Sept. 9, 1999, 7pm",
+  /* date_words: the day before the month (digits or 1st-4th, blanks, "of"), the day or year after
+   * it ('.', tabs), and months that are no match ("May I", "Marketing 5") */
+  ("the 1st  of\tMay, 3rd Jan, 22nd Dec. and 4 July; 5\tJune. Dec 25 or Dec.\t25, May 2024, Sept 2001, "
+   "Nov. 11th, May I ask, Marketing 5, 12 of March"),
   "+39 06 6982 1234, (030) 1234 5678, 2024-03-18, 10.20.30.40, 1183-22, x(12) 345-678 (37) 788-063, _12 34 ",
   /* date_numeric: both shapes, every separator, 2- and 4-digit years, a time after, the bytes its
    * lookarounds refuse before and after, runs of the wrong length */
