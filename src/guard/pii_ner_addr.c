@@ -487,6 +487,12 @@ static bool street_prefix_may_match(const char *t, size_t len, size_t end, size_
  * with).  Pattern-exact (test_guard_pii_forms, fuzz_guard_prechecks). */
 static const char date_words_form[] = MONTHS "\\b";
 
+/* Whether a day number may end just before x: a digit, or st, nd, rd or th after one (loosely:
+ * any two bytes that are no digit after a digit). */
+static inline bool dw_day_ends(const unsigned char *u, size_t x) {
+  return x > 0 && (guard_is_digit(u[x - 1]) || (x >= 3 && guard_is_digit(u[x - 3]) && !guard_is_digit(u[x - 2])));
+}
+
 static bool date_words_may_match(const char *t, size_t len, size_t end, size_t *start) {
   const unsigned char *u = (const unsigned char *)t;
   size_t ms = end;  /* the month's run of letters */
@@ -499,12 +505,9 @@ static bool date_words_may_match(const char *t, size_t len, size_t end, size_t *
     if (b >= 3 && u[b - 1] == 'f' && u[b - 2] == 'o' && addr_blank(u[b - 3])) {  /* "of": then blanks before it */
       size_t c = b - 2;
       while (c > 0 && addr_blank(u[c - 1])) c--;
-      if (c > 0 && (guard_is_digit(u[c - 1]) || (c >= 3 && guard_is_digit(u[c - 3]) && !guard_is_digit(u[c - 2]))))
-        return true;
+      if (dw_day_ends(u, c)) return true;
     }
-    /* a day number ends with a digit, or with st, nd, rd or th after one (loosely: two letters) */
-    if (b > 0 && (guard_is_digit(u[b - 1]) || (b >= 3 && guard_is_digit(u[b - 3]) && !guard_is_digit(u[b - 2]))))
-      return true;
+    if (dw_day_ends(u, b)) return true;
   }
   /* after: \.? [ \t]+ \d */
   size_t i = end;
@@ -552,7 +555,8 @@ void guard_pii_ner_add_addr(guard_scanner *s, unsigned types) {
       /* without a lead of its own, a rule with a form and no `pre` starts where its form does */
       unsigned lead = form && !r->pre ? GUARD_LEAD_PREFIX : 0;
       if (!strcmp(r->name, "date_words")) {
-        form = date_words_form, lead = 0;
+        form = date_words_form;
+        lead = 0;
         guard_scanner_hs_check(s, r, date_words_may_match);
       }
       if (form || lead) guard_scanner_hs_hint(s, r, form, lead);
