@@ -85,6 +85,7 @@ typedef struct guard_out {
 static inline bool guard_is_digit(unsigned char c) { return (unsigned char)(c - '0') < 10; }
 static inline bool guard_is_letter(unsigned char c) { return (unsigned char)((c | 0x20) - 'a') < 26; }
 static inline bool guard_is_alnum(unsigned char c) { return guard_is_digit(c) || guard_is_letter(c); }
+static inline bool guard_is_blank(unsigned char c) { return c == ' ' || c == '\t'; }  /* [ \t] */
 
 /* The 64 bytes at t[i] for a SIMD pass of 64-byte blocks: the text itself, or for its last
  * bytes a copy in pad filled out with `fill`, a byte in none of the pass's classes. */

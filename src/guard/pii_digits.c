@@ -70,7 +70,6 @@ ALWAYS_INLINE unsigned char at_(const digits_scan *c, size_t i, bool inner) {
 static inline unsigned char at_checked(const digits_scan *c, size_t i) { return i < c->len ? c->u[i] : 0; }
 
 static inline bool hexd(unsigned char x) { return guard_is_digit(x) || (unsigned char)((x | 0x20) - 'a') < 6; }
-static inline bool blank(unsigned char x) { return x == ' ' || x == '\t'; }
 static inline bool sep3(unsigned char x) { return x == ' ' || x == '.' || x == '-'; }      /* [ .-] */
 static inline bool date_sep(unsigned char x) { return x == '/' || x == '.' || x == '-'; }  /* [/.-] */
 
@@ -154,7 +153,7 @@ ALWAYS_INLINE void iban_at(const digits_scan *c, size_t a, bool inner) {
 
 /* time's second form after a run ending at b: [ \t]?, then a.m. / am with a word end. */
 ALWAYS_INLINE void ampm_at(const digits_scan *c, size_t b, bool inner) {
-  size_t p = b + blank(at(c, b));
+  size_t p = b + guard_is_blank(at(c, b));
   unsigned char x = at(c, p) | 0x20, y = at(c, p + 1);
   if (x != 'a' && x != 'p') return;
   if (y == '.' && (at(c, p + 2) | 0x20) == 'm' && at(c, p + 3) == '.') {
@@ -192,12 +191,12 @@ ALWAYS_INLINE void on_run_(digits_scan *c, size_t a, size_t b, bool inner) {
   c->chain_digits = d + n;
   /* after the run: street_generic's blanks and capital, time's a.m. */
   unsigned char after = at(c, b);
-  if (n >= 2 && blank(after)) {
+  if (n >= 2 && guard_is_blank(after)) {
     size_t p = b;
-    while (blank(at_checked(c, p))) p++;
+    while (guard_is_blank(at_checked(c, p))) p++;
     if ((unsigned char)(at_checked(c, p) - 'A') < 26) report(c, SLOT_STREET, p + 1);
   }
-  if (blank(after) || (after | 0x20) == 'a' || (after | 0x20) == 'p') ampm_at(c, b, inner);
+  if (guard_is_blank(after) || (after | 0x20) == 'a' || (after | 0x20) == 'p') ampm_at(c, b, inner);
 }
 
 static void on_run(digits_scan *c, size_t a, size_t b) {

@@ -389,7 +389,7 @@ static bool street_generic_may_match(const char *t, size_t len, size_t end, size
   const unsigned char *u = (const unsigned char *)t;
   if (end >= len || (unsigned char)(u[end] - 'a') >= 26) return false;  /* post: [a-z]+ */
   size_t q = end - 1;                                                   /* the capital */
-  while (q > 0 && (u[q - 1] == ' ' || u[q - 1] == '\t')) q--;
+  while (q > 0 && guard_is_blank(u[q - 1])) q--;
   size_t a = q;
   while (a > 0 && guard_is_digit(u[a - 1])) a--;
   if (q - a < 2 || q - a > 6) return false;
@@ -403,7 +403,7 @@ static bool street_generic_may_match(const char *t, size_t len, size_t end, size
 
 /* A byte of UP or LW, the loose UTF-8 letter classes above (both: [\xC4-\xC7][\x80-\xBF]). */
 static inline bool addr_letter_byte(unsigned char c) {
-  return (unsigned char)((c | 0x20) - 'a') < 26 || (c >= 0x80 && c <= 0xBF) || (c >= 0xC3 && c <= 0xC9) ||
+  return guard_is_letter(c) || (c >= 0x80 && c <= 0xBF) || (c >= 0xC3 && c <= 0xC9) ||
          (c >= 0xCE && c <= 0xD1);
 }
 
@@ -412,14 +412,12 @@ static inline bool addr_up_byte(unsigned char c) {
   return (unsigned char)(c - 'A') < 26 || (c >= 0xC3 && c <= 0xC7) || c == 0xCE || c == 0xD0;
 }
 
-static inline bool addr_blank(unsigned char c) { return c == ' ' || c == '\t'; }
-
 /* The start of a house number ending, after blanks, just before i: (?:\d{1,6}SP)? in front of a
  * street word at i, or i when there is none (a run of 7 digits or more has a digit before its
  * last 6, which ANB refuses). */
 static size_t addr_number_before(const unsigned char *u, size_t i) {
   size_t b = i;
-  while (b > 0 && addr_blank(u[b - 1])) b--;
+  while (b > 0 && guard_is_blank(u[b - 1])) b--;
   if (b == i) return i;
   size_t a = b;
   while (a > 0 && guard_is_digit(u[a - 1])) a--;
@@ -442,7 +440,7 @@ static bool street_glued_may_match(const char *t, size_t len, size_t end, size_t
   while (d > 0 && guard_is_digit(u[d - 1])) d--;
   if (end - d != 1) return false;  /* the end after the first digit stands for the others */
   size_t q = d;
-  while (q > 0 && addr_blank(u[q - 1])) q--;
+  while (q > 0 && guard_is_blank(u[q - 1])) q--;
   if (q == d) return false;
   if (q > 0 && u[q - 1] == '.') q--;
   size_t p = q;
@@ -463,15 +461,15 @@ static bool street_glued_may_match(const char *t, size_t len, size_t end, size_t
 static bool street_prefix_may_match(const char *t, size_t len, size_t end, size_t *start) {
   const unsigned char *u = (const unsigned char *)t;
   size_t i = end;
-  while (i < len && addr_blank(u[i])) i++;
+  while (i < len && guard_is_blank(u[i])) i++;
   if (i >= len) return false;
   unsigned char c = u[i];
   if (!addr_up_byte(c) && c != 'd' && c != 'l' && c != 'e' && c != 'y' && c != 'v') return false;
   size_t w = end - 1;  /* the blank the form ends with */
   while (w > 0 && (addr_letter_byte(u[w - 1]) || u[w - 1] == '.' || u[w - 1] >= 0xC0)) w--;
   size_t a = w;  /* (?:\d{1,6}(?:SP\d{1,6})?SP)?: any digits and blanks, loosely */
-  while (a > 0 && (addr_blank(u[a - 1]) || guard_is_digit(u[a - 1]))) a--;
-  while (a < w && addr_blank(u[a])) a++;
+  while (a > 0 && (guard_is_blank(u[a - 1]) || guard_is_digit(u[a - 1]))) a--;
+  while (a < w && guard_is_blank(u[a])) a++;
   if (a > *start) *start = a;
   return true;
 }
@@ -496,15 +494,15 @@ static inline bool dw_day_ends(const unsigned char *u, size_t x) {
 static bool date_words_may_match(const char *t, size_t len, size_t end, size_t *start) {
   const unsigned char *u = (const unsigned char *)t;
   size_t ms = end;  /* the month's run of letters */
-  while (ms > 0 && (unsigned char)((u[ms - 1] | 0x20) - 'a') < 26) ms--;
+  while (ms > 0 && guard_is_letter(u[ms - 1])) ms--;
   /* before: DAYNUM [ \t]+ (?:of [ \t]+)? */
   size_t k = ms;
-  while (k > 0 && addr_blank(u[k - 1])) k--;
+  while (k > 0 && guard_is_blank(u[k - 1])) k--;
   if (k < ms) {
     size_t b = k;
-    if (b >= 3 && u[b - 1] == 'f' && u[b - 2] == 'o' && addr_blank(u[b - 3])) {  /* "of": then blanks before it */
+    if (b >= 3 && u[b - 1] == 'f' && u[b - 2] == 'o' && guard_is_blank(u[b - 3])) {  /* "of": then blanks before it */
       size_t c = b - 2;
-      while (c > 0 && addr_blank(u[c - 1])) c--;
+      while (c > 0 && guard_is_blank(u[c - 1])) c--;
       if (dw_day_ends(u, c)) return true;
     }
     if (dw_day_ends(u, b)) return true;
@@ -513,7 +511,7 @@ static bool date_words_may_match(const char *t, size_t len, size_t end, size_t *
   size_t i = end;
   if (i < len && u[i] == '.') i++;
   size_t j = i;
-  while (j < len && addr_blank(u[j])) j++;
+  while (j < len && guard_is_blank(u[j])) j++;
   if (j == i || j >= len || !guard_is_digit(u[j])) return false;
   if (ms > *start) *start = ms;
   return true;

@@ -33,7 +33,6 @@
 
 enum { SLOT_PAIR = 0, SLOT_BTC = 1 };
 
-static bool blank(unsigned char c) { return c == ' ' || c == '\t'; }
 
 static bool alnum(unsigned char c) { return (unsigned char)((c | 0x20) - 'a') < 26 || (unsigned char)(c - '0') < 10; }
 
@@ -61,7 +60,7 @@ static void check_at(const unsigned char *u, size_t len, size_t i, guard_source_
     }
     return;
   }
-  if (!i || !blank(u[i - 1])) return;
+  if (!i || !guard_is_blank(u[i - 1])) return;
   size_t end;
   if ((unsigned char)(c - 'A') < 26) {
     end = i + 1;
@@ -74,7 +73,7 @@ static void check_at(const unsigned char *u, size_t len, size_t i, guard_source_
     end = i + 2;
   }
   size_t b = i - 1;  /* the blanks' first byte */
-  while (b > 0 && blank(u[b - 1])) b--;
+  while (b > 0 && guard_is_blank(u[b - 1])) b--;
   if (b > 0 && pair_first(u[b - 1])) report(ctx, SLOT_PAIR, GUARD_SOURCE_LEAD, end);
 }
 
@@ -102,7 +101,7 @@ static void shape_classify(const unsigned char *u, shape_masks *m) {
   *m = (shape_masks){0, 0, 0};
   for (int k = 0; k < 64; k++) {
     unsigned char x = u[k];
-    m->blank |= (uint64_t)blank(x) << k;
+    m->blank |= (uint64_t)guard_is_blank(x) << k;
     m->cap |= (uint64_t)((unsigned char)(x - 'A') < 26 || (x >= 0xC3 && x <= 0xD0)) << k;
     m->d13 |= (uint64_t)((x | 2) == '3') << k;
   }
