@@ -107,7 +107,9 @@ static guard_ws_level level_ref(const char *s, size_t n) {
 
 static const char *const ws_bits[] = {" ", " ", "\n", "\n\n", "\t", "\r", "\v", "\f", "a", "bc", "x", ".", "\xC2\xA0",
                                       "\xC2\x85", "\xE2\x80\x83", "\xE2\x80\x99", "\xE2\x80\x94", "\xE3\x80\x80",
-                                      "\xE3\x80\x81", "\xE1\x9A\x80", "\xE2\x81\x9F", "\xC2\xA9", "\xC2", "\xE2\x80"};
+                                      "\xE3\x80\x81", "\xE1\x9A\x80", "\xE2\x81\x9F", "\xC2\xA9", "\xC2", "\xE2\x80",
+                                      /* rare bytes that are not whitespace: a C0 control, é, 日, の */
+                                      "\x01", "\xC3\xA9", "\xE6\x97\xA5", "\xE3\x81\xAE"};
 
 static uint64_t rng = 0x9e3779b97f4a7c15u;
 static size_t pick(size_t n) {
@@ -119,7 +121,8 @@ static void test_levels(void **state) {
   (void)state;
   char buf[300];
   static const char *const edges[] = {"", " ", "\n", "\n\n", "\n\n\n", "  ", " \n", "\n ", "a b\nc\n\nd", "a\tb",
-                                      "a\r\nb", ("a\xC2\xA0" "b"), "\xE2\x80\x99", "x \xE2\x80\x83", "\xE3\x80\x80"};
+                                      "a\r\nb", ("a\xC2\xA0" "b"), "\xE2\x80\x99", "x \xE2\x80\x83", "\xE3\x80\x80",
+                                      "\x01 \x02", ("caf\xC3\xA9 " "\xE3\x81\xAE\n\n"), "\x7F\x80 \xFF"};
   size_t plain = 0, space = 0, checked = 0;
   for (size_t pad = 0; pad < 140; pad++)
     for (size_t e = 0; e < sizeof edges / sizeof *edges; e++) {
