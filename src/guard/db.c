@@ -156,8 +156,7 @@ static void ctx_free(ctx_words *c) {
   free(c);
 }
 
-static bool compile_pcre(guard_db *d, size_t i, kl_err *err) {
-  const guard_rule *r = d->rules[i];
+pcre2_code *guard_rule_pcre(const guard_rule *r, kl_err *err) {
   const char *pre = r->pre ? r->pre : "", *post = r->post ? r->post : "";
   size_t n = strlen(pre) + strlen(r->re) + strlen(post) + 8;
   char *pat = xcalloc(n, 1);
@@ -169,14 +168,19 @@ static bool compile_pcre(guard_db *d, size_t i, kl_err *err) {
   if (r->flags & GUARD_RE_MULTILINE) opts |= PCRE2_MULTILINE;
   int ec;
   PCRE2_SIZE eo;
-  d->pcre[i] = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, NULL);
+  pcre2_code *c = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, NULL);
   free(pat);
-  if (!d->pcre[i]) {
+  if (!c) {
     PCRE2_UCHAR msg[128];
     pcre2_get_error_message(ec, msg, sizeof msg);
     kl_err_set(err, 400, "guard: rule %s: %s at offset %zu", r->name, (char *)msg, (size_t)eo);
-    return false;
   }
+  return c;
+}
+
+static bool compile_pcre(guard_db *d, size_t i, kl_err *err) {
+  d->pcre[i] = guard_rule_pcre(d->rules[i], err);
+  if (!d->pcre[i]) return false;
   d->jit[i] = pcre2_jit_compile(d->pcre[i], PCRE2_JIT_COMPLETE) == 0;  /* else the interpreter */
   return true;
 }
@@ -635,16 +639,22 @@ static bool confirm_window(const guard_db *d, const window *w, size_t *scanned, 
   if (!w->end) return false;
   pcre2_set_offset_limit(st->mc, w->end - 1);  /* no start past the window */
   while (off < w->end && off <= slen) {
-    /* a subject cut short must not let `$` match at the cut */
-    uint32_t opts = slen < len ? PCRE2_NOTEOL : 0;
-    int rc = d->jit[w->rule] ? pcre2_jit_match(d->pcre[w->rule], (PCRE2_SPTR)text, slen, off, opts, st->md, st->mc)
-                             : pcre2_match(d->pcre[w->rule], (PCRE2_SPTR)text, slen, off, opts, st->md, st->mc);
-    if (rc < 0) break;
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(st->md);
-    size_t ms = ov[0], me = ov[1];
-    /* the match must start in the window: where PCRE2 started it, which a \K in `post` puts
-     * before ms (a search form may end before the \K: guard_re_search_form) */
-    if (pcre2_get_startchar(st->md) >= w->end) break;
+    size_t ms, me;
+    if (r->find) {  /* the same match, by hand */
+      if (!r->find(text, slen, off, w->end - 1, &ms, &me)) break;
+    } else {
+      /* a subject cut short must not let `$` match at the cut */
+      uint32_t opts = slen < len ? PCRE2_NOTEOL : 0;
+      int rc = d->jit[w->rule] ? pcre2_jit_match(d->pcre[w->rule], (PCRE2_SPTR)text, slen, off, opts, st->md, st->mc)
+                               : pcre2_match(d->pcre[w->rule], (PCRE2_SPTR)text, slen, off, opts, st->md, st->mc);
+      if (rc < 0) break;
+      PCRE2_SIZE *ov = pcre2_get_ovector_pointer(st->md);
+      ms = ov[0];
+      me = ov[1];
+      /* the match must start in the window: where PCRE2 started it, which a \K in `post` puts
+       * before ms (a search form may end before the \K: guard_re_search_form) */
+      if (pcre2_get_startchar(st->md) >= w->end) break;
+    }
     double score = r->score;
     /* a rejected candidate may hide a valid one starting inside it (the lookbehinds keep
      * this from restarting mid-token); an accepted one is skipped whole */

@@ -37,6 +37,11 @@ size_t guard_db_nrules(const guard_db *d);
 bool guard_db_scan(const guard_db *d, const char *text, size_t len, guard_db_hits *out, kl_err *err);
 void guard_db_hits_free(guard_db_hits *h);
 
+/* The PCRE2 pattern that confirms rule r's windows, pre(?:re)post with its flags (the tests
+ * check hand-written matchers, guard_find_fn, against it).  NULL with err set. */
+struct pcre2_real_code_8;
+struct pcre2_real_code_8 *guard_rule_pcre(const guard_rule *r, kl_err *err);
+
 struct hs_database;
 /* db_cache.c: compiles exprs[0..n) with flags and ids into *out through the on-disk cache.  An
  * expression Hyperscan rejects is retried in PREFILTER mode, then replaced by a pattern that

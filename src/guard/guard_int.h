@@ -21,6 +21,11 @@
  * `rule` is the rule being confirmed (its `data` carries scanner-specific parameters). */
 struct guard_rule;
 typedef bool (*guard_validate_fn)(const char *text, size_t len, size_t start, size_t *end, double *score);
+/* An exact stand-in for a rule's PCRE2 pattern (pre(?:re)post with its flags), for a rule
+ * confirmed so often that the call is the cost (pii_find.c): the match pcre2_match reports on
+ * the subject text[0..slen) from start offset off with offset limit `limit` (its start in
+ * [off, limit]; lookbehinds may read before off).  true with *ms, *me. */
+typedef bool (*guard_find_fn)(const char *text, size_t slen, size_t off, size_t limit, size_t *ms, size_t *me);
 typedef bool (*guard_validate_rule_fn)(const struct guard_rule *rule, const char *text, size_t len, size_t start,
                                        size_t *end, double *score);
 
@@ -54,6 +59,7 @@ typedef struct guard_rule {
   guard_validate_rule_fn validate_rule;  /* may be NULL; run after validate */
   const char *const *context;  /* lowercase context words that add 0.35 when near; NULL-terminated or NULL */
   const void *data;        /* scanner-owned parameters (secret group, entropy, ...) */
+  guard_find_fn find;      /* may be NULL: PCRE2 confirms */
 } guard_rule;
 
 /* A confirmed match of one rule. */

@@ -333,7 +333,7 @@ static const guard_rule date_rules[] = {
   {.type = "DATE_TIME", .name = "weekday", .re = "(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)s?",
    .max_len = 10, .score = 0.3, .validate = v_word_date},
   {.type = "DATE_TIME", .name = "time", .re = "\\b(?:" TIME_RE "(?:[ \\t]?[AaPp]\\.?[Mm]\\.?)?|\\d{1,2}[ \\t]?(?:[AaPp]\\.[Mm]\\.|[AaPp][Mm]\\b))",
-   .pre = DNB, .post = "(?![\\w]|[.:]\\d)", .max_len = 24, .score = 0.2, .validate = v_time},
+   .pre = DNB, .post = "(?![\\w]|[.:]\\d)", .max_len = 24, .score = 0.2, .validate = v_time, .find = guard_find_time},
   {.type = "DATE_TIME", .name = "year_context", .re = "\\b(?:born in|founded in|established in|since|dated|in the year|year of)[ \\t]+",
    .post = "\\K(?:1[6-9]|20)\\d{2}(?![\\w])", .flags = GUARD_RE_CASELESS, .max_len = 40, .score = 0.5},
 };

@@ -24,13 +24,13 @@ static bool v_even_digits(const char *t, size_t len, size_t s, size_t *e, double
 
 static const guard_rule rules[] = {
   {"EMAIL", "email", "[a-z0-9.]{1,20}@(?:[a-z0-9-]{1,10}\\.){1,3}[a-z]{2,6}", "(?<![a-z0-9.])", "(?![a-z0-9-])", 0, 64,
-   1.0, NULL, NULL, NULL, NULL},
+   1.0, NULL, NULL, NULL, NULL, NULL},
   {"PHONE", "groups", "\\(?\\d{2,5}\\)?(?:[ .-]\\d{2,8}){1,5}", "(?<![\\w.-])", "(?![\\w]|-\\d)", 0, 60, 0.5,
-   v_even_digits, NULL, NULL, NULL},
+   v_even_digits, NULL, NULL, NULL, NULL},
   {"PHONE", "intl", "\\+[1-9]\\d{0,2}(?:[ .-]?\\d{1,5}){1,6}", "(?<![\\w+])", "(?![\\w-])", 0, 40, 0.7, NULL, NULL,
-   NULL, NULL},
+   NULL, NULL, NULL},
   {"IP", "v6", "(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}", "(?<![\\w:])", "(?![\\w:])", 0, 40, 0.6, NULL, NULL, NULL,
-   NULL},
+   NULL, NULL},
 };
 #define NRULES (sizeof rules / sizeof rules[0])
 

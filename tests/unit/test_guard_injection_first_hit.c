@@ -25,10 +25,10 @@ static bool v_not_x(const char *t, size_t len, size_t s, size_t *e, double *scor
 
 #define PLUS "\\w{1,3} ?\\+ ?\\w{1,3}"
 static const guard_rule rules[] = {
-  {"T", "plus", PLUS, "(?<!\\w)", "(?!\\w)", 0, 16, 0.5, v_not_x, NULL, NULL, NULL},
-  {"T", "plus_first", PLUS, "(?<!\\w)", "(?!\\w)", GUARD_RE_FIRST_HIT, 16, 0.5, v_not_x, NULL, NULL, NULL},
-  {"T", "digits", "\\d{3}", "(?<!\\d)", "(?!\\d)", 0, 3, 0.5, NULL, NULL, NULL, NULL},
-  {"T", "digits_first", "\\d{3}", "(?<!\\d)", "(?!\\d)", GUARD_RE_FIRST_HIT, 3, 0.5, NULL, NULL, NULL, NULL},
+  {"T", "plus", PLUS, "(?<!\\w)", "(?!\\w)", 0, 16, 0.5, v_not_x, NULL, NULL, NULL, NULL},
+  {"T", "plus_first", PLUS, "(?<!\\w)", "(?!\\w)", GUARD_RE_FIRST_HIT, 16, 0.5, v_not_x, NULL, NULL, NULL, NULL},
+  {"T", "digits", "\\d{3}", "(?<!\\d)", "(?!\\d)", 0, 3, 0.5, NULL, NULL, NULL, NULL, NULL},
+  {"T", "digits_first", "\\d{3}", "(?<!\\d)", "(?!\\d)", GUARD_RE_FIRST_HIT, 3, 0.5, NULL, NULL, NULL, NULL, NULL},
 };
 #define NRULES (sizeof rules / sizeof rules[0])
 

@@ -145,7 +145,7 @@ static void test_gaz_random(void **state) {
 
 /* ---- the engine: the same hits whatever feeds a rule's windows ---- */
 static const guard_rule digit_rule = {"PHONE", "groups", "\\d{3}-\\d{2,4}", "(?<![\\w-])", "(?![\\w])", 0, 16, 0.5,
-                                      NULL, NULL, NULL, NULL};
+                                      NULL, NULL, NULL, NULL, NULL};
 
 /* Explicit windows: [s, s + 1) at each run start, reported backwards and twice. */
 static void starts_scan(const char *t, size_t len, guard_source_report_fn report, void *ctx) {

@@ -1,0 +1,153 @@
+/* pii_find.c: hand-written stand-ins (guard_find_fn, guard_int.h) for the PCRE2 patterns of two
+ * rules whose windows almost always hold a match, ipv4 and time.
+ *
+ * Why: a window's confirmation is a pcre2_jit_match call, ~530 instructions for these patterns
+ * however short the match; on bench_guard's sample (an address, a version number, "5pm" and
+ * "12:30:45" in every 600 bytes) ipv4 and time made 26 of its 47 calls per 4 KiB.  By hand a
+ * window costs ~250: PCRE2 25.9k -> 12.2k instructions per 4 KiB, the matchers 6.6k, the
+ * every-scanner check 332.3k -> 324.2k (callgrind, bench_guard_check).
+ *
+ * Exactness: each function reports what pcre2_match reports for the rule's pattern, pre(?:re)post,
+ * on the subject text[0..slen) with start offset `off` and offset limit `limit`: the leftmost
+ * start s in [off, limit], and for it the end PCRE2's backtracking reaches first.  So the
+ * choices below are tried in the order PCRE2 tries them (greedy quantifiers longest first, the
+ * last choice undone first), each ending checked against the lookahead.  Lookbehinds read before
+ * off, as PCRE2's do; nothing at or after slen exists (a lookahead there succeeds, \b there sees a
+ * non-word).  The patterns have no UTF flag: \d and \w are ASCII.  test_guard_pii_find compares
+ * both with PCRE2 on edge cases and random texts, and a policy with and without them. */
+#include "guard/pii_ner.h"
+
+typedef struct {
+  const unsigned char *u;
+  size_t n;  /* slen */
+} subj;
+
+static inline int at(const subj *s, size_t i) { return i < s->n ? s->u[i] : -1; }  /* -1: no byte */
+static inline bool digit(const subj *s, size_t i) { return i < s->n && guard_is_digit(s->u[i]); }
+static inline bool word(int c) { return c >= 0 && (guard_is_alnum((unsigned char)c) || c == '_'); }
+static inline bool blank(int c) { return c == ' ' || c == '\t'; }
+static inline bool ap(int c) { return c == 'A' || c == 'a' || c == 'P' || c == 'p'; }
+static inline bool em(int c) { return c == 'M' || c == 'm'; }
+
+/* Bytes a start may not follow (the lookbehinds; after \w a digit also fails time's \b). */
+#define WORD_(c) (((c) >= '0' && (c) <= '9') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && (c) <= 'z') || (c) == '_')
+#define IPV4_NOT_AFTER_(c) (WORD_(c) || (c) == '.')
+#define TIME_NOT_AFTER_(c) (WORD_(c) || (c) == '.' || (c) == ':' || (c) == '/' || (c) == '+' || (c) == '-')
+static const bool ipv4_not_after[256] = GUARD_BYTE_TABLE(IPV4_NOT_AFTER_);
+static const bool time_not_after[256] = GUARD_BYTE_TABLE(TIME_NOT_AFTER_);
+
+/* The next start to try from b on, below end: a digit after none of the bytes not_after holds.
+ * A digit after another starts nothing, so a run is skipped whole.  end if none. */
+static inline size_t next_start(const subj *s, size_t b, size_t end, const bool *not_after) {
+  for (; b < end; b++) {
+    if (!guard_is_digit(s->u[b])) continue;
+    if (!b || !not_after[s->u[b - 1]]) return b;
+    while (b + 1 < end && guard_is_digit(s->u[b + 1])) b++;
+  }
+  return end;
+}
+
+/* The digits at i, counting at most cap + 1 of them (a longer run is longer than cap either way). */
+static size_t run(const subj *s, size_t i, size_t cap) {
+  size_t k = 0;
+  while (k <= cap && digit(s, i + k)) k++;
+  return k;
+}
+
+/* ---- ipv4: (?<![\w.])(?:(?:\d{1,3}\.){3}\d{1,3})(?![\w]|\.\d)
+ * A group's digits cannot stop short of its run: a '.' must follow each of the first three, and
+ * a digit left after the last would be \w.  So each group is a whole run of 1-3 digits, and the
+ * pattern has one way to match from a start. */
+bool guard_find_ipv4(const char *text, size_t slen, size_t off, size_t limit, size_t *ms, size_t *me) {
+  subj s = {(const unsigned char *)text, slen};
+  size_t end = limit < slen ? limit + 1 : slen;
+  for (size_t b = off; (b = next_start(&s, b, end, ipv4_not_after)) < end; b++) {
+    size_t p = b;
+    bool ok = true;
+    for (int g = 0; g < 4 && ok; g++) {
+      size_t k = run(&s, p, 3);
+      ok = k >= 1 && k <= 3;
+      p += k;
+      if (ok && g < 3) ok = at(&s, p++) == '.';
+    }
+    if (ok && !word(at(&s, p)) && !(at(&s, p) == '.' && digit(&s, p + 1))) {
+      *ms = b;
+      *me = p;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* ---- time: (?<![\w.:/+-])(?:\b(?:T(?:[ \t]?[AaPp]\.?[Mm]\.?)?|\d{1,2}[ \t]?(?:[AaPp]\.[Mm]\.|
+ * [AaPp][Mm]\b)))(?![\w]|[.:]\d), T = \d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?
+ * From a start, \d{1,2} can only be the whole run of 1-2 digits (one digit less leaves a digit
+ * where ':', a blank or a letter must be). */
+
+/* The lookahead after a candidate end e. */
+static bool time_after_ok(const subj *s, size_t e) {
+  int c = at(s, e);
+  return !word(c) && !((c == '.' || c == ':') && digit(s, e + 1));
+}
+
+/* After T's end e: (?:[ \t]?[AaPp]\.?[Mm]\.?)? and the lookahead.  The first end that passes, or
+ * 0 (T is at least four bytes: no end is 0). */
+static size_t time_suffix(const subj *s, size_t e) {
+  for (int bl = 1; bl >= 0; bl--) {  /* [ \t]? longest first; then \.?, then \.?: undone last first */
+    if (bl && !blank(at(s, e))) continue;
+    size_t p = e + (size_t)bl;
+    if (!ap(at(s, p))) continue;
+    for (int dot = 1; dot >= 0; dot--) {
+      if (dot && at(s, p + 1) != '.') continue;
+      size_t q = p + 1 + (size_t)dot;
+      if (!em(at(s, q))) continue;
+      if (at(s, q + 1) == '.' && time_after_ok(s, q + 2)) return q + 2;
+      if (time_after_ok(s, q + 1)) return q + 1;
+    }
+  }
+  return time_after_ok(s, e) ? e : 0;  /* the optional group left out */
+}
+
+/* The first alternative from b, its 1-2 digits l: the end, or 0. */
+static size_t time_clock(const subj *s, size_t b, size_t l) {
+  size_t p = b + l, e;
+  if (at(s, p) != ':' || !digit(s, p + 1) || !digit(s, p + 2)) return 0;
+  p += 3;
+  if (at(s, p) == ':' && digit(s, p + 1) && digit(s, p + 2)) {  /* seconds, tried first */
+    size_t q = p + 3;
+    if (at(s, q) == '.') {  /* a fraction, \d{1,9} longest first */
+      size_t f = run(s, q + 1, 9);
+      for (f = f > 9 ? 9 : f; f >= 1; f--)
+        if ((e = time_suffix(s, q + 1 + f))) return e;
+    }
+    if ((e = time_suffix(s, q))) return e;
+  }
+  return time_suffix(s, p);
+}
+
+/* The second alternative: [ \t]? longest first, then each branch of the alternation. */
+static size_t time_ampm(const subj *s, size_t b, size_t l) {
+  for (int bl = 1; bl >= 0; bl--) {
+    if (bl && !blank(at(s, b + l))) continue;
+    size_t q = b + l + (size_t)bl;
+    if (!ap(at(s, q))) continue;
+    if (at(s, q + 1) == '.' && em(at(s, q + 2)) && at(s, q + 3) == '.' && time_after_ok(s, q + 4)) return q + 4;
+    if (em(at(s, q + 1)) && !word(at(s, q + 2)) && time_after_ok(s, q + 2)) return q + 2;  /* \b: q + 2 no \w */
+  }
+  return 0;
+}
+
+bool guard_find_time(const char *text, size_t slen, size_t off, size_t limit, size_t *ms, size_t *me) {
+  subj s = {(const unsigned char *)text, slen};
+  size_t end = limit < slen ? limit + 1 : slen;
+  for (size_t b = off; (b = next_start(&s, b, end, time_not_after)) < end; b++) {
+    size_t l = run(&s, b, 2), e;
+    if (l > 2) continue;
+    if ((e = time_clock(&s, b, l)) || (e = time_ampm(&s, b, l))) {
+      *ms = b;
+      *me = e;
+      return true;
+    }
+  }
+  return false;
+}
