@@ -323,7 +323,7 @@ static bool v_word_date(const char *t, size_t len, size_t s, size_t *e, double *
 
 static const guard_rule date_rules[] = {
   {.type = "DATE_TIME", .name = "date_iso", .re = "\\d{4}-\\d{1,2}-\\d{1,2}(?:(?:T|[ \\t]+)" TIME_RE "(?:Z|[+-]\\d{2}:?\\d{2})?)?",
-   .pre = DNB, .post = DNA, .max_len = 40, .score = 0.6, .validate = v_date_iso},
+   .pre = DNB, .post = DNA, .max_len = 40, .score = 0.6, .validate = v_date_iso, .find = guard_find_date_iso},
   {.type = "DATE_TIME", .name = "date_numeric", .re = "(?:\\d{1,2}[/.-]\\d{1,2}[/.-](?:\\d{4}|\\d{2})|\\d{4}/\\d{1,2}/\\d{1,2})"
    "(?:[ \\t]+" TIME_RE "(?:[ \\t]?[AaPp]\\.?[Mm]\\.?)?)?", .pre = DNB, .post = DNA, .max_len = 40, .score = 0.55,
    .validate = v_date_num},

@@ -1,8 +1,9 @@
 /* test_guard_pii_find.c: the hand-written matchers of pii_find.c (guard_find_fn) against PCRE2.
- *  - for each rule of the default pii scanner that has one (ipv4 and time), on edge cases set in random context and on
- *    random texts drawn from the bytes that matter, at random start offsets, offset limits and
- *    subject lengths, the matcher must report exactly what pcre2_match reports with the rule's
- *    pattern as db.c compiles it (guard_rule_pcre): no match, or the same start and end;
+ *  - for each rule of the default pii scanner that has one (ipv4, time, date_iso), on edge cases
+ *    set in random context and on random texts drawn from the bytes that matter, at random start
+ *    offsets, offset limits and subject lengths, the matcher must report exactly what
+ *    pcre2_match reports with the rule's pattern as db.c compiles it (guard_rule_pcre): no
+ *    match, or the same start and end;
  *  - a database of the scanner's rules finds the same hits with the matchers as without them. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -90,6 +91,12 @@ static const char *const edges[] = {
   "12:30  pm", "1:2", "123:45", "12:345", "12:30:4", "12:30:45.", "12:30:45.x", ":12:30", "/12:30", "+5pm", "5pmx",
   "5 pm5", "12:30 p", "12:30 pm.5", "12:30pm:5", "12:30:45 PM", "12:30:45.5 p.m.", "9 AM.", "99am", "123pm",
   "7 a.m", "7a.m.5", "12:30:45:12", "12:30.5",
+  /* date_iso */
+  "2024-03-18", "2024-3-8", "2024-03-18T12:30", "2024-03-18 12:30:45.123Z", "2024-03-18T12:30+01:00",
+  "2024-03-18T12:30-0500", "2024-03-18T12:30+01", "2024-03-18T12:30+01:0", "2024-03-18T", "2024-03-18x",
+  "2024-03-18.5", "2024-03-18-5", "2024-03-18/1", "12024-03-18", "2024-003-18", "2024-03-181", "2024-03-18  \t 9:05",
+  "2024-03-18 9:5", "2024-03-18T12:30:45.1234567890", "2024-03-18t12:30", "2024-03-18T12:30Z5", "2024-03-18T123:45",
+  "2024-03-18 12:30 pm", "2024-03-18T12:30:45+0100x",
 };
 
 /* Random texts are strung from pieces of each rule's matches and of what borders them. */
@@ -98,6 +105,10 @@ static const char *const bits_ipv4[] = {"1", "12", "255", "1234", ".", ".", "1.2
 static const char *const bits_time[] = {"1", "12", "5", "123", ":", ":30", ":45", ".5", ".123", " ", " ", "\t", "am",
                                         "pm", "a.m.", "p.m", "A", "P", "M", "x", "/", "+", "-", ".", "_", "\xC3\xA9",
                                         " 12:30", " 5:00:00", " 9:05:07.25", " 7 ", " 11"};
+
+static const char *const bits_date[] = {"2024", "-", "-03", "-18", "-1", "1", "12", "12345", "T", " ", "\t", "12:30",
+                                        ":45", ".5", "Z", "+01:00", "-0500", "+01", ":", ".", "/", "x", "_",
+                                        " 2024-03-18", "\xC3\xA9"};
 
 static size_t random_text(char *t, const char *const *bits, size_t nbits, size_t parts) {
   size_t n = 0;
@@ -116,14 +127,17 @@ static void test_against_pcre2(void **state) {
       assert_true(nm < 4);
       m[nm++] = (matcher){&s->rules[i], compile_rule(&s->rules[i]), 0, 0};
     }
-  assert_int_equal(nm, 2);  /* ipv4 and time */
+  assert_int_equal(nm, 3);  /* ipv4, time, date_iso */
   md = pcre2_match_data_create(8, NULL);
   mc = pcre2_match_context_create(NULL);
   char t[256];
   for (size_t k = 0; k < nm; k++) {
-    bool v4 = !strcmp(m[k].r->name, "ipv4");
-    const char *const *bits = v4 ? bits_ipv4 : bits_time;
-    size_t nbits = v4 ? sizeof bits_ipv4 / sizeof *bits_ipv4 : sizeof bits_time / sizeof *bits_time;
+    const char *name = m[k].r->name;
+    bool v4 = !strcmp(name, "ipv4"), date = !strcmp(name, "date_iso");
+    const char *const *bits = v4 ? bits_ipv4 : date ? bits_date : bits_time;
+    size_t nbits = v4     ? sizeof bits_ipv4 / sizeof *bits_ipv4
+                   : date ? sizeof bits_date / sizeof *bits_date
+                          : sizeof bits_time / sizeof *bits_time;
     for (size_t e = 0; e < sizeof edges / sizeof *edges; e++)
       for (int rep = 0; rep < 6; rep++) {  /* alone, then between random pieces */
         size_t n = rep ? random_text(t, bits, nbits, pick(3)) : 0;
@@ -168,7 +182,8 @@ static void test_same_hits(void **state) {
   assert_true(a && b);
   static const char *const words[] = {"10.20.30.40", "1.2.3.4.5", "version", "12:30:45", "5pm", "at", "7 p.m.",
                                       "on", "2024-03-18", "12:30", "call", "+39 06 6982 1234", "maria@example.it",
-                                      "\n", "1.1.1.1234", "9:05 AM", "v1.2.3", "the", "server", "12:30:45.123"};
+                                      "\n", "1.1.1.1234", "9:05 AM", "v1.2.3", "the", "server", "12:30:45.123",
+                                      "2024-03-18T12:30:45Z", "2024-3-8", "2024-03-18 09:00+01:00"};
   char t[2048];
   size_t hits = 0, found = 0;
   for (int it = 0; it < 2000; it++) {
