@@ -295,7 +295,8 @@ static bool v_bech32(const char *t, size_t len, size_t s, size_t *e, double *sco
 #define EXT "(?:\\s?(?:x|ext\\.?)\\s?\\d{1,5})?"
 const guard_pii_rule guard_pii_rules[] = {
   {KL_GUARD_EMAIL_ADDRESS, {"EMAIL_ADDRESS", "email", "[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\\.){1,8}[A-Za-z]{2,24}",
-   "(?<![A-Za-z0-9._%+-])", "(?![A-Za-z0-9-]|\\.[A-Za-z0-9])", 0, 640, 1.0, v_email, NULL, NULL, NULL, NULL}},
+   "(?<![A-Za-z0-9._%+-])", "(?![A-Za-z0-9-]|\\.[A-Za-z0-9])", 0, 640, 1.0, v_email, NULL, NULL, NULL,
+   guard_find_email}},
   {KL_GUARD_PHONE_NUMBER, {"PHONE_NUMBER", "phone_intl", "\\+[1-9]\\d{0,2}(?:[ .-]?\\(0?\\d{1,4}\\))?(?:[ .-]?\\d{1,5}){1,6}" EXT,
    "(?<![\\w+])", "(?![\\w-]|[.]\\d)", 0, 80, 0.7, v_phone_intl, NULL, NULL, NULL, NULL}},
   {KL_GUARD_PHONE_NUMBER, {"PHONE_NUMBER", "phone_us", "(?:(?:\\+?1|001)[ .-]?)?(?:\\(\\d{3}\\)[ .-]?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}" EXT,

@@ -1,9 +1,9 @@
 /* test_guard_pii_find.c: the hand-written matchers of pii_find.c (guard_find_fn) against PCRE2.
- *  - for each rule of the default pii scanner that has one (ipv4, time, date_iso), on edge cases
- *    set in random context and on random texts drawn from the bytes that matter, at random start
- *    offsets, offset limits and subject lengths, the matcher must report exactly what
- *    pcre2_match reports with the rule's pattern as db.c compiles it (guard_rule_pcre): no
- *    match, or the same start and end;
+ *  - for each rule of the default pii scanner that has one (ipv4, time, date_iso, email), on
+ *    edge cases set in random context and on random texts drawn from the bytes that matter, at
+ *    random start offsets, offset limits and subject lengths, the matcher must report exactly
+ *    what pcre2_match reports with the rule's pattern as db.c compiles it (guard_rule_pcre):
+ *    no match, or the same start and end;
  *  - a database of the scanner's rules finds the same hits with the matchers as without them. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -97,6 +97,11 @@ static const char *const edges[] = {
   "2024-03-18.5", "2024-03-18-5", "2024-03-18/1", "12024-03-18", "2024-003-18", "2024-03-181", "2024-03-18  \t 9:05",
   "2024-03-18 9:5", "2024-03-18T12:30:45.1234567890", "2024-03-18t12:30", "2024-03-18T12:30Z5", "2024-03-18T123:45",
   "2024-03-18 12:30 pm", "2024-03-18T12:30:45+0100x",
+  /* email */
+  "maria.rossi@example.it", "a@b.co", "a@b.c", "a@b.c0m", "a@b.com.-x", "a@b.com.x", "a@b.com.", "a@b@c.com",
+  "x_y%z+w-v@mail.example.org", "a@b..com", "a@.com", "@b.com", "a@b.com-", "a@b.com_", "a.@b.com", "a@b-.com",
+  "a@1.2.3.4.5.6.7.8.com", "a@1.2.3.4.5.6.7.8.9.com", "a@b.abcdefghijklmnopqrstuvwxy", "a@b.abcdefghijklmnopqrstuvwx",
+  "a@b.com.2", "a@b.com.z9", "a@b.COM", ("\xC3\xA9" "a@b.com"), "a@b.c\xC3\xA9",
 };
 
 /* Random texts are strung from pieces of each rule's matches and of what borders them. */
@@ -110,6 +115,10 @@ static const char *const bits_date[] = {"2024", "-", "-03", "-18", "-1", "1", "1
                                         ":45", ".5", "Z", "+01:00", "-0500", "+01", ":", ".", "/", "x", "_",
                                         " 2024-03-18", "\xC3\xA9"};
 
+static const char *const bits_email[] = {"a", "xy", "9", "_", "%", "+", "-", ".", ".", "@", "@", "com", "co", "b2",
+                                         "-x", " ", ",", "\xC3\xA9", "maria.rossi@example.it",
+                                         "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl"};
+
 static size_t random_text(char *t, const char *const *bits, size_t nbits, size_t parts) {
   size_t n = 0;
   for (size_t b = 0; b < parts; b++) n += (size_t)sprintf(t + n, "%s", bits[pick(nbits)]);
@@ -120,24 +129,25 @@ static void test_against_pcre2(void **state) {
   (void)state;
   const guard_scanner *s;
   kl_guard_policy *p = pii_policy(&s);
-  matcher m[4];
+  matcher m[6];
   size_t nm = 0;
   for (size_t i = 0; i < s->nrules; i++)
     if (s->rules[i].find) {
-      assert_true(nm < 4);
+      assert_true(nm < 6);
       m[nm++] = (matcher){&s->rules[i], compile_rule(&s->rules[i]), 0, 0};
     }
-  assert_int_equal(nm, 3);  /* ipv4, time, date_iso */
+  assert_int_equal(nm, 4);  /* ipv4, time, date_iso, email */
   md = pcre2_match_data_create(8, NULL);
   mc = pcre2_match_context_create(NULL);
-  char t[512];  /* up to 24 pieces of up to 11 bytes, or an edge case between four */
+  char t[2048];  /* up to 24 pieces of up to 64 bytes, or an edge case between four */
   for (size_t k = 0; k < nm; k++) {
     const char *name = m[k].r->name;
-    bool v4 = !strcmp(name, "ipv4"), date = !strcmp(name, "date_iso");
-    const char *const *bits = v4 ? bits_ipv4 : date ? bits_date : bits_time;
-    size_t nbits = v4     ? sizeof bits_ipv4 / sizeof *bits_ipv4
-                   : date ? sizeof bits_date / sizeof *bits_date
-                          : sizeof bits_time / sizeof *bits_time;
+    bool v4 = !strcmp(name, "ipv4"), date = !strcmp(name, "date_iso"), email = !strcmp(name, "email");
+    const char *const *bits = v4 ? bits_ipv4 : date ? bits_date : email ? bits_email : bits_time;
+    size_t nbits = v4      ? sizeof bits_ipv4 / sizeof *bits_ipv4
+                   : date  ? sizeof bits_date / sizeof *bits_date
+                   : email ? sizeof bits_email / sizeof *bits_email
+                           : sizeof bits_time / sizeof *bits_time;
     for (size_t e = 0; e < sizeof edges / sizeof *edges; e++)
       for (int rep = 0; rep < 6; rep++) {  /* alone, then between random pieces */
         size_t n = rep ? random_text(t, bits, nbits, pick(3)) : 0;
