@@ -1,7 +1,8 @@
-/* fuzz_guard_find.c: the hand-written matchers of pii_find.c (ipv4, time, date_iso, email) against
- * PCRE2 running the rules' patterns as db.c compiles them (guard_rule_pcre).  The first three
- * bytes pick the start offset, the offset limit and the subject length; the rest is the text.
- * Invariant, per matcher: both find no match, or the same start and end. */
+/* fuzz_guard_find.c: the hand-written matchers of pii_find.c (ipv4, time, date_iso, email,
+ * phone_intl) against PCRE2 running the rules' patterns as db.c compiles them
+ * (guard_rule_pcre).  The first three bytes pick the start offset, the offset limit and the
+ * subject length; the rest is the text.  Invariant, per matcher: both find no match, or the
+ * same start and end. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 #include "guard/db.h"
 #include "guard/guard_int.h"
 
-enum { NM = 4 };
+enum { NM = 5 };
 static const guard_rule *g_rule[NM];
 static pcre2_code *g_re[NM];
 static pcre2_match_data *g_md;

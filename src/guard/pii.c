@@ -298,7 +298,7 @@ const guard_pii_rule guard_pii_rules[] = {
    "(?<![A-Za-z0-9._%+-])", "(?![A-Za-z0-9-]|\\.[A-Za-z0-9])", 0, 640, 1.0, v_email, NULL, NULL, NULL,
    guard_find_email}},
   {KL_GUARD_PHONE_NUMBER, {"PHONE_NUMBER", "phone_intl", "\\+[1-9]\\d{0,2}(?:[ .-]?\\(0?\\d{1,4}\\))?(?:[ .-]?\\d{1,5}){1,6}" EXT,
-   "(?<![\\w+])", "(?![\\w-]|[.]\\d)", 0, 80, 0.7, v_phone_intl, NULL, NULL, NULL, NULL}},
+   "(?<![\\w+])", "(?![\\w-]|[.]\\d)", 0, 80, 0.7, v_phone_intl, NULL, NULL, NULL, guard_find_phone_intl}},
   {KL_GUARD_PHONE_NUMBER, {"PHONE_NUMBER", "phone_us", "(?:(?:\\+?1|001)[ .-]?)?(?:\\(\\d{3}\\)[ .-]?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}" EXT,
    "(?<![\\w.+-])", "(?![\\w]|-\\d|[.]\\d)", 0, 60, 0.6, v_phone_us, NULL, NULL, NULL, NULL}},
   {KL_GUARD_PHONE_NUMBER, {"PHONE_NUMBER", "phone_national", "\\(?\\d{2,5}\\)?(?:[ .-]\\d{2,8}){1,5}",

@@ -1,5 +1,5 @@
-/* pii_find.c: hand-written stand-ins (guard_find_fn, guard_int.h) for the PCRE2 patterns of four
- * rules whose windows almost always hold a match: ipv4, time, date_iso and email.
+/* pii_find.c: hand-written stand-ins (guard_find_fn, guard_int.h) for the PCRE2 patterns of five
+ * rules whose windows almost always hold a match: ipv4, time, date_iso, email and phone_intl.
  *
  * Why: a window's confirmation is a pcre2_jit_match call, ~530 instructions for these patterns
  * however short the match; on bench_guard's sample (an address, a version number, "5pm" and
@@ -245,6 +245,111 @@ bool guard_find_email(const char *text, size_t slen, size_t off, size_t limit, s
       *me = t;
       return true;
     }
+  }
+  return false;
+}
+
+/* ---- phone_intl: (?<![\w+])(?:\+[1-9]\d{0,2}(?:[ .-]?\(0?\d{1,4}\))?(?:[ .-]?\d{1,5}){1,6}
+ * (?:\s?(?:x|ext\.?)\s?\d{1,5})?)(?![\w-]|[.]\d)
+ * Here the digit groups may split a run of digits anywhere, so the walk is PCRE2's own: depth
+ * first over the same choices in the same order (an optional part tried first, a count longest
+ * first; after a group, another group before stopping).  Where the walk has been is remembered:
+ * what follows a position with so many groups matched does not depend on how it was reached, so
+ * a (position, groups) pair that failed once fails again.  PCRE2 has no such memory, and a "+1"
+ * with 30 digits and a letter after them took it every split of the digits into six groups: a
+ * 4 KiB text of such numbers cost 236M instructions to check (and this walk without the memory
+ * 199M); with it, ~0.3M. */
+
+static inline bool sep_ch(int c) { return c == ' ' || c == '.' || c == '-'; }
+static inline bool space_ch(int c) { return c == ' ' || (c >= '\t' && c <= '\r'); }  /* \s without UTF */
+
+static bool phone_after_ok(const subj *s, size_t e) {
+  int c = at(s, e);
+  return !word(c) && c != '-' && !(c == '.' && digit(s, e + 1));
+}
+
+/* 1..max digits at p, the most first: the most there are (at most max); 0 if none. */
+static size_t up_to(const subj *s, size_t p, size_t max) {
+  size_t n = run(s, p, max);
+  return n > max ? max : n;
+}
+
+/* The extension (\s?(?:x|ext\.?)\s?\d{1,5})? after e, then the lookahead: the end, or 0. */
+static size_t phone_finish(const subj *s, size_t e) {
+  for (int s1 = 1; s1 >= 0; s1--) {
+    if (s1 && !space_ch(at(s, e))) continue;
+    size_t p = e + (size_t)s1, word_end[2], nw = 0;
+    if (at(s, p) == 'x') {
+      word_end[nw++] = p + 1;
+    } else if (at(s, p) == 'e' && at(s, p + 1) == 'x' && at(s, p + 2) == 't') {
+      if (at(s, p + 3) == '.') word_end[nw++] = p + 4;
+      word_end[nw++] = p + 3;
+    }
+    for (size_t w = 0; w < nw; w++)
+      for (int s2 = 1; s2 >= 0; s2--) {
+        if (s2 && !space_ch(at(s, word_end[w]))) continue;
+        size_t q = word_end[w] + (size_t)s2;
+        for (size_t k = up_to(s, q, 5); k >= 1; k--)
+          if (phone_after_ok(s, q + k)) return q + k;
+      }
+  }
+  return phone_after_ok(s, e) ? e : 0;  /* no extension */
+}
+
+/* The walk from one '+': its text, where it starts, and the (position, groups) pairs that failed
+ * (positions relative to the '+'; a match is at most 3 + 9 + 6 * 6 + 12 bytes long). */
+typedef struct {
+  const subj *s;
+  size_t base;
+  uint64_t failed[7][2];
+} phone_walk;
+
+/* (?:[ .-]?\d{1,5}){1,6} from p with `done` groups matched, then the rest: the end, or 0. */
+static size_t phone_groups(phone_walk *w, size_t p, int done) {
+  size_t rel = p - w->base;
+  if (rel < 128 && (w->failed[done][rel / 64] >> (rel % 64) & 1)) return 0;
+  const subj *s = w->s;
+  size_t e = 0;
+  for (int sp = 1; done < 6 && sp >= 0 && !e; sp--) {
+    if (sp && !sep_ch(at(s, p))) continue;
+    size_t q = p + (size_t)sp;
+    for (size_t k = up_to(s, q, 5); k >= 1 && !e; k--) e = phone_groups(w, q + k, done + 1);
+  }
+  if (!e && done) e = phone_finish(s, p);
+  if (!e && rel < 128) w->failed[done][rel / 64] |= (uint64_t)1 << (rel % 64);
+  return e;
+}
+
+/* After the country code: (?:[ .-]?\(0?\d{1,4}\))? tried first, then the groups. */
+static size_t phone_after_country(phone_walk *w, size_t p) {
+  const subj *s = w->s;
+  for (int sp = 1; sp >= 0; sp--) {
+    if ((sp && !sep_ch(at(s, p))) || at(s, p + (size_t)sp) != '(') continue;
+    size_t q = p + (size_t)sp + 1, e;
+    for (int z = 1; z >= 0; z--) {
+      if (z && at(s, q) != '0') continue;
+      size_t r = q + (size_t)z;
+      for (size_t k = up_to(s, r, 4); k >= 1; k--)
+        if (at(s, r + k) == ')' && (e = phone_groups(w, r + k + 1, 0))) return e;
+    }
+  }
+  return phone_groups(w, p, 0);
+}
+
+bool guard_find_phone_intl(const char *text, size_t slen, size_t off, size_t limit, size_t *ms, size_t *me) {
+  subj s = {(const unsigned char *)text, slen};
+  size_t end = limit < slen ? limit + 1 : slen;
+  for (size_t b = off; b < end; b++) {
+    if (s.u[b] != '+' || (b && (word(s.u[b - 1]) || s.u[b - 1] == '+'))) continue;
+    if (!digit(&s, b + 1) || s.u[b + 1] == '0') continue;
+    size_t p = b + 2, e;
+    phone_walk w = {&s, b, {{0}}};
+    for (size_t k = up_to(&s, p, 2) + 1; k-- > 0;)  /* \d{0,2}, the most first */
+      if ((e = phone_after_country(&w, p + k))) {
+        *ms = b;
+        *me = e;
+        return true;
+      }
   }
   return false;
 }

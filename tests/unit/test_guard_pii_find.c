@@ -1,9 +1,9 @@
 /* test_guard_pii_find.c: the hand-written matchers of pii_find.c (guard_find_fn) against PCRE2.
- *  - for each rule of the default pii scanner that has one (ipv4, time, date_iso, email), on
- *    edge cases set in random context and on random texts drawn from the bytes that matter, at
- *    random start offsets, offset limits and subject lengths, the matcher must report exactly
- *    what pcre2_match reports with the rule's pattern as db.c compiles it (guard_rule_pcre):
- *    no match, or the same start and end;
+ *  - for each rule of the default pii scanner that has one (ipv4, time, date_iso, email,
+ *    phone_intl), on edge cases set in random context and on random texts drawn from the bytes
+ *    that matter, at random start offsets, offset limits and subject lengths, the matcher must
+ *    report exactly what pcre2_match reports with the rule's pattern as db.c compiles it
+ *    (guard_rule_pcre): no match, or the same start and end;
  *  - a database of the scanner's rules finds the same hits with the matchers as without them. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -102,6 +102,13 @@ static const char *const edges[] = {
   "x_y%z+w-v@mail.example.org", "a@b..com", "a@.com", "@b.com", "a@b.com-", "a@b.com_", "a.@b.com", "a@b-.com",
   "a@1.2.3.4.5.6.7.8.com", "a@1.2.3.4.5.6.7.8.9.com", "a@b.abcdefghijklmnopqrstuvwxy", "a@b.abcdefghijklmnopqrstuvwx",
   "a@b.com.2", "a@b.com.z9", "a@b.COM", ("\xC3\xA9" "a@b.com"), "a@b.c\xC3\xA9",
+  /* phone_intl */
+  "+39 06 6982 1234", "+390669821234", "+1 555 123 4567", "+44 (0)20 7946 0958", "+44(20)79460958", "+0 12 34",
+  "+1 555 123 4567 890 12 34 56", "+1 555 123 4567 890 12 34.5", "+1 555-123-4567 ext. 12", "+1 555 1234 x12",
+  "+1 555 1234x 12", "+1 555 1234 ext12a", "+1 555 1234-", "+1 555 1234.5", "+1 555 1234.", "a+1 555 1234",
+  "++1 555 1234", "+1-(0)-555", "+1 (12345) 678", "+1 123456789012345678901234567890", "+12345 6",
+  "+1 555 1234\text\t9", "+1.555.1234", "+1 555  1234", "+1 555 1234 e 12", "+1 555 1234\vx12",
+  "+1 555 1234\fext\r12", "+1 555 1234\rx\v5",
 };
 
 /* Random texts are strung from pieces of each rule's matches and of what borders them. */
@@ -118,6 +125,10 @@ static const char *const bits_date[] = {"2024", "-", "-03", "-18", "-1", "1", "1
 static const char *const bits_email[] = {"a", "xy", "9", "_", "%", "+", "-", ".", ".", "@", "@", "com", "co", "b2",
                                          "-x", " ", ",", "\xC3\xA9", "maria.rossi@example.it",
                                          "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl"};
+
+static const char *const bits_phone[] = {"+", "+1", "+39", "+390", "0", "06", "6982", "1234", "123456", " ", " ", ".",
+                                         "-", "(", ")", "(0", "(06)", "x", "ext", "ext.", "\t", "\n", "\v", "a",
+                                         "_", " x12", " +44 20 7946 0958"};
 
 static size_t random_text(char *t, const char *const *bits, size_t nbits, size_t parts) {
   size_t n = 0;
@@ -136,17 +147,19 @@ static void test_against_pcre2(void **state) {
       assert_true(nm < 6);
       m[nm++] = (matcher){&s->rules[i], compile_rule(&s->rules[i]), 0, 0};
     }
-  assert_int_equal(nm, 4);  /* ipv4, time, date_iso, email */
+  assert_int_equal(nm, 5);  /* ipv4, time, date_iso, email, phone_intl */
   md = pcre2_match_data_create(8, NULL);
   mc = pcre2_match_context_create(NULL);
   char t[2048];  /* up to 24 pieces of up to 64 bytes, or an edge case between four */
   for (size_t k = 0; k < nm; k++) {
     const char *name = m[k].r->name;
-    bool v4 = !strcmp(name, "ipv4"), date = !strcmp(name, "date_iso"), email = !strcmp(name, "email");
-    const char *const *bits = v4 ? bits_ipv4 : date ? bits_date : email ? bits_email : bits_time;
+    bool v4 = !strcmp(name, "ipv4"), date = !strcmp(name, "date_iso"), email = !strcmp(name, "email"),
+         phone = !strcmp(name, "phone_intl");
+    const char *const *bits = v4 ? bits_ipv4 : date ? bits_date : email ? bits_email : phone ? bits_phone : bits_time;
     size_t nbits = v4      ? sizeof bits_ipv4 / sizeof *bits_ipv4
                    : date  ? sizeof bits_date / sizeof *bits_date
                    : email ? sizeof bits_email / sizeof *bits_email
+                   : phone ? sizeof bits_phone / sizeof *bits_phone
                            : sizeof bits_time / sizeof *bits_time;
     for (size_t e = 0; e < sizeof edges / sizeof *edges; e++)
       for (int rep = 0; rep < 6; rep++) {  /* alone, then between random pieces */
