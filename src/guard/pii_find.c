@@ -1,5 +1,6 @@
-/* pii_find.c: hand-written stand-ins (guard_find_fn, guard_int.h) for the PCRE2 patterns of five
- * rules whose windows almost always hold a match: ipv4, time, date_iso, email and phone_intl.
+/* pii_find.c: hand-written stand-ins (guard_find_fn, guard_int.h) for the PCRE2 patterns of rules
+ * whose windows almost always hold a match: ipv4, time, date_iso, email, phone_intl and the
+ * gazetteer's capitalised words (person_first_name, location_country, ...).
  *
  * Why: a window's confirmation is a pcre2_jit_match call, ~530 instructions for these patterns
  * however short the match; on bench_guard's sample (an address, a version number, "5pm" and
@@ -352,4 +353,67 @@ bool guard_find_phone_intl(const char *text, size_t slen, size_t off, size_t lim
       }
   }
   return false;
+}
+
+/* ---- the gazetteer rules (pii_ner.c): a capitalised word, CAPW = UP LT*+, after WB
+ *   person_first_name and the like:  WB(?:CAPW)
+ *   location_country and the like:   WB(?:CAPW(?:[ \t]CAPW){0,3})
+ * UP = [A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC7][\x80-\xBF]|\xCE[\x86-\xAB]|\xD0[\x80-\xAF],
+ * LT = [A-Za-z'.&-]|[\xC3-\xC9][\x80-\xBF]|[\xCE-\xD3][\x80-\xBF]|\xE1[\xB8-\xBB][\x80-\xBF],
+ * WB = (?<![A-Za-z0-9_@.\x80-\xBF-]); bytes, no UTF flag.  LT*+ is possessive and each of its
+ * branches starts with its own bytes, so a word is read one way; nothing follows the pattern,
+ * so the first way PCRE2 tries, the most words ({0,3} longest first), is the match. */
+#define WB_NOT_AFTER_(c) (WORD_(c) || (c) == '@' || (c) == '.' || (c) == '-' || ((c) >= 0x80 && (c) <= 0xBF))
+static const bool wb_not_after[256] = GUARD_BYTE_TABLE(WB_NOT_AFTER_);
+
+static inline bool in(int c, int lo, int hi) { return c >= lo && c <= hi; }
+
+/* The length of UP at p, or 0. */
+static size_t up_at(const subj *s, size_t p) {
+  int a = at(s, p), b = at(s, p + 1);
+  if (in(a, 'A', 'Z')) return 1;
+  if ((a == 0xC3 && in(b, 0x80, 0x9E)) || (in(a, 0xC4, 0xC7) && in(b, 0x80, 0xBF)) ||
+      (a == 0xCE && in(b, 0x86, 0xAB)) || (a == 0xD0 && in(b, 0x80, 0xAF)))
+    return 2;
+  return 0;
+}
+
+/* The length of LT at p, or 0. */
+static size_t lt_at(const subj *s, size_t p) {
+  int a = at(s, p), b = at(s, p + 1);
+  if (in(a, 'A', 'Z') || in(a, 'a', 'z') || a == '\'' || a == '.' || a == '&' || a == '-') return 1;
+  if ((in(a, 0xC3, 0xC9) || in(a, 0xCE, 0xD3)) && in(b, 0x80, 0xBF)) return 2;
+  if (a == 0xE1 && in(b, 0xB8, 0xBB) && in(at(s, p + 2), 0x80, 0xBF)) return 3;
+  return 0;
+}
+
+/* The end of CAPW at p, or 0 (no word ends at 0). */
+static size_t capw_end(const subj *s, size_t p) {
+  size_t n = up_at(s, p);
+  if (!n) return 0;
+  for (p += n; (n = lt_at(s, p)); p += n) {}
+  return p;
+}
+
+static bool find_capw(const char *text, size_t slen, size_t off, size_t limit, size_t more, size_t *ms,
+                      size_t *me) {
+  subj s = {(const unsigned char *)text, slen};
+  size_t end = limit < slen ? limit + 1 : slen;
+  for (size_t b = off; b < end; b++) {
+    size_t e;
+    if ((b && wb_not_after[s.u[b - 1]]) || !(e = capw_end(&s, b))) continue;
+    for (size_t k = 0, f; k < more && blank(at(&s, e)) && (f = capw_end(&s, e + 1)); k++) e = f;
+    *ms = b;
+    *me = e;
+    return true;
+  }
+  return false;
+}
+
+bool guard_find_capw(const char *text, size_t slen, size_t off, size_t limit, size_t *ms, size_t *me) {
+  return find_capw(text, slen, off, limit, 0, ms, me);
+}
+
+bool guard_find_capw_run(const char *text, size_t slen, size_t off, size_t limit, size_t *ms, size_t *me) {
+  return find_capw(text, slen, off, limit, 3, ms, me);
 }

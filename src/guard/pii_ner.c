@@ -753,7 +753,8 @@ static void add_gaz(guard_scanner *s, int list, const char *type, const char *na
   for (size_t i = 0; i < g->nchunks; i++) {
     guard_rule r = {.type = type, .name = name, .re = person ? CAPW : CAPW "(?:[ \\t]" CAPW "){0,3}", .pre = WB,
                     .max_len = 96, .score = 0.5, .validate_rule = person ? v_first_name : v_place,
-                    .context = guard_context_words(t), .data = &gaz_params[list]};
+                    .context = guard_context_words(t), .data = &gaz_params[list],
+                    .find = person ? guard_find_capw : guard_find_capw_run};
     guard_rule *added = guard_scanner_add_rule(s, &r);
     /* the chunk is the rule's search form; the window source finds its ends (pii_ner_gaz.c) */
     guard_scanner_hs_hint(s, added, g->chunks[i], g->lead[i]);

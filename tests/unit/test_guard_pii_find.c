@@ -1,9 +1,9 @@
 /* test_guard_pii_find.c: the hand-written matchers of pii_find.c (guard_find_fn) against PCRE2.
  *  - for each rule of the default pii scanner that has one (ipv4, time, date_iso, email,
- *    phone_intl), on edge cases set in random context and on random texts drawn from the bytes
- *    that matter, at random start offsets, offset limits and subject lengths, the matcher must
- *    report exactly what pcre2_match reports with the rule's pattern as db.c compiles it
- *    (guard_rule_pcre): no match, or the same start and end;
+ *    phone_intl, the gazetteer's capitalised words), on edge cases set in random context and on
+ *    random texts drawn from the bytes that matter, at random start offsets, offset limits and
+ *    subject lengths, the matcher must report exactly what pcre2_match reports with the rule's
+ *    pattern as db.c compiles it (guard_rule_pcre): no match, or the same start and end;
  *  - a database of the scanner's rules finds the same hits with the matchers as without them. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -109,6 +109,11 @@ static const char *const edges[] = {
   "++1 555 1234", "+1-(0)-555", "+1 (12345) 678", "+1 123456789012345678901234567890", "+12345 6",
   "+1 555 1234\text\t9", "+1.555.1234", "+1 555  1234", "+1 555 1234 e 12", "+1 555 1234\vx12",
   "+1 555 1234\fext\r12", "+1 555 1234\rx\v5",
+  /* capitalised words */
+  "Maria", "maria", "xMaria", "@Maria", ".Maria", "-Maria", "_Maria", "9Maria", ("\xC3\xA9" "Maria"), "Maria Rossi",
+  "Maria Rossi Bianchi Verdi Neri", "New\tYork", "A B C D E F", "\xC3\x89mile", ("\xC5\x81\xC3\xB3" "d\xC5\xBA"),
+  "O'Brien", "AT&T", "Mr.", "\xC3\x80\xC3\x80", "\xC3\x9Fx", "\xCE\xA9mega", "\xD0\x94\xD0\xBC\xD0\xB8",
+  ("Nguy" "\xE1\xBB\x85" "n"), ("A" "\xE1\xB8"), "Maria  Rossi", "Maria Rossi\t", "Maria \xC3\x89mile",
 };
 
 /* Random texts are strung from pieces of each rule's matches and of what borders them. */
@@ -130,6 +135,11 @@ static const char *const bits_phone[] = {"+", "+1", "+39", "+390", "0", "06", "6
                                          "-", "(", ")", "(0", "(06)", "x", "ext", "ext.", "\t", "\n", "\v", "a",
                                          "_", " x12", " +44 20 7946 0958"};
 
+static const char *const bits_capw[] = {"Maria", "Rossi", "ro", "A", "Z", "\xC3\x89", "\xC3\xA9", "\xC3\x9F",
+                                        "\xC5\x81", "\xCE\xA9", "\xCE\xB1", "\xD0\x94", "\xD0\xB4", "\xE1\xB8\x80",
+                                        "\xE1\xBC\x88", "\x80", "'", ".", "&", "-", "@", "_", "9", " ", " ", "\t",
+                                        "\n"};
+
 static size_t random_text(char *t, const char *const *bits, size_t nbits, size_t parts) {
   size_t n = 0;
   for (size_t b = 0; b < parts; b++) n += (size_t)sprintf(t + n, "%s", bits[pick(nbits)]);
@@ -140,27 +150,32 @@ static void test_against_pcre2(void **state) {
   (void)state;
   const guard_scanner *s;
   kl_guard_policy *p = pii_policy(&s);
-  matcher m[6];
+  matcher m[16];
   size_t nm = 0;
-  for (size_t i = 0; i < s->nrules; i++)
-    if (s->rules[i].find) {
-      assert_true(nm < 6);
-      m[nm++] = (matcher){&s->rules[i], compile_rule(&s->rules[i]), 0, 0};
-    }
-  assert_int_equal(nm, 5);  /* ipv4, time, date_iso, email, phone_intl */
+  for (size_t i = 0; i < s->nrules; i++) {  /* one rule of each name (the gazetteer's are many) */
+    bool seen = false;
+    for (size_t k = 0; k < nm; k++) seen = seen || !strcmp(m[k].r->name, s->rules[i].name);
+    if (!s->rules[i].find || seen) continue;
+    assert_true(nm < 16);
+    m[nm++] = (matcher){&s->rules[i], compile_rule(&s->rules[i]), 0, 0};
+  }
+  /* ipv4, time, date_iso, email, phone_intl, person_first_name and the four location lists */
+  assert_int_equal(nm, 10);
   md = pcre2_match_data_create(8, NULL);
   mc = pcre2_match_context_create(NULL);
   char t[2048];  /* up to 24 pieces of up to 64 bytes, or an edge case between four */
   for (size_t k = 0; k < nm; k++) {
     const char *name = m[k].r->name;
     bool v4 = !strcmp(name, "ipv4"), date = !strcmp(name, "date_iso"), email = !strcmp(name, "email"),
-         phone = !strcmp(name, "phone_intl");
-    const char *const *bits = v4 ? bits_ipv4 : date ? bits_date : email ? bits_email : phone ? bits_phone : bits_time;
+         phone = !strcmp(name, "phone_intl"), time = !strcmp(name, "time");
+    const char *const *bits = v4 ? bits_ipv4 : date ? bits_date : email ? bits_email : phone ? bits_phone
+                              : time ? bits_time : bits_capw;
     size_t nbits = v4      ? sizeof bits_ipv4 / sizeof *bits_ipv4
                    : date  ? sizeof bits_date / sizeof *bits_date
                    : email ? sizeof bits_email / sizeof *bits_email
                    : phone ? sizeof bits_phone / sizeof *bits_phone
-                           : sizeof bits_time / sizeof *bits_time;
+                   : time  ? sizeof bits_time / sizeof *bits_time
+                           : sizeof bits_capw / sizeof *bits_capw;
     for (size_t e = 0; e < sizeof edges / sizeof *edges; e++)
       for (int rep = 0; rep < 6; rep++) {  /* alone, then between random pieces */
         size_t n = rep ? random_text(t, bits, nbits, pick(3)) : 0;
