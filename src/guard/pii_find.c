@@ -1,6 +1,6 @@
 /* pii_find.c: hand-written stand-ins (guard_find_fn, guard_int.h) for the PCRE2 patterns of rules
- * whose windows almost always hold a match: ipv4, time, date_iso, email, phone_intl and the
- * gazetteer's capitalised words (person_first_name, location_country, ...).
+ * whose windows almost always hold a match: ipv4, time, date_iso, email, phone_intl, us_ssn,
+ * credit_card and the gazetteer's capitalised words (person_first_name, location_country, ...).
  *
  * Why: a window's confirmation is a pcre2_jit_match call, ~530 instructions for these patterns
  * however short the match; on bench_guard's sample (an address, a version number, "5pm" and
@@ -416,4 +416,64 @@ bool guard_find_capw(const char *text, size_t slen, size_t off, size_t limit, si
 
 bool guard_find_capw_run(const char *text, size_t slen, size_t off, size_t limit, size_t *ms, size_t *me) {
   return find_capw(text, slen, off, limit, 3, ms, me);
+}
+
+/* ---- us_ssn: (?<![\w.+-])(?:\d{3}([- .]?)\d{2}[- .]?\d{4})(?![\w-]|[.]\d)
+ * A separator, where there is one, must be taken (left out, the next group would start on it),
+ * and a group of digits cannot end inside a run (a digit would follow where a separator, a
+ * group or the lookahead's non-word must be): one way to match. */
+#define SSN_NOT_AFTER_(c) (WORD_(c) || (c) == '.' || (c) == '+' || (c) == '-')
+static const bool ssn_not_after[256] = GUARD_BYTE_TABLE(SSN_NOT_AFTER_);
+
+static inline bool ssn_sep(int c) { return c == '-' || c == ' ' || c == '.'; }
+
+bool guard_find_us_ssn(const char *text, size_t slen, size_t off, size_t limit, size_t *ms, size_t *me) {
+  subj s = {(const unsigned char *)text, slen};
+  size_t end = limit < slen ? limit + 1 : slen;
+  for (size_t b = off; (b = next_start(&s, b, end, ssn_not_after)) < end; b++) {
+    static const unsigned char group[3] = {3, 2, 4};
+    size_t p = b;
+    bool ok = true;
+    for (int g = 0; g < 3 && ok; g++) {
+      if (g && ssn_sep(at(&s, p))) p++;
+      for (unsigned k = 0; k < group[g] && ok; k++) ok = digit(&s, p++);
+    }
+    int c = at(&s, p);
+    if (ok && !word(c) && c != '-' && !(c == '.' && digit(&s, p + 1))) {
+      *ms = b;
+      *me = p;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* ---- credit_card: (?<![\w.-])(?:\d(?:[ -]?\d){11,18})(?![\w-]|\.\d)
+ * Each step of the repetition is read one way (a separator only with a digit after it), so the
+ * choice is how many steps: all there are (at most 18) first, then fewer, down to 11, each end
+ * checked against the lookahead. */
+#define CARD_NOT_AFTER_(c) (WORD_(c) || (c) == '.' || (c) == '-')
+static const bool card_not_after[256] = GUARD_BYTE_TABLE(CARD_NOT_AFTER_);
+
+bool guard_find_credit_card(const char *text, size_t slen, size_t off, size_t limit, size_t *ms, size_t *me) {
+  subj s = {(const unsigned char *)text, slen};
+  size_t end = limit < slen ? limit + 1 : slen;
+  for (size_t b = off; (b = next_start(&s, b, end, card_not_after)) < end; b++) {
+    size_t ends[19], n = 0, p = b + 1;  /* ends[k - 1]: the end after k steps */
+    while (n < 18) {
+      int c = at(&s, p);
+      size_t q = (c == ' ' || c == '-') ? p + 1 : p;
+      if (!digit(&s, q)) break;
+      ends[n++] = p = q + 1;
+    }
+    for (size_t k = n; k >= 11; k--) {
+      int c = at(&s, ends[k - 1]);
+      if (!word(c) && c != '-' && !(c == '.' && digit(&s, ends[k - 1] + 1))) {
+        *ms = b;
+        *me = ends[k - 1];
+        return true;
+      }
+    }
+  }
+  return false;
 }

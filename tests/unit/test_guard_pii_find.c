@@ -1,9 +1,10 @@
 /* test_guard_pii_find.c: the hand-written matchers of pii_find.c (guard_find_fn) against PCRE2.
  *  - for each rule of the default pii scanner that has one (ipv4, time, date_iso, email,
- *    phone_intl, the gazetteer's capitalised words), on edge cases set in random context and on
- *    random texts drawn from the bytes that matter, at random start offsets, offset limits and
- *    subject lengths, the matcher must report exactly what pcre2_match reports with the rule's
- *    pattern as db.c compiles it (guard_rule_pcre): no match, or the same start and end;
+ *    phone_intl, us_ssn, credit_card, the gazetteer's capitalised words), on edge cases set in
+ *    random context and on random texts drawn from the bytes that matter, at random start
+ *    offsets, offset limits and subject lengths, the matcher must report exactly what
+ *    pcre2_match reports with the rule's pattern as db.c compiles it (guard_rule_pcre): no
+ *    match, or the same start and end;
  *  - a database of the scanner's rules finds the same hits with the matchers as without them. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -114,6 +115,13 @@ static const char *const edges[] = {
   "Maria Rossi Bianchi Verdi Neri", "New\tYork", "A B C D E F", "\xC3\x89mile", ("\xC5\x81\xC3\xB3" "d\xC5\xBA"),
   "O'Brien", "AT&T", "Mr.", "\xC3\x80\xC3\x80", "\xC3\x9Fx", "\xCE\xA9mega", "\xD0\x94\xD0\xBC\xD0\xB8",
   ("Nguy" "\xE1\xBB\x85" "n"), ("A" "\xE1\xB8"), "Maria  Rossi", "Maria Rossi\t", "Maria \xC3\x89mile",
+  /* us_ssn */
+  "123-45-6789", "123 45 6789", "123.45.6789", "123456789", "123-456789", "12345-6789", "123--45-6789", "1234-56-7890",
+  "123-45-67890", "123-45-6789-", "123-45-6789.1", "123-45-6789.", "+123-45-6789", "a123-45-6789", "123-45-678",
+  /* credit_card */
+  "4111 1111 1111 1111", "4111-1111-1111-1111", "4111111111111111", "411111111111", "41111111111",
+  "4111 1111 1111 1111 111", "4111111111111111111", "41111111111111111111", "4111111111111111111 2",
+  "4111 1111 1111 1111-", "4111 1111 1111 1111.5", "4111  1111 1111 1111", "4111 1111 1111 111x", "-4111111111111",
 };
 
 /* Random texts are strung from pieces of each rule's matches and of what borders them. */
@@ -140,6 +148,12 @@ static const char *const bits_capw[] = {"Maria", "Rossi", "ro", "A", "Z", "\xC3\
                                         "\xE1\xBC\x88", "\x80", "'", ".", "&", "-", "@", "_", "9", " ", " ", "\t",
                                         "\n"};
 
+static const char *const bits_ssn[] = {"123", "45", "6789", "-", "-", " ", ".", "1", "12", "1234", "+", "a", "_",
+                                       " 123-45-6789", " 123456789", " 123 45", "-6789", " 123.45.6789", " 12345",
+                                       "-45-", ", "};
+static const char *const bits_card[] = {"4111", "1111", "4", " ", " ", "-", "1", "12", "4111 1111 1111 1111",
+                                        "4111-1111-1111-1111", ".", "a", "_", "  ", "--"};
+
 static size_t random_text(char *t, const char *const *bits, size_t nbits, size_t parts) {
   size_t n = 0;
   for (size_t b = 0; b < parts; b++) n += (size_t)sprintf(t + n, "%s", bits[pick(nbits)]);
@@ -159,23 +173,27 @@ static void test_against_pcre2(void **state) {
     assert_true(nm < 16);
     m[nm++] = (matcher){&s->rules[i], compile_rule(&s->rules[i]), 0, 0};
   }
-  /* ipv4, time, date_iso, email, phone_intl, person_first_name and the four location lists */
-  assert_int_equal(nm, 10);
+  /* ipv4, time, date_iso, email, phone_intl, us_ssn, credit_card, person_first_name and the four
+   * location lists */
+  assert_int_equal(nm, 12);
   md = pcre2_match_data_create(8, NULL);
   mc = pcre2_match_context_create(NULL);
   char t[2048];  /* up to 24 pieces of up to 64 bytes, or an edge case between four */
   for (size_t k = 0; k < nm; k++) {
     const char *name = m[k].r->name;
-    bool v4 = !strcmp(name, "ipv4"), date = !strcmp(name, "date_iso"), email = !strcmp(name, "email"),
-         phone = !strcmp(name, "phone_intl"), time = !strcmp(name, "time");
-    const char *const *bits = v4 ? bits_ipv4 : date ? bits_date : email ? bits_email : phone ? bits_phone
-                              : time ? bits_time : bits_capw;
-    size_t nbits = v4      ? sizeof bits_ipv4 / sizeof *bits_ipv4
-                   : date  ? sizeof bits_date / sizeof *bits_date
-                   : email ? sizeof bits_email / sizeof *bits_email
-                   : phone ? sizeof bits_phone / sizeof *bits_phone
-                   : time  ? sizeof bits_time / sizeof *bits_time
-                           : sizeof bits_capw / sizeof *bits_capw;
+    static const struct { const char *name; const char *const *bits; size_t n; } sets[] = {
+      {"ipv4", bits_ipv4, sizeof bits_ipv4 / sizeof *bits_ipv4},
+      {"time", bits_time, sizeof bits_time / sizeof *bits_time},
+      {"date_iso", bits_date, sizeof bits_date / sizeof *bits_date},
+      {"email", bits_email, sizeof bits_email / sizeof *bits_email},
+      {"phone_intl", bits_phone, sizeof bits_phone / sizeof *bits_phone},
+      {"us_ssn", bits_ssn, sizeof bits_ssn / sizeof *bits_ssn},
+      {"credit_card", bits_card, sizeof bits_card / sizeof *bits_card},
+    };
+    const char *const *bits = bits_capw;  /* the gazetteer's rules */
+    size_t nbits = sizeof bits_capw / sizeof *bits_capw;
+    for (size_t k2 = 0; k2 < sizeof sets / sizeof *sets; k2++)
+      if (!strcmp(name, sets[k2].name)) bits = sets[k2].bits, nbits = sets[k2].n;
     for (size_t e = 0; e < sizeof edges / sizeof *edges; e++)
       for (int rep = 0; rep < 6; rep++) {  /* alone, then between random pieces */
         size_t n = rep ? random_text(t, bits, nbits, pick(3)) : 0;
