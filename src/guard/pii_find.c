@@ -419,9 +419,8 @@ bool guard_find_capw_run(const char *text, size_t slen, size_t off, size_t limit
 }
 
 /* ---- us_ssn: (?<![\w.+-])(?:\d{3}([- .]?)\d{2}[- .]?\d{4})(?![\w-]|[.]\d)
- * A separator, where there is one, must be taken (left out, the next group would start on it),
- * and a group of digits cannot end inside a run (a digit would follow where a separator, a
- * group or the lookahead's non-word must be): one way to match. */
+ * The groups are fixed counts of digits, and a separator, where there is one, must be taken
+ * (left out, the next group would start on it): one way to match. */
 #define SSN_NOT_AFTER_(c) (WORD_(c) || (c) == '.' || (c) == '+' || (c) == '-')
 static const bool ssn_not_after[256] = GUARD_BYTE_TABLE(SSN_NOT_AFTER_);
 
@@ -459,7 +458,7 @@ bool guard_find_credit_card(const char *text, size_t slen, size_t off, size_t li
   subj s = {(const unsigned char *)text, slen};
   size_t end = limit < slen ? limit + 1 : slen;
   for (size_t b = off; (b = next_start(&s, b, end, card_not_after)) < end; b++) {
-    size_t ends[19], n = 0, p = b + 1;  /* ends[k - 1]: the end after k steps */
+    size_t ends[18], n = 0, p = b + 1;  /* ends[k - 1]: the end after k steps */
     while (n < 18) {
       int c = at(&s, p);
       size_t q = (c == ' ' || c == '-') ? p + 1 : p;
