@@ -262,7 +262,7 @@ bool guard_find_email(const char *text, size_t slen, size_t off, size_t limit, s
  * a (position, groups) pair that failed once fails again.  PCRE2 has no such memory, and a "+1"
  * with 30 digits and a letter after them took it every split of the digits into six groups: a
  * 4 KiB text of such numbers cost 236M instructions to check (and this walk without the memory
- * 199M); with it, ~0.3M. */
+ * 199M); with it, 9.1M, of which this rule is 2.4M. */
 
 static inline bool sep_ch(int c) { return c == ' ' || c == '.' || c == '-'; }
 static inline bool space_ch(int c) { return c == ' ' || (c >= '\t' && c <= '\r'); }  /* \s without UTF */
