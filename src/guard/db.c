@@ -181,7 +181,9 @@ pcre2_code *guard_rule_pcre(const guard_rule *r, kl_err *err) {
 static bool compile_pcre(guard_db *d, size_t i, kl_err *err) {
   d->pcre[i] = guard_rule_pcre(d->rules[i], err);
   if (!d->pcre[i]) return false;
-  d->jit[i] = pcre2_jit_compile(d->pcre[i], PCRE2_JIT_COMPLETE) == 0;  /* else the interpreter */
+  /* else the interpreter; a rule matched by hand (find) never runs it, so it is not JIT-compiled
+   * (the gazetteer's rules are one per chunk) */
+  d->jit[i] = !d->rules[i]->find && pcre2_jit_compile(d->pcre[i], PCRE2_JIT_COMPLETE) == 0;
   return true;
 }
 
