@@ -8,8 +8,9 @@
 # shared 2-core machine hits both alike; the report is railed / plain throughput, for a short
 # prompt (the same every request, and one whose user message varies as real traffic's does),
 # a 2 KiB system prompt with varying user messages (the system prompt repeats: the rails' memo
-# of clean texts answers it, see kl_guard_check_memo) and a ~4 KiB prompt with PII (findings:
-# never remembered), non-streamed and streamed.  Throughput on this shared machine
+# of checked texts answers it, see kl_guard_check_memo) and a ~4 KiB prompt with PII (the same
+# every request: the memo answers it with its findings, which are still rewritten and
+# observed), non-streamed and streamed.  Throughput on this shared machine
 # drifts with whatever else runs; keel's CPU per request (user+sys of all its threads, loop and
 # trace writer, over the requests served) is the steadier figure and is printed too.
 # Usage: bench/guard_rails.sh [SECONDS per run, default 8]

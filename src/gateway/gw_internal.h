@@ -24,7 +24,7 @@ struct kl_gw_worker {
   kl_gateway *gw;
   uv_loop_t *loop;
   kl_upstream *upstream;
-  kl_guard_memo *guard_memo;  /* texts this loop's rails found clean (kl_guard_check_memo) */
+  kl_guard_memo *guard_memo;  /* texts this loop's rails checked (kl_guard_check_memo) */
   int active;
 };
 

@@ -41,7 +41,7 @@
  *     default: default               # policy of models without `guardrails:` (default: none);
  *                                    # "default" is built in: input pii (redact), secrets and
  *                                    # injection (block); output pii and secrets
- *     memo_bytes: 4194304            # per event loop: texts found clean, not checked again (0: off)
+ *     memo_bytes: 4194304            # per event loop: checked texts, not checked again (0: off)
  *     policies:
  *       - name: strict
  *         canary: true               # canary token in the system prompt, blocked in outputs
@@ -161,7 +161,7 @@ typedef struct kl_config {
   kl_policy_cfg *policies; /* `guardrails.policies`; the built-in "default" is not listed */
   size_t npolicies;
   char *default_policy;    /* `guardrails.default`: for models without their own; NULL = none */
-  size_t guard_memo_bytes; /* `guardrails.memo_bytes`: clean texts each loop remembers; 0 = none */
+  size_t guard_memo_bytes; /* `guardrails.memo_bytes`: checked texts each loop remembers; 0 = none */
   kl_export_cfg export_otlp; /* `export.otlp` */
 } kl_config;
 

@@ -172,18 +172,19 @@ typedef struct kl_guard_result {
   kl_guard_action action;      /* strongest action among the findings; ALLOW if none */
   const kl_guard_finding *blocker;  /* the finding that decided a BLOCK or REASK verdict */
   double us;                   /* time the check took, in microseconds */
-  bool memo_hit;               /* kl_guard_check_memo: the text was found clean before */
+  bool memo_hit;               /* kl_guard_check_memo: answered from the memo */
 } kl_guard_result;
 
 /* Runs every scanner of in->stage (except classifiers) over the text.  0, or -1 with err set. */
 int kl_guard_check(const kl_guard_policy *p, const kl_guard_text *in, kl_arena *a, kl_guard_result *out,
                    kl_err *err);
 
-/* A memory of texts found clean (memo.c), for texts that come back (system prompts, earlier
+/* A memory of checked texts (memo.c), for texts that come back (system prompts, earlier
  * turns): kl_guard_check_memo answers such a text without checking it again, with exactly the
- * result kl_guard_check would give (no findings).  Only checks that depend on the text alone are
- * remembered (no canary, no json_schema, not partial); a text is kept on its second clean
- * sighting, byte for byte (at most max_bytes in all; 0: 4 MiB).  One memo per thread: it takes
+ * result kl_guard_check would give (its findings copied into the arena).  Only checks that
+ * depend on the text alone are remembered (no canary, no json_schema, not partial), and no
+ * text with an anonymise-and-restore finding; a text is kept on its second sighting, byte for
+ * byte (at most max_bytes in all, findings included; 0: 4 MiB).  One memo per thread: it takes
  * no lock.  A NULL memo: kl_guard_check_memo is kl_guard_check. */
 typedef struct kl_guard_memo kl_guard_memo;
 typedef struct kl_guard_memo_stats {

@@ -1,4 +1,4 @@
-/* memo.c: a memory of texts a policy found clean, so a text that comes back is not checked
+/* memo.c: a memory of texts a policy has checked, so a text that comes back is not checked
  * again (kl_guard_memo, kl_guard_check_memo).
  *
  * Chat requests repeat most of their text: the system prompt (often kilobytes of
@@ -6,22 +6,28 @@
  * come back on every call, and each costs a whole check (~100 instructions per byte with
  * every scanner on: a 2 KiB system prompt is ~25 us per call).  A check is a function of the
  * policy, the stage and the text alone when no per-request input takes part (no canary token,
- * no response schema, not a window of a stream), and policies are immutable, so a text found
- * clean once is clean every time.
+ * no response schema, not a window of a stream), and policies are immutable, so a text's
+ * result is the same every time it is checked.
  *
- * What is kept: copies of clean texts, compared byte for byte on a hit, so no hash collision
- * can let a different text through unchecked.  Texts with findings are not kept: their
- * findings feed rewriting and observations, and they are the rare case.  A text is admitted
- * on its second clean sighting (a table of recently seen hashes says whether it was seen), so
- * a stream of one-off user messages does not push out the system prompts that do repeat.
- * Slots are direct-mapped by hash; a new admission replaces the slot's text.  The bytes kept
- * are bounded (max_bytes), and so is one text (an eighth of that).
+ * What is kept: copies of the texts, compared byte for byte on a hit, so no hash collision
+ * can let a different text through unchecked, and each text's result: its findings (offsets,
+ * types and scores; the strings they name live with the policy, which the key pins) and the
+ * index of the finding that decided a block.  Texts with findings are kept too: a contact
+ * address in a system prompt, or a user's phone number in turn 1 of a conversation, comes
+ * back on every later call, and redacting it again needs only the findings.  Not kept: a text
+ * with a finding whose action is anonymise-and-restore, whose values must not outlive their
+ * request.  A text is admitted on its second sighting (a table of recently seen hashes says
+ * whether it was seen), so a stream of one-off user messages does not push out the system
+ * prompts that do repeat.  Slots are direct-mapped by hash; a new admission replaces the
+ * slot's text.  The bytes kept (texts and findings) are bounded (max_bytes), and so is one
+ * text (an eighth of that).  The memo lives in memory only and dies with the process.
  *
  * Not thread-safe, on purpose: one memo per event loop (the gateway keeps one per worker),
  * so a lookup takes no lock.  The hash reads at most 128 bytes (the head and tail of the text)
  * plus its length: cheap on a miss, and the byte comparison settles a hit. */
 #include "guard/db.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,10 +36,15 @@
 #define MEMO_HASHED 64   /* bytes hashed at each end of a text */
 
 typedef struct {
-  uint64_t hash;   /* 0: empty */
-  uint64_t policy; /* the policy's serial (guard_policy_serial) */
-  char *text;
-  size_t len;
+  uint64_t hash;               /* 0: empty */
+  uint64_t policy;             /* the policy's serial (guard_policy_serial) */
+  void *block;                 /* what is malloc'd: the findings, then the text and its NUL */
+  char *text;                  /* in block, after the findings */
+  size_t len, size;            /* the text's length; the block's bytes */
+  kl_guard_finding *findings;  /* the result: n findings (NULL if none), at the block's start */
+  size_t n;
+  size_t blocker;              /* index of the finding that decided a block or reask, or SIZE_MAX */
+  kl_guard_action action;
   unsigned char stage, expect_json;
 } memo_slot;
 
@@ -53,7 +64,7 @@ kl_guard_memo *kl_guard_memo_new(size_t max_bytes) {
 
 void kl_guard_memo_free(kl_guard_memo *m) {
   if (!m) return;
-  for (size_t i = 0; i < MEMO_SLOTS; i++) free(m->slot[i].text);
+  for (size_t i = 0; i < MEMO_SLOTS; i++) free(m->slot[i].block);
   free(m);
 }
 
@@ -91,30 +102,43 @@ int kl_guard_check_memo(const kl_guard_policy *p, kl_guard_memo *m, const kl_gua
   memo_slot *s = &m->slot[h & (MEMO_SLOTS - 1)];
   if (s->hash == h && s->policy == pol && s->len == in->len && s->stage == in->stage &&
       s->expect_json == in->expect_json && !memcmp(s->text, in->text, in->len)) {
-    *out = (kl_guard_result){.action = KL_GUARD_ALLOW, .memo_hit = true};
+    *out = (kl_guard_result){.action = s->action, .n = s->n, .memo_hit = true};
+    if (s->n) {
+      out->findings = kl_arena_alloc(a, s->n * sizeof *out->findings);
+      memcpy(out->findings, s->findings, s->n * sizeof *out->findings);
+      if (s->blocker != SIZE_MAX) out->blocker = &out->findings[s->blocker];
+    }
     m->st.hits++;
     out->us = (double)(kl_mono_ns() - t0) / 1e3;
     return 0;
   }
   m->st.misses++;
   if (kl_guard_check(p, in, a, out, err) != 0) return -1;
-  if (out->n || in->len > m->max_bytes / 8) return 0;
+  if (in->len > m->max_bytes / 8) return 0;
+  for (size_t i = 0; i < out->n; i++)
+    if (out->findings[i].action == KL_GUARD_RESTORE) return 0;
   uint64_t *seen = &m->seen[h & (MEMO_SEEN - 1)];
   if (*seen != h) {  /* first sighting: remember the hash only */
     *seen = h;
     return 0;
   }
-  size_t freed = s->text ? s->len + 1 : 0;
-  if (m->bytes - freed + in->len + 1 > m->max_bytes) return 0;
-  char *copy = malloc(in->len + 1);
-  if (!copy) return 0;  /* the memo is an optimisation: no memory, no entry */
+  /* one block: the findings (aligned), then the text and its NUL */
+  size_t fbytes = out->n * sizeof *out->findings, size = fbytes + in->len + 1;
+  size_t freed = s->text ? s->size : 0;
+  if (m->bytes - freed + size > m->max_bytes) return 0;
+  char *block = malloc(size);
+  if (!block) return 0;  /* the memo is an optimisation: no memory, no entry */
+  if (fbytes) memcpy(block, out->findings, fbytes);
+  char *copy = block + fbytes;
   memcpy(copy, in->text, in->len);
   copy[in->len] = 0;
   if (s->text) m->st.evictions++;
-  free(s->text);
-  m->bytes = m->bytes - freed + in->len + 1;
-  *s = (memo_slot){.hash = h, .policy = pol, .text = copy, .len = in->len, .stage = (unsigned char)in->stage,
-                   .expect_json = in->expect_json};
+  free(s->block);
+  m->bytes = m->bytes - freed + size;
+  *s = (memo_slot){.hash = h, .policy = pol, .block = block, .text = copy, .len = in->len, .size = size,
+                   .findings = fbytes ? (kl_guard_finding *)(void *)block : NULL, .n = out->n,
+                   .blocker = out->blocker ? (size_t)(out->blocker - out->findings) : SIZE_MAX,
+                   .action = out->action, .stage = (unsigned char)in->stage, .expect_json = in->expect_json};
   m->st.admitted++;
   return 0;
 }

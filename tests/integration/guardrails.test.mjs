@@ -205,6 +205,33 @@ test('mask: the upstream sees the card masked but for its last four digits', asy
   assert.match(content(r), /card \*{12}1111 ok/);
 });
 
+test('a repeated text with findings comes from the memo with the same findings and is still rewritten; restore texts never do', async () => {
+  const meta = (rail) => (typeof rail.metadata === 'string' ? JSON.parse(rail.metadata) : rail.metadata);
+  const remembered = [];
+  for (let i = 0; i < 6; i++) {  // two loops, each remembers on a second sighting
+    const id = tid();
+    const r = await chat(keel.url, { model: 'm-mask', messages: user(`card ${CARD} ok`) }, { 'x-keel-trace-id': id });
+    assert.equal(r.status, 200);
+    assert.match(content(r), /card \*{12}1111 ok/);
+    const rail = (await traceOf(id)).observations.find((o) => o.type === 'GUARDRAIL');
+    const out = typeof rail.output === 'string' ? JSON.parse(rail.output) : rail.output;
+    assert.equal(out.verdict, 'mask');
+    assert.deepEqual(out.findings.map((f) => [f.type, f.start, f.end]), [['CREDIT_CARD', 5, 24]]);
+    remembered.push(meta(rail).texts_remembered ?? 0);
+  }
+  assert.ok(remembered.some((n) => n === 1), `the text with a card was remembered: ${remembered}`);
+  // anonymise-and-restore: the values must not outlive the request, so nothing is remembered
+  for (let i = 0; i < 6; i++) {
+    const id = tid();
+    const r = await chat(keel.url, { model: 'm-restore', messages: user(`echo ${EMAIL} and ${EMAIL} again`) },
+      { 'x-keel-trace-id': id });
+    assert.equal(r.status, 200);
+    assert.match(content(r), /echo john\.doe@example\.com and john\.doe@example\.com again/);
+    const rail = (await traceOf(id)).observations.find((o) => o.type === 'GUARDRAIL');
+    assert.equal(meta(rail).texts_remembered ?? 0, 0);
+  }
+});
+
 for (const model of ['m-restore', 'm-restore-http']) {
   test(`anonymise and restore (${model}): placeholders upstream and in the trace, values for the client`, async () => {
     const id = tid();
