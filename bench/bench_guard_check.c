@@ -6,7 +6,8 @@
  *
  * The text is the file's first 4 KiB (cut back to a UTF-8 boundary); a shorter file is padded
  * with NUL bytes to 4 KiB, as every number since session 7 was taken (the Presidio texts'
- * file has 3,533 bytes).  Without TEXTFILE it is bench_guard's sample repeated to 4 KiB.  The
+ * file has 3,533 bytes); TEXTLEN=n checks its first n bytes instead (a chat message's size, to
+ * see a check's fixed costs).  Without TEXTFILE it is bench_guard's sample repeated to 4 KiB.  The
  * policy has every in-process input kind (pii, secrets, injection, banned, topics, invisible,
  * token_limit), or KIND alone.  Prints microseconds per check and the findings of the last. */
 #include <stdio.h>
@@ -50,6 +51,8 @@ int main(int argc, char **argv) {
     memcpy(text + len, bench_guard_sample, 4096 - len);
   }
   len = 4096;
+  const char *cut = getenv("TEXTLEN");  /* a shorter text: its first TEXTLEN bytes */
+  if (cut && *cut && (size_t)atol(cut) < len) len = (size_t)atol(cut);
   while (len && ((unsigned char)text[len] & 0xC0) == 0x80) len--;  /* no character cut in two */
   kl_err err = {0};
   kl_guard_policy_cfg pc = {.name = "check", .scanners = sc, .nscanners = ns};
