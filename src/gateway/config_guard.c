@@ -19,6 +19,7 @@ static const field policy_fields[] = {
     {"name", F_STR, offsetof(kl_policy_cfg, name), 1, 0},
     {"canary", F_BOOL, offsetof(kl_policy_cfg, canary), 0, 0},
     {"stream_holdback", F_SIZE, offsetof(kl_policy_cfg, stream_holdback), 0, 1 << 20},
+    {"observe_clean", F_BOOL, offsetof(kl_policy_cfg, observe_clean), 0, 0},
     OTHER("scanners"),
 };
 static const field scanner_fields[] = {
@@ -120,6 +121,7 @@ static bool load_scanner(walk *w, kl_guard_scanner_cfg *sc, const yaml_node_t *n
 static bool load_policy(walk *w, kl_config *c, size_t idx, const yaml_node_t *n) {
   kl_policy_cfg *p = &c->policies[idx];
   p->stream_holdback = 128;
+  p->observe_clean = true;
   p->line = (int)kl_cfg_line_of(n);
   char where[64];
   snprintf(where, sizeof where, "guardrails.policies[%zu]", idx);

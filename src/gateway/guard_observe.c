@@ -2,7 +2,9 @@
  * entity types and byte offsets into the text named by `part`, latency; never the matched
  * value.  Every rail that runs writes one (guard_rails.c for input and output, guard_stream.c
  * for streamed output, guard_classify.c for HTTP classifiers), so its cost is paid per rail
- * per call, and this file is about writing its JSON cheaply.
+ * per call, and this file is about writing its JSON cheaply.  A policy with `observe_clean:
+ * false` keeps only the rails that found something, blocked, or failed: a clean rail's row is
+ * most of what rails add to a short call (two rows, ~45k instructions in the trace writer).
  *
  * The observation's JSON is built without printf (a %f takes ~1k instructions) and stored
  * straight into its buffer, one reserve per finding: with 53 findings (a 4 KiB prompt with
@@ -197,6 +199,8 @@ void kl_gw_guard_observe(kl_gw_call *c, kl_guard_stage st, const kl_gw_guard_par
     nall += parts[p].res.n;
     nmemo += parts[p].res.memo_hit;
   }
+  /* observe_clean: false leaves out rails that found nothing (the metrics still count them) */
+  if (!gd->r->observe_clean && !nall && verdict == KL_GUARD_ALLOW && !blocked) return;
   /* no findings (most calls): the whole output in a stack buffer */
   char obuf[96], lat[32];
   size_t latn;

@@ -73,6 +73,7 @@ bool kl_gw_guard_init(kl_gateway *g, kl_err *err) {
     r->name = pc ? pc->name : "default";
     r->canary = pc && pc->canary;
     r->holdback = pc ? pc->stream_holdback : 128;
+    r->observe_clean = !pc || pc->observe_clean;
     if (!used[k]) continue;
     kl_guard_policy_cfg gc = {
         .name = r->name,

@@ -175,6 +175,7 @@ struct kl_gw_rails {
   const char *name;
   kl_guard_policy *policy;
   bool canary;
+  bool observe_clean;      /* clean rails are observations too (kl_policy_cfg.observe_clean) */
   size_t holdback;
   bool local[3];           /* per stage: a scanner that runs in-process */
   size_t n_cls[3];         /* per stage: classifier scanners */

@@ -46,6 +46,8 @@
  *       - name: strict
  *         canary: true               # canary token in the system prompt, blocked in outputs
  *         stream_holdback: 128       # bytes of a stream held back for the output rails
+ *         observe_clean: true        # false: only rails with findings, a block or an error
+ *                                    # become GUARDRAIL observations
  *         scanners:                  # kinds: see guard/kl_guard.h
  *           - {kind: pii, stage: input, action: redact, types: [EMAIL_ADDRESS, CREDIT_CARD]}
  *           - {kind: secrets, action: block}
@@ -120,6 +122,7 @@ typedef struct kl_policy_cfg {
   size_t nscanners;
   bool canary;             /* add a canary token to the system prompt; block outputs containing it */
   size_t stream_holdback;  /* bytes of streamed text held back for output rails (default 128) */
+  bool observe_clean;      /* a rail that found nothing is still a GUARDRAIL observation (default) */
   int line;
 } kl_policy_cfg;
 

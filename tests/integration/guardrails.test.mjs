@@ -34,6 +34,9 @@ guardrails:
         - {kind: banned, list: [project falcon]}
     - name: mask
       scanners: [{kind: pii, action: mask, types: [CREDIT_CARD]}]
+    - name: quiet
+      observe_clean: false
+      scanners: [{kind: pii, action: flag}, {kind: pii, stage: output, action: flag}]
     - name: canary
       canary: true
       scanners: [{kind: banned, list: [never-said-word]}]
@@ -53,6 +56,7 @@ models:
   - {name: m-outpii-http, provider: openai, base_url: "${mock.url}/v1", api_key: sk-test, forward_headers: ["x-mock-*"], guardrails: outpii}
   - {name: m-block, provider: mock, guardrails: blockin}
   - {name: m-mask, provider: mock, guardrails: mask}
+  - {name: m-quiet, provider: mock, guardrails: quiet}
   - {name: m-canary, provider: mock, guardrails: canary}
   - {name: m-json, provider: mock, guardrails: json}
   - {name: m-cls, provider: mock, guardrails: cls}
@@ -197,6 +201,32 @@ models: [{name: m, provider: mock, guardrails: p}]
   } finally {
     await k.stop();
   }
+});
+
+test('observe_clean: false: clean rails leave no observation, rails with findings still do', async () => {
+  const checks = async () => {
+    const text = await fetch(`${keel.url}/metrics`).then((x) => x.text());
+    return text.split('\n').filter((l) => l.startsWith('keel_guardrail_checks_total{'))
+      .reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
+  };
+  const before = await checks();
+  let id = tid();
+  let r = await chat(keel.url, { model: 'm-quiet', messages: user('how do refunds work?') }, { 'x-keel-trace-id': id });
+  assert.equal(r.status, 200);
+  let t = await traceOf(id);
+  assert.deepEqual(t.observations.map((o) => o.type), ['GENERATION']);
+  assert.equal(await checks() - before, 2, 'both rails ran and are counted');
+  // a finding in the input: that rail is observed, the clean output rail is not
+  id = tid();
+  r = await chat(keel.url, { model: 'm-quiet', messages: user(`reply to ${EMAIL}`) },
+    { 'x-keel-trace-id': id, 'x-mock-content': 'Done, I wrote to them.' });
+  assert.equal(r.status, 200);
+  t = await traceOf(id);
+  const rails = t.observations.filter((o) => o.type === 'GUARDRAIL');
+  assert.deepEqual(rails.map((o) => o.name), ['guardrail.input']);
+  const out = typeof rails[0].output === 'string' ? JSON.parse(rails[0].output) : rails[0].output;
+  assert.equal(out.verdict, 'flag');
+  assert.equal(out.findings[0].type, 'EMAIL_ADDRESS');
 });
 
 test('mask: the upstream sees the card masked but for its last four digits', async () => {

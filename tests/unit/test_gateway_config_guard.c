@@ -44,6 +44,7 @@ static const char full[] =
     "        - {kind: classifier, stage: during, url: 'http://127.0.0.1:9/c', timeout_ms: 250, fail_open: true,\n"
     "           threshold: 0.8}\n"
     "    - name: light\n"
+    "      observe_clean: false\n"
     "      scanners: [{kind: invisible, action: flag}]\n"
     "models:\n"
     "  - {name: a, provider: mock}\n"
@@ -80,6 +81,8 @@ static void test_full(void **state) {
   assert_int_equal(p->scanners[6].timeout_ms, 250);
   assert_true(p->scanners[6].threshold > 0.79 && p->scanners[6].threshold < 0.81);
   assert_int_equal(c->policies[1].stream_holdback, 128);
+  assert_true(p->observe_clean);  /* the default */
+  assert_false(c->policies[1].observe_clean);
   assert_null(c->models[0].guardrails);
   assert_string_equal(c->models[1].guardrails, "light");
 
@@ -93,6 +96,9 @@ static void test_full(void **state) {
   assert_true(ra->local[KL_GUARD_INPUT] && ra->local[KL_GUARD_OUTPUT]);
   assert_int_equal(ra->n_cls[KL_GUARD_DURING], 1);
   assert_string_equal(rb->name, "light");
+  assert_true(ra->observe_clean);
+  assert_false(rb->observe_clean);
+  assert_true(kl_gw_rails_for(g, &c->models[3])->observe_clean);  /* the built-in policy */
   assert_false(rb->local[KL_GUARD_OUTPUT]);
   assert_null(kl_gw_rails_for(g, &c->models[2]));  /* none */
   assert_string_equal(kl_gw_rails_for(g, &c->models[3])->name, "default");
@@ -128,6 +134,8 @@ static void test_errors(void **state) {
   expect_error("guardrails: {memo_bytes: -1}\nmodels: [{name: a, provider: mock}]\n", "guardrails.memo_bytes");
   expect_error("guardrails: {memo_bytes: 2147483648}\nmodels: [{name: a, provider: mock}]\n", "guardrails.memo_bytes");
   expect_error("guardrails: {memo: 1}\nmodels: [{name: a, provider: mock}]\n", "memo");
+  expect_error("guardrails: {policies: [{name: x, observe_clean: sometimes, scanners: [{kind: pii}]}]}\n"
+               "models: [{name: a, provider: mock}]\n", "guardrails.policies[0].observe_clean");
 #undef POL
 }
 
