@@ -99,7 +99,7 @@ void kl_metrics_http(kl_metrics *m, const char *route, int status); /* every HTT
 void kl_metrics_inflight(kl_metrics *m, int delta);
 /* One guardrail check: stage "input" | "during" | "output", verdict kl_guard_action_name(). */
 void kl_metrics_guard(kl_metrics *m, const char *stage, const char *verdict, double us);
-/* What one lookup in a loop's memory of clean texts changed (kl_guard_memo_stats, after minus
+/* What one lookup in a loop's memory of checked texts changed (kl_guard_memo_stats, after minus
  * before): hits, misses, texts admitted and evicted, bytes kept. */
 void kl_metrics_guard_memo(kl_metrics *m, uint64_t hits, uint64_t misses, uint64_t admitted, uint64_t evictions,
                            int64_t bytes);

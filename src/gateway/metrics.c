@@ -278,15 +278,16 @@ void kl_metrics_render(kl_metrics *m, kl_store *store, kl_buf *out) {
     kl_buf_printf(out, "keel_guardrail_seconds_total{stage=\"%s\"} %.6f\n", k_gstages[st],
                   (double)LOAD(m->guard_us[st]) / 1e6);
   kl_buf_printf(out,
-                "# HELP keel_guardrail_memo_lookups_total Texts looked up in the rails' memory of clean texts "
+                "# HELP keel_guardrail_memo_lookups_total Texts looked up in the rails' memory of checked texts "
                 "(hit: answered without a check).\n# TYPE keel_guardrail_memo_lookups_total counter\n"
                 "keel_guardrail_memo_lookups_total{result=\"hit\"} %llu\n"
                 "keel_guardrail_memo_lookups_total{result=\"miss\"} %llu\n"
-                "# HELP keel_guardrail_memo_admitted_total Clean texts the memory took in.\n"
+                "# HELP keel_guardrail_memo_admitted_total Checked texts the memory took in.\n"
                 "# TYPE keel_guardrail_memo_admitted_total counter\nkeel_guardrail_memo_admitted_total %llu\n"
                 "# HELP keel_guardrail_memo_evictions_total Texts the memory let go for newer ones.\n"
                 "# TYPE keel_guardrail_memo_evictions_total counter\nkeel_guardrail_memo_evictions_total %llu\n"
-                "# HELP keel_guardrail_memo_bytes Bytes of text the memory keeps, all event loops together.\n"
+                "# HELP keel_guardrail_memo_bytes Bytes of texts and findings the memory keeps, "
+                "all event loops together.\n"
                 "# TYPE keel_guardrail_memo_bytes gauge\nkeel_guardrail_memo_bytes %lld\n",
                 (unsigned long long)LOAD(m->memo_hits), (unsigned long long)LOAD(m->memo_misses),
                 (unsigned long long)LOAD(m->memo_admitted), (unsigned long long)LOAD(m->memo_evictions),

@@ -1,4 +1,4 @@
-/* test_guard_memo.c: the memory of clean texts (memo.c, kl_guard_check_memo).
+/* test_guard_memo.c: the memory of checked texts (memo.c, kl_guard_check_memo).
  *
  * The memo must be invisible: every answer it gives is the answer kl_guard_check gives.  These
  * pin what it keeps (texts on their second sighting, clean or with findings, their findings
