@@ -38,15 +38,18 @@
 typedef struct {
   uint64_t hash;               /* 0: empty */
   uint64_t policy;             /* the policy's serial (guard_policy_serial) */
-  void *block;                 /* what is malloc'd: the findings, then the text and its NUL */
-  char *text;                  /* in block, after the findings */
+  void *block;                 /* malloc'd: the n findings of the result, then the text and a NUL */
   size_t len, size;            /* the text's length; the block's bytes */
-  kl_guard_finding *findings;  /* the result: n findings (NULL if none), at the block's start */
   size_t n;
   size_t blocker;              /* index of the finding that decided a block or reask, or SIZE_MAX */
   kl_guard_action action;
   unsigned char stage, expect_json;
 } memo_slot;
+
+static inline const kl_guard_finding *slot_findings(const memo_slot *s) { return s->block; }
+static inline const char *slot_text(const memo_slot *s) {
+  return (const char *)s->block + s->n * sizeof(kl_guard_finding);
+}
 
 struct kl_guard_memo {
   memo_slot slot[MEMO_SLOTS];
@@ -101,11 +104,11 @@ int kl_guard_check_memo(const kl_guard_policy *p, kl_guard_memo *m, const kl_gua
   uint64_t pol = guard_policy_serial(p), h = memo_hash(pol, in);
   memo_slot *s = &m->slot[h & (MEMO_SLOTS - 1)];
   if (s->hash == h && s->policy == pol && s->len == in->len && s->stage == in->stage &&
-      s->expect_json == in->expect_json && !memcmp(s->text, in->text, in->len)) {
+      s->expect_json == in->expect_json && !memcmp(slot_text(s), in->text, in->len)) {
     *out = (kl_guard_result){.action = s->action, .n = s->n, .memo_hit = true};
     if (s->n) {
       out->findings = kl_arena_alloc(a, s->n * sizeof *out->findings);
-      memcpy(out->findings, s->findings, s->n * sizeof *out->findings);
+      memcpy(out->findings, slot_findings(s), s->n * sizeof *out->findings);
       if (s->blocker != SIZE_MAX) out->blocker = &out->findings[s->blocker];
     }
     m->st.hits++;
@@ -124,7 +127,7 @@ int kl_guard_check_memo(const kl_guard_policy *p, kl_guard_memo *m, const kl_gua
   }
   /* one block: the findings (aligned), then the text and its NUL */
   size_t fbytes = out->n * sizeof *out->findings, size = fbytes + in->len + 1;
-  size_t freed = s->text ? s->size : 0;
+  size_t freed = s->block ? s->size : 0;
   if (m->bytes - freed + size > m->max_bytes) return 0;
   char *block = malloc(size);
   if (!block) return 0;  /* the memo is an optimisation: no memory, no entry */
@@ -132,11 +135,10 @@ int kl_guard_check_memo(const kl_guard_policy *p, kl_guard_memo *m, const kl_gua
   char *copy = block + fbytes;
   memcpy(copy, in->text, in->len);
   copy[in->len] = 0;
-  if (s->text) m->st.evictions++;
+  if (s->block) m->st.evictions++;
   free(s->block);
   m->bytes = m->bytes - freed + size;
-  *s = (memo_slot){.hash = h, .policy = pol, .block = block, .text = copy, .len = in->len, .size = size,
-                   .findings = fbytes ? (kl_guard_finding *)(void *)block : NULL, .n = out->n,
+  *s = (memo_slot){.hash = h, .policy = pol, .block = block, .len = in->len, .size = size, .n = out->n,
                    .blocker = out->blocker ? (size_t)(out->blocker - out->findings) : SIZE_MAX,
                    .action = out->action, .stage = (unsigned char)in->stage, .expect_json = in->expect_json};
   m->st.admitted++;
