@@ -30,6 +30,9 @@
 #include "guard/pii_ner.h"
 
 #include <ctype.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +72,19 @@ size_t ner_word_end(const char *t, size_t len, size_t i) {
   size_t n, e = i;
   while (e < len) {
     unsigned char b = (unsigned char)t[e];
-    if ((unsigned char)((b | 0x20) - 'a') < 26) { e++; continue; }  /* ASCII letters: most bytes */
+    if ((unsigned char)((b | 0x20) - 'a') < 26) {  /* ASCII letters: most bytes */
+#ifdef __SSE2__
+      if (e + 16 <= len) {  /* the run of them, 16 bytes at a time, by the same test */
+        __m128i v = _mm_sub_epi8(_mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(t + e)),
+                                              _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(25)), v));
+        e += (size_t)__builtin_ctz(~m | 0x10000u);
+        continue;
+      }
+#endif
+      e++;
+      continue;
+    }
     if (b < 0x80 && b != '-' && b != '\'') break;  /* ASCII that is no letter and no joiner: most ends */
     uint32_t c = guard_utf8_next(t, len, e, &n);
     if (ner_cp_letter(c)) { e += n; continue; }

@@ -248,8 +248,8 @@ static bool ref_word_before(const char *t, size_t s, const char *also) {
 }
 
 /* Every pair of bytes after "Ab" and before "cd" (a joiner, an apostrophe, a possessive, UTF-8
- * leads and continuations, NUL), and the curly apostrophe: the same ends and the same "word
- * before" as the decoding reference. */
+ * leads and continuations, NUL), the curly apostrophe, and long runs of letters ending in every
+ * byte: the same ends and the same "word before" as the decoding reference. */
 static void test_word_edges(void **state) {
   (void)state;
   char t[8] = "Ab..cd";
@@ -266,6 +266,18 @@ static void test_word_edges(void **state) {
   static const char *const curly[] = {"O\xE2\x80\x99Neil x", "Ann\xE2\x80\x99s x", "Ann\xE2\x80\x99", "Jean-Luc's"};
   for (size_t i = 0; i < sizeof curly / sizeof *curly; i++)
     assert_int_equal(ner_word_end(curly[i], strlen(curly[i]), 0), ref_word_end(curly[i], strlen(curly[i]), 0));
+  /* long words: ner_word_end takes ASCII letters 16 at a time where 16 bytes remain.  Runs of
+   * letters of every length up to 40, then every byte value, then more letters, at every start
+   * and cut at every length (so the 16-byte step meets the text's end at every place) */
+  char w[64];
+  for (size_t run = 0; run <= 40; run++)
+    for (unsigned x = 0; x < 256; x++) {
+      for (size_t k = 0; k < sizeof w; k++) w[k] = (char)("aZqMz"[k % 5]);
+      w[run] = (char)x;
+      for (size_t len = run; len <= sizeof w; len += len < run + 20 ? 1 : 7)
+        for (size_t i = 0; i + 1 < len && i <= run; i += i < 3 ? 1 : 5)
+          assert_int_equal(ner_word_end(w, len, i), ref_word_end(w, len, i));
+    }
 }
 
 int main(void) {
