@@ -1,6 +1,6 @@
 /* fuzz_guard_find.c: the hand-written matchers of pii_find.c (ipv4, time, date_iso, email,
- * phone_intl, us_ssn, credit_card, the gazetteer's capitalised words) against PCRE2 running the
- * rules' patterns as db.c compiles them (guard_rule_pcre).  The first three bytes pick the start
+ * phone_intl, us_ssn, credit_card, street_generic, the gazetteer's capitalised words) against
+ * PCRE2 running the rules' patterns as db.c compiles them (guard_rule_pcre).  The first three bytes pick the start
  * offset, the offset limit and the subject length; the rest is the text.  Invariant, per
  * matcher: both find no match, or the same start and end. */
 #include <stdint.h>
@@ -13,8 +13,8 @@
 #include "guard/db.h"
 #include "guard/guard_int.h"
 
-enum { NM = 12 };  /* ipv4, time, date_iso, email, phone_intl, us_ssn, credit_card, person_first_name,
-                      four location lists */
+enum { NM = 13 };  /* ipv4, time, date_iso, email, phone_intl, us_ssn, credit_card, street_generic,
+                      person_first_name, four location lists */
 static const guard_rule *g_rule[NM];
 static pcre2_code *g_re[NM];
 static pcre2_match_data *g_md;

@@ -1,6 +1,7 @@
 /* pii_find.c: hand-written stand-ins (guard_find_fn, guard_int.h) for the PCRE2 patterns of rules
  * whose windows almost always hold a match: ipv4, time, date_iso, email, phone_intl, us_ssn,
- * credit_card and the gazetteer's capitalised words (person_first_name, location_country, ...).
+ * credit_card, street_generic and the gazetteer's capitalised words (person_first_name,
+ * location_country, ...).
  *
  * Why: a window's confirmation is a pcre2_jit_match call, ~530 instructions for these patterns
  * however short the match; on bench_guard's sample (an address, a version number, "5pm" and
@@ -10,7 +11,8 @@
  * further 307.5k -> 305.5k (at -O3); email's 7, 305.5k -> 302.3k (the rails bench's prompt, an
  * address in every paragraph: 324.9k -> 316.3k); phone_intl's 7, 302.3k -> 301.4k, after which
  * the sample makes no PCRE2 call.  On the Presidio texts the gazetteer's words, us_ssn and
- * credit_card took 29 of ~60 calls: 469.4k -> 459.2k.
+ * credit_card took 29 of ~60 calls: 469.4k -> 459.2k; street_generic, the most of the rest (9 of
+ * 39), 453.2k -> 449.5k.
  *
  * Exactness: each function reports what pcre2_match reports for the rule's pattern, pre(?:re)post,
  * on the subject text[0..slen) with start offset `off` and offset limit `limit`: the leftmost
@@ -473,6 +475,90 @@ bool guard_find_credit_card(const char *text, size_t slen, size_t off, size_t li
       if (!word(c) && c != '-' && !(c == '.' && digit(&s, ends[k - 1] + 1))) {
         *ms = b;
         *me = ends[k - 1];
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+/* ---- street_generic: (?<![A-Za-z0-9.,/_\x80-\xBF-])(?:\b\d{2,6}[ \t]+[A-Z])[a-z]+
+ * (?:[ \t]UP LW+){0,2}[ \t]+\d{1,4}[A-Za-z]?(?![A-Za-z0-9])  ("221 Baker Street 12b"; UP and LW:
+ * an upper or lower case letter, ASCII or one of a few two-byte UTF-8 ranges, pii_ner_addr.c).
+ * Every run here is taken whole: giving back a digit, a blank or a letter leaves one where the
+ * next item wants another class ([ \t] after the digits, [A-Z] after the blanks, [ \t] after
+ * the words, and \d, not a blank, after the last blanks).  The \b is the lookbehind's already
+ * (it refuses every \w before a digit).  So the one choice is the number of words after the
+ * first (two, one, none: greedy), and after the house number's digits (1-4, all of them: a
+ * digit left over fails the lookahead), the letter: taken if the byte after it passes. */
+#define STREET_NOT_AFTER_(c) \
+  (((c) >= '0' && (c) <= '9') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && (c) <= 'z') || (c) == '.' || \
+   (c) == ',' || (c) == '/' || (c) == '_' || (c) == '-' || ((c) >= 0x80 && (c) <= 0xBF))
+static const bool street_not_after[256] = GUARD_BYTE_TABLE(STREET_NOT_AFTER_);
+
+static inline bool ascii_lower(int c) { return c >= 'a' && c <= 'z'; }
+static inline bool ascii_letter(int c) { return ascii_lower(c) || (c >= 'A' && c <= 'Z'); }
+
+/* UP at i: its bytes (1 or 2), or 0. */
+static size_t street_up(const subj *s, size_t i) {
+  int c = at(s, i), d = at(s, i + 1);
+  if (in(c, 'A', 'Z')) return 1;
+  if ((c == 0xC3 && in(d, 0x80, 0x9E)) || (in(c, 0xC4, 0xC7) && in(d, 0x80, 0xBF)) ||
+      (c == 0xCE && in(d, 0x86, 0xAB)) || (c == 0xD0 && in(d, 0x80, 0xAF)))
+    return 2;
+  return 0;
+}
+
+/* LW+ at i: the bytes of the whole run (0: none). */
+static size_t street_lw_run(const subj *s, size_t i) {
+  size_t p = i;
+  for (;;) {
+    int c = at(s, p), d = at(s, p + 1);
+    if (ascii_lower(c)) p++;
+    else if ((c == 0xC3 && in(d, 0x9F, 0xBF)) || (in(c, 0xC4, 0xC9) && in(d, 0x80, 0xBF)) ||
+             (c == 0xCE && in(d, 0xAC, 0xBF)) || (c == 0xCF && in(d, 0x80, 0x8E)) || (c == 0xD0 && in(d, 0xB0, 0xBF)) ||
+             (c == 0xD1 && in(d, 0x80, 0x9F)))
+      p += 2;
+    else
+      return p - i;
+  }
+}
+
+/* [ \t]+\d{1,4}[A-Za-z]?(?![A-Za-z0-9]) at q: the end, or 0. */
+static size_t street_number(const subj *s, size_t q) {
+  size_t p = q;
+  while (blank(at(s, p))) p++;
+  if (p == q) return 0;
+  size_t d = run(s, p, 4);
+  if (d < 1 || d > 4) return 0;
+  p += d;
+  int c = at(s, p);
+  if (ascii_letter(c)) return digit_or_letter(at(s, p + 1)) ? 0 : p + 1;
+  return p;  /* no digit follows (the run is whole), and no letter */
+}
+
+bool guard_find_street_generic(const char *text, size_t slen, size_t off, size_t limit, size_t *ms, size_t *me) {
+  subj s = {(const unsigned char *)text, slen};
+  size_t end = limit < slen ? limit + 1 : slen;
+  for (size_t b = off; (b = next_start(&s, b, end, street_not_after)) < end; b++) {
+    size_t k = run(&s, b, 6);
+    if (k < 2 || k > 6) continue;
+    size_t p = b + k, q = p;
+    while (blank(at(&s, q))) q++;
+    if (q == p || !in(at(&s, q), 'A', 'Z') || !ascii_lower(at(&s, q + 1))) continue;
+    p = q + 1;
+    while (ascii_lower(at(&s, p))) p++;
+    size_t words[3] = {p}, n = 0;  /* where each count of later words leaves off */
+    while (n < 2 && blank(at(&s, p))) {
+      size_t u = street_up(&s, p + 1), l = u ? street_lw_run(&s, p + 1 + u) : 0;
+      if (!l) break;
+      words[++n] = p = p + 1 + u + l;
+    }
+    for (size_t w = n + 1; w-- > 0;) {
+      size_t e = street_number(&s, words[w]);
+      if (e) {
+        *ms = b;
+        *me = e;
         return true;
       }
     }

@@ -32,9 +32,9 @@ void guard_pii_shapes_take(guard_scanner *s, const guard_rule *r);
  * was; it does nothing otherwise. */
 extern const guard_window_source guard_pii_digits_source;
 bool guard_pii_digits_take(guard_scanner *s, const guard_rule *r);
-/* pii_find.c: the ipv4, time, date_iso, email, phone_intl, us_ssn and credit_card rules' patterns
- * matched by hand (guard_find_fn), and the gazetteer rules' (pii_ner.c): one capitalised word,
- * or up to four. */
+/* pii_find.c: the ipv4, time, date_iso, email, phone_intl, us_ssn, credit_card and
+ * street_generic rules' patterns matched by hand (guard_find_fn), and the gazetteer rules'
+ * (pii_ner.c): one capitalised word, or up to four. */
 bool guard_find_ipv4(const char *text, size_t slen, size_t off, size_t limit, size_t *ms, size_t *me);
 bool guard_find_time(const char *text, size_t slen, size_t off, size_t limit, size_t *ms, size_t *me);
 bool guard_find_date_iso(const char *text, size_t slen, size_t off, size_t limit, size_t *ms, size_t *me);
@@ -44,6 +44,7 @@ bool guard_find_us_ssn(const char *text, size_t slen, size_t off, size_t limit, 
 bool guard_find_credit_card(const char *text, size_t slen, size_t off, size_t limit, size_t *ms, size_t *me);
 bool guard_find_capw(const char *text, size_t slen, size_t off, size_t limit, size_t *ms, size_t *me);
 bool guard_find_capw_run(const char *text, size_t slen, size_t off, size_t limit, size_t *ms, size_t *me);
+bool guard_find_street_generic(const char *text, size_t slen, size_t off, size_t limit, size_t *ms, size_t *me);
 
 /* Letters and case over UTF-8 (Latin, Greek, Cyrillic have case; other scripts' letters count
  * as letters with neither case). */

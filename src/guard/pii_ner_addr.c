@@ -226,7 +226,7 @@ static const guard_rule addr_rules[] = {
    .score = 0.7, .validate_rule = v_addr, .data = &addr_params[3]},
   {.type = "STREET_ADDRESS", .name = "street_generic", .pre = ANB, .re = "\\b\\d{2,6}" SP "[A-Z]",
    .post = "[a-z]+(?:[ \\t]" UP LW "+){0,2}" SP "\\d{1,4}[A-Za-z]?" ANA, .max_len = 80, .score = 0.5,
-   .validate_rule = v_addr, .data = &addr_params[4]},
+   .validate_rule = v_addr, .data = &addr_params[4], .find = guard_find_street_generic},
 };
 
 /* ---- dates and times ---- */

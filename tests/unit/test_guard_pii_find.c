@@ -1,8 +1,8 @@
 /* test_guard_pii_find.c: the hand-written matchers of pii_find.c (guard_find_fn) against PCRE2.
  *  - for each rule of the default pii scanner that has one (ipv4, time, date_iso, email,
- *    phone_intl, us_ssn, credit_card, the gazetteer's capitalised words), on edge cases set in
- *    random context and on random texts drawn from the bytes that matter, at random start
- *    offsets, offset limits and subject lengths, the matcher must report exactly what
+ *    phone_intl, us_ssn, credit_card, street_generic, the gazetteer's capitalised words), on
+ *    edge cases set in random context and on random texts drawn from the bytes that matter, at
+ *    random start offsets, offset limits and subject lengths, the matcher must report exactly what
  *    pcre2_match reports with the rule's pattern as db.c compiles it (guard_rule_pcre): no
  *    match, or the same start and end;
  *  - a database of the scanner's rules finds the same hits with the matchers as without them. */
@@ -122,6 +122,18 @@ static const char *const edges[] = {
   "4111 1111 1111 1111", "4111-1111-1111-1111", "4111111111111111", "411111111111", "41111111111",
   "4111 1111 1111 1111 111", "4111111111111111111", "41111111111111111111", "4111111111111111111 2",
   "4111 1111 1111 1111-", "4111 1111 1111 1111.5", "4111  1111 1111 1111", "4111 1111 1111 111x", "-4111111111111",
+  /* street_generic */
+  "221 Baker Street 12", "221 Baker Street 12b", "221 Baker Street 12bc", "221 Baker Street 12b9", "221 Baker 12",
+  "221  \t Baker Street Upper Lane 1234", "221 Baker Street Upper Lane Extra 12", "221 Baker Street Upper  Lane 12",
+  "1 Baker 12", "1234567 Baker 12", "123456 Baker 12345", "12 baker 5", "12 B 5", "12 Baker5", "12 Baker  \t 5x",
+  "12 Baker Stra\xC3\x9F" "e 7", "12 Baker \xC3\x89" "cole 7", "12 Baker \xC3\x89\xC3\xA9" "cole 7",
+  "12 Baker \xC3\x89 7", "12 Baker \xCE\x91\xCE\xB1 7", "12 Baker \xD0\x94\xD0\xBC 7",
+  "12 Baker \xC5\x81\xC3\xB3" "d\xC5\xBA 7", "12 Baker st 7", "a12 Baker 7", ".12 Baker 7", ",12 Baker 7",
+  "/12 Baker 7", "-12 Baker 7", "_12 Baker 7", "\xC3\xA9" "12 Baker 7", "(12 Baker 7)", "12 Baker 7.5", "12 Baker 7_",
+  "12 Baker 7-", "12 Baker 7\xC3\xA9", "12\tBaker\t7", "12 Baker\n7", "12 Baker Street 7 12 Main 9",
+  "12 Baker \xC3\x9F" "e 7", "12 Baker \xC3\x9E" "e 7", "12 Baker \xC7\xBF" "e 7", "12 Baker \xC8\x80" "e 7",
+  "12 Baker \xCE\x85\xCE\xB1 7", "12 Baker \xCE\xAB\xCF\x8E 7", "12 Baker \xD0\xAF\xD0\xB0 7",
+  "12 Baker \xD0\xB0\xD1\x9F 7", "12 Baker \xD0\x94\xD1\xA0 7", "12 Baker \xCE\x91\xCF\x8F 7",
 };
 
 /* Random texts are strung from pieces of each rule's matches and of what borders them. */
@@ -151,6 +163,10 @@ static const char *const bits_capw[] = {"Maria", "Rossi", "ro", "A", "Z", "\xC3\
 static const char *const bits_ssn[] = {"123", "45", "6789", "-", "-", " ", ".", "1", "12", "1234", "+", "a", "_",
                                        " 123-45-6789", " 123456789", " 123 45", "-6789", " 123.45.6789", " 12345",
                                        "-45-", ", "};
+static const char *const bits_street[] = {"12", "221", "1", "1234567", "5", " ", " ", "\t", "  ", "Baker", "B",
+                                          "Street", "baker", "st", "x", "b", "\xC3\x89", "\xC3\xA9", "\xC3\x9F",
+                                          "\xCE\x91", "\xCE\xB1", "\xD0\x94", "\xD0\xBC", "\xC5\x81", ".", ",",
+                                          "-", "/", "_", "\n", " 221 Baker Street 12b", " 12 Main 5"};
 static const char *const bits_card[] = {"4111", "1111", "4", " ", " ", "-", "1", "12", "4111 1111 1111 1111",
                                         "4111-1111-1111-1111", ".", "a", "_", "  ", "--"};
 
@@ -173,9 +189,9 @@ static void test_against_pcre2(void **state) {
     assert_true(nm < 16);
     m[nm++] = (matcher){&s->rules[i], compile_rule(&s->rules[i]), 0, 0};
   }
-  /* ipv4, time, date_iso, email, phone_intl, us_ssn, credit_card, person_first_name and the four
-   * location lists */
-  assert_int_equal(nm, 12);
+  /* ipv4, time, date_iso, email, phone_intl, us_ssn, credit_card, street_generic, person_first_name
+   * and the four location lists */
+  assert_int_equal(nm, 13);
   md = pcre2_match_data_create(8, NULL);
   mc = pcre2_match_context_create(NULL);
   char t[2048];  /* up to 24 pieces of up to 64 bytes, or an edge case between four */
@@ -189,6 +205,7 @@ static void test_against_pcre2(void **state) {
       {"phone_intl", bits_phone, sizeof bits_phone / sizeof *bits_phone},
       {"us_ssn", bits_ssn, sizeof bits_ssn / sizeof *bits_ssn},
       {"credit_card", bits_card, sizeof bits_card / sizeof *bits_card},
+      {"street_generic", bits_street, sizeof bits_street / sizeof *bits_street},
     };
     const char *const *bits = bits_capw;  /* the gazetteer's rules */
     size_t nbits = sizeof bits_capw / sizeof *bits_capw;
@@ -239,7 +256,8 @@ static void test_same_hits(void **state) {
   static const char *const words[] = {"10.20.30.40", "1.2.3.4.5", "version", "12:30:45", "5pm", "at", "7 p.m.",
                                       "on", "2024-03-18", "12:30", "call", "+39 06 6982 1234", "maria@example.it",
                                       "\n", "1.1.1.1234", "9:05 AM", "v1.2.3", "the", "server", "12:30:45.123",
-                                      "2024-03-18T12:30:45Z", "2024-3-8", "2024-03-18 09:00+01:00"};
+                                      "2024-03-18T12:30:45Z", "2024-3-8", "2024-03-18 09:00+01:00",
+                                      "221 Baker Street 12b", "12 Main 5", "Upper"};
   char t[2048];
   size_t hits = 0, found = 0;
   for (int it = 0; it < 2000; it++) {
