@@ -484,7 +484,8 @@ bool guard_find_credit_card(const char *text, size_t slen, size_t off, size_t li
 
 /* ---- street_generic: (?<![A-Za-z0-9.,/_\x80-\xBF-])(?:\b\d{2,6}[ \t]+[A-Z])[a-z]+
  * (?:[ \t]UP LW+){0,2}[ \t]+\d{1,4}[A-Za-z]?(?![A-Za-z0-9])  ("221 Baker Street 12b"; UP and LW:
- * an upper or lower case letter, ASCII or one of a few two-byte UTF-8 ranges, pii_ner_addr.c).
+ * an upper or lower case letter, ASCII or one of a few two-byte UTF-8 ranges, pii_ner_addr.c;
+ * UP is the capitalised words' UP, up_at).
  * Every run here is taken whole: giving back a digit, a blank or a letter leaves one where the
  * next item wants another class ([ \t] after the digits, [A-Z] after the blanks, [ \t] after
  * the words, and \d, not a blank, after the last blanks).  The \b is the lookbehind's already
@@ -498,16 +499,6 @@ static const bool street_not_after[256] = GUARD_BYTE_TABLE(STREET_NOT_AFTER_);
 
 static inline bool ascii_lower(int c) { return c >= 'a' && c <= 'z'; }
 static inline bool ascii_letter(int c) { return ascii_lower(c) || (c >= 'A' && c <= 'Z'); }
-
-/* UP at i: its bytes (1 or 2), or 0. */
-static size_t street_up(const subj *s, size_t i) {
-  int c = at(s, i), d = at(s, i + 1);
-  if (in(c, 'A', 'Z')) return 1;
-  if ((c == 0xC3 && in(d, 0x80, 0x9E)) || (in(c, 0xC4, 0xC7) && in(d, 0x80, 0xBF)) ||
-      (c == 0xCE && in(d, 0x86, 0xAB)) || (c == 0xD0 && in(d, 0x80, 0xAF)))
-    return 2;
-  return 0;
-}
 
 /* LW+ at i: the bytes of the whole run (0: none). */
 static size_t street_lw_run(const subj *s, size_t i) {
@@ -550,7 +541,7 @@ bool guard_find_street_generic(const char *text, size_t slen, size_t off, size_t
     while (ascii_lower(at(&s, p))) p++;
     size_t words[3] = {p}, n = 0;  /* where each count of later words leaves off */
     while (n < 2 && blank(at(&s, p))) {
-      size_t u = street_up(&s, p + 1), l = u ? street_lw_run(&s, p + 1 + u) : 0;
+      size_t u = up_at(&s, p + 1), l = u ? street_lw_run(&s, p + 1 + u) : 0;
       if (!l) break;
       words[++n] = p = p + 1 + u + l;
     }
