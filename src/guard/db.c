@@ -114,8 +114,6 @@ static void *xcalloc(size_t n, size_t sz) {
   return p;
 }
 
-static bool is_alpha(unsigned char c) { return (unsigned char)((c | 0x20) - 'a') < 26; }
-
 static ctx_words *ctx_prepare(const char *const *words) {
   size_t n = 0;
   while (words[n]) n++;
@@ -129,7 +127,7 @@ static ctx_words *ctx_prepare(const char *const *words) {
     for (size_t i = 0; i < n && l; i++) {
       size_t wl = strlen(words[i]);
       bool letters = true;
-      for (size_t q = 0; q < wl; q++) letters = letters && is_alpha((unsigned char)words[i][q]);
+      for (size_t q = 0; q < wl; q++) letters = letters && guard_is_letter((unsigned char)words[i][q]);
       if (wl != l || !letters) continue;
       c->w[k++] = words[i];
       c->seen |= (uint64_t)1 << ctx_hash(words[i], l);
@@ -141,7 +139,7 @@ static ctx_words *ctx_prepare(const char *const *words) {
   for (size_t i = 0; i < n; i++) {  /* the rest: words with other bytes */
     size_t wl = strlen(words[i]);
     bool letters = true;
-    for (size_t q = 0; q < wl; q++) letters = letters && is_alpha((unsigned char)words[i][q]);
+    for (size_t q = 0; q < wl; q++) letters = letters && guard_is_letter((unsigned char)words[i][q]);
     if (!wl || letters) continue;  /* (letters only and longer than any run: never found) */
     c->otherlen[c->nother++] = wl;
     c->w[k++] = words[i];
@@ -536,7 +534,8 @@ static int cmp_unsigned(const void *a, const void *b) {
 static bool has_word(const char *lw, size_t n, const char *w, size_t wl) {
   for (const char *q = lw; (q = memmem(q, n - (size_t)(q - lw), w, wl)); q++) {
     size_t i = (size_t)(q - lw);
-    if ((i == 0 || !is_alpha((unsigned char)lw[i - 1])) && (i + wl >= n || !is_alpha((unsigned char)lw[i + wl])))
+    if ((i == 0 || !guard_is_letter((unsigned char)lw[i - 1])) &&
+        (i + wl >= n || !guard_is_letter((unsigned char)lw[i + wl])))
       return true;
   }
   return false;
@@ -554,14 +553,10 @@ static uint64_t alpha_mask(const char *t, size_t len, size_t i, size_t n) {
     memcpy(buf, p, n);
     p = buf;
   }
-  const __m128i lower = _mm_set1_epi8(0x20), a = _mm_set1_epi8('a'), z = _mm_set1_epi8(25);
-  for (size_t b = 0; b < blocks; b++) {
-    __m128i v = _mm_sub_epi8(_mm_or_si128(_mm_loadu_si128((const __m128i *)(p + 16 * b)), lower), a);
-    m |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, z), v)) << (16 * b);
-  }
+  for (size_t b = 0; b < blocks; b++) m |= (uint64_t)guard_letters16(p + 16 * b) << (16 * b);
   if (n < 64) m &= ((uint64_t)1 << n) - 1;
 #else
-  for (size_t k = 0; k < n; k++) m |= (uint64_t)is_alpha((unsigned char)t[i + k]) << k;
+  for (size_t k = 0; k < n; k++) m |= (uint64_t)guard_is_letter((unsigned char)t[i + k]) << k;
 #endif
   return m;
 }

@@ -16,6 +16,9 @@
 #include "guard/kl_guard.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Confirms the candidate text[start, *end); may shorten *end (IBAN) and adjust *score.
  * `rule` is the rule being confirmed (its `data` carries scanner-specific parameters). */
@@ -92,6 +95,13 @@ static inline bool guard_is_digit(unsigned char c) { return (unsigned char)(c - 
 static inline bool guard_is_letter(unsigned char c) { return (unsigned char)((c | 0x20) - 'a') < 26; }
 static inline bool guard_is_alnum(unsigned char c) { return guard_is_digit(c) || guard_is_letter(c); }
 static inline bool guard_is_blank(unsigned char c) { return c == ' ' || c == '\t'; }  /* [ \t] */
+#ifdef __SSE2__
+/* guard_is_letter for the 16 bytes at p: bit k for p[k]. */
+static inline unsigned guard_letters16(const void *p) {
+  __m128i v = _mm_sub_epi8(_mm_or_si128(_mm_loadu_si128((const __m128i *)p), _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
+  return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(25)), v));
+}
+#endif
 
 /* The 64 bytes at t[i] for a SIMD pass of 64-byte blocks: the text itself, or for its last
  * bytes a copy in pad filled out with `fill`, a byte in none of the pass's classes. */

@@ -498,7 +498,7 @@ bool guard_find_credit_card(const char *text, size_t slen, size_t off, size_t li
 static const bool street_not_after[256] = GUARD_BYTE_TABLE(STREET_NOT_AFTER_);
 
 static inline bool ascii_lower(int c) { return c >= 'a' && c <= 'z'; }
-static inline bool ascii_letter(int c) { return ascii_lower(c) || (c >= 'A' && c <= 'Z'); }
+static inline bool ascii_letter(int c) { return c >= 0 && guard_is_letter((unsigned char)c); }
 
 /* LW+ at i: the bytes of the whole run (0: none). */
 static size_t street_lw_run(const subj *s, size_t i) {

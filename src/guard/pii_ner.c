@@ -30,9 +30,6 @@
 #include "guard/pii_ner.h"
 
 #include <ctype.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,10 +72,7 @@ size_t ner_word_end(const char *t, size_t len, size_t i) {
     if ((unsigned char)((b | 0x20) - 'a') < 26) {  /* ASCII letters: most bytes */
 #ifdef __SSE2__
       if (e + 16 <= len) {  /* the run of them, 16 bytes at a time, by the same test */
-        __m128i v = _mm_sub_epi8(_mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(t + e)),
-                                              _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
-        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(25)), v));
-        e += (size_t)__builtin_ctz(~m | 0x10000u);
+        e += (size_t)__builtin_ctz(~guard_letters16(t + e) | 0x10000u);
         continue;
       }
 #endif
