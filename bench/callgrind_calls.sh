@@ -11,8 +11,9 @@
 # VARY=1: every call's user message ends differently; SYSTEM_FILE: the system prompt's text
 # (default one sentence).  Both stay the same from call to call otherwise.  OBSERVE_CLEAN=false:
 # the policy's observe_clean: false (clean rails write no GUARDRAIL observation; bench/lib.sh).
-# Usage: [VARY=1] [SYSTEM_FILE=f] [OBSERVE_CLEAN=false] bench/callgrind_calls.sh [MODEL=plain|railed]
-#        [N=2000] [WORKERS=1]
+# SECURE_DELETE=false: trace.secure_delete: false.
+# Usage: [VARY=1] [SYSTEM_FILE=f] [OBSERVE_CLEAN=false] [SECURE_DELETE=false] bench/callgrind_calls.sh
+#        [MODEL=plain|railed] [N=2000] [WORKERS=1]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${1:-plain}; N=${2:-2000}; WORKERS=${3:-1}

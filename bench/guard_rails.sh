@@ -14,8 +14,9 @@
 # drifts with whatever else runs; keel's CPU per request (user+sys of all its threads, loop and
 # trace writer, over the requests served) is the steadier figure and is printed too.
 # OBSERVE_CLEAN=false runs the policy with observe_clean: false (only rails that find something
-# are GUARDRAIL observations; docs/guardrails.md).
-# Usage: [OBSERVE_CLEAN=false] bench/guard_rails.sh [SECONDS per run, default 8]
+# are GUARDRAIL observations; docs/guardrails.md); SECURE_DELETE=false, trace.secure_delete:
+# false (docs/configuration.md).
+# Usage: [OBSERVE_CLEAN=false] [SECURE_DELETE=false] bench/guard_rails.sh [SECONDS per run, default 8]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-8}

@@ -250,6 +250,7 @@ int kl_api_serve(const kl_config *cfg, kl_err *err) {
       .merge = kl_api_ingest_merge,
       .fulltext = cfg->trace_fulltext ? KL_FULLTEXT_ON : KL_FULLTEXT_OFF,
       .retention_days = cfg->trace_retention_days,
+      .secure_delete = cfg->trace_secure_delete ? KL_SECURE_DELETE_ON : KL_SECURE_DELETE_OFF,
   };
   kl_store *store = kl_store_open(&so, err);
   if (!store) return -1;

@@ -66,6 +66,7 @@ static const field trace_fields[] = {
     {"capture_content", F_BOOL, offsetof(kl_config, trace_capture_content), 0, 0},
     {"fulltext", F_BOOL, offsetof(kl_config, trace_fulltext), 0, 0},
     {"retention_days", F_INT, offsetof(kl_config, trace_retention_days), 0, 36500},
+    {"secure_delete", F_BOOL, offsetof(kl_config, trace_secure_delete), 0, 0},
 };
 
 static const field mock_fields[] = {
@@ -552,6 +553,7 @@ static kl_config *defaults(void) {
   c->trace_flush_interval_ms = 50;
   c->trace_capture_content = true;
   c->trace_fulltext = false;  /* ~50 us of writer CPU per observation: opt-in */
+  c->trace_secure_delete = true;
   c->guard_memo_bytes = (size_t)4 << 20;
   const char *su = getenv("KEEL_STORE_URL"); /* a file's store section replaces both */
   c->store_backend = kl_cfg_strdup(su && *su ? "postgres" : "sqlite");

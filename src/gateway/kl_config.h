@@ -153,6 +153,7 @@ typedef struct kl_config {
   size_t trace_queue_capacity, trace_batch_max;
   int trace_flush_interval_ms;
   bool trace_fulltext;
+  bool trace_secure_delete;
   int trace_retention_days;
   char *store_backend;     /* `store.backend`: "sqlite" (default) | "postgres" */
   char *store_url;         /* `store.url` (postgres); NULL = none */

@@ -22,7 +22,10 @@
  * before the cutoff and have no observations left (trace records), then at most max_rows
  * scores older than the cutoff.  The writer calls it between its own batches while
  * anything expired remains (writer.c), so no transaction holds the write lock for long and
- * ingestion continues meanwhile. */
+ * ingestion continues meanwhile.  Its transactions run with secure_delete on, whatever the
+ * store's setting: the rows and pages they free are overwritten with zeros.  With full text
+ * on, the index's tokens of a deleted row can outlive it in older FTS5 segments until
+ * SQLite merges them. */
 #include "store/sqlite_int.h"
 
 #include <stdio.h>
@@ -219,6 +222,20 @@ static int expire_observations(kl_sqlite *q, int64_t cutoff, int max_rows, uint6
   return ret;
 }
 
+/* One retention transaction.  What it deletes is overwritten with zeros (and whole pages it
+ * frees too) even when the store was opened with KL_SECURE_DELETE_OFF (sqlite.c): expired
+ * prompts and answers must not stay readable in their places in the file. */
+static int expire_txn(kl_sqlite *q, int64_t cutoff_ns, int max_rows, uint64_t *deleted, bool *more, kl_err *err);
+
+static int set_secure_delete(kl_sqlite *q, bool on, kl_err *err) {
+  int rc = sqlite3_exec(q->db, on ? "PRAGMA secure_delete=ON" : "PRAGMA secure_delete=OFF", NULL, NULL, NULL);
+  if (rc != SQLITE_OK) {
+    kl_sqlite_err(q->db, rc, "secure_delete", err);
+    return -1;
+  }
+  return 0;
+}
+
 int kl_sqlite_expire(void *be, int64_t cutoff_ns, int max_rows, uint64_t *deleted, bool *more, kl_err *err) {
   kl_sqlite *q = be;
   *deleted = 0;
@@ -232,6 +249,16 @@ int kl_sqlite_expire(void *be, int64_t cutoff_ns, int max_rows, uint64_t *delete
       return -1;
     }
   }
+  if (q->secure_delete) return expire_txn(q, cutoff_ns, max_rows, deleted, more, err);
+  if (set_secure_delete(q, true, err) != 0) return -1;
+  int ret = expire_txn(q, cutoff_ns, max_rows, deleted, more, err);
+  kl_err off_err;
+  kl_err_clear(&off_err);
+  if (set_secure_delete(q, false, &off_err) != 0) kl_warn("%s", off_err.msg); /* costs speed only */
+  return ret;
+}
+
+static int expire_txn(kl_sqlite *q, int64_t cutoff_ns, int max_rows, uint64_t *deleted, bool *more, kl_err *err) {
   if (kl_sqlite_step(q->db, q->begin, "begin", err) != 0) return -1;
   int64_t n;
   if (expire_observations(q, cutoff_ns, max_rows, deleted, more, err) != 0) goto fail;

@@ -177,6 +177,19 @@ static void *sqlite_open(const kl_store_opts *opts, kl_err *err) {
   if (exec(q->db, "PRAGMA journal_mode=WAL", err) != 0) goto fail;
   if (exec(q->db, opts->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", err) != 0) goto fail;
   if (exec(q->db, "PRAGMA foreign_keys=OFF", err) != 0) goto fail;
+  /* secure_delete (Debian's build default, set here explicitly): SQLite overwrites every
+   * byte it frees with zeros, so deleted prompts do not stay readable in free space.  Most
+   * of what keel's writes free is not gone, though: a cell that SQLite moves while an index
+   * grows (balance_nonroot re-lays three sibling pages, about once per four railed calls)
+   * still lives at its new place, yet its old place is zeroed, cell by cell.  That is ~8k
+   * of the writer's ~95k instructions per railed gateway call (three rows; callgrind,
+   * bench/callgrind_calls.sh railed, means of 7 and 6 runs, single runs vary by +-4k;
+   * within noise for a plain call).
+   * KL_SECURE_DELETE_OFF trades the guarantee for that; the retention pass turns it back on
+   * for its own transactions (query_admin.c), so what retention deletes is still zeroed,
+   * but not the old places of cells moved before (test_store_erase.c shows both). */
+  q->secure_delete = opts->secure_delete != KL_SECURE_DELETE_OFF;
+  if (exec(q->db, q->secure_delete ? "PRAGMA secure_delete=ON" : "PRAGMA secure_delete=OFF", err) != 0) goto fail;
   /* a row that INSERT OR REPLACE replaces must fire obs_fts's delete trigger (query_admin.c) */
   if (exec(q->db, "PRAGMA recursive_triggers=ON", err) != 0) goto fail;
   if (kl_sqlite_migrate(q->db, err) != 0) goto fail;

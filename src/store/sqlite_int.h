@@ -61,6 +61,7 @@ typedef struct kl_sqlite {
   bool have_orphans;      /* some ingested row is stored under trace "" (update, trace unknown) */
   bool have_trace_records; /* some traces row was set by a trace record */
   bool fulltext;          /* obs_fts is being maintained (query_admin.c) */
+  bool secure_delete;     /* kl_store_opts.secure_delete: zero freed bytes always, not only in retention */
   sqlite3_stmt *exp[8];   /* retention's statements (query_admin.c), prepared on first use */
   /* reader pool */
   pthread_mutex_t pool_mu;

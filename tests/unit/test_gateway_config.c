@@ -50,7 +50,7 @@ static const char header_example[] =
     "limits: {max_body_bytes: 8388608, max_header_bytes: 65536, header_timeout_ms: 10000,\n"
     "         body_timeout_ms: 30000, idle_timeout_ms: 60000, shutdown_timeout_ms: 30000}\n"
     "trace: {enabled: true, queue_capacity: 65536, batch_max: 512, flush_interval_ms: 50,\n"
-    "        capture_content: true}\n"
+    "        capture_content: true, secure_delete: false}\n"
     "mock: {latency_ms: 0, chunk_delay_ms: 0}\n"
     "prices:                         # overrides of the built-in table, USD per 1M tokens\n"
     "  - {model: my-model, input: 0.5, output: 1.5, input_cached: 0.25, input_cache_write: 0.6, "
@@ -94,6 +94,7 @@ static void test_header_example(void **state) {
   assert_int_equal(c->trace_queue_capacity, 65536);
   assert_int_equal(c->trace_batch_max, 512);
   assert_int_equal(c->trace_flush_interval_ms, 50);
+  assert_false(c->trace_secure_delete);
   assert_int_equal(c->mock_latency_ms, 0);
   assert_int_equal(c->mock_chunk_delay_ms, 0);
 
@@ -145,6 +146,7 @@ static void check_builtin_defaults(const kl_config *c) {
   assert_int_equal(c->trace_queue_capacity, 65536);
   assert_int_equal(c->trace_batch_max, 2048);
   assert_int_equal(c->trace_flush_interval_ms, 50);
+  assert_true(c->trace_secure_delete);
   assert_int_equal(c->mock_latency_ms, 0);
   assert_int_equal(c->mock_chunk_delay_ms, 0);
   assert_int_equal(c->nprices, 0);
