@@ -3,7 +3,9 @@
  *   bench_store [rows] [rows_per_trace] [dir]
  *
  * With REAL_IDS=1 in the environment the ids come from keel's own generators (random span
- * ids, time-ordered trace ids) instead of counters, as in production.
+ * ids, time-ordered trace ids) instead of counters, as in production.  With ROWS=guardrail
+ * every row is shaped like a rail's GUARDRAIL observation (no model, usage or input; a
+ * small verdict as output) instead of a ~1 KB generation.
  *
  * Prints the caller-side submit rate and the end-to-end committed rate (submit of the first
  * row to the flush of the last).  FULLTEXT=0 turns the full-text index off.  Queue capacity is set to hold every row so nothing
@@ -36,6 +38,7 @@ int main(int argc, char **argv) {
   memcpy(input, "{\"messages\":[{\"role\":\"user\",\"content\":\"", 40);
   memcpy(input + sizeof input - 6, "\"}]}", 5);
   bool real_ids = getenv("REAL_IDS") && atoi(getenv("REAL_IDS"));
+  bool rails = getenv("ROWS") && !strcmp(getenv("ROWS"), "guardrail");
   char trace[33] = "";
   int64_t t0 = kl_mono_ns();
   for (int i = 0; i < n; i++) {
@@ -49,15 +52,23 @@ int main(int argc, char **argv) {
       snprintf(ob.id, sizeof ob.id, "%016x", i);
       snprintf(ob.trace_id, sizeof ob.trace_id, "%032x", i / per_trace);
     }
-    ob.type = KL_OBS_GENERATION;
-    ob.model = "gpt-4o-mini";
-    ob.user_id = "user-1";
     ob.start_ns = kl_now_ns();
     ob.end_ns = ob.start_ns + 1000;
-    ob.usage_input = 10;
-    ob.usage_output = 5;
-    ob.cost_usd = 0.0001;
-    ob.input_json = input;
+    if (rails) {
+      ob.type = KL_OBS_GUARDRAIL;
+      ob.name = "guardrail.input";
+      ob.output_json = "{\"verdict\":\"allow\",\"findings\":[],\"latency_us\":21.4}";
+      ob.metadata_json = "{\"policy\":\"everything\",\"stage\":\"input\",\"texts\":2}";
+      ob.cost_usd = -1;
+    } else {
+      ob.type = KL_OBS_GENERATION;
+      ob.model = "gpt-4o-mini";
+      ob.user_id = "user-1";
+      ob.usage_input = 10;
+      ob.usage_output = 5;
+      ob.cost_usd = 0.0001;
+      ob.input_json = input;
+    }
     if (kl_store_submit(s, &ob, &err) != 0) {
       fprintf(stderr, "submit: %s\n", err.msg);
       return 1;
