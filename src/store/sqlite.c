@@ -112,12 +112,21 @@ static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, kl_err *err) {
   return 0;
 }
 
+/* A statement's parameter memory, ?1..?n all "other" (so everything is bound the first time). */
+static kl_bound *bound_alloc(int n) {
+  kl_bound *b = calloc((size_t)n + 1, sizeof *b);
+  if (!b) abort();
+  return b;
+}
+
 static int prep_runs(kl_sqlite *q, kl_err *err) {
+  q->bound_new = bound_alloc(OBS_NCOLS);
   for (int k = 0; k < KL_SQLITE_NRUNS; k++) {
     char *sql = ins_run_sql(kl_sqlite_runs[k]);
     int rc = prep(q->db, sql, &q->ins_run[k], err);
     free(sql);
     if (rc) return rc;
+    q->bound_run[k] = bound_alloc(kl_sqlite_runs[k] * OBS_NCOLS);
   }
   return 0;
 }
@@ -220,7 +229,11 @@ static void sqlite_close(void *be) {
   sqlite3_stmt *sts[] = {q->begin, q->commit, q->rollback, q->ins_new, q->ins_obs, q->trace_recompute,
                          q->trace_drop_empty};
   for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) sqlite3_finalize(sts[i]);
-  for (int k = 0; k < KL_SQLITE_NRUNS; k++) sqlite3_finalize(q->ins_run[k]);
+  for (int k = 0; k < KL_SQLITE_NRUNS; k++) {
+    sqlite3_finalize(q->ins_run[k]);
+    free(q->bound_run[k]);
+  }
+  free(q->bound_new);
   kl_sqlite_ingest_finalize(q);
   kl_sqlite_expire_finalize(q);
   if (q->arena) kl_arena_free(q->arena);
@@ -273,13 +286,35 @@ void kl_sqlite_release(kl_sqlite *q, kl_rconn *c) {
 
 /* ---- write path ---- */
 
-static void bind_text(sqlite3_stmt *st, int i, const char *v) {
-  if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-  else sqlite3_bind_null(st, i);
+/* SQLite keeps a statement's parameters from one execution to the next, and most of an
+ * observation's 35 are NULL or 0 (a GUARDRAIL row has ~20 NULLs and 6 zeros), so the
+ * insert statements remember (b, indexed by ?N; NULL: no memory) which parameters hold a
+ * NULL or which integer, and skip binding the same again: each bind is an API call of
+ * ~100 instructions.  Text is always bound: SQLITE_STATIC points into the record, which is
+ * freed after its batch.  A failed bind (only text, too long) leaves the parameter NULL
+ * while b says "other", which is merely a bind more next time. */
+static void bind_null(sqlite3_stmt *st, kl_bound *b, int i) {
+  if (b) {
+    if (b[i].kind == KL_BOUND_NULL) return;
+    b[i].kind = KL_BOUND_NULL;
+  }
+  sqlite3_bind_null(st, i);
 }
-static void bind_i64_or_null(sqlite3_stmt *st, int i, int64_t v) {
-  if (v) sqlite3_bind_int64(st, i, v);
-  else sqlite3_bind_null(st, i);
+static void bind_i64(sqlite3_stmt *st, kl_bound *b, int i, int64_t v) {
+  if (b) {
+    if (b[i].kind == KL_BOUND_INT && b[i].v == v) return;
+    b[i] = (kl_bound){v, KL_BOUND_INT};
+  }
+  sqlite3_bind_int64(st, i, v);
+}
+static void bind_text(sqlite3_stmt *st, kl_bound *b, int i, const char *v) {
+  if (!v) return bind_null(st, b, i);
+  if (b) b[i].kind = KL_BOUND_OTHER;
+  sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+static void bind_i64_or_null(sqlite3_stmt *st, kl_bound *b, int i, int64_t v) {
+  if (v) bind_i64(st, b, i, v);
+  else bind_null(st, b, i);
 }
 
 static const char *proj(const kl_obs *o) { return o->project_id && *o->project_id ? o->project_id : "default"; }
@@ -297,49 +332,53 @@ int kl_sqlite_step(sqlite3 *db, sqlite3_stmt *st, const char *what, kl_err *err)
 
 /* Every parameter is bound on every call (NULLs explicitly), so no sqlite3_clear_bindings
  * first: that walked all 35 parameters once more per row (~0.7k instructions per row). */
-static void bind_obs_at(sqlite3_stmt *st, int k, const kl_obs *o) {
-  bind_text(st, k + 1, proj(o));
-  bind_text(st, k + 2, o->id);
-  bind_text(st, k + 3, o->trace_id);
-  bind_text(st, k + 4, o->parent_id[0] ? o->parent_id : NULL);
-  bind_text(st, k + 5, o->type);
-  bind_text(st, k + 6, o->name);
-  bind_text(st, k + 7, o->level && *o->level ? o->level : "DEFAULT");
-  bind_text(st, k + 8, o->status_message);
-  bind_i64_or_null(st, k + 9, o->http_status);
-  sqlite3_bind_int64(st, k + 10, o->start_ns);
-  bind_i64_or_null(st, k + 11, o->end_ns);
-  bind_i64_or_null(st, k + 12, o->completion_start_ns);
-  bind_text(st, k + 13, o->model);
-  bind_text(st, k + 14, o->provider);
-  bind_text(st, k + 15, o->upstream_model);
-  bind_text(st, k + 16, o->model_params_json);
-  bind_text(st, k + 17, o->input_json);
-  bind_text(st, k + 18, o->output_json);
-  bind_text(st, k + 19, o->metadata_json);
-  bind_text(st, k + 20, o->finish_reason);
-  sqlite3_bind_int64(st, k + 21, o->usage_input);
-  sqlite3_bind_int64(st, k + 22, o->usage_input_cached);
-  sqlite3_bind_int64(st, k + 23, o->usage_input_cache_write);
-  sqlite3_bind_int64(st, k + 24, o->usage_output);
-  sqlite3_bind_int64(st, k + 25, o->usage_output_reasoning);
-  bind_text(st, k + 26, o->usage_json);
-  sqlite3_bind_int(st, k + 27, o->usage_estimated ? 1 : 0);
-  if (o->cost_usd >= 0) sqlite3_bind_double(st, k + 28, o->cost_usd); /* NaN fails >= 0 too */
-  else sqlite3_bind_null(st, k + 28);
-  bind_text(st, k + 29, o->cost_json);
-  bind_text(st, k + 30, o->trace_name);
-  bind_text(st, k + 31, o->user_id);
-  bind_text(st, k + 32, o->session_id);
-  bind_text(st, k + 33, o->tags_json);
-  bind_text(st, k + 34, o->environment);
-  bind_text(st, k + 35, o->release);
+static void bind_obs_at(sqlite3_stmt *st, kl_bound *b, int k, const kl_obs *o) {
+  bind_text(st, b, k + 1, proj(o));
+  bind_text(st, b, k + 2, o->id);
+  bind_text(st, b, k + 3, o->trace_id);
+  bind_text(st, b, k + 4, o->parent_id[0] ? o->parent_id : NULL);
+  bind_text(st, b, k + 5, o->type);
+  bind_text(st, b, k + 6, o->name);
+  bind_text(st, b, k + 7, o->level && *o->level ? o->level : "DEFAULT");
+  bind_text(st, b, k + 8, o->status_message);
+  bind_i64_or_null(st, b, k + 9, o->http_status);
+  bind_i64(st, b, k + 10, o->start_ns);
+  bind_i64_or_null(st, b, k + 11, o->end_ns);
+  bind_i64_or_null(st, b, k + 12, o->completion_start_ns);
+  bind_text(st, b, k + 13, o->model);
+  bind_text(st, b, k + 14, o->provider);
+  bind_text(st, b, k + 15, o->upstream_model);
+  bind_text(st, b, k + 16, o->model_params_json);
+  bind_text(st, b, k + 17, o->input_json);
+  bind_text(st, b, k + 18, o->output_json);
+  bind_text(st, b, k + 19, o->metadata_json);
+  bind_text(st, b, k + 20, o->finish_reason);
+  bind_i64(st, b, k + 21, o->usage_input);
+  bind_i64(st, b, k + 22, o->usage_input_cached);
+  bind_i64(st, b, k + 23, o->usage_input_cache_write);
+  bind_i64(st, b, k + 24, o->usage_output);
+  bind_i64(st, b, k + 25, o->usage_output_reasoning);
+  bind_text(st, b, k + 26, o->usage_json);
+  bind_i64(st, b, k + 27, o->usage_estimated ? 1 : 0);
+  if (o->cost_usd >= 0) { /* NaN fails >= 0 too */
+    if (b) b[k + 28].kind = KL_BOUND_OTHER;
+    sqlite3_bind_double(st, k + 28, o->cost_usd);
+  } else {
+    bind_null(st, b, k + 28);
+  }
+  bind_text(st, b, k + 29, o->cost_json);
+  bind_text(st, b, k + 30, o->trace_name);
+  bind_text(st, b, k + 31, o->user_id);
+  bind_text(st, b, k + 32, o->session_id);
+  bind_text(st, b, k + 33, o->tags_json);
+  bind_text(st, b, k + 34, o->environment);
+  bind_text(st, b, k + 35, o->release);
 }
 
-void kl_sqlite_bind_obs(sqlite3_stmt *st, const kl_obs *o) { bind_obs_at(st, 0, o); }
+void kl_sqlite_bind_obs(sqlite3_stmt *st, const kl_obs *o) { bind_obs_at(st, NULL, 0, o); }
 
-static int insert_obs(kl_sqlite *q, sqlite3_stmt *st, const kl_obs *o, kl_err *err) {
-  kl_sqlite_bind_obs(st, o);
+static int insert_obs(kl_sqlite *q, sqlite3_stmt *st, kl_bound *b, const kl_obs *o, kl_err *err) {
+  bind_obs_at(st, b, 0, o);
   return kl_sqlite_step(q->db, st, "insert observation", err);
 }
 
@@ -380,7 +419,7 @@ int kl_sqlite_recompute(kl_sqlite *q, const kl_redo *r, kl_err *err) {
  * included) and its trace recomputed after the loop. */
 static int write_obs_run(kl_sqlite *q, int k, kl_rec *const *recs, kl_redo_list *redo, kl_err *err) {
   int rows = kl_sqlite_runs[k];
-  for (int i = 0; i < rows; i++) bind_obs_at(q->ins_run[k], i * OBS_NCOLS, &recs[i]->u.obs);
+  for (int i = 0; i < rows; i++) bind_obs_at(q->ins_run[k], q->bound_run[k], i * OBS_NCOLS, &recs[i]->u.obs);
   if (kl_sqlite_step(q->db, q->ins_run[k], "insert observations", err) != 0) return -1;
   if (sqlite3_changes(q->db) == rows) {
     for (int i = 0; i < rows; i++) kl_tagg_add(q, proj(&recs[i]->u.obs), &recs[i]->u.obs);
@@ -388,19 +427,19 @@ static int write_obs_run(kl_sqlite *q, int k, kl_rec *const *recs, kl_redo_list 
   }
   for (int i = 0; i < rows; i++) {
     const kl_obs *o = &recs[i]->u.obs;
-    if (insert_obs(q, q->ins_obs, o, err) != 0) return -1;
+    if (insert_obs(q, q->ins_obs, NULL, o, err) != 0) return -1;
     kl_redo_push(redo, proj(o), o->trace_id);
   }
   return 0;
 }
 
 static int write_obs(kl_sqlite *q, const kl_obs *o, kl_redo_list *redo, kl_err *err) {
-  if (insert_obs(q, q->ins_new, o, err) != 0) return -1;
+  if (insert_obs(q, q->ins_new, q->bound_new, o, err) != 0) return -1;
   if (sqlite3_changes(q->db) == 1) { /* its trace's sums: once per trace per batch (ingest_tagg.c) */
     kl_tagg_add(q, proj(o), o);
     return 0;
   }
-  if (insert_obs(q, q->ins_obs, o, err) != 0) return -1;
+  if (insert_obs(q, q->ins_obs, NULL, o, err) != 0) return -1;
   /* a re-sent observation replaced its row: its trace is recomputed once, after the loop */
   kl_redo_push(redo, proj(o), o->trace_id);
   return 0;

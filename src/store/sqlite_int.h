@@ -49,11 +49,19 @@ typedef struct kl_rconn {
 #define KL_SQLITE_NRUNS 2
 #define KL_SQLITE_RUN_MAX 64 /* kl_sqlite_runs[0] */
 
+/* What one parameter of a statement holds since it was last bound (sqlite.c's write path). */
+typedef struct kl_bound {
+  int64_t v;    /* the integer, for KL_BOUND_INT */
+  uint8_t kind; /* KL_BOUND_OTHER (text, real, or not known), KL_BOUND_NULL, KL_BOUND_INT */
+} kl_bound;
+enum { KL_BOUND_OTHER, KL_BOUND_NULL, KL_BOUND_INT };
+
 typedef struct kl_sqlite {
   char *path;
   sqlite3 *db; /* the writer's connection */
   sqlite3_stmt *begin, *commit, *rollback, *ins_new, *ins_obs, *trace_recompute, *trace_drop_empty;
   sqlite3_stmt *ins_run[KL_SQLITE_NRUNS]; /* multi-row inserts, kl_sqlite_runs[k] rows each */
+  kl_bound *bound_run[KL_SQLITE_NRUNS], *bound_new; /* their parameters and ins_new's, by ?N */
   sqlite3_stmt *ing[12];  /* ingest_sqlite.c's statements */
   struct kl_tagg *tagg;   /* ingest_tagg.c: the batch's pending trace aggregates */
   struct kl_ckpt *ckpt;   /* sqlite_ckpt.c: the checkpoint thread */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "store/kl_store.h"
+#include "store/store_int.h"
 #include "store_test_pg.h"
 
 typedef struct {
@@ -470,6 +471,63 @@ static void test_runs_of_observations(void **state) {
   }
 }
 
+/* The insert statements skip binding a NULL or an integer their parameter already holds
+ * from the last execution (sqlite.c).  Four batches of 80 new rows (a 64-row and a 16-row
+ * statement) in which every such parameter goes through each change: NULL to NULL, to an
+ * integer, to the same integer, to another, back to NULL, and text or a real in between. */
+static void test_run_parameters_change(void **state) {
+  fx *f = *state;
+  static const int64_t status[4] = {0, 200, 200, 503}, usage[4] = {0, 7, 7, 9};
+  static const double cost[4] = {-1, 0.25, -1, 0.5};
+  static const char *const model[4] = {NULL, "m", NULL, "n"};
+  for (int round = 0; round < 4; round++) {
+    kl_store__test_pause(f->s, true); /* one batch */
+    for (int i = 0; i < 80; i++) {
+      char id[16], tr[16];
+      snprintf(id, sizeof id, "p%d-%d", round, i);
+      snprintf(tr, sizeof tr, "P%d", i);
+      int v = (i + round) % 4;
+      kl_obs o = mk(id, tr, 1000 * (round + 1) + i);
+      o.http_status = (int)status[v];
+      o.end_ns = v ? o.start_ns + v : 0;
+      o.usage_input = usage[v];
+      o.usage_output = usage[3 - v];
+      o.usage_estimated = v & 1;
+      o.cost_usd = cost[v];
+      o.model = model[v];
+      o.status_message = v == 2 ? "two" : NULL;
+      submit(f->s, &o);
+    }
+    kl_store__test_pause(f->s, false);
+    kl_store_flush(f->s);
+  }
+  for (int i = 0; i < 80; i++) {
+    char tr[16];
+    snprintf(tr, sizeof tr, "P%d", i);
+    int code;
+    cJSON *t = get(f->s, NULL, tr, &code);
+    assert_int_equal(code, 200);
+    cJSON *obs = cJSON_GetObjectItemCaseSensitive(t, "observations"), *x;
+    assert_int_equal(cJSON_GetArraySize(obs), 4);
+    cJSON_ArrayForEach(x, obs) {
+      int round = str(x, "id")[1] - '0', v = (i + round) % 4;
+      if (status[v]) assert_int_equal((int64_t)num(x, "http_status"), status[v]);
+      else assert_true(is_null(x, "http_status"));
+      assert_true(is_null(x, "end_time") == (v == 0));
+      assert_int_equal((int64_t)num(x, "usage_input"), usage[v]);
+      assert_int_equal((int64_t)num(x, "usage_output"), usage[3 - v]);
+      assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "usage_estimated")) == (v & 1));
+      if (cost[v] >= 0) assert_true(num(x, "cost_usd") == cost[v]);
+      else assert_true(is_null(x, "cost_usd"));
+      if (model[v]) assert_string_equal(str(x, "model"), model[v]);
+      else assert_true(is_null(x, "model"));
+      if (v == 2) assert_string_equal(str(x, "status_message"), "two");
+      else assert_true(is_null(x, "status_message"));
+    }
+    cJSON_Delete(t);
+  }
+}
+
 static void test_projects_are_separate(void **state) {
   fx *f = *state;
   kl_obs a = mk("same", "T", 1);
@@ -702,6 +760,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_trace_aggregates, setup, teardown),
       cmocka_unit_test_setup_teardown(test_idempotent_resubmit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_runs_of_observations, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_run_parameters_change, setup, teardown),
       cmocka_unit_test_setup_teardown(test_projects_are_separate, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pagination, setup, teardown),
       cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
