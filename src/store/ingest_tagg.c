@@ -59,6 +59,7 @@ struct kl_tagg {
   size_t nused;
   size_t pending;  /* entries with count > 0 */
   sqlite3_stmt *up, *up_run[KL_SQLITE_NRUNS];
+  kl_bound *bound_up, *bound_run[KL_SQLITE_NRUNS]; /* what their parameters hold (sqlite_int.h) */
 };
 
 #define TRACE_COLS                                                                             \
@@ -113,10 +114,12 @@ int kl_tagg_open(kl_sqlite *q, kl_err *err) {
   t->used = xcalloc(t->cap, sizeof *t->used);
   q->tagg = t;
   int rc = sqlite3_prepare_v3(q->db, k_upsert, -1, SQLITE_PREPARE_PERSISTENT, &t->up, NULL);
+  t->bound_up = kl_bound_alloc(TAGG_NCOLS);
   for (int k = 0; rc == SQLITE_OK && k < KL_SQLITE_NRUNS; k++) {
     char *run = upsert_run_sql(kl_sqlite_runs[k]);
     rc = sqlite3_prepare_v3(q->db, run, -1, SQLITE_PREPARE_PERSISTENT, &t->up_run[k], NULL);
     free(run);
+    t->bound_run[k] = kl_bound_alloc(kl_sqlite_runs[k] * TAGG_NCOLS);
   }
   if (rc != SQLITE_OK) {
     kl_sqlite_err(q->db, rc, "prepare", err);
@@ -129,7 +132,11 @@ void kl_tagg_close(kl_sqlite *q) {
   kl_tagg *t = q->tagg;
   if (!t) return;
   sqlite3_finalize(t->up);
-  for (int k = 0; k < KL_SQLITE_NRUNS; k++) sqlite3_finalize(t->up_run[k]);
+  free(t->bound_up);
+  for (int k = 0; k < KL_SQLITE_NRUNS; k++) {
+    sqlite3_finalize(t->up_run[k]);
+    free(t->bound_run[k]);
+  }
   free(t->v);
   free(t->used);
   free(t);
@@ -221,39 +228,35 @@ void kl_tagg_add(kl_sqlite *q, const char *project, const kl_obs *o) {
   e->level_mask |= kl_level_bit(o->level);
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *v) {
-  if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-  else sqlite3_bind_null(st, i);
-}
-
-/* every parameter bound (NULLs explicitly): no sqlite3_clear_bindings per trace */
-static void bind_ent_at(sqlite3_stmt *st, int k, const tagg_ent *e) {
-  bind_text(st, k + 1, e->project);
-  bind_text(st, k + 2, e->trace);
-  bind_text(st, k + 3, e->name);
-  bind_text(st, k + 4, e->user);
-  bind_text(st, k + 5, e->session);
-  bind_text(st, k + 6, e->tags);
-  bind_text(st, k + 7, e->env);
-  bind_text(st, k + 8, e->release);
-  bind_text(st, k + 9, e->model);
-  if (e->model) sqlite3_bind_int64(st, k + 10, e->model_start);
-  else sqlite3_bind_null(st, k + 10);
-  sqlite3_bind_int64(st, k + 11, e->start);
-  if (e->has_end) sqlite3_bind_int64(st, k + 12, e->end);
-  else sqlite3_bind_null(st, k + 12);
-  sqlite3_bind_int64(st, k + 13, e->in);
-  sqlite3_bind_int64(st, k + 14, e->out);
-  if (e->has_cost) sqlite3_bind_double(st, k + 15, e->cost);
-  else sqlite3_bind_null(st, k + 15);
-  sqlite3_bind_int64(st, k + 16, e->count);
-  sqlite3_bind_int64(st, k + 17, e->errors);
-  sqlite3_bind_int(st, k + 18, e->level_mask);
+/* Afterwards every parameter holds this trace's value (bound now, or held already: b), so
+ * no sqlite3_clear_bindings per trace. */
+static void bind_ent_at(sqlite3_stmt *st, kl_bound *b, int k, const tagg_ent *e) {
+  kl_rebind_text(st, b, k + 1, e->project);
+  kl_rebind_text(st, b, k + 2, e->trace);
+  kl_rebind_text(st, b, k + 3, e->name);
+  kl_rebind_text(st, b, k + 4, e->user);
+  kl_rebind_text(st, b, k + 5, e->session);
+  kl_rebind_text(st, b, k + 6, e->tags);
+  kl_rebind_text(st, b, k + 7, e->env);
+  kl_rebind_text(st, b, k + 8, e->release);
+  kl_rebind_text(st, b, k + 9, e->model);
+  if (e->model) kl_rebind_i64(st, b, k + 10, e->model_start);
+  else kl_rebind_null(st, b, k + 10);
+  kl_rebind_i64(st, b, k + 11, e->start);
+  if (e->has_end) kl_rebind_i64(st, b, k + 12, e->end);
+  else kl_rebind_null(st, b, k + 12);
+  kl_rebind_i64(st, b, k + 13, e->in);
+  kl_rebind_i64(st, b, k + 14, e->out);
+  if (e->has_cost) kl_rebind_f64(st, b, k + 15, e->cost);
+  else kl_rebind_null(st, b, k + 15);
+  kl_rebind_i64(st, b, k + 16, e->count);
+  kl_rebind_i64(st, b, k + 17, e->errors);
+  kl_rebind_i64(st, b, k + 18, e->level_mask);
 }
 
 static int write_ent(kl_sqlite *q, tagg_ent *e, kl_err *err) {
   sqlite3_stmt *st = q->tagg->up;
-  bind_ent_at(st, 0, e);
+  bind_ent_at(st, q->tagg->bound_up, 0, e);
   if (kl_sqlite_step(q->db, st, "update trace", err) != 0) return -1;
   e->count = 0;
   q->tagg->pending--;
@@ -264,7 +267,7 @@ static int write_ent(kl_sqlite *q, tagg_ent *e, kl_err *err) {
 static int write_run(kl_sqlite *q, int k, tagg_ent *const *run, kl_err *err) {
   sqlite3_stmt *st = q->tagg->up_run[k];
   int rows = kl_sqlite_runs[k];
-  for (int i = 0; i < rows; i++) bind_ent_at(st, i * TAGG_NCOLS, run[i]);
+  for (int i = 0; i < rows; i++) bind_ent_at(st, q->tagg->bound_run[k], i * TAGG_NCOLS, run[i]);
   if (kl_sqlite_step(q->db, st, "update traces", err) != 0) return -1;
   for (int i = 0; i < rows; i++) run[i]->count = 0;
   q->tagg->pending -= (size_t)rows;

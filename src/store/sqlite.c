@@ -112,21 +112,20 @@ static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, kl_err *err) {
   return 0;
 }
 
-/* A statement's parameter memory, ?1..?n all "other" (so everything is bound the first time). */
-static kl_bound *bound_alloc(int n) {
+kl_bound *kl_bound_alloc(int n) {
   kl_bound *b = calloc((size_t)n + 1, sizeof *b);
   if (!b) abort();
   return b;
 }
 
 static int prep_runs(kl_sqlite *q, kl_err *err) {
-  q->bound_new = bound_alloc(OBS_NCOLS);
+  q->bound_new = kl_bound_alloc(OBS_NCOLS);
   for (int k = 0; k < KL_SQLITE_NRUNS; k++) {
     char *sql = ins_run_sql(kl_sqlite_runs[k]);
     int rc = prep(q->db, sql, &q->ins_run[k], err);
     free(sql);
     if (rc) return rc;
-    q->bound_run[k] = bound_alloc(kl_sqlite_runs[k] * OBS_NCOLS);
+    q->bound_run[k] = kl_bound_alloc(kl_sqlite_runs[k] * OBS_NCOLS);
   }
   return 0;
 }
@@ -286,38 +285,9 @@ void kl_sqlite_release(kl_sqlite *q, kl_rconn *c) {
 
 /* ---- write path ---- */
 
-/* SQLite keeps a statement's parameters from one execution to the next, and most of an
- * observation's 35 are NULL or 0 (a GUARDRAIL row has 17 NULLs and 6 zeros), so the
- * insert statements remember (b, indexed by ?N; NULL: no memory) which parameters hold a
- * NULL or which integer, and skip binding the same again: each bind is an API call of
- * ~100 instructions.  Text is always bound: SQLITE_STATIC points into the record, which is
- * freed after its batch.  A failed bind (only text, too long) leaves the parameter NULL
- * while b says "other", which is merely a bind more next time. */
-static void bind_null(sqlite3_stmt *st, kl_bound *b, int i) {
-  if (b) {
-    if (b[i].kind == KL_BOUND_NULL) return;
-    b[i].kind = KL_BOUND_NULL;
-  }
-  sqlite3_bind_null(st, i);
-}
-static void bind_i64(sqlite3_stmt *st, kl_bound *b, int i, int64_t v) {
-  if (b) {
-    if (b[i].kind == KL_BOUND_INT && b[i].v == v) return;
-    b[i] = (kl_bound){v, KL_BOUND_INT};
-  }
-  sqlite3_bind_int64(st, i, v);
-}
-static void bind_text(sqlite3_stmt *st, kl_bound *b, int i, const char *v) {
-  if (!v) {
-    bind_null(st, b, i);
-    return;
-  }
-  if (b) b[i].kind = KL_BOUND_OTHER;
-  sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-}
 static void bind_i64_or_null(sqlite3_stmt *st, kl_bound *b, int i, int64_t v) {
-  if (v) bind_i64(st, b, i, v);
-  else bind_null(st, b, i);
+  if (v) kl_rebind_i64(st, b, i, v);
+  else kl_rebind_null(st, b, i);
 }
 
 static const char *proj(const kl_obs *o) { return o->project_id && *o->project_id ? o->project_id : "default"; }
@@ -337,46 +307,42 @@ int kl_sqlite_step(sqlite3 *db, sqlite3_stmt *st, const char *what, kl_err *err)
  * sqlite3_clear_bindings first: that walked all 35 parameters once more per row (~0.7k
  * instructions per row). */
 static void bind_obs_at(sqlite3_stmt *st, kl_bound *b, int k, const kl_obs *o) {
-  bind_text(st, b, k + 1, proj(o));
-  bind_text(st, b, k + 2, o->id);
-  bind_text(st, b, k + 3, o->trace_id);
-  bind_text(st, b, k + 4, o->parent_id[0] ? o->parent_id : NULL);
-  bind_text(st, b, k + 5, o->type);
-  bind_text(st, b, k + 6, o->name);
-  bind_text(st, b, k + 7, o->level && *o->level ? o->level : "DEFAULT");
-  bind_text(st, b, k + 8, o->status_message);
+  kl_rebind_text(st, b, k + 1, proj(o));
+  kl_rebind_text(st, b, k + 2, o->id);
+  kl_rebind_text(st, b, k + 3, o->trace_id);
+  kl_rebind_text(st, b, k + 4, o->parent_id[0] ? o->parent_id : NULL);
+  kl_rebind_text(st, b, k + 5, o->type);
+  kl_rebind_text(st, b, k + 6, o->name);
+  kl_rebind_text(st, b, k + 7, o->level && *o->level ? o->level : "DEFAULT");
+  kl_rebind_text(st, b, k + 8, o->status_message);
   bind_i64_or_null(st, b, k + 9, o->http_status);
-  bind_i64(st, b, k + 10, o->start_ns);
+  kl_rebind_i64(st, b, k + 10, o->start_ns);
   bind_i64_or_null(st, b, k + 11, o->end_ns);
   bind_i64_or_null(st, b, k + 12, o->completion_start_ns);
-  bind_text(st, b, k + 13, o->model);
-  bind_text(st, b, k + 14, o->provider);
-  bind_text(st, b, k + 15, o->upstream_model);
-  bind_text(st, b, k + 16, o->model_params_json);
-  bind_text(st, b, k + 17, o->input_json);
-  bind_text(st, b, k + 18, o->output_json);
-  bind_text(st, b, k + 19, o->metadata_json);
-  bind_text(st, b, k + 20, o->finish_reason);
-  bind_i64(st, b, k + 21, o->usage_input);
-  bind_i64(st, b, k + 22, o->usage_input_cached);
-  bind_i64(st, b, k + 23, o->usage_input_cache_write);
-  bind_i64(st, b, k + 24, o->usage_output);
-  bind_i64(st, b, k + 25, o->usage_output_reasoning);
-  bind_text(st, b, k + 26, o->usage_json);
-  bind_i64(st, b, k + 27, o->usage_estimated ? 1 : 0);
-  if (o->cost_usd >= 0) { /* NaN fails >= 0 too */
-    if (b) b[k + 28].kind = KL_BOUND_OTHER;
-    sqlite3_bind_double(st, k + 28, o->cost_usd);
-  } else {
-    bind_null(st, b, k + 28);
-  }
-  bind_text(st, b, k + 29, o->cost_json);
-  bind_text(st, b, k + 30, o->trace_name);
-  bind_text(st, b, k + 31, o->user_id);
-  bind_text(st, b, k + 32, o->session_id);
-  bind_text(st, b, k + 33, o->tags_json);
-  bind_text(st, b, k + 34, o->environment);
-  bind_text(st, b, k + 35, o->release);
+  kl_rebind_text(st, b, k + 13, o->model);
+  kl_rebind_text(st, b, k + 14, o->provider);
+  kl_rebind_text(st, b, k + 15, o->upstream_model);
+  kl_rebind_text(st, b, k + 16, o->model_params_json);
+  kl_rebind_text(st, b, k + 17, o->input_json);
+  kl_rebind_text(st, b, k + 18, o->output_json);
+  kl_rebind_text(st, b, k + 19, o->metadata_json);
+  kl_rebind_text(st, b, k + 20, o->finish_reason);
+  kl_rebind_i64(st, b, k + 21, o->usage_input);
+  kl_rebind_i64(st, b, k + 22, o->usage_input_cached);
+  kl_rebind_i64(st, b, k + 23, o->usage_input_cache_write);
+  kl_rebind_i64(st, b, k + 24, o->usage_output);
+  kl_rebind_i64(st, b, k + 25, o->usage_output_reasoning);
+  kl_rebind_text(st, b, k + 26, o->usage_json);
+  kl_rebind_i64(st, b, k + 27, o->usage_estimated ? 1 : 0);
+  if (o->cost_usd >= 0) kl_rebind_f64(st, b, k + 28, o->cost_usd); /* NaN fails >= 0 too */
+  else kl_rebind_null(st, b, k + 28);
+  kl_rebind_text(st, b, k + 29, o->cost_json);
+  kl_rebind_text(st, b, k + 30, o->trace_name);
+  kl_rebind_text(st, b, k + 31, o->user_id);
+  kl_rebind_text(st, b, k + 32, o->session_id);
+  kl_rebind_text(st, b, k + 33, o->tags_json);
+  kl_rebind_text(st, b, k + 34, o->environment);
+  kl_rebind_text(st, b, k + 35, o->release);
 }
 
 void kl_sqlite_bind_obs(sqlite3_stmt *st, const kl_obs *o) { bind_obs_at(st, NULL, 0, o); }
