@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +19,7 @@
 #include <unistd.h>
 
 #include "store/kl_store.h"
-
-static int rm_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw) {
-  (void)sb, (void)type, (void)ftw;
-  return remove(p);
-}
+#include "test_tmpdir.h"
 
 static long long file_size(const char *path) {
   struct stat st;
@@ -70,7 +65,7 @@ static void test_wal_is_checkpointed_off_the_writer(void **state) {
   print_message("keel.db %lld -> %lld bytes, WAL %lld bytes\n", db0, dbn, waln);
   assert_true(dbn >= 16 * 1024 * 1024); /* checkpointed pages reached the database */
   kl_store_close(s);
-  nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+  kl_test_rmtree(dir);
 }
 
 int main(void) {

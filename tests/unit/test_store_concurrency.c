@@ -7,7 +7,6 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,16 +16,12 @@
 
 #include "store/kl_store.h"
 #include "store_test_pg.h"
+#include "test_tmpdir.h"
 
 static char g_dir[64];
 static kl_store *g_s;
 static atomic_bool g_writing;
 static atomic_int g_reads;
-
-static int rm_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw) {
-  (void)sb, (void)type, (void)ftw;
-  return remove(p);
-}
 
 static int open_with_queue(size_t qcap) {
   strcpy(g_dir, "/tmp/kl-conc-XXXXXX");
@@ -53,7 +48,7 @@ static int setup_big(void **state) {
 static int teardown(void **state) {
   (void)state;
   kl_store_close(g_s);
-  nftw(g_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+  kl_test_rmtree(g_dir);
   return 0;
 }
 

@@ -14,7 +14,6 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,17 +23,13 @@
 #include "api/api_internal.h"
 #include "store/store_int.h"
 #include "store_test_pg.h"
+#include "test_tmpdir.h"
 
 #define S 1000000000LL
 
 typedef struct {
   char dir[64];
 } fx;
-
-static int rm_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw) {
-  (void)sb, (void)type, (void)ftw;
-  return remove(p);
-}
 
 static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
@@ -46,7 +41,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fx *f = *state;
-  nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+  kl_test_rmtree(f->dir);
   free(f);
   return 0;
 }

@@ -10,7 +10,6 @@
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,16 +20,12 @@
 #include "api/api_internal.h"
 #include "store/store_int.h"
 #include "store_test_pg.h"
+#include "test_tmpdir.h"
 
 typedef struct {
   char dir[64];
   kl_store *s;
 } fx;
-
-static int rm_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw) {
-  (void)sb, (void)type, (void)ftw;
-  return remove(p);
-}
 
 static kl_store *open_store(const char *dir) {
   kl_store_opts o = {.data_dir = dir, .flush_interval_ms = 5, .merge = kl_api_ingest_merge};
@@ -54,7 +49,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   fx *f = *state;
   kl_store_close(f->s);
-  nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+  kl_test_rmtree(f->dir);
   free(f);
   return 0;
 }
@@ -497,7 +492,7 @@ static void test_refused_without_merge(void **state) {
   assert_int_equal(kl_store_submit_patch(s, &bad, &err), -1);
   assert_int_equal(err.code, 400);
   kl_store_close(s);
-  nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+  kl_test_rmtree(dir);
 }
 
 int main(void) {

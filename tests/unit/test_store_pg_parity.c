@@ -12,7 +12,6 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 #include "api/api_internal.h"
 #include "store/store_int.h"
 #include "store_test_pg.h"
+#include "test_tmpdir.h"
 
 #define S 1000000000LL
 #define MS 1000000LL
@@ -33,11 +33,6 @@ typedef struct {
   kl_store *s[2]; /* 0 SQLite, 1 PostgreSQL */
   int compared;
 } fx;
-
-static int rm_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw) {
-  (void)sb, (void)type, (void)ftw;
-  return remove(p);
-}
 
 static int setup(void **state) {
   if (!kl_test_pg()) return 0;
@@ -60,7 +55,7 @@ static int teardown(void **state) {
   if (!f) return 0;
   for (int i = 0; i < 2; i++) {
     kl_store_close(f->s[i]);
-    nftw(f->dir[i], rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    kl_test_rmtree(f->dir[i]);
   }
   free(f);
   return 0;

@@ -9,7 +9,6 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
-#include <ftw.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include "api/api_internal.h"
 #include "store/store_int.h"
 #include "store_test_pg.h"
+#include "test_tmpdir.h"
 
 #define S 1000000000LL
 #define MS 1000000LL
@@ -29,11 +29,6 @@ typedef struct {
   char dir[64];
   kl_store *s;
 } fx;
-
-static int rm_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw) {
-  (void)sb, (void)type, (void)ftw;
-  return remove(p);
-}
 
 static kl_store *open_opts(fx *f, kl_store_opts o) {
   o.data_dir = f->dir;
@@ -59,7 +54,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   fx *f = *state;
   kl_store_close(f->s);
-  nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+  kl_test_rmtree(f->dir);
   free(f);
   return 0;
 }

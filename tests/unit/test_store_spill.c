@@ -7,7 +7,6 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,16 +15,12 @@
 
 #include "store/store_int.h"
 #include "store_test_pg.h"
+#include "test_tmpdir.h"
 
 typedef struct {
   char dir[64];
   char spill[96];
 } fx;
-
-static int rm_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw) {
-  (void)sb, (void)type, (void)ftw;
-  return remove(p);
-}
 
 static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
@@ -38,7 +33,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fx *f = *state;
-  nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+  kl_test_rmtree(f->dir);
   free(f);
   return 0;
 }

@@ -6,7 +6,6 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
-#include <ftw.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -17,16 +16,12 @@
 #include "store/kl_store.h"
 #include "store/store_int.h"
 #include "store_test_pg.h"
+#include "test_tmpdir.h"
 
 typedef struct {
   char dir[64];
   kl_store *s;
 } fx;
-
-static int rm_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw) {
-  (void)sb, (void)type, (void)ftw;
-  return remove(p);
-}
 
 static kl_store *open_store(const char *dir) {
   kl_store_opts o = {.data_dir = dir, .flush_interval_ms = 5};
@@ -52,7 +47,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   fx *f = *state;
   kl_store_close(f->s);
-  nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+  kl_test_rmtree(f->dir);
   free(f);
   return 0;
 }

@@ -16,7 +16,6 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,11 +24,7 @@
 
 #include "api/kl_api.h"
 #include "store/store_int.h"
-
-static int rm_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw) {
-  (void)sb, (void)type, (void)ftw;
-  return remove(p);
-}
+#include "test_tmpdir.h"
 
 static kl_store *open_store(const char *dir, size_t batch_max) {
   kl_store_opts o = {.data_dir = dir, .flush_interval_ms = 5, .merge = kl_api_ingest_merge, .batch_max = batch_max};
@@ -209,8 +204,8 @@ static void test_batched_equals_per_span(void **state) {
   kl_buf_free(&b);
   kl_store_close(ref);
   kl_store_close(agg);
-  nftw(d1, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-  nftw(d2, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+  kl_test_rmtree(d1);
+  kl_test_rmtree(d2);
 }
 
 int main(void) {
