@@ -68,4 +68,15 @@ static inline void kl_test_store_opts(kl_store_opts *o) {
   o->url = u;
 }
 
+/* kl_store_open(o) through kl_test_store_opts; a failure fails the test (cmocka's fail_msg:
+ * include <cmocka.h> first). */
+static inline kl_store *kl_test_store_open(kl_store_opts o) {
+  kl_test_store_opts(&o);
+  kl_err err;
+  kl_err_clear(&err);
+  kl_store *s = kl_store_open(&o, &err);
+  if (!s) fail_msg("open: %s", err.msg);
+  return s;
+}
+
 #endif

@@ -28,13 +28,7 @@ typedef struct {
 } fx;
 
 static kl_store *open_store(const char *dir) {
-  kl_store_opts o = {.data_dir = dir, .flush_interval_ms = 5, .merge = kl_api_ingest_merge};
-  kl_test_store_opts(&o);
-  kl_err err;
-  kl_err_clear(&err);
-  kl_store *s = kl_store_open(&o, &err);
-  if (!s) fail_msg("open: %s", err.msg);
-  return s;
+  return kl_test_store_open((kl_store_opts){.data_dir = dir, .flush_interval_ms = 5, .merge = kl_api_ingest_merge});
 }
 
 static int setup(void **state) {

@@ -34,12 +34,7 @@ static kl_store *open_opts(fx *f, kl_store_opts o) {
   o.data_dir = f->dir;
   o.flush_interval_ms = 5;
   o.merge = kl_api_ingest_merge;
-  kl_test_store_opts(&o);
-  kl_err err;
-  kl_err_clear(&err);
-  kl_store *s = kl_store_open(&o, &err);
-  if (!s) fail_msg("open: %s", err.msg);
-  return s;
+  return kl_test_store_open(o);
 }
 
 static int setup(void **state) {

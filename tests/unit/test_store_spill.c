@@ -40,14 +40,8 @@ static int teardown(void **state) {
 
 /* drain_ms < 0: spilled records wait for the next open (most tests here check that path) */
 static kl_store *open_store_drain(const char *dir, size_t qcap, int drain_ms) {
-  kl_store_opts o = {.data_dir = dir, .queue_capacity = qcap, .batch_max = 3, .flush_interval_ms = 5,
-                     .spill_drain_ms = drain_ms};
-  kl_test_store_opts(&o);
-  kl_err err;
-  kl_err_clear(&err);
-  kl_store *s = kl_store_open(&o, &err);
-  if (!s) fail_msg("open: %s", err.msg);
-  return s;
+  return kl_test_store_open((kl_store_opts){.data_dir = dir, .queue_capacity = qcap, .batch_max = 3,
+                                            .flush_interval_ms = 5, .spill_drain_ms = drain_ms});
 }
 static kl_store *open_store(const char *dir, size_t qcap) { return open_store_drain(dir, qcap, -1); }
 
