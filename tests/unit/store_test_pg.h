@@ -1,4 +1,5 @@
-/* store_test_pg.h: runs a unit test's stores on PostgreSQL when KEEL_TEST_PG_URL is set.
+/* store_test_pg.h: runs a unit test's stores on PostgreSQL when KEEL_TEST_PG_URL is set, and
+ * the store tests' shared helpers (kl_test_store_open, kl_test_span).
  *
  * ctest registers the store tests twice: unit/<name> (SQLite) and pg/<name>, the latter with
  * KEEL_TEST_PG_URL pointing at the server scripts/pg-test.sh started.  Every store a test
@@ -66,6 +67,18 @@ static inline void kl_test_store_opts(kl_store_opts *o) {
   kl_test_pg_url(u, sizeof urls[0], url, db);
   o->backend = "postgres";
   o->url = u;
+}
+
+/* A SPAN observation with nothing else set (cost unknown), for tests to fill in. */
+static inline kl_obs kl_test_span(const char *id, const char *trace, int64_t start) {
+  kl_obs o;
+  memset(&o, 0, sizeof o);
+  snprintf(o.id, sizeof o.id, "%s", id);
+  snprintf(o.trace_id, sizeof o.trace_id, "%s", trace);
+  o.type = KL_OBS_SPAN;
+  o.start_ns = start;
+  o.cost_usd = -1;
+  return o;
 }
 
 /* kl_store_open(o) through kl_test_store_opts; a failure fails the test (cmocka's fail_msg:

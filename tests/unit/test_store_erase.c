@@ -54,13 +54,7 @@ static kl_store *open_opts(fx *f, kl_store_opts o) {
 }
 
 static void submit(kl_store *s, const char *id, const char *trace, int64_t start, const char *input_json) {
-  kl_obs o;
-  memset(&o, 0, sizeof o);
-  snprintf(o.id, sizeof o.id, "%s", id);
-  snprintf(o.trace_id, sizeof o.trace_id, "%s", trace);
-  o.type = KL_OBS_SPAN;
-  o.start_ns = start;
-  o.cost_usd = -1;
+  kl_obs o = kl_test_span(id, trace, start);
   o.input_json = input_json;
   kl_err err;
   kl_err_clear(&err);

@@ -77,16 +77,7 @@ static void both_score(fx *f, const kl_score *sc) {
     if (kl_store_submit_score(f->s[i], sc, &err) != 0) fail_msg("score: %s", err.msg);
 }
 
-static kl_obs mk(const char *id, const char *trace, int64_t start) {
-  kl_obs o;
-  memset(&o, 0, sizeof o);
-  snprintf(o.id, sizeof o.id, "%s", id);
-  snprintf(o.trace_id, sizeof o.trace_id, "%s", trace);
-  o.type = KL_OBS_SPAN;
-  o.start_ns = start;
-  o.cost_usd = -1;
-  return o;
-}
+static kl_obs mk(const char *id, const char *trace, int64_t start) { return kl_test_span(id, trace, start); }
 
 static void dataset(fx *f) {
   static const char *users[] = {"u0", "u1", "u2", NULL}, *sess[] = {"s0", "s1", NULL},

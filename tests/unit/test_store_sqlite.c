@@ -46,16 +46,7 @@ static int teardown(void **state) {
   return 0;
 }
 
-static kl_obs mk(const char *id, const char *trace, int64_t start) {
-  kl_obs o;
-  memset(&o, 0, sizeof o);
-  snprintf(o.id, sizeof o.id, "%s", id);
-  snprintf(o.trace_id, sizeof o.trace_id, "%s", trace);
-  o.type = KL_OBS_SPAN;
-  o.start_ns = start;
-  o.cost_usd = -1;
-  return o;
-}
+static kl_obs mk(const char *id, const char *trace, int64_t start) { return kl_test_span(id, trace, start); }
 
 static void submit(kl_store *s, const kl_obs *o) {
   kl_err err;
