@@ -11,7 +11,8 @@
 # VARY=1: every call's user message ends differently; SYSTEM_FILE: the system prompt's text
 # (default one sentence).  Both stay the same from call to call otherwise.  OBSERVE_CLEAN=false:
 # the policy's observe_clean: false (clean rails write no GUARDRAIL observation; bench/lib.sh).
-# SECURE_DELETE=false: trace.secure_delete: false.
+# SECURE_DELETE=false: trace.secure_delete: false.  CG_OUT=dir: keep the callgrind files there
+# (cg.out.1-03 the writer, cg.out.1-04 the loop) for callgrind_annotate.
 # Usage: [VARY=1] [SYSTEM_FILE=f] [OBSERVE_CLEAN=false] [SECURE_DELETE=false] bench/callgrind_calls.sh
 #        [MODEL=plain|railed] [N=2000] [WORKERS=1]
 set -euo pipefail
@@ -66,3 +67,4 @@ for f in "$TMP"/cg.out.1-*; do
   total=$((total + ir))
 done
 awk -v t="$total" -v n="$N" 'BEGIN { printf "all threads: %.1fk\n", t / n / 1000 }'
+if [ -n "${CG_OUT:-}" ]; then mkdir -p "$CG_OUT" && cp "$TMP"/cg.out.1-* "$CG_OUT"/; fi
