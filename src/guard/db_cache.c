@@ -4,8 +4,14 @@
  * same databases at every start and every `keel guard scan`.  A compiled database is
  * serialised to $KEEL_CACHE_DIR (default $XDG_CACHE_HOME/keel, then ~/.cache/keel) under the
  * SHA-256 of everything that determines it: Hyperscan's version, the platform it was tuned
- * for, and each expression with its flags.  Loading it takes milliseconds.  A missing,
- * unwritable or corrupt cache only costs the compile: every failure falls back to it. */
+ * for, and each expression with its flags and its id.  Loading it takes milliseconds.  A
+ * missing, unwritable or corrupt cache only costs the compile: every failure falls back to it.
+ *
+ * The ids belong to the key: a rule's id is its place among its stage's rules, and rules found
+ * without Hyperscan (window sources) take places too, so two stages can hold the very same
+ * expressions under other ids ("card, email" and "email": email's form as id 1 and as id 0).
+ * Keyed by expressions alone, the second loaded the first's database and its matches went to
+ * the wrong rule, or past the end of the rule arrays (test_guard_cache's test_cache_ids). */
 #include "guard/db.h"
 
 #include <hs/hs.h>
@@ -26,7 +32,8 @@ static bool cache_dir(char *out, size_t n) {
   return false;
 }
 
-static bool cache_path(const char *const *exprs, const unsigned *flags, size_t n, char *out, size_t outn) {
+static bool cache_path(const char *const *exprs, const unsigned *flags, const unsigned *ids, size_t n, char *out,
+                       size_t outn) {
   char dir[512];
   if (!cache_dir(dir, sizeof dir)) return false;
   hs_platform_info_t pl;
@@ -34,12 +41,15 @@ static bool cache_path(const char *const *exprs, const unsigned *flags, size_t n
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   if (!ctx) abort();
   EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+  static const char key_version[] = "keel-hs-cache-2";  /* 2: ids in the key */
+  EVP_DigestUpdate(ctx, key_version, sizeof key_version);
   const char *v = hs_version();
   EVP_DigestUpdate(ctx, v, strlen(v) + 1);
   EVP_DigestUpdate(ctx, &pl, sizeof pl);
   for (size_t i = 0; i < n; i++) {
     EVP_DigestUpdate(ctx, exprs[i], strlen(exprs[i]) + 1);
     EVP_DigestUpdate(ctx, &flags[i], sizeof flags[i]);
+    EVP_DigestUpdate(ctx, &ids[i], sizeof ids[i]);
   }
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned mdlen = 0;
@@ -99,7 +109,7 @@ bool guard_hs_compile(const char **exprs, unsigned *flags, const unsigned *ids, 
                         kl_err *err) {
   bool ok = false;
   char cpath[700];
-  bool cached = cache_path(exprs, flags, n, cpath, sizeof cpath);
+  bool cached = cache_path(exprs, flags, ids, n, cpath, sizeof cpath);
   if (cached && (*out = cache_load(cpath))) return true;
   /* Each failed compile names one bad expression: retry it in PREFILTER mode, and as a last
    * resort replace it by a pattern that matches every byte (PCRE2 then scans the whole text
