@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startKeel, startMock, getJSON, chat, chatStream } from './lib.mjs';
+import { startKeel, startMock, chat, chatStream, callTrace } from './lib.mjs';
 
 let keel, mock, client;
 
@@ -73,18 +73,7 @@ after(async () => {
 });
 
 // The trace of a call, by the trace id keel was told to use.
-async function traceOf(id, k = keel) {
-  const deadline = Date.now() + 10000;
-  for (;;) {
-    const r = await getJSON(`${k.url}/api/v1/traces/${id}`);
-    if (r.status === 200 && r.json.observations.some((o) => (o.type === 'GENERATION' || o.type === 'EMBEDDING'))) {
-      await new Promise((res) => setTimeout(res, 100));  // guardrail rows of the same call
-      return (await getJSON(`${k.url}/api/v1/traces/${id}`)).json;
-    }
-    if (Date.now() > deadline) throw new Error(`trace ${id} never appeared: ${r.status} ${r.text}`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
-}
+const traceOf = (id, k = keel) => callTrace(k.url, id);
 
 // One sample of keel's Prometheus metrics (NaN when absent).
 const MEMO_HITS = 'keel_guardrail_memo_lookups_total{result="hit"}';

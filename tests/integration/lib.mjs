@@ -181,6 +181,21 @@ export async function waitTraces(base, query = '', pred = (d) => d.length > 0, h
   }
 }
 
+// One gateway call's trace, by the trace id it was given (x-keel-trace-id), once its generation
+// (or embedding) is stored; read again a moment later for the guardrail rows of the same call.
+export async function callTrace(base, id) {
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const r = await getJSON(`${base}/api/v1/traces/${id}`);
+    if (r.status === 200 && r.json.observations.some((o) => (o.type === 'GENERATION' || o.type === 'EMBEDDING'))) {
+      await new Promise((res) => setTimeout(res, 100));
+      return (await getJSON(`${base}/api/v1/traces/${id}`)).json;
+    }
+    if (Date.now() > deadline) throw new Error(`trace ${id} never appeared: ${r.status} ${r.text}`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
 // A raw TCP exchange: sends `parts` (with optional pauses), returns everything received until close or timeout.
 export function rawExchange(port, parts, { timeoutMs = 5000 } = {}) {
   return new Promise((resolve) => {
