@@ -150,10 +150,8 @@ void kl_pg_put_trace_row(kl_buf *b, const PGresult *r, int row);        /* KL_TR
 void kl_pg_put_obs(kl_buf *b, const PGresult *r, int row, bool ext);    /* KL_OBS_COLS[,KL_OBS_EXT_COLS] */
 void kl_pg_put_score(kl_buf *b, const PGresult *r, int row);            /* KL_SCORE_COLS, with braces */
 kl_row kl_pg_row(const PGresult *r, int row);                          /* that row as a kl_row (row.h) */
-void kl_pg_put_score_fields(kl_buf *b, const PGresult *r, int row);     /* the same without braces */
-typedef void (*kl_pg_row_fn)(kl_buf *b, const PGresult *r, int row, void *ud);
 /* {"data":[{row}...],"next_cursor":...} from r (which holds up to limit+1 rows). */
-void kl_pg_page(const PGresult *r, int limit, bool asc, int key_ns, int key_id, kl_pg_row_fn put, void *ud,
+void kl_pg_page(const PGresult *r, int limit, bool asc, int key_ns, int key_id, kl_row_page_fn put, void *ud,
                 kl_buf *out);
 /* One statement on a pooled reader connection. */
 PGresult *kl_pg_query(kl_pg *p, const char *sql, const kl_pg_params *ps, kl_err *err);

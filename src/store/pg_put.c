@@ -60,18 +60,17 @@ void kl_pg_put_iso(kl_buf *b, const PGresult *r, int row, int col) { kl_row_put_
 void kl_pg_put_trace_row(kl_buf *b, const PGresult *r, int row) { kl_row_put_trace(b, ROW(r, row)); }
 void kl_pg_put_obs(kl_buf *b, const PGresult *r, int row, bool ext) { kl_row_put_obs(b, ROW(r, row), ext); }
 void kl_pg_put_score(kl_buf *b, const PGresult *r, int row) { kl_row_put_score(b, ROW(r, row)); }
-void kl_pg_put_score_fields(kl_buf *b, const PGresult *r, int row) { kl_row_put_score_fields(b, ROW(r, row)); }
 
 /* ---- pages and plumbing ---- */
 
-void kl_pg_page(const PGresult *r, int limit, bool asc, int key_ns, int key_id, kl_pg_row_fn put, void *ud,
+void kl_pg_page(const PGresult *r, int limit, bool asc, int key_ns, int key_id, kl_row_page_fn put, void *ud,
                 kl_buf *out) {
   int n = PQntuples(r), rows = n > limit ? limit : n;
   kl_buf_puts(out, "{\"data\":[");
   for (int i = 0; i < rows; i++) {
     if (i) kl_buf_putc(out, ',');
     kl_buf_putc(out, '{');
-    put(out, r, i, ud);
+    put(out, ROW(r, i), ud);
     kl_buf_putc(out, '}');
   }
   kl_buf_puts(out, "],\"next_cursor\":");

@@ -62,7 +62,7 @@ static void put_group_fields(kl_buf *b, const PGresult *r, int row, const group_
   }
 }
 
-static void put_group(kl_buf *b, const PGresult *r, int row, void *ud) { put_group_fields(b, r, row, ud, false); }
+static void put_group(kl_buf *b, const kl_row *r, void *ud) { put_group_fields(b, r->h, r->i, ud, false); }
 
 /* The time window's conditions on traces (alias a) */
 static void put_window(kl_buf *sql, const char *a, int from, int to) {

@@ -31,11 +31,6 @@
 static const char *proj(const char *p) { return p && *p ? p : "default"; }
 static bool set(const char *s) { return s && *s; }
 
-static int bad(kl_err *err, const char *param, const char *what) {
-  kl_err_set(err, 400, "%s: %s", param, what);
-  return -1;
-}
-
 /* " AND col=$n" when v is set */
 static void eq(kl_buf *sql, kl_pg_params *ps, const char *col, const char *v) {
   if (set(v)) kl_buf_printf(sql, " AND %s=$%d", col, kl_pg_p_text(ps, v));
@@ -71,7 +66,7 @@ static void put_order(kl_buf *sql, kl_pg_params *ps, const char *tcol, bool asc,
 
 /* Runs sql and writes the page; frees nothing of the caller's. */
 static int page(kl_pg *p, const kl_buf *sql, const kl_pg_params *ps, int limit, bool asc, int key_ns, int key_id,
-                kl_pg_row_fn put, kl_buf *out, kl_err *err) {
+                kl_row_page_fn put, kl_buf *out, kl_err *err) {
   PGresult *r = kl_pg_query(p, sql->data, ps, err);
   if (!r) return -1;
   kl_pg_page(r, limit, asc, key_ns, key_id, put, NULL, out);
@@ -81,24 +76,18 @@ static int page(kl_pg *p, const kl_buf *sql, const kl_pg_params *ps, int limit, 
 
 /* ---- traces ---- */
 
-static void put_trace(kl_buf *b, const PGresult *r, int row, void *ud) {
-  (void)ud;
-  kl_pg_put_trace_row(b, r, row);
-}
-
 int kl_pg_list_traces(void *be, const kl_trace_filter *f, kl_buf *out, kl_err *err) {
   kl_pg *p = be;
-  int limit = kl_query_limit(f->limit, err);
-  if (limit < 0) return -1;
   kl_cursor_state cs;
-  if (kl_cursor_state_parse(f->cursor, &cs, err) != 0) return -1;
+  int limit = kl_query_list_args(f->limit, f->cursor, &cs, err);
+  if (limit < 0) return -1;
   bool asc = cs.have ? cs.asc : f->since_ns > 0;
   kl_arena *a = kl_arena_new(1024);
   const char **pats = NULL;
   int npats = set(f->q) ? kl_pg_fts(a, f->q, &pats) : -1;
   if (npats >= 0 && !p->fulltext) {
     kl_arena_free(a);
-    return bad(err, "q", "full-text search is disabled (trace.fulltext: false)");
+    return kl_query_no_fulltext(err);
   }
   /* tags: split "a,b" (trimmed, empties skipped) */
   const char *tags[KL_TAGS_MAX];
@@ -139,50 +128,13 @@ int kl_pg_list_traces(void *be, const kl_trace_filter *f, kl_buf *out, kl_err *e
   }
   put_cursor_cond(&sql, &ps, &cs, "start_ns");
   put_order(&sql, &ps, "start_ns", asc, limit);
-  int ret = page(p, &sql, &ps, limit, asc, TC_START, TC_ID, put_trace, out, err);
+  int ret = page(p, &sql, &ps, limit, asc, TC_START, TC_ID, kl_row_page_trace, out, err);
   kl_buf_free(&sql);
   kl_arena_free(a);
   return ret;
 }
 
 /* ---- observations ---- */
-
-#define OBS_ROW_COLS                                                                                  \
-  "id,trace_id,parent_id,type,name,start_ns,end_ns,model,level,status_message,"                      \
-  "usage_input+usage_input_cached+usage_input_cache_write,usage_output+usage_output_reasoning,cost_usd," \
-  "completion_start_ns"
-enum { R_ID, R_TRACE, R_PARENT, R_TYPE, R_NAME, R_START, R_END, R_MODEL, R_LEVEL, R_STATUS, R_IN, R_OUT, R_COST,
-       R_CSTART };
-
-static void put_obs_row(kl_buf *b, const PGresult *r, int row, void *ud) {
-  (void)ud;
-  static const struct { const char *key; int col; } s[] = {
-      {"id", R_ID}, {"trace_id", R_TRACE}, {"parent_id", R_PARENT}, {"type", R_TYPE}, {"name", R_NAME}};
-  for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
-    kl_buf_printf(b, "%s\"%s\":", i ? "," : "", s[i].key);
-    kl_pg_put_str(b, r, row, s[i].col);
-  }
-  kl_buf_puts(b, ",\"start\":");
-  kl_pg_put_iso(b, r, row, R_START);
-  kl_buf_puts(b, ",\"end\":");
-  kl_pg_put_iso(b, r, row, R_END);
-  kl_buf_puts(b, ",\"model\":");
-  kl_pg_put_str(b, r, row, R_MODEL);
-  kl_buf_puts(b, ",\"level\":");
-  kl_pg_put_str(b, r, row, R_LEVEL);
-  kl_buf_puts(b, ",\"status_message\":");
-  kl_pg_put_str(b, r, row, R_STATUS);
-  kl_buf_puts(b, ",\"input_tokens\":");
-  kl_pg_put_i64(b, r, row, R_IN);
-  kl_buf_puts(b, ",\"output_tokens\":");
-  kl_pg_put_i64(b, r, row, R_OUT);
-  kl_buf_puts(b, ",\"cost_usd\":");
-  kl_pg_put_real(b, r, row, R_COST);
-  kl_buf_puts(b, ",\"latency_ms\":");
-  kl_pg_put_ms_between(b, r, row, R_START, R_END);
-  kl_buf_puts(b, ",\"ttft_ms\":");
-  kl_pg_put_ms_between(b, r, row, R_START, R_CSTART);
-}
 
 /* 1 when the project has fewer than PROBE traces with col = v, 0 when not, -1 on error. */
 static int few_traces(kl_pg *p, const char *project, const char *col, const char *v, kl_err *err) {
@@ -203,17 +155,16 @@ static int few_traces(kl_pg *p, const char *project, const char *col, const char
 
 int kl_pg_list_observations(void *be, const kl_trace_filter *f, kl_buf *out, kl_err *err) {
   kl_pg *p = be;
-  int limit = kl_query_limit(f->limit, err);
-  if (limit < 0) return -1;
   kl_cursor_state cs;
-  if (kl_cursor_state_parse(f->cursor, &cs, err) != 0) return -1;
+  int limit = kl_query_list_args(f->limit, f->cursor, &cs, err);
+  if (limit < 0) return -1;
   const char *project = proj(f->project_id);
   kl_arena *a = kl_arena_new(1024);
   const char **pats = NULL;
   int npats = set(f->q) ? kl_pg_fts(a, f->q, &pats) : -1, ret = -1;
   if (npats >= 0 && !p->fulltext) {
     kl_arena_free(a);
-    return bad(err, "q", "full-text search is disabled (trace.fulltext: false)");
+    return kl_query_no_fulltext(err);
   }
   kl_buf sql = KL_BUF_INIT;
   /* the access path: by the user's/session's traces when they are few */
@@ -231,7 +182,7 @@ int kl_pg_list_observations(void *be, const kl_trace_filter *f, kl_buf *out, kl_
   }
   kl_pg_params ps = {.a = a};
   int pp = kl_pg_p_text(&ps, project);
-  kl_buf_printf(&sql, "SELECT " OBS_ROW_COLS " FROM observations WHERE project_id=$%d", pp);
+  kl_buf_printf(&sql, "SELECT " KL_OBS_LIST_COLS " FROM observations WHERE project_id=$%d", pp);
   if (npats >= 0) kl_pg_fts_cond(&sql, &ps, "", pats, npats);
   eq(&sql, &ps, "trace_id", f->trace_id);
   if (via)
@@ -247,7 +198,7 @@ int kl_pg_list_observations(void *be, const kl_trace_filter *f, kl_buf *out, kl_
   put_ranges(&sql, &ps, f);
   put_cursor_cond(&sql, &ps, &cs, "start_ns");
   put_order(&sql, &ps, "start_ns", cs.have && cs.asc, limit);
-  ret = page(p, &sql, &ps, limit, cs.have && cs.asc, R_START, R_ID, put_obs_row, out, err);
+  ret = page(p, &sql, &ps, limit, cs.have && cs.asc, OL_START, OL_ID, kl_row_page_obs, out, err);
 done:
   kl_buf_free(&sql);
   kl_arena_free(a);
@@ -256,17 +207,11 @@ done:
 
 /* ---- scores ---- */
 
-static void put_score_row(kl_buf *b, const PGresult *r, int row, void *ud) {
-  (void)ud;
-  kl_pg_put_score_fields(b, r, row); /* the page writer adds the braces */
-}
-
 int kl_pg_list_scores(void *be, const kl_score_filter *f, kl_buf *out, kl_err *err) {
   kl_pg *p = be;
-  int limit = kl_query_limit(f->limit, err);
-  if (limit < 0) return -1;
   kl_cursor_state cs;
-  if (kl_cursor_state_parse(f->cursor, &cs, err) != 0) return -1;
+  int limit = kl_query_list_args(f->limit, f->cursor, &cs, err);
+  if (limit < 0) return -1;
   kl_arena *a = kl_arena_new(256);
   /* kl_store_list_scores checked both and made them upper case */
   const char *source = set(f->source) ? f->source : NULL;
@@ -284,7 +229,7 @@ int kl_pg_list_scores(void *be, const kl_score_filter *f, kl_buf *out, kl_err *e
   put_time(&sql, &ps, "timestamp_ns", f->from_ns, f->to_ns);
   put_cursor_cond(&sql, &ps, &cs, "timestamp_ns");
   put_order(&sql, &ps, "timestamp_ns", cs.have && cs.asc, limit);
-  int ret = page(p, &sql, &ps, limit, cs.have && cs.asc, SC_TIMESTAMP, 0, put_score_row, out, err);
+  int ret = page(p, &sql, &ps, limit, cs.have && cs.asc, SC_TIMESTAMP, 0, kl_row_page_score, out, err);
   kl_buf_free(&sql);
   kl_arena_free(a);
   return ret;

@@ -66,7 +66,7 @@ static void put_group_fields(kl_buf *b, sqlite3_stmt *st, const group_kind *k, b
   }
 }
 
-static void put_group(kl_buf *b, sqlite3_stmt *st, void *ud) { put_group_fields(b, st, ud, false); }
+static void put_group(kl_buf *b, const kl_row *r, void *ud) { put_group_fields(b, (sqlite3_stmt *)r->h, ud, false); }
 
 static int list_groups(kl_sqlite *q, const group_kind *k, const kl_group_filter *f, kl_buf *out, kl_err *err) {
   int limit = kl_query_limit(f->limit, err);

@@ -36,11 +36,6 @@
 static const char *proj(const char *p) { return p && *p ? p : "default"; }
 static bool set(const char *s) { return s && *s; }
 
-static int bad(kl_err *err, const char *param, const char *what) {
-  kl_err_set(err, 400, "%s: %s", param, what);
-  return -1;
-}
-
 /* Appends the range/latency conditions common to traces and observations. */
 static void put_ranges(kl_buf *sql, const kl_trace_filter *f) {
   if (f->ranges & KL_RANGE_MIN_COST) kl_buf_puts(sql, " AND cost_usd>=:minc");
@@ -71,23 +66,17 @@ static void bind_cursor(sqlite3_stmt *st, const kl_cursor_state *cs) {
 
 /* ---- traces ---- */
 
-static void put_trace(kl_buf *b, sqlite3_stmt *st, void *ud) {
-  (void)ud;
-  kl_sqlite_put_trace_row(b, st);
-}
-
 int kl_sqlite_list_traces(void *be, const kl_trace_filter *f, kl_buf *out, kl_err *err) {
   kl_sqlite *q = be;
-  int limit = kl_query_limit(f->limit, err);
-  if (limit < 0) return -1;
   kl_cursor_state cs;
-  if (kl_cursor_state_parse(f->cursor, &cs, err) != 0) return -1;
+  int limit = kl_query_list_args(f->limit, f->cursor, &cs, err);
+  if (limit < 0) return -1;
   bool asc = cs.have ? cs.asc : f->since_ns > 0;
   kl_arena *a = kl_arena_new(1024);
   char *fts = set(f->q) ? kl_fts_query(a, f->q) : NULL;
   if (fts && !q->fulltext) {
     kl_arena_free(a);
-    return bad(err, "q", "full-text search is disabled (trace.fulltext: false)");
+    return kl_query_no_fulltext(err);
   }
   /* tags: split "a,b" (trimmed, empties skipped) */
   const char *tags[KL_TAGS_MAX];
@@ -149,7 +138,7 @@ int kl_sqlite_list_traces(void *be, const kl_trace_filter *f, kl_buf *out, kl_er
     kl_bind_text(st, ":q", fts);
     bind_cursor(st, &cs);
     kl_bind_i64(st, ":lim", (int64_t)limit + 1);
-    ret = kl_query_page(c, st, limit, asc, TC_START, TC_ID, put_trace, NULL, out, err);
+    ret = kl_query_page(c, st, limit, asc, TC_START, TC_ID, kl_row_page_trace, NULL, out, err);
   }
   kl_sqlite_release(q, c);
 done:
@@ -159,43 +148,6 @@ done:
 }
 
 /* ---- observations ---- */
-
-#define OBS_ROW_COLS                                                                                  \
-  "id,trace_id,parent_id,type,name,start_ns,end_ns,model,level,status_message,"                      \
-  "usage_input+usage_input_cached+usage_input_cache_write,usage_output+usage_output_reasoning,cost_usd," \
-  "completion_start_ns"
-enum { R_ID, R_TRACE, R_PARENT, R_TYPE, R_NAME, R_START, R_END, R_MODEL, R_LEVEL, R_STATUS, R_IN, R_OUT, R_COST,
-       R_CSTART };
-
-static void put_obs_row(kl_buf *b, sqlite3_stmt *st, void *ud) {
-  (void)ud;
-  static const struct { const char *key; int col; } s[] = {
-      {"id", R_ID}, {"trace_id", R_TRACE}, {"parent_id", R_PARENT}, {"type", R_TYPE}, {"name", R_NAME}};
-  for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
-    kl_buf_printf(b, "%s\"%s\":", i ? "," : "", s[i].key);
-    kl_sqlite_put_str(b, st, s[i].col);
-  }
-  kl_buf_puts(b, ",\"start\":");
-  kl_sqlite_put_iso(b, st, R_START);
-  kl_buf_puts(b, ",\"end\":");
-  kl_sqlite_put_iso(b, st, R_END);
-  kl_buf_puts(b, ",\"model\":");
-  kl_sqlite_put_str(b, st, R_MODEL);
-  kl_buf_puts(b, ",\"level\":");
-  kl_sqlite_put_str(b, st, R_LEVEL);
-  kl_buf_puts(b, ",\"status_message\":");
-  kl_sqlite_put_str(b, st, R_STATUS);
-  kl_buf_puts(b, ",\"input_tokens\":");
-  kl_sqlite_put_i64(b, st, R_IN);
-  kl_buf_puts(b, ",\"output_tokens\":");
-  kl_sqlite_put_i64(b, st, R_OUT);
-  kl_buf_puts(b, ",\"cost_usd\":");
-  kl_sqlite_put_real(b, st, R_COST);
-  kl_buf_puts(b, ",\"latency_ms\":");
-  kl_sqlite_put_ms_between(b, st, R_START, R_END);
-  kl_buf_puts(b, ",\"ttft_ms\":");
-  kl_sqlite_put_ms_between(b, st, R_START, R_CSTART);
-}
 
 /* Does the project have fewer than PROBE traces with col = v?  (Then going through them is
  * cheaper than scanning observations newest first.) */
@@ -216,10 +168,9 @@ static int few_traces(kl_rconn *c, const char *project, const char *col, const c
 
 int kl_sqlite_list_observations(void *be, const kl_trace_filter *f, kl_buf *out, kl_err *err) {
   kl_sqlite *q = be;
-  int limit = kl_query_limit(f->limit, err);
-  if (limit < 0) return -1;
   kl_cursor_state cs;
-  if (kl_cursor_state_parse(f->cursor, &cs, err) != 0) return -1;
+  int limit = kl_query_list_args(f->limit, f->cursor, &cs, err);
+  if (limit < 0) return -1;
   const char *project = proj(f->project_id);
   kl_arena *a = kl_arena_new(1024);
   char *fts = set(f->q) ? kl_fts_query(a, f->q) : NULL;
@@ -227,7 +178,7 @@ int kl_sqlite_list_observations(void *be, const kl_trace_filter *f, kl_buf *out,
   int ret = -1;
   if (fts && !q->fulltext) {
     kl_arena_free(a);
-    return bad(err, "q", "full-text search is disabled (trace.fulltext: false)");
+    return kl_query_no_fulltext(err);
   }
   if (!(c = kl_sqlite_acquire(q, err))) {
     kl_arena_free(a);
@@ -247,7 +198,7 @@ int kl_sqlite_list_observations(void *be, const kl_trace_filter *f, kl_buf *out,
       if (few) via = ":u";
     }
   }
-  kl_buf_puts(&sql, "SELECT " OBS_ROW_COLS " FROM ");
+  kl_buf_puts(&sql, "SELECT " KL_OBS_LIST_COLS " FROM ");
   if (set(f->trace_id) || via) kl_buf_puts(&sql, "observations INDEXED BY sqlite_autoindex_observations_1");
   else if (fts) kl_buf_puts(&sql, "obs_fts CROSS JOIN observations ON observations.rowid=obs_fts.rowid");
   else kl_buf_puts(&sql, "observations INDEXED BY observations_start");
@@ -287,7 +238,7 @@ int kl_sqlite_list_observations(void *be, const kl_trace_filter *f, kl_buf *out,
   bind_ranges(st, f);
   bind_cursor(st, &cs);
   kl_bind_i64(st, ":lim", (int64_t)limit + 1);
-  ret = kl_query_page(c, st, limit, cs.have && cs.asc, R_START, R_ID, put_obs_row, NULL, out, err);
+  ret = kl_query_page(c, st, limit, cs.have && cs.asc, OL_START, OL_ID, kl_row_page_obs, NULL, out, err);
 done:
   kl_sqlite_release(q, c);
   kl_buf_free(&sql);
@@ -341,17 +292,11 @@ int kl_sqlite_find_observation(void *be, const char *project_id, const char *tra
 
 /* ---- scores ---- */
 
-static void put_score_row(kl_buf *b, sqlite3_stmt *st, void *ud) {
-  (void)ud;
-  kl_sqlite_put_score_fields(b, st); /* the page writer adds the braces */
-}
-
 int kl_sqlite_list_scores(void *be, const kl_score_filter *f, kl_buf *out, kl_err *err) {
   kl_sqlite *q = be;
-  int limit = kl_query_limit(f->limit, err);
-  if (limit < 0) return -1;
   kl_cursor_state cs;
-  if (kl_cursor_state_parse(f->cursor, &cs, err) != 0) return -1;
+  int limit = kl_query_list_args(f->limit, f->cursor, &cs, err);
+  if (limit < 0) return -1;
   kl_arena *a = kl_arena_new(256);
   /* kl_store_list_scores checked both and made them upper case */
   const char *source = set(f->source) ? f->source : NULL;
@@ -389,7 +334,7 @@ int kl_sqlite_list_scores(void *be, const kl_score_filter *f, kl_buf *out, kl_er
     kl_bind_i64(st, ":to", f->to_ns);
     bind_cursor(st, &cs);
     kl_bind_i64(st, ":lim", (int64_t)limit + 1);
-    ret = kl_query_page(c, st, limit, cs.have && cs.asc, SC_TIMESTAMP, 0, put_score_row, NULL, out, err);
+    ret = kl_query_page(c, st, limit, cs.have && cs.asc, SC_TIMESTAMP, 0, kl_row_page_score, NULL, out, err);
   }
   kl_sqlite_release(q, c);
 out:

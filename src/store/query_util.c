@@ -157,9 +157,10 @@ void kl_bind_double(sqlite3_stmt *st, const char *name, double v) {
 
 /* ---- one page ---- */
 
-int kl_query_page(kl_rconn *c, sqlite3_stmt *st, int limit, bool asc, int key_ns, int key_id, kl_row_fn put, void *ud,
-                  kl_buf *out, kl_err *err) {
+int kl_query_page(kl_rconn *c, sqlite3_stmt *st, int limit, bool asc, int key_ns, int key_id, kl_row_page_fn put,
+                  void *ud, kl_buf *out, kl_err *err) {
   size_t mark = out->len;
+  kl_row row = kl_sqlite_row(st);
   kl_buf_puts(out, "{\"data\":[");
   int rows = 0, rc;
   int64_t last_ns = 0;
@@ -172,7 +173,7 @@ int kl_query_page(kl_rconn *c, sqlite3_stmt *st, int limit, bool asc, int key_ns
     }
     if (rows++) kl_buf_putc(out, ',');
     kl_buf_putc(out, '{');
-    put(out, st, ud);
+    put(out, &row, ud);
     kl_buf_putc(out, '}');
     last_ns = sqlite3_column_int64(st, key_ns);
     const unsigned char *id = sqlite3_column_text(st, key_id);
@@ -235,6 +236,17 @@ int kl_cursor_state_parse(const char *cur, kl_cursor_state *cs, kl_err *err) {
   }
   cs->have = true;
   return 0;
+}
+
+int kl_query_list_args(int limit, const char *cursor, kl_cursor_state *cs, kl_err *err) {
+  int n = kl_query_limit(limit, err);
+  if (n < 0 || kl_cursor_state_parse(cursor, cs, err) != 0) return -1;
+  return n;
+}
+
+int kl_query_no_fulltext(kl_err *err) {
+  kl_err_set(err, 400, "q: full-text search is disabled (trace.fulltext: false)");
+  return -1;
 }
 
 int kl_split_tags(kl_arena *a, const char *csv, const char *tags[KL_TAGS_MAX], kl_err *err) {

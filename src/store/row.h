@@ -7,8 +7,8 @@
  * columns, libpq hands over text (integers via strtoll, doubles via strtod, which recovers
  * PostgreSQL's shortest round-trip float8 text exactly).
  *
- * The column layouts (KL_OBS_COLS, KL_TRACE_ROW_COLS, KL_SCORE_COLS and their OC_/TC_/SC_
- * enums) are sqlite_int.h's; both schemas use the same column names. */
+ * The column layouts (KL_OBS_COLS, KL_TRACE_ROW_COLS, KL_SCORE_COLS, KL_OBS_LIST_COLS and
+ * their OC_/TC_/SC_/OL_ enums) are sqlite_int.h's; both schemas use the same column names. */
 #ifndef KL_STORE_ROW_H
 #define KL_STORE_ROW_H
 
@@ -43,6 +43,14 @@ void kl_row_put_trace(kl_buf *b, const kl_row *r);          /* KL_TRACE_ROW_COLS
 void kl_row_put_obs(kl_buf *b, const kl_row *r, bool ext);  /* KL_OBS_COLS[,KL_OBS_EXT_COLS] */
 void kl_row_put_score(kl_buf *b, const kl_row *r);          /* KL_SCORE_COLS, with braces */
 void kl_row_put_score_fields(kl_buf *b, const kl_row *r);   /* the same without braces (list pages) */
+
+/* One row of a list page, without braces: the page writers (query_util.c's kl_query_page,
+ * pg_put.c's kl_pg_page) hand each backend's row over as a kl_row, so a list's row writer is
+ * written once for both.  ud is the list's own. */
+typedef void (*kl_row_page_fn)(kl_buf *b, const kl_row *r, void *ud);
+void kl_row_page_trace(kl_buf *b, const kl_row *r, void *ud);  /* KL_TRACE_ROW_COLS */
+void kl_row_page_obs(kl_buf *b, const kl_row *r, void *ud);    /* KL_OBS_LIST_COLS */
+void kl_row_page_score(kl_buf *b, const kl_row *r, void *ud);  /* KL_SCORE_COLS */
 
 /* row_read.c: a stored observation (KL_OBS_COLS,KL_OBS_EXT_COLS) back into a patch, strings
  * copied into a; and the trace-level fields a trace record set (a row of name, user_id,

@@ -191,3 +191,46 @@ void kl_row_put_score(kl_buf *b, const kl_row *r) {
   kl_row_put_score_fields(b, r);
   kl_buf_putc(b, '}');
 }
+
+/* ---- list pages' rows (kl_row_page_fn) ---- */
+
+void kl_row_page_trace(kl_buf *b, const kl_row *r, void *ud) {
+  (void)ud;
+  kl_row_put_trace(b, r);
+}
+
+void kl_row_page_score(kl_buf *b, const kl_row *r, void *ud) {
+  (void)ud;
+  kl_row_put_score_fields(b, r);
+}
+
+/* The observation list's row: a summary (no JSON bodies), so a page stays small. */
+void kl_row_page_obs(kl_buf *b, const kl_row *r, void *ud) {
+  (void)ud;
+  static const struct { const char *key; int col; } s[] = {
+      {"id", OL_ID}, {"trace_id", OL_TRACE}, {"parent_id", OL_PARENT}, {"type", OL_TYPE}, {"name", OL_NAME}};
+  for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
+    kl_buf_printf(b, "%s\"%s\":", i ? "," : "", s[i].key);
+    kl_row_put_str(b, r, s[i].col);
+  }
+  kl_buf_puts(b, ",\"start\":");
+  kl_row_put_iso(b, r, OL_START);
+  kl_buf_puts(b, ",\"end\":");
+  kl_row_put_iso(b, r, OL_END);
+  kl_buf_puts(b, ",\"model\":");
+  kl_row_put_str(b, r, OL_MODEL);
+  kl_buf_puts(b, ",\"level\":");
+  kl_row_put_str(b, r, OL_LEVEL);
+  kl_buf_puts(b, ",\"status_message\":");
+  kl_row_put_str(b, r, OL_STATUS);
+  kl_buf_puts(b, ",\"input_tokens\":");
+  kl_row_put_i64(b, r, OL_IN);
+  kl_buf_puts(b, ",\"output_tokens\":");
+  kl_row_put_i64(b, r, OL_OUT);
+  kl_buf_puts(b, ",\"cost_usd\":");
+  kl_row_put_real(b, r, OL_COST);
+  kl_buf_puts(b, ",\"latency_ms\":");
+  kl_row_put_ms_between(b, r, OL_START, OL_END);
+  kl_buf_puts(b, ",\"ttft_ms\":");
+  kl_row_put_ms_between(b, r, OL_START, OL_CSTART);
+}

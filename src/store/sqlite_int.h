@@ -185,6 +185,15 @@ enum { TC_ID, TC_START, TC_NAME, TC_USER, TC_SESSION, TC_MODEL, TC_IN, TC_OUT, T
        TC_TAGS, TC_NOBS, TC_LEVELS, TC_ENV, TC_RELEASE, TC_INPUT, TC_OUTPUT, TC_METADATA, TC_VERSION };
 #define KL_TRACE_MORE_COLS "environment,release,input,output,metadata,version"
 
+/* The observation list's rows (list_observations on both backends, row_json.c's
+ * kl_row_page_obs): a summary, token counts summed over their buckets. */
+#define KL_OBS_LIST_COLS                                                                              \
+  "id,trace_id,parent_id,type,name,start_ns,end_ns,model,level,status_message,"                      \
+  "usage_input+usage_input_cached+usage_input_cache_write,usage_output+usage_output_reasoning,cost_usd," \
+  "completion_start_ns"
+enum { OL_ID, OL_TRACE, OL_PARENT, OL_TYPE, OL_NAME, OL_START, OL_END, OL_MODEL, OL_LEVEL, OL_STATUS, OL_IN, OL_OUT,
+       OL_COST, OL_CSTART };
+
 /* traces.level_mask bits (migration 3) */
 enum { KL_LEVEL_DEBUG = 1, KL_LEVEL_DEFAULT = 2, KL_LEVEL_WARNING = 4, KL_LEVEL_ERROR = 8 };
 int kl_level_bit(const char *level); /* NULL / unknown = DEFAULT */
@@ -226,6 +235,11 @@ typedef struct kl_cursor_state {
 } kl_cursor_state;
 /* cur NULL or "" -> !have; malformed -> 400 "cursor: malformed cursor". */
 int kl_cursor_state_parse(const char *cur, kl_cursor_state *cs, kl_err *err);
+/* A list's limit and cursor checked, in that order (every list on both backends): the page
+ * size (kl_query_limit), or -1 with err set. */
+int kl_query_list_args(int limit, const char *cursor, kl_cursor_state *cs, kl_err *err);
+/* The 400 of q= while full-text search is off (both backends' lists); returns -1. */
+int kl_query_no_fulltext(kl_err *err);
 /* q -> an FTS5 query: every word quoted (so any text is valid syntax, and every word must
  * occur); NULL when q has no word.  Allocated in a. */
 char *kl_fts_query(kl_arena *a, const char *q);
@@ -239,9 +253,8 @@ void kl_bind_i64(sqlite3_stmt *st, const char *name, int64_t v);
 void kl_bind_double(sqlite3_stmt *st, const char *name, double v);
 /* Steps st writing each row with put into {"data":[...],"next_cursor":...}; key_ns/key_id
  * are the columns of the keyset; fetches limit+1 to know whether more exist. */
-typedef void (*kl_row_fn)(kl_buf *b, sqlite3_stmt *st, void *ud);
-int kl_query_page(kl_rconn *c, sqlite3_stmt *st, int limit, bool asc, int key_ns, int key_id, kl_row_fn put, void *ud,
-                  kl_buf *out, kl_err *err);
+int kl_query_page(kl_rconn *c, sqlite3_stmt *st, int limit, bool asc, int key_ns, int key_id, kl_row_page_fn put,
+                  void *ud, kl_buf *out, kl_err *err);
 
 /* query_list.c, query_group.c, query_metrics.c, query_admin.c: the vtable's issue-5 entries */
 int kl_sqlite_list_traces(void *be, const kl_trace_filter *f, kl_buf *out, kl_err *err);
@@ -265,7 +278,6 @@ enum { SC_TIMESTAMP = 14 };
 void kl_sqlite_put_score(kl_buf *b, sqlite3_stmt *st);
 /* The statement's current row as a kl_row (row.h). */
 kl_row kl_sqlite_row(sqlite3_stmt *st);
-void kl_sqlite_put_score_fields(kl_buf *b, sqlite3_stmt *st); /* without braces */
 
 /* sqlite.c */
 int kl_sqlite_recompute(kl_sqlite *q, const kl_redo *r, kl_err *err);

@@ -59,7 +59,6 @@ void kl_sqlite_put_iso(kl_buf *b, sqlite3_stmt *st, int col) { kl_row_put_iso(b,
 void kl_sqlite_put_trace_row(kl_buf *b, sqlite3_stmt *st) { kl_row_put_trace(b, ROW(st)); }
 void kl_sqlite_put_obs(kl_buf *b, sqlite3_stmt *st, bool ext) { kl_row_put_obs(b, ROW(st), ext); }
 void kl_sqlite_put_score(kl_buf *b, sqlite3_stmt *st) { kl_row_put_score(b, ROW(st)); }
-void kl_sqlite_put_score_fields(kl_buf *b, sqlite3_stmt *st) { kl_row_put_score_fields(b, ROW(st)); }
 
 int kl_level_bit(const char *level) {
   if (!level) return KL_LEVEL_DEFAULT;
