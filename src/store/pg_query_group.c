@@ -16,18 +16,13 @@
 #include "store/pg_int.h"
 #include "store/sqlite_int.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-
-#define SESSION_TRACES_MAX 1000
-#define USER_TRACES_MAX 100
 
 static const char *proj(const char *p) { return p && *p ? p : "default"; }
 static bool set(const char *s) { return s && *s; }
 
-/* columns: 0 id, 1 first, 2 last, 3 traces, 4 in, 5 out, 6 cost, 7 latency ns, 8 errors,
- * 9 user_ids (sessions) / sessions (users) */
+/* columns: sqlite_int.h's GC_ (gid, then these, then group_sql's user ids / session count) */
 #define AGG_COLS                                                                                     \
   "MIN(start_ns) AS first_ns,MAX(start_ns) AS last_ns,COUNT(*),SUM(input_tokens),SUM(output_tokens)," \
   "SUM(cost_usd),COALESCE(SUM(end_ns-start_ns),0),COUNT(*) FILTER (WHERE error_count>0)"
@@ -39,30 +34,9 @@ typedef struct group_kind {
 static const group_kind k_sessions = {"session_id", true};
 static const group_kind k_users = {"user_id", false};
 
-static void put_group_fields(kl_buf *b, const PGresult *r, int row, const group_kind *k, bool detail) {
-  kl_buf_puts(b, "\"id\":");
-  kl_pg_put_str(b, r, row, 0);
-  kl_buf_puts(b, ",\"first_seen\":");
-  kl_pg_put_iso(b, r, row, 1);
-  kl_buf_puts(b, ",\"last_seen\":");
-  kl_pg_put_iso(b, r, row, 2);
-  kl_buf_printf(b, ",\"%s\":%" PRId64, detail ? "trace_count" : "traces", kl_pg_i64(r, row, 3));
-  if (!k->sessions) kl_buf_printf(b, ",\"sessions\":%" PRId64, kl_pg_i64(r, row, 9));
-  kl_buf_printf(b, ",\"input_tokens\":%" PRId64 ",\"output_tokens\":%" PRId64 ",\"cost_usd\":", kl_pg_i64(r, row, 4),
-                kl_pg_i64(r, row, 5));
-  kl_pg_put_real(b, r, row, 6);
-  if (k->sessions) {
-    kl_buf_puts(b, ",\"latency_ms_total\":");
-    kl_pg_put_num(b, kl_pg_f64(r, row, 7) / 1e6);
-  }
-  kl_buf_printf(b, ",\"errors\":%" PRId64, kl_pg_i64(r, row, 8));
-  if (k->sessions) {
-    kl_buf_puts(b, ",\"user_ids\":");
-    kl_put_sorted_strings(b, PQgetisnull(r, row, 9) ? NULL : PQgetvalue(r, row, 9), "[]");
-  }
+static void put_group(kl_buf *b, const kl_row *r, void *ud) {
+  kl_row_put_group(b, r, ((const group_kind *)ud)->sessions, false);
 }
-
-static void put_group(kl_buf *b, const kl_row *r, void *ud) { put_group_fields(b, r->h, r->i, ud, false); }
 
 /* The time window's conditions on traces (alias a) */
 static void put_window(kl_buf *sql, const char *a, int from, int to) {
@@ -87,15 +61,9 @@ static void group_sql(kl_buf *sql, const group_kind *k, int pp, int from, int to
 }
 
 static int list_groups(kl_pg *p, const group_kind *k, const kl_group_filter *f, kl_buf *out, kl_err *err) {
-  int limit = kl_query_limit(f->limit, err);
+  kl_cursor_state cs; /* its direction is not used: groups are listed newest first */
+  int limit = kl_query_list_args(f->limit, f->cursor, &cs, err);
   if (limit < 0) return -1;
-  bool have_cursor = set(f->cursor), asc = false;
-  int64_t cns = 0;
-  char cid[KL_OBS_ID_MAX + 1] = "";
-  if (have_cursor && kl_cursor_parse(f->cursor, &asc, &cns, cid) != 0) {
-    kl_err_set(err, 400, "cursor: malformed cursor");
-    return -1;
-  }
   kl_arena *a = kl_arena_new(512);
   kl_pg_params ps = {.a = a};
   kl_buf where = KL_BUF_INIT, tail = KL_BUF_INIT, sql = KL_BUF_INIT;
@@ -108,9 +76,9 @@ static int list_groups(kl_pg *p, const group_kind *k, const kl_group_filter *f, 
                   " AND session_id IN (SELECT session_id FROM traces WHERE project_id=$%d AND user_id=$%d"
                   " AND session_id IS NOT NULL)",
                   pp, kl_pg_p_text(&ps, f->user_id));
-  if (have_cursor) {
-    int cs = kl_pg_p_i64(&ps, cns), ci = kl_pg_p_text(&ps, cid);
-    kl_buf_printf(&tail, "HAVING MAX(start_ns)<$%d OR (MAX(start_ns)=$%d AND %s COLLATE \"C\"<$%d)", cs, cs, k->col,
+  if (cs.have) {
+    int cn = kl_pg_p_i64(&ps, cs.ns), ci = kl_pg_p_text(&ps, cs.id);
+    kl_buf_printf(&tail, "HAVING MAX(start_ns)<$%d OR (MAX(start_ns)=$%d AND %s COLLATE \"C\"<$%d)", cn, cn, k->col,
                   ci);
   }
   kl_buf_printf(&tail, " ORDER BY MAX(start_ns) DESC, %s COLLATE \"C\" DESC LIMIT $%d", k->col,
@@ -120,7 +88,7 @@ static int list_groups(kl_pg *p, const group_kind *k, const kl_group_filter *f, 
   int ret = -1;
   PGresult *r = kl_pg_query(p, sql.data, &ps, err);
   if (r) {
-    kl_pg_page(r, limit, false, 2, 0, put_group, (void *)k, out);
+    kl_pg_page(r, limit, false, GC_LAST, GC_ID, put_group, (void *)k, out);
     PQclear(r);
     ret = 0;
   }
@@ -151,7 +119,7 @@ static int get_group(kl_pg *p, const group_kind *k, const char *project, const c
   snprintf(rows, sizeof rows,
            "SELECT " KL_TRACE_ROW_COLS " FROM traces WHERE project_id=$1 AND %s=$2 ORDER BY start_ns %s, id %s LIMIT %d",
            k->col, k->sessions ? "" : "DESC", k->sessions ? "" : "DESC",
-           k->sessions ? SESSION_TRACES_MAX : USER_TRACES_MAX);
+           k->sessions ? KL_SESSION_TRACES_MAX : KL_USER_TRACES_MAX);
   int ret = -1;
   PGresult *ra = NULL, *rr = NULL;
   kl_pgconn *c = kl_pg_acquire(p, err);
@@ -164,7 +132,8 @@ static int get_group(kl_pg *p, const group_kind *k, const char *project, const c
   }
   if (!(rr = kl_pg_exec(c->c, rows, &ps, err))) goto end_read;
   kl_buf_putc(out, '{');
-  put_group_fields(out, ra, 0, k, true);
+  kl_row row = kl_pg_row(ra, 0);
+  kl_row_put_group(out, &row, k->sessions, true);
   kl_buf_puts(out, ",\"traces\":[");
   for (int i = 0; i < PQntuples(rr); i++) {
     if (i) kl_buf_putc(out, ',');

@@ -14,18 +14,13 @@
  * durations (open traces count 0). */
 #include "store/sqlite_int.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-
-#define SESSION_TRACES_MAX 1000
-#define USER_TRACES_MAX 100
 
 static const char *proj(const char *p) { return p && *p ? p : "default"; }
 static bool set(const char *s) { return s && *s; }
 
-/* Aggregate columns: 0 id, 1 first, 2 last, 3 traces, 4 in, 5 out, 6 cost, 7 latency ns,
- * 8 errors, 9 user_ids (sessions) / sessions (users) */
+/* Aggregate columns: sqlite_int.h's GC_ (id, then these, then SESSION_EXTRA / USER_EXTRA) */
 #define AGG_COLS                                                                                  \
   "MIN(start_ns),MAX(start_ns),COUNT(*),SUM(input_tokens),SUM(output_tokens),SUM(cost_usd),"      \
   "TOTAL(end_ns-start_ns),SUM(error_count>0)"
@@ -41,43 +36,14 @@ typedef struct group_kind {
 static const group_kind k_sessions = {"session_id", "traces_session", SESSION_EXTRA, true};
 static const group_kind k_users = {"user_id", "traces_user", USER_EXTRA, false};
 
-/* detail: the one-group answer, where "traces" is the list of trace rows, so the count is
- * "trace_count" there. */
-static void put_group_fields(kl_buf *b, sqlite3_stmt *st, const group_kind *k, bool detail) {
-  kl_buf_puts(b, "\"id\":");
-  kl_sqlite_put_str(b, st, 0);
-  kl_buf_puts(b, ",\"first_seen\":");
-  kl_sqlite_put_iso(b, st, 1);
-  kl_buf_puts(b, ",\"last_seen\":");
-  kl_sqlite_put_iso(b, st, 2);
-  kl_buf_printf(b, ",\"%s\":%" PRId64, detail ? "trace_count" : "traces", (int64_t)sqlite3_column_int64(st, 3));
-  if (!k->sessions) kl_buf_printf(b, ",\"sessions\":%" PRId64, (int64_t)sqlite3_column_int64(st, 9));
-  kl_buf_printf(b, ",\"input_tokens\":%" PRId64 ",\"output_tokens\":%" PRId64 ",\"cost_usd\":",
-                (int64_t)sqlite3_column_int64(st, 4), (int64_t)sqlite3_column_int64(st, 5));
-  kl_sqlite_put_real(b, st, 6);
-  if (k->sessions) {
-    kl_buf_puts(b, ",\"latency_ms_total\":");
-    kl_sqlite_put_num(b, sqlite3_column_double(st, 7) / 1e6);
-  }
-  kl_buf_printf(b, ",\"errors\":%" PRId64, (int64_t)sqlite3_column_int64(st, 8));
-  if (k->sessions) {
-    kl_buf_puts(b, ",\"user_ids\":");
-    kl_put_sorted_strings(b, (const char *)sqlite3_column_text(st, 9), "[]");
-  }
+static void put_group(kl_buf *b, const kl_row *r, void *ud) {
+  kl_row_put_group(b, r, ((const group_kind *)ud)->sessions, false);
 }
 
-static void put_group(kl_buf *b, const kl_row *r, void *ud) { put_group_fields(b, (sqlite3_stmt *)r->h, ud, false); }
-
 static int list_groups(kl_sqlite *q, const group_kind *k, const kl_group_filter *f, kl_buf *out, kl_err *err) {
-  int limit = kl_query_limit(f->limit, err);
+  kl_cursor_state cs; /* its direction is not used: groups are listed newest first */
+  int limit = kl_query_list_args(f->limit, f->cursor, &cs, err);
   if (limit < 0) return -1;
-  bool have_cursor = set(f->cursor), asc = false;
-  int64_t cns = 0;
-  char cid[KL_OBS_ID_MAX + 1] = "";
-  if (have_cursor && kl_cursor_parse(f->cursor, &asc, &cns, cid) != 0) {
-    kl_err_set(err, 400, "cursor: malformed cursor");
-    return -1;
-  }
   kl_buf sql = KL_BUF_INIT;
   /* The access path.  Reading every trace through traces_session/_user costs a random row
    * lookup each (bench_query: ~1 s for 250k traces); a plain scan of the table and a sort of
@@ -92,7 +58,7 @@ static int list_groups(kl_sqlite *q, const group_kind *k, const kl_group_filter 
     kl_buf_puts(&sql, " AND session_id IN (SELECT session_id FROM traces INDEXED BY traces_user"
                       " WHERE project_id=:p AND user_id=:u AND session_id IS NOT NULL)");
   kl_buf_printf(&sql, " GROUP BY %s", k->col);
-  if (have_cursor) kl_buf_printf(&sql, " HAVING MAX(start_ns)<:cs OR (MAX(start_ns)=:cs AND %s<:cid)", k->col);
+  if (cs.have) kl_buf_printf(&sql, " HAVING MAX(start_ns)<:cs OR (MAX(start_ns)=:cs AND %s<:cid)", k->col);
   kl_buf_printf(&sql, " ORDER BY 3 DESC, 1 DESC LIMIT :lim");
   int ret = -1;
   kl_rconn *c = kl_sqlite_acquire(q, err);
@@ -103,10 +69,10 @@ static int list_groups(kl_sqlite *q, const group_kind *k, const kl_group_filter 
       kl_bind_text(st, ":u", f->user_id);
       kl_bind_i64(st, ":from", f->from_ns);
       kl_bind_i64(st, ":to", f->to_ns);
-      kl_bind_i64(st, ":cs", cns);
-      kl_bind_text(st, ":cid", cid);
+      kl_bind_i64(st, ":cs", cs.ns);
+      kl_bind_text(st, ":cid", cs.id);
       kl_bind_i64(st, ":lim", (int64_t)limit + 1);
-      ret = kl_query_page(c, st, limit, false, 2, 0, put_group, (void *)k, out, err);
+      ret = kl_query_page(c, st, limit, false, GC_LAST, GC_ID, put_group, (void *)k, out, err);
     }
     kl_sqlite_release(q, c);
   }
@@ -131,7 +97,7 @@ static int get_group(kl_sqlite *q, const group_kind *k, const char *project, con
            k->extra, k->index, k->col, k->col);
   snprintf(rows, sizeof rows, "SELECT " KL_TRACE_ROW_COLS " FROM traces INDEXED BY %s WHERE project_id=?1 AND %s=?2"
            " ORDER BY start_ns %s, id %s LIMIT %d", k->index, k->col, k->sessions ? "" : "DESC",
-           k->sessions ? "" : "DESC", k->sessions ? SESSION_TRACES_MAX : USER_TRACES_MAX);
+           k->sessions ? "" : "DESC", k->sessions ? KL_SESSION_TRACES_MAX : KL_USER_TRACES_MAX);
   kl_rconn *c = kl_sqlite_acquire(q, err);
   if (!c) return -1;
   int ret = -1;
@@ -154,7 +120,8 @@ static int get_group(kl_sqlite *q, const group_kind *k, const char *project, con
   }
   size_t mark = out->len;
   kl_buf_putc(out, '{');
-  put_group_fields(out, a, k, true);
+  kl_row row = kl_sqlite_row(a);
+  kl_row_put_group(out, &row, k->sessions, true);
   kl_buf_puts(out, ",\"traces\":[");
   sqlite3_bind_text(r, 1, project, -1, SQLITE_STATIC);
   sqlite3_bind_text(r, 2, id, -1, SQLITE_STATIC);

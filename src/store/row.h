@@ -8,7 +8,8 @@
  * PostgreSQL's shortest round-trip float8 text exactly).
  *
  * The column layouts (KL_OBS_COLS, KL_TRACE_ROW_COLS, KL_SCORE_COLS, KL_OBS_LIST_COLS and
- * their OC_/TC_/SC_/OL_ enums) are sqlite_int.h's; both schemas use the same column names. */
+ * their OC_/TC_/SC_/OL_ enums, the groups' GC_) are sqlite_int.h's; both schemas use the same
+ * column names. */
 #ifndef KL_STORE_ROW_H
 #define KL_STORE_ROW_H
 
@@ -43,6 +44,9 @@ void kl_row_put_trace(kl_buf *b, const kl_row *r);          /* KL_TRACE_ROW_COLS
 void kl_row_put_obs(kl_buf *b, const kl_row *r, bool ext);  /* KL_OBS_COLS[,KL_OBS_EXT_COLS] */
 void kl_row_put_score(kl_buf *b, const kl_row *r);          /* KL_SCORE_COLS, with braces */
 void kl_row_put_score_fields(kl_buf *b, const kl_row *r);   /* the same without braces (list pages) */
+/* A session's (sessions) or user's aggregates (GC_ columns), no braces; detail: the one-group
+ * answer, where "traces" is the list of trace rows, so the count is "trace_count" there. */
+void kl_row_put_group(kl_buf *b, const kl_row *r, bool sessions, bool detail);
 
 /* One row of a list page, without braces: the page writers (query_util.c's kl_query_page,
  * pg_put.c's kl_pg_page) hand each backend's row over as a kl_row, so a list's row writer is

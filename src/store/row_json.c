@@ -192,6 +192,30 @@ void kl_row_put_score(kl_buf *b, const kl_row *r) {
   kl_buf_putc(b, '}');
 }
 
+void kl_row_put_group(kl_buf *b, const kl_row *r, bool sessions, bool detail) {
+  kl_buf_puts(b, "\"id\":");
+  kl_row_put_str(b, r, GC_ID);
+  kl_buf_puts(b, ",\"first_seen\":");
+  kl_row_put_iso(b, r, GC_FIRST);
+  kl_buf_puts(b, ",\"last_seen\":");
+  kl_row_put_iso(b, r, GC_LAST);
+  kl_buf_printf(b, ",\"%s\":%" PRId64, detail ? "trace_count" : "traces", r->ops->i64(r, GC_TRACES));
+  if (!sessions) kl_buf_printf(b, ",\"sessions\":%" PRId64, r->ops->i64(r, GC_MORE));
+  kl_buf_printf(b, ",\"input_tokens\":%" PRId64 ",\"output_tokens\":%" PRId64 ",\"cost_usd\":", r->ops->i64(r, GC_IN),
+                r->ops->i64(r, GC_OUT));
+  kl_row_put_real(b, r, GC_COST);
+  if (sessions) {
+    kl_buf_puts(b, ",\"latency_ms_total\":");
+    kl_row_put_num(b, r->ops->dbl(r, GC_LATENCY) / 1e6);
+  }
+  kl_buf_printf(b, ",\"errors\":%" PRId64, r->ops->i64(r, GC_ERRORS));
+  if (sessions) { /* the databases aggregate them in no promised order: sorted here */
+    size_t n;
+    kl_buf_puts(b, ",\"user_ids\":");
+    kl_put_sorted_strings(b, r->ops->text(r, GC_MORE, &n), "[]");
+  }
+}
+
 /* ---- list pages' rows (kl_row_page_fn) ---- */
 
 void kl_row_page_trace(kl_buf *b, const kl_row *r, void *ud) {

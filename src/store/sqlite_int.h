@@ -194,6 +194,15 @@ enum { TC_ID, TC_START, TC_NAME, TC_USER, TC_SESSION, TC_MODEL, TC_IN, TC_OUT, T
 enum { OL_ID, OL_TRACE, OL_PARENT, OL_TYPE, OL_NAME, OL_START, OL_END, OL_MODEL, OL_LEVEL, OL_STATUS, OL_IN, OL_OUT,
        OL_COST, OL_CSTART };
 
+/* Sessions' and users' aggregate rows (query_group.c, pg_query_group.c: each backend's own
+ * SQL, these columns; row_json.c's kl_row_put_group writes them): the group's id, first and
+ * last start_ns, traces, input and output tokens, cost, the traces' durations summed (ns),
+ * traces with an error, then the session's user ids (a JSON array) or the user's session
+ * count.  get_session / get_user list at most this many of the group's traces. */
+enum { GC_ID, GC_FIRST, GC_LAST, GC_TRACES, GC_IN, GC_OUT, GC_COST, GC_LATENCY, GC_ERRORS, GC_MORE };
+#define KL_SESSION_TRACES_MAX 1000
+#define KL_USER_TRACES_MAX 100
+
 /* traces.level_mask bits (migration 3) */
 enum { KL_LEVEL_DEBUG = 1, KL_LEVEL_DEFAULT = 2, KL_LEVEL_WARNING = 4, KL_LEVEL_ERROR = 8 };
 int kl_level_bit(const char *level); /* NULL / unknown = DEFAULT */
