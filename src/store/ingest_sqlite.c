@@ -140,12 +140,6 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v) {
   else sqlite3_bind_null(st, i);
 }
 
-/* Column text copied into the arena (the statement's memory dies at reset). */
-static const char *col_str(kl_arena *a, sqlite3_stmt *st, int col) {
-  const unsigned char *t = sqlite3_column_text(st, col);
-  return t ? kl_arena_strndup(a, (const char *)t, (size_t)sqlite3_column_bytes(st, col)) : NULL;
-}
-
 static void col_id(char dst[KL_OBS_ID_MAX + 1], sqlite3_stmt *st, int col) {
   const unsigned char *t = sqlite3_column_text(st, col);
   size_t n = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
@@ -210,16 +204,6 @@ static int put_row(kl_sqlite *q, sqlite3_stmt *st, const kl_obs_patch *p, kl_err
   return kl_sqlite_step(q->db, st, "write ingested observation", err);
 }
 
-/* Values a row needs that a partial record may lack (their bits stay clear). */
-static void defaults(kl_obs_patch *p) {
-  if (!(p->set & KL_OBS_F_START)) p->obs.start_ns = p->received_ns > 0 ? p->received_ns : kl_now_ns();
-  if (!(p->set & KL_OBS_F_COST)) p->obs.cost_usd = -1;
-}
-
-static bool underneath(const kl_obs_patch *r, const kl_obs_patch *cur) {
-  return (!r->update && cur->update) || r->received_ns < cur->received_ns;
-}
-
 static int write_trace_record(kl_sqlite *q, const kl_obs_patch *r, kl_obs_merge_fn merge, kl_err *err);
 
 int kl_sqlite_write_patch(kl_sqlite *q, const kl_obs_patch *in, kl_obs_merge_fn merge, kl_redo_list *redo, kl_err *err) {
@@ -248,7 +232,7 @@ int kl_sqlite_write_patch(kl_sqlite *q, const kl_obs_patch *in, kl_obs_merge_fn 
   if (!rec.update && known_trace && !q->have_orphans) { /* fast path: a new create */
     kl_obs_patch row = rec;
     if (fill_from_trace(q, &row, err) != 0) return -1;
-    defaults(&row);
+    kl_row_patch_defaults(&row);
     if (put_row(q, q->ing[S_INS_NEW], &row, err) != 0) return -1;
     if (sqlite3_changes(q->db) == 1) {
       kl_tagg_add(q, project, &row.obs);
@@ -271,20 +255,13 @@ int kl_sqlite_write_patch(kl_sqlite *q, const kl_obs_patch *in, kl_obs_merge_fn 
     }
   }
   if (!have && (have = load_obs(q, project, rec.obs.trace_id, rec.obs.id, &cur, err)) < 0) return -1;
-  if (!have) {
-    dst = rec;
-  } else if (underneath(&rec, &cur)) {
-    dst = rec;
-    merge(&dst, &cur, q->arena);
-  } else {
-    dst = cur;
-    merge(&dst, &rec, q->arena);
-  }
+  if (!have) dst = rec;
+  else kl_row_merge(&dst, &rec, &cur, merge, q->arena);
   memcpy(dst.obs.id, rec.obs.id, sizeof dst.obs.id);
   memcpy(dst.obs.trace_id, rec.obs.trace_id, sizeof dst.obs.trace_id);
   dst.obs.project_id = project;
   if (fill_from_trace(q, &dst, err) != 0) return -1;
-  defaults(&dst);
+  kl_row_patch_defaults(&dst);
   bool replaced = have && !was_orphan;
   if (put_row(q, q->ing[replaced ? S_INS : S_INS_NEW], &dst, err) != 0) return -1;
   if (!known_trace) {
@@ -314,33 +291,9 @@ static int write_trace_record(kl_sqlite *q, const kl_obs_patch *r, kl_obs_merge_
     sqlite3_reset(st);
     return -1;
   }
-  kl_obs_patch dst = *r;
-  if (rc == SQLITE_ROW && sqlite3_column_type(st, 11) != SQLITE_NULL) {
-    kl_arena *a = q->arena;
-    kl_obs_patch cur;
-    memset(&cur, 0, sizeof cur);
-    cur.trace_record = true;
-    cur.obs = r->obs; /* ids */
-    cur.obs.name = cur.obs.trace_name = col_str(a, st, 0);
-    cur.obs.user_id = col_str(a, st, 1);
-    cur.obs.session_id = col_str(a, st, 2);
-    cur.obs.tags_json = col_str(a, st, 3);
-    cur.obs.environment = col_str(a, st, 4);
-    cur.obs.release = col_str(a, st, 5);
-    cur.obs.metadata_json = col_str(a, st, 6);
-    cur.obs.input_json = col_str(a, st, 7);
-    cur.obs.output_json = col_str(a, st, 8);
-    cur.version = col_str(a, st, 9);
-    cur.obs.start_ns = sqlite3_column_int64(st, 10);
-    cur.set = (uint32_t)sqlite3_column_int64(st, 11) & KL_OBS_F_ALL;
-    cur.received_ns = sqlite3_column_int64(st, 12);
-    if (underneath(r, &cur)) {
-      merge(&dst, &cur, a);
-    } else {
-      dst = cur;
-      merge(&dst, r, a);
-    }
-  }
+  kl_obs_patch dst = *r, cur;
+  kl_row row = kl_sqlite_row(st);
+  if (rc == SQLITE_ROW && kl_row_trace_record(&row, q->arena, r, &cur)) kl_row_merge(&dst, r, &cur, merge, q->arena);
   sqlite3_reset(st);
   memcpy(dst.obs.id, r->obs.id, sizeof dst.obs.id);
   uint32_t set = dst.set;

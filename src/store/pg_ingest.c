@@ -13,9 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *col_str(kl_arena *a, const PGresult *r, int col) {
-  return PQgetisnull(r, 0, col) ? NULL : kl_arena_strdup(a, PQgetvalue(r, 0, col));
-}
 static void col_id(char dst[KL_OBS_ID_MAX + 1], const PGresult *r, int col) {
   snprintf(dst, KL_OBS_ID_MAX + 1, "%s", PQgetisnull(r, 0, col) ? "" : PQgetvalue(r, 0, col));
 }
@@ -76,15 +73,6 @@ static int put_row(kl_pgw *w, int st, const kl_obs_patch *p, kl_err *err) {
 }
 
 
-static void defaults(kl_obs_patch *p) {
-  if (!(p->set & KL_OBS_F_START)) p->obs.start_ns = p->received_ns > 0 ? p->received_ns : kl_now_ns();
-  if (!(p->set & KL_OBS_F_COST)) p->obs.cost_usd = -1;
-}
-
-static bool underneath(const kl_obs_patch *r, const kl_obs_patch *cur) {
-  return (!r->update && cur->update) || r->received_ns < cur->received_ns;
-}
-
 static int write_trace_record(kl_pgw *w, const kl_obs_patch *r, kl_obs_merge_fn merge, kl_err *err);
 
 int kl_pgw_write_patch(kl_pgw *w, const kl_obs_patch *in, kl_obs_merge_fn merge, bool *orphans, kl_pgw_redo *rd,
@@ -110,7 +98,7 @@ int kl_pgw_write_patch(kl_pgw *w, const kl_obs_patch *in, kl_obs_merge_fn merge,
   if (!rec.update && known_trace && !*orphans) { /* fast path: a new create */
     kl_obs_patch row = rec;
     if (fill_from_trace(w, &row, err) != 0) return -1;
-    defaults(&row);
+    kl_row_patch_defaults(&row);
     int n = put_row(w, W_INS_NEW, &row, err);
     if (n < 0) return -1;
     if (n == 1) return kl_pgw_trace_add_one(w, &row.obs, err);
@@ -128,20 +116,13 @@ int kl_pgw_write_patch(kl_pgw *w, const kl_obs_patch *in, kl_obs_merge_fn merge,
     }
   }
   if (!have && (have = load_obs(w, project, rec.obs.trace_id, rec.obs.id, &cur, err)) < 0) return -1;
-  if (!have) {
-    dst = rec;
-  } else if (underneath(&rec, &cur)) {
-    dst = rec;
-    merge(&dst, &cur, w->p.arena);
-  } else {
-    dst = cur;
-    merge(&dst, &rec, w->p.arena);
-  }
+  if (!have) dst = rec;
+  else kl_row_merge(&dst, &rec, &cur, merge, w->p.arena);
   memcpy(dst.obs.id, rec.obs.id, sizeof dst.obs.id);
   memcpy(dst.obs.trace_id, rec.obs.trace_id, sizeof dst.obs.trace_id);
   dst.obs.project_id = project;
   if (fill_from_trace(w, &dst, err) != 0) return -1;
-  defaults(&dst);
+  kl_row_patch_defaults(&dst);
   bool replaced = have && !was_orphan;
   if (put_row(w, replaced ? W_UPSERT : W_INS_NEW, &dst, err) < 0) return -1;
   if (!known_trace) {
@@ -160,33 +141,10 @@ static int write_trace_record(kl_pgw *w, const kl_obs_patch *r, kl_obs_merge_fn 
   bool failed;
   PGresult *t = load_trace(w, project, r->obs.id, &failed, err);
   if (failed) return -1;
-  kl_obs_patch dst = *r;
+  kl_obs_patch dst = *r, cur;
   kl_arena *a = w->p.arena;
-  if (t && !kl_pg_isnull(t, 0, 11)) {
-    kl_obs_patch cur;
-    memset(&cur, 0, sizeof cur);
-    cur.trace_record = true;
-    cur.obs = r->obs; /* ids */
-    cur.obs.name = cur.obs.trace_name = col_str(a, t, 0);
-    cur.obs.user_id = col_str(a, t, 1);
-    cur.obs.session_id = col_str(a, t, 2);
-    cur.obs.tags_json = col_str(a, t, 3);
-    cur.obs.environment = col_str(a, t, 4);
-    cur.obs.release = col_str(a, t, 5);
-    cur.obs.metadata_json = col_str(a, t, 6);
-    cur.obs.input_json = col_str(a, t, 7);
-    cur.obs.output_json = col_str(a, t, 8);
-    cur.version = col_str(a, t, 9);
-    cur.obs.start_ns = kl_pg_i64(t, 0, 10);
-    cur.set = (uint32_t)kl_pg_i64(t, 0, 11) & KL_OBS_F_ALL;
-    cur.received_ns = kl_pg_i64(t, 0, 12);
-    if (underneath(r, &cur)) {
-      merge(&dst, &cur, a);
-    } else {
-      dst = cur;
-      merge(&dst, r, a);
-    }
-  }
+  kl_row row = kl_pg_row(t, 0);
+  if (t && kl_row_trace_record(&row, a, r, &cur)) kl_row_merge(&dst, r, &cur, merge, a);
   PQclear(t);
   memcpy(dst.obs.id, r->obs.id, sizeof dst.obs.id);
   uint32_t set = dst.set;

@@ -63,5 +63,15 @@ void kl_row_page_score(kl_buf *b, const kl_row *r, void *ud);  /* KL_SCORE_COLS 
 #define KL_TRACE_REC_SET 11 /* ingest_set's column in that trace row */
 void kl_row_obs_patch(const kl_row *r, kl_arena *a, const char *project, kl_obs_patch *out);
 void kl_row_trace_fields(const kl_row *r, kl_arena *a, kl_obs_patch *p);
+/* The trace record a trace row (as above: the trace record's columns, start_ns, ingest_set,
+ * ingest_ns) holds, as a patch to merge a new trace record with (ids copied from rec); false,
+ * out untouched, when no trace record set that row. */
+bool kl_row_trace_record(const kl_row *r, kl_arena *a, const kl_obs_patch *rec, kl_obs_patch *out);
+/* row_read.c, the merge both write paths run: rec and the stored cur folded into *dst with
+ * merge, whichever goes underneath first (ingest_sqlite.c's top comment says which); and the
+ * values a row needs that a partial record may lack (their bits stay clear). */
+void kl_row_merge(kl_obs_patch *dst, const kl_obs_patch *rec, const kl_obs_patch *cur, kl_obs_merge_fn merge,
+                  kl_arena *a);
+void kl_row_patch_defaults(kl_obs_patch *p);
 
 #endif

@@ -4,7 +4,8 @@
  * the row must come back as exactly what was written: a kl_obs_patch with every field and the
  * ingest bookkeeping (which fields senders gave, update-only, newest envelope time).  SQLite's
  * ingest_sqlite.c and PostgreSQL's pg_ingest.c run the same merge on what this decodes, each
- * through its own kl_row (row.h). */
+ * through its own kl_row (row.h); the merge's order (kl_row_merge) is here too, so the two
+ * write paths cannot come to disagree on which record wins a field. */
 #include "store/row.h"
 #include "store/sqlite_int.h"
 
@@ -82,4 +83,43 @@ void kl_row_trace_fields(const kl_row *r, kl_arena *a, kl_obs_patch *p) {
   };
   for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
     if ((tset & f[i].bit) && !(p->set & f[i].bit)) *(const char **)((char *)&p->obs + f[i].off) = col_str(a, r, f[i].col);
+}
+
+bool kl_row_trace_record(const kl_row *r, kl_arena *a, const kl_obs_patch *rec, kl_obs_patch *out) {
+  if (r->ops->is_null(r, KL_TRACE_REC_SET)) return false;
+  memset(out, 0, sizeof *out);
+  out->trace_record = true;
+  out->obs = rec->obs; /* ids */
+  kl_obs *o = &out->obs;
+  o->name = o->trace_name = col_str(a, r, 0);
+  o->user_id = col_str(a, r, 1);
+  o->session_id = col_str(a, r, 2);
+  o->tags_json = col_str(a, r, 3);
+  o->environment = col_str(a, r, 4);
+  o->release = col_str(a, r, 5);
+  o->metadata_json = col_str(a, r, 6);
+  o->input_json = col_str(a, r, 7);
+  o->output_json = col_str(a, r, 8);
+  out->version = col_str(a, r, 9);
+  o->start_ns = r->ops->i64(r, 10);
+  out->set = (uint32_t)r->ops->i64(r, KL_TRACE_REC_SET) & KL_OBS_F_ALL;
+  out->received_ns = r->ops->i64(r, 12);
+  return true;
+}
+
+void kl_row_merge(kl_obs_patch *dst, const kl_obs_patch *rec, const kl_obs_patch *cur, kl_obs_merge_fn merge,
+                  kl_arena *a) {
+  /* underneath: a create meeting a row only updates have reached, or an older envelope */
+  if ((!rec->update && cur->update) || rec->received_ns < cur->received_ns) {
+    *dst = *rec;
+    merge(dst, cur, a);
+  } else {
+    *dst = *cur;
+    merge(dst, rec, a);
+  }
+}
+
+void kl_row_patch_defaults(kl_obs_patch *p) {
+  if (!(p->set & KL_OBS_F_START)) p->obs.start_ns = p->received_ns > 0 ? p->received_ns : kl_now_ns();
+  if (!(p->set & KL_OBS_F_COST)) p->obs.cost_usd = -1;
 }
