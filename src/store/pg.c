@@ -91,16 +91,9 @@ PGresult *kl_pg_exec_prepared(PGconn *c, const char *name, const kl_pg_params *p
   return NULL;
 }
 
-bool kl_pg_isnull(const PGresult *r, int row, int col) { return PQgetisnull(r, row, col) != 0; }
-
 int64_t kl_pg_i64(const PGresult *r, int row, int col) {
   if (PQgetisnull(r, row, col)) return 0;
   return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-double kl_pg_f64(const PGresult *r, int row, int col) {
-  if (PQgetisnull(r, row, col)) return 0;
-  return strtod(PQgetvalue(r, row, col), NULL);
 }
 
 /* ---- connections ---- */

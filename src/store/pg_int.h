@@ -79,9 +79,7 @@ int kl_pg_run(PGconn *c, const char *sql, const kl_pg_params *ps, kl_err *err);
  * unreachable, 500 otherwise; the message names `what` and PostgreSQL's own message. */
 void kl_pg_err(PGconn *c, const PGresult *r, const char *what, kl_err *err);
 /* Value helpers over a result: NULL-aware. */
-bool kl_pg_isnull(const PGresult *r, int row, int col);
 int64_t kl_pg_i64(const PGresult *r, int row, int col); /* 0 when NULL */
-double kl_pg_f64(const PGresult *r, int row, int col);  /* 0 when NULL */
 
 /* ---- pg_schema.c ---- */
 int kl_pg_migrate(PGconn *c, kl_err *err);
@@ -95,10 +93,8 @@ int kl_pg_key_get(void *be, const char *public_key, kl_store_key *out, kl_err *e
 /* ---- pg_put.c: JSON output helpers (row_json.c's writers over a PGresult row) ---- */
 void kl_pg_put_str(kl_buf *b, const PGresult *r, int row, int col);  /* JSON string or null */
 void kl_pg_put_json(kl_buf *b, const PGresult *r, int row, int col, const char *if_null);
-void kl_pg_put_i64(kl_buf *b, const PGresult *r, int row, int col);  /* integer or null */
 void kl_pg_put_real(kl_buf *b, const PGresult *r, int row, int col); /* number or null */
 void kl_pg_put_iso(kl_buf *b, const PGresult *r, int row, int col);  /* RFC 3339 of an ns column, or null */
-void kl_pg_put_ms_between(kl_buf *b, const PGresult *r, int row, int from_col, int to_col);
 
 /* ---- pg_read.c, pg_query*.c: the read entries of the vtable ---- */
 int kl_pg_get_trace(void *be, const char *project_id, const char *trace_id, kl_buf *out, kl_err *err);

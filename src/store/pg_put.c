@@ -51,11 +51,7 @@ void kl_pg_put_str(kl_buf *b, const PGresult *r, int row, int col) { kl_row_put_
 void kl_pg_put_json(kl_buf *b, const PGresult *r, int row, int col, const char *if_null) {
   kl_row_put_json(b, ROW(r, row), col, if_null);
 }
-void kl_pg_put_i64(kl_buf *b, const PGresult *r, int row, int col) { kl_row_put_i64(b, ROW(r, row), col); }
 void kl_pg_put_real(kl_buf *b, const PGresult *r, int row, int col) { kl_row_put_real(b, ROW(r, row), col); }
-void kl_pg_put_ms_between(kl_buf *b, const PGresult *r, int row, int from_col, int to_col) {
-  kl_row_put_ms_between(b, ROW(r, row), from_col, to_col);
-}
 void kl_pg_put_iso(kl_buf *b, const PGresult *r, int row, int col) { kl_row_put_iso(b, ROW(r, row), col); }
 void kl_pg_put_trace_row(kl_buf *b, const PGresult *r, int row) { kl_row_put_trace(b, ROW(r, row)); }
 void kl_pg_put_obs(kl_buf *b, const PGresult *r, int row, bool ext) { kl_row_put_obs(b, ROW(r, row), ext); }

@@ -211,10 +211,7 @@ int kl_level_bit(const char *level); /* NULL / unknown = DEFAULT */
 void kl_sqlite_put_num(kl_buf *b, double v);                  /* shortest round-trip; null if not finite */
 void kl_sqlite_put_str(kl_buf *b, sqlite3_stmt *st, int col); /* JSON string or null */
 void kl_sqlite_put_json(kl_buf *b, sqlite3_stmt *st, int col, const char *if_null);
-void kl_sqlite_put_i64(kl_buf *b, sqlite3_stmt *st, int col); /* integer or null */
-void kl_sqlite_put_real(kl_buf *b, sqlite3_stmt *st, int col); /* number or null */
 void kl_sqlite_put_iso(kl_buf *b, sqlite3_stmt *st, int col); /* "RFC 3339" of an ns column, or null */
-void kl_sqlite_put_ms_between(kl_buf *b, sqlite3_stmt *st, int from_col, int to_col);
 /* The fields of one trace row (KL_TRACE_ROW_COLS), no braces. */
 void kl_sqlite_put_trace_row(kl_buf *b, sqlite3_stmt *st);
 

@@ -50,11 +50,6 @@ void kl_sqlite_put_str(kl_buf *b, sqlite3_stmt *st, int col) { kl_row_put_str(b,
 void kl_sqlite_put_json(kl_buf *b, sqlite3_stmt *st, int col, const char *if_null) {
   kl_row_put_json(b, ROW(st), col, if_null);
 }
-void kl_sqlite_put_i64(kl_buf *b, sqlite3_stmt *st, int col) { kl_row_put_i64(b, ROW(st), col); }
-void kl_sqlite_put_real(kl_buf *b, sqlite3_stmt *st, int col) { kl_row_put_real(b, ROW(st), col); }
-void kl_sqlite_put_ms_between(kl_buf *b, sqlite3_stmt *st, int from_col, int to_col) {
-  kl_row_put_ms_between(b, ROW(st), from_col, to_col);
-}
 void kl_sqlite_put_iso(kl_buf *b, sqlite3_stmt *st, int col) { kl_row_put_iso(b, ROW(st), col); }
 void kl_sqlite_put_trace_row(kl_buf *b, sqlite3_stmt *st) { kl_row_put_trace(b, ROW(st)); }
 void kl_sqlite_put_obs(kl_buf *b, sqlite3_stmt *st, bool ext) { kl_row_put_obs(b, ROW(st), ext); }
