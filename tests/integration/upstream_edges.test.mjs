@@ -2,7 +2,7 @@
 // event in the middle of a stream (or as its first event), a stream answered without
 // text/event-stream, an error status with an HTML body, a 429 whose Retry-After comes with a
 // body that is no error object, a body over keel's 64 MiB limit, one stream event over the
-// 4 MiB event limit.  Found with a coverage build: gcov over gateway/call.c and chat.c after the
+// 4 MiB event limit; and upstreams slow to read a large request, or gone in the middle of it.  Found with a coverage build: gcov over gateway/call.c and chat.c after the
 // whole suite showed these paths never ran.  The upstream is a small HTTP server of this file's
 // own; what it does is chosen by the upstream model name.  The official openai SDK reads the
 // mid-stream error as the error it is.
@@ -61,6 +61,12 @@ function serve(req, res, model) {
       more();
       return;
     }
+    case 'slow-read':  // the body was read slowly (see the server): say how much arrived
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id: 'x', object: 'chat.completion', created: 1, model,
+        choices: [{ index: 0, message: { role: 'assistant', content: `got ${req.bodyBytes} bytes` }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
+      return;
     case 'huge-event':  // one SSE event of 5 MiB: over keel's 4 MiB
       sse();
       res.on('error', () => {});
@@ -75,23 +81,41 @@ function serve(req, res, model) {
 
 before(async () => {
   const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => { body += d; });
-    req.on('end', () => serve(req, res, JSON.parse(body).model));
+    // a request body over 1 MiB is read slowly (paused 300 ms after its first bytes), or, with
+    // x-drop-after-head, not at all: the socket is destroyed
+    if (req.headers['x-drop-after-head']) return req.socket.destroy();
+    const parts = [];
+    let n = 0, paused = false;
+    req.on('data', (d) => {
+      parts.push(d);
+      n += d.length;
+      if (!paused && Number(req.headers['content-length']) > 1 << 20) {
+        paused = true;
+        req.pause();
+        setTimeout(() => req.resume(), 300);
+      }
+    });
+    req.on('end', () => {
+      req.bodyBytes = n;
+      serve(req, res, JSON.parse(Buffer.concat(parts).toString()).model);
+    });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   up = { server, url: `http://127.0.0.1:${server.address().port}` };
-  const models = ['error-mid', 'error-first', 'not-sse', 'html-503', 'plain-429', 'huge-body', 'huge-event']
+  const models = ['error-mid', 'error-first', 'not-sse', 'html-503', 'plain-429', 'huge-body', 'huge-event', 'slow-read']
     .map((m) => `  - {name: ${m}, provider: openai, model: ${m}, base_url: "${up.url}/v1", api_key: sk-up-secret-0123456789}`)
     .join('\n');
   keel = await startKeel({
     config: `
+limits: {max_body_bytes: 16777216}
 guardrails:
   policies:
     - {name: out, scanners: [{kind: banned, stage: output, list: [nothing-to-see]}]}
 models:
 ${models}
   - {name: railed, provider: mock, guardrails: out}
+  - {name: dropper, provider: openai, model: dropper, base_url: "${up.url}/v1", api_key: sk-up-secret-0123456789,
+     forward_headers: [x-drop-after-head]}
 `,
   });
 });
@@ -178,4 +202,24 @@ test('n > 1 on a streamed call through output rails is refused: only one choice 
   assert.equal(JSON.parse(s.raw).error.param, 'n');
   const whole = await chat(keel.url, { model: 'railed', messages: user, n: 2 });
   assert.equal(whole.status, 200, 'without a stream every choice is checked');
+});
+
+test('a 10 MiB request to an upstream that reads it slowly arrives whole (the write is queued)', async () => {
+  const big = 'lorem ipsum dolor sit amet '.repeat(12 << 15);  // ~10 MiB of text
+  const body = JSON.stringify({ model: 'slow-read', messages: [{ role: 'user', content: big }] });
+  const r = await chat(keel.url, body);
+  assert.equal(r.status, 200, r.text.slice(0, 300));
+  const sent = Number(/got (\d+) bytes/.exec(r.json.choices[0].message.content)[1]);
+  assert.ok(sent > big.length, `the upstream got ${sent} bytes`);
+  const again = await chat(keel.url, { model: 'slow-read', messages: user });  // the connection is reusable
+  assert.equal(again.status, 200);
+});
+
+test('an upstream that drops the connection while keel writes a large request: 502, and keel keeps serving', async () => {
+  const big = 'x'.repeat(10 << 20);
+  const r = await chat(keel.url, { model: 'dropper', messages: [{ role: 'user', content: big }] }, { 'x-drop-after-head': '1' });
+  assert.equal(r.status, 502, r.text.slice(0, 300));
+  assert.match(r.json.error.code, /upstream_(reset|error)/);
+  const ok = await chat(keel.url, { model: 'railed', messages: user });
+  assert.equal(ok.status, 200);
 });
