@@ -575,6 +575,44 @@ static void test_map_conventions(void **st) {
   kl_arena_free(a);
 }
 
+/* Attribute values of other types than the conventions name: SDKs send token counts as strings
+ * or doubles, costs as strings, content as kvlists, ids as ints (gcov: none of these coercions
+ * had run).  What cannot be read as the type stays in the metadata, unconsumed. */
+static void test_map_value_shapes(void **st) {
+  (void)st;
+  kl_arena *a = kl_arena_new(0);
+  kl_ingest_obs o = map_attrs(
+      a, "[" S("gen_ai.operation.name", "chat") "," S("gen_ai.usage.input_tokens", "12") ","
+         D("gen_ai.usage.output_tokens", 7.0) "," S("llm.cost.total", "0.25") ","
+         "{\"key\":\"langfuse.observation.input\",\"value\":{\"kvlistValue\":{\"values\":["
+         "{\"key\":\"q\",\"value\":{\"stringValue\":\"x\"}},{\"key\":\"n\",\"value\":{\"intValue\":2}}]}}},"
+         S("gen_ai.response.finish_reasons", "length") "," I("langfuse.user.id", 42) ","
+         S("langfuse.observation.prompt.name", "greeting") "," S("langfuse.observation.prompt.version", "3") "]",
+      0);
+  assert_string_equal(o.obs.type, KL_OBS_GENERATION);
+  assert_int_equal(o.obs.usage_input, 12);
+  assert_int_equal(o.obs.usage_output, 7);
+  assert_true(o.obs.cost_usd == 0.25);
+  assert_string_equal(o.obs.input_json, "{\"q\":\"x\",\"n\":2}");
+  assert_string_equal(o.obs.finish_reason, "length");
+  assert_string_equal(o.obs.user_id, "42");
+  assert_string_equal(o.prompt_name, "greeting");
+  assert_int_equal(o.prompt_version, 3);
+  assert_string_equal(o.obs.metadata_json, "{\"gen_ai.operation.name\":\"chat\"}");  /* the rest was taken */
+  /* not numbers: not usage or cost, kept as metadata */
+  o = map_attrs(a, "[" S("gen_ai.request.model", "m") "," S("gen_ai.usage.input_tokens", "12 tokens") ","
+                   D("gen_ai.usage.output_tokens", -3) "," S("llm.cost.total", "cheap") "]",
+                0);
+  assert_int_equal(o.obs.usage_input, 0);
+  assert_int_equal(o.obs.usage_output, 0);
+  assert_true(o.obs.cost_usd < 0);
+  cJSON *m = parse(o.obs.metadata_json);
+  assert_string_equal(kl_json_str(m, "gen_ai.usage.input_tokens"), "12 tokens");
+  assert_string_equal(kl_json_str(m, "llm.cost.total"), "cheap");
+  cJSON_Delete(m);
+  kl_arena_free(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pb_capture),
@@ -587,6 +625,7 @@ int main(void) {
       cmocka_unit_test(test_json_edge_cases),
       cmocka_unit_test(test_langfuse_otel_capture),
       cmocka_unit_test(test_map_conventions),
+      cmocka_unit_test(test_map_value_shapes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
