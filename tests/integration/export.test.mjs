@@ -220,3 +220,39 @@ test('a dead collector neither slows calls nor holds up shutdown', async () => {
   assert.match(keel.log.text, /otlp export to/);
   keel.cleanup();
 });
+
+test('a 429 with an HTTP-date Retry-After is waited for; a protobuf partialSuccess counts its spans as dropped', async () => {
+  // gcov: neither the date form of Retry-After nor the protobuf partialSuccess reply had run
+  const seen = [];
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      seen.push(Date.now());
+      if (seen.length === 1) {  // 3 s ahead: the computed backoff (250-500 ms) would be far earlier
+        res.writeHead(429, { 'retry-after': new Date(Date.now() + 3000).toUTCString() });
+        return res.end();
+      }
+      // ExportTraceServiceResponse{partial_success: {rejected_spans: 1, error_message: "bad"}}
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' });
+      res.end(Buffer.from([0x0a, 0x07, 0x08, 0x01, 0x12, 0x03, 0x62, 0x61, 0x64]));
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const keel = await startKeel({
+    config: `export:\n  otlp:\n    endpoint: http://127.0.0.1:${server.address().port}/v1/traces\n    flush_interval_ms: 50\n`,
+  });
+  try {
+    const r = await chat(keel.url, { model: 'mock', messages: msgs });
+    assert.equal(r.status, 200, r.text);
+    const deadline = Date.now() + 15000;
+    while (seen.length < 2 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+    assert.equal(seen.length, 2, 'retried once');
+    assert.ok(seen[1] - seen[0] >= 1500, `retried after ${seen[1] - seen[0]} ms`);
+    for (let i = 0; i < 50 && !/rejected spans/.test(keel.log.text); i++) await new Promise((res) => setTimeout(res, 50));
+    assert.match(keel.log.text, /collector rejected spans \(partialSuccess\); 1 spans dropped/);
+  } finally {
+    assert.equal(await keel.stop(), 0, keel.log.text.slice(-3000));
+    keel.cleanup();
+    await new Promise((r) => server.close(r));
+  }
+});
