@@ -96,6 +96,13 @@ test('assets: CSP, nosniff, cache headers, gzip, 304, 404 and 405', async () => 
 
   const plain = await fetch(`${keel.url}/ui/${build}/style.css`, { headers: { 'accept-encoding': 'identity' } });
   assert.equal(plain.headers.get('content-encoding'), null);
+  // q-values (gcov: the parameter parsing had never run): q=0 in any spelling refuses gzip
+  for (const [ae, gz] of [['gzip;q=0', false], ['gzip; q=0.000', false], ['br, gzip;q=0.5', true], ['gzip;q=0.001', true],
+    ['*', true], ['*;q=0', false], ['identity;q=1, *;q=0', false], ['*;q=0, gzip', true]]) {
+    const r = await fetch(`${keel.url}/ui/${build}/app.js`, { headers: { 'accept-encoding': ae } });
+    assert.equal(r.headers.get('content-encoding'), gz ? 'gzip' : null, ae);
+    await r.arrayBuffer();
+  }
   assert.match(plain.headers.get('content-type'), /^text\/css/);
   const stale = await fetch(`${keel.url}/ui/000000000000/app.js`);
   assert.equal(stale.status, 200);
