@@ -297,7 +297,6 @@ int kl_sqlite_list_scores(void *be, const kl_score_filter *f, kl_buf *out, kl_er
   kl_cursor_state cs;
   int limit = kl_query_list_args(f->limit, f->cursor, &cs, err);
   if (limit < 0) return -1;
-  kl_arena *a = kl_arena_new(256);
   /* kl_store_list_scores checked both and made them upper case */
   const char *source = set(f->source) ? f->source : NULL;
   const char *dtype = set(f->data_type) ? f->data_type : NULL;
@@ -339,6 +338,5 @@ int kl_sqlite_list_scores(void *be, const kl_score_filter *f, kl_buf *out, kl_er
   kl_sqlite_release(q, c);
 out:
   kl_buf_free(&sql);
-  kl_arena_free(a);
   return ret;
 }
