@@ -136,6 +136,7 @@ static void release(kl_gw_call *c) {
   if (c->guard) kl_gw_guard_release(c);
   if (c->sse_ready) kl_sse_free(&c->sse);
   c->sse_ready = false;
+  kl_buf_free(&c->events);
   kl_buf_free(&c->body);
   free(c->up_owned);
   c->up_owned = NULL;
@@ -322,17 +323,35 @@ void kl_gw_complete_stream(kl_gw_call *c, const kl_gw_outcome *o) {
   reply.stream_end(reply.ud);
 }
 
+static void put_event(kl_buf *b, const char *event, const char *data, size_t len) {
+  if (event && *event) {
+    kl_buf_puts(b, "event: ");
+    kl_buf_puts(b, event);
+    kl_buf_putc(b, '\n');
+  }
+  kl_buf_puts(b, "data: ");
+  kl_buf_append(b, data, len);
+  kl_buf_puts(b, "\n\n");
+}
+
+/* Events relayed from one upstream read leave in one write (see up_data). */
+static void flush_events(kl_gw_call *c) {
+  if (c->events.len) c->reply.stream_write(c->reply.ud, c->events.data, c->events.len);
+  kl_buf_reset(&c->events);
+}
+
 void kl_gw_stream_event(kl_gw_call *c, const char *event, const char *data, size_t len) {
   if (!c->stream_started) {
     c->stream_started = true;
     kl_http_header extra[] = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
     c->reply.stream_begin(c->reply.ud, 200, "text/event-stream", extra, 2);
   }
+  if (c->batching) {
+    put_event(&c->events, event, data, len);
+    return;
+  }
   kl_buf b = KL_BUF_INIT;
-  if (event && *event) kl_buf_printf(&b, "event: %s\n", event);
-  kl_buf_puts(&b, "data: ");
-  kl_buf_append(&b, data, len);
-  kl_buf_puts(&b, "\n\n");
+  put_event(&b, event, data, len);
   c->reply.stream_write(c->reply.ud, b.data, b.len);
   kl_buf_free(&b);
 }
@@ -435,11 +454,20 @@ static void gated_event(void *ud, const char *event, const char *data, size_t le
   kl_buf_append(h, data, len);
 }
 
+/* A streamed answer's bytes: every event this read completes is relayed before the read
+ * callback returns, as one write to the client.  An upstream that is ahead of keel (a fast
+ * model, a busy loop) hands over many events per read, and one write(2) per event was most of
+ * what a plain stream cost.  Nothing waits for later input: an event leaves with the read
+ * that completed it.  The callbacks kl_sse_feed makes only relay or set flags; ending the
+ * call happens after it returns. */
 static int up_data(void *ud, const char *data, size_t len) {
   kl_gw_call *c = ud;
   if (c->sse_ready) {
-    if (kl_sse_feed(&c->sse, data, len, c->guard ? gated_event : c->ops->on_event, c) != 0)
-      c->fail = "upstream stream event too large";
+    c->batching = true;
+    int rc = kl_sse_feed(&c->sse, data, len, c->guard ? gated_event : c->ops->on_event, c);
+    c->batching = false;
+    flush_events(c);
+    if (rc != 0) c->fail = "upstream stream event too large";
     return c->fail ? 1 : 0;
   }
   if (c->body.len + len > MAX_UPSTREAM_BODY) {

@@ -109,6 +109,8 @@ struct kl_gw_call {
   kl_sse_parser sse;
   bool sse_ready;
   bool stream_started;
+  bool batching;               /* in up_data: events collect in `events`, written once at its end */
+  kl_buf events;
   int64_t first_token_ns;
   const char *fail;            /* set when the call is to be aborted (on_data / on_event) */
   int fail_status;             /* with fail: how to answer (0 = 502 upstream_invalid_stream) */

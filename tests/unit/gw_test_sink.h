@@ -17,6 +17,7 @@ typedef struct sink {
   int status;
   bool streamed, completed;
   int completions;
+  int writes;  /* stream_write calls */
   kl_buf body;
   char retry_after[16];
 } sink;
@@ -41,6 +42,7 @@ static int s_begin(void *ud, int status, const char *ct, const kl_http_header *e
 }
 static int s_write(void *ud, const char *data, size_t len) {
   kl_buf_append(&((sink *)ud)->body, data, len);
+  ((sink *)ud)->writes++;
   return 0;
 }
 static void s_end(void *ud) {

@@ -181,6 +181,94 @@ static void test_models_and_metrics(void **state) {
   kl_buf_free(&b);
 }
 
+/* ---- an upstream that sends a whole stream in one write ---- */
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#define BURST_EVENTS 60
+
+typedef struct { int lfd; } burst_srv;
+
+/* Accepts one connection, reads the request head and body (Content-Length), answers with
+ * BURST_EVENTS content chunks, a finish chunk and [DONE] in a single write, and closes. */
+static void *burst_main(void *arg) {
+  burst_srv *b = arg;
+  int fd = accept(b->lfd, NULL, NULL);
+  if (fd < 0) return NULL;
+  char req[8192];
+  size_t got = 0;
+  for (;;) {  /* the head, then Content-Length bytes */
+    ssize_t n = recv(fd, req + got, sizeof req - 1 - got, 0);
+    if (n <= 0) break;
+    got += (size_t)n;
+    req[got] = 0;
+    char *e = strstr(req, "\r\n\r\n"), *cl = strcasestr(req, "content-length:");
+    if (e && cl && got >= (size_t)(e + 4 - req) + strtoul(cl + 15, NULL, 10)) break;
+  }
+  kl_buf o = KL_BUF_INIT, body = KL_BUF_INIT;
+  for (int i = 0; i < BURST_EVENTS; i++)
+    kl_buf_printf(&body, "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\","
+                         "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"w%d \"},\"finish_reason\":null}]}\n\n", i);
+  kl_buf_puts(&body, "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\","
+                     "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+  kl_buf_printf(&o, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                body.len);
+  kl_buf_append(&o, body.data, body.len);
+  for (size_t off = 0; off < o.len;) {
+    ssize_t w = send(fd, o.data + off, o.len - off, MSG_NOSIGNAL);
+    if (w <= 0) break;
+    off += (size_t)w;
+  }
+  kl_buf_free(&o);
+  kl_buf_free(&body);
+  close(fd);
+  return NULL;
+}
+
+/* Events that arrive together leave together: one write to the client per upstream read, not
+ * one per event (call.c's up_data).  The upstream sends 62 events in one write; the client
+ * must get every one of them, in order, in a handful of writes. */
+static void test_stream_events_batched_per_read(void **state) {
+  (void)state;
+  burst_srv b = {socket(AF_INET, SOCK_STREAM, 0)};
+  assert_true(b.lfd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  socklen_t al = sizeof a;
+  assert_int_equal(bind(b.lfd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(b.lfd, 4), 0);
+  assert_int_equal(getsockname(b.lfd, (struct sockaddr *)&a, &al), 0);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, burst_main, &b), 0);
+  char yaml[256];
+  snprintf(yaml, sizeof yaml, "models:\n  - {name: up, provider: openai, model: m, base_url: \"http://127.0.0.1:%d/v1\", "
+                              "api_key: sk-test-0123456789}\n", ntohs(a.sin_port));
+  void *fs = NULL;
+  gw_setup(&fs, yaml);
+  sink s = {0};
+  run_call(fs, kl_gw_chat, "{\"model\":\"up\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"go\"}]}",
+           NULL, &s);
+  pthread_join(th, NULL);
+  close(b.lfd);
+  assert_true(s.streamed);
+  assert_int_equal(s.status, 200);
+  /* every event, in order, and the end */
+  const char *p = s.body.data;
+  for (int i = 0; i < BURST_EVENTS; i++) {
+    char w[16];
+    snprintf(w, sizeof w, "\"w%d \"", i);
+    p = strstr(p, w);
+    if (!p) fail_msg("event %d missing or out of order", i);
+  }
+  assert_non_null(strstr(p, "data: [DONE]\n\n"));
+  assert_true(s.writes <= 4);  /* one per upstream read; 62 before */
+  kl_buf_free(&s.body);
+  teardown(&fs);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_plain_answer_traced, setup, teardown),
@@ -190,6 +278,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rejections, setup, teardown),
       cmocka_unit_test_setup_teardown(test_models_and_metrics, setup, teardown),
+      cmocka_unit_test(test_stream_events_batched_per_read),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
