@@ -127,6 +127,9 @@ void kl_gw_body_model(kl_gw_call *c, const cJSON *root, const char *body, size_t
 
 static void timer_closed(uv_handle_t *h) { free(h); }
 
+static void flush_unlink(kl_gw_call *c);
+static void flush_events(kl_gw_call *c);
+
 static void release(kl_gw_call *c) {
   if (c->timer) {
     uv_timer_stop(c->timer);
@@ -136,6 +139,7 @@ static void release(kl_gw_call *c) {
   if (c->guard) kl_gw_guard_release(c);
   if (c->sse_ready) kl_sse_free(&c->sse);
   c->sse_ready = false;
+  flush_unlink(c);
   kl_buf_free(&c->events);
   kl_buf_free(&c->body);
   free(c->up_owned);
@@ -255,6 +259,7 @@ void kl_gw_fail(kl_gw_call *c, int status, const char *type, const char *code, c
   kl_buf b = KL_BUF_INIT;
   if (c->stream_started) {
     /* bytes already went out: the only honest end is an error event and no end marker */
+    flush_events(c);
     error_event(c, &b, status, type, emsg, code);
     reply.stream_write(reply.ud, b.data, b.len);
     release(c);
@@ -319,6 +324,7 @@ void kl_gw_complete_stream(kl_gw_call *c, const kl_gw_outcome *o) {
     kl_http_header extra[] = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
     reply.stream_begin(reply.ud, 200, "text/event-stream", extra, 2);
   }
+  flush_events(c);
   release(c);
   reply.stream_end(reply.ud);
 }
@@ -334,10 +340,37 @@ static void put_event(kl_buf *b, const char *event, const char *data, size_t len
   kl_buf_puts(b, "\n\n");
 }
 
-/* Events relayed from one upstream read leave in one write (see up_data). */
+/* ---------- stream events: written once per loop round ----------
+ *
+ * A streamed answer used to be relayed an event at a time: every SSE event became its own
+ * chunk and its own write(2) to the client.  An upstream that is ahead of keel (a fast model,
+ * a loaded loop) hands over dozens of events per read, and HTTP/1.1 upstreams that send each
+ * event as a chunk of their chunked body make llhttp call back once per event, so the write
+ * per event was most of what a plain stream cost.  Events now collect in the call's `events`
+ * and the worker's check handle writes each call's collection once the loop has run the I/O
+ * callbacks of this round: every event still leaves in the round its bytes arrived in,
+ * nothing waits for later input.  Whatever ends a stream (kl_gw_fail, kl_gw_complete_stream)
+ * writes what is pending first; release() drops the call from the list. */
+
+static void flush_unlink(kl_gw_call *c) {
+  if (!c->flush_linked) return;
+  if (c->flush_prev) c->flush_prev->flush_next = c->flush_next;
+  else c->w->flush_head = c->flush_next;
+  if (c->flush_next) c->flush_next->flush_prev = c->flush_prev;
+  c->flush_prev = c->flush_next = NULL;
+  c->flush_linked = false;
+}
+
 static void flush_events(kl_gw_call *c) {
+  flush_unlink(c);
   if (c->events.len) c->reply.stream_write(c->reply.ud, c->events.data, c->events.len);
   kl_buf_reset(&c->events);
+}
+
+void kl_gw_flush_cb(uv_check_t *h) {
+  kl_gw_worker *w = h->data;
+  while (w->flush_head) flush_events(w->flush_head);
+  uv_check_stop(h);
 }
 
 void kl_gw_stream_event(kl_gw_call *c, const char *event, const char *data, size_t len) {
@@ -346,14 +379,14 @@ void kl_gw_stream_event(kl_gw_call *c, const char *event, const char *data, size
     kl_http_header extra[] = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
     c->reply.stream_begin(c->reply.ud, 200, "text/event-stream", extra, 2);
   }
-  if (c->batching) {
-    put_event(&c->events, event, data, len);
-    return;
-  }
-  kl_buf b = KL_BUF_INIT;
-  put_event(&b, event, data, len);
-  c->reply.stream_write(c->reply.ud, b.data, b.len);
-  kl_buf_free(&b);
+  put_event(&c->events, event, data, len);
+  if (c->flush_linked) return;
+  kl_gw_worker *w = c->w;
+  c->flush_next = w->flush_head;
+  if (w->flush_head) w->flush_head->flush_prev = c;
+  w->flush_head = c;
+  c->flush_linked = true;
+  if (!uv_is_active((uv_handle_t *)w->flush)) uv_check_start(w->flush, kl_gw_flush_cb);
 }
 
 /* ---------- upstream error statuses ---------- */
@@ -454,20 +487,11 @@ static void gated_event(void *ud, const char *event, const char *data, size_t le
   kl_buf_append(h, data, len);
 }
 
-/* A streamed answer's bytes: every event this read completes is relayed before the read
- * callback returns, as one write to the client.  An upstream that is ahead of keel (a fast
- * model, a busy loop) hands over many events per read, and one write(2) per event was most of
- * what a plain stream cost.  Nothing waits for later input: an event leaves with the read
- * that completed it.  The callbacks kl_sse_feed makes only relay or set flags; ending the
- * call happens after it returns. */
 static int up_data(void *ud, const char *data, size_t len) {
   kl_gw_call *c = ud;
   if (c->sse_ready) {
-    c->batching = true;
-    int rc = kl_sse_feed(&c->sse, data, len, c->guard ? gated_event : c->ops->on_event, c);
-    c->batching = false;
-    flush_events(c);
-    if (rc != 0) c->fail = "upstream stream event too large";
+    if (kl_sse_feed(&c->sse, data, len, c->guard ? gated_event : c->ops->on_event, c) != 0)
+      c->fail = "upstream stream event too large";
     return c->fail ? 1 : 0;
   }
   if (c->body.len + len > MAX_UPSTREAM_BODY) {

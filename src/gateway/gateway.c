@@ -141,11 +141,19 @@ kl_gw_worker *kl_gw_worker_new(kl_gateway *g, uv_loop_t *loop, kl_err *err) {
     return NULL;
   }
   w->guard_memo = g->cfg->guard_memo_bytes ? kl_guard_memo_new(g->cfg->guard_memo_bytes) : NULL;
+  w->flush = calloc(1, sizeof *w->flush);
+  if (!w->flush) abort();
+  uv_check_init(loop, w->flush);
+  w->flush->data = w;
   return w;
 }
 
+static void free_handle(uv_handle_t *h) { free(h); }
+
 void kl_gw_worker_free(kl_gw_worker *w) {
   if (!w) return;
+  uv_check_stop(w->flush);
+  uv_close((uv_handle_t *)w->flush, free_handle);  /* no call is left to flush: the loop is stopping */
   kl_upstream_free(w->upstream);
   kl_guard_memo_free(w->guard_memo);
   free(w);

@@ -26,6 +26,8 @@ struct kl_gw_worker {
   kl_upstream *upstream;
   kl_guard_memo *guard_memo;  /* texts this loop's rails checked (kl_guard_check_memo) */
   int active;
+  uv_check_t *flush;          /* writes the calls' pending stream events (call.c) */
+  kl_gw_call *flush_head;     /* the calls with events pending */
 };
 
 /* A provider call looks the same to the endpoints whether it goes over HTTP (kl_upstream) or to
@@ -109,8 +111,9 @@ struct kl_gw_call {
   kl_sse_parser sse;
   bool sse_ready;
   bool stream_started;
-  bool batching;               /* in up_data: events collect in `events`, written once at its end */
-  kl_buf events;
+  kl_buf events;               /* stream events not yet written (call.c: flush_events) */
+  kl_gw_call *flush_prev, *flush_next;  /* in w->flush_head's list while `events` is pending */
+  bool flush_linked;
   int64_t first_token_ns;
   const char *fail;            /* set when the call is to be aborted (on_data / on_event) */
   int fail_status;             /* with fail: how to answer (0 = 502 upstream_invalid_stream) */
@@ -126,6 +129,9 @@ struct kl_gw_call {
 };
 
 void kl_gw_call_init(kl_gw_call *c, const kl_gw_ops *ops, const kl_gw_request *r, const kl_gw_reply *reply);
+/* The worker's check handle (gateway.c starts and closes it): writes every call's pending
+ * stream events once the loop has run this round's I/O callbacks. */
+void kl_gw_flush_cb(uv_check_t *h);
 /* Rejects a request before any provider call (counted in metrics, nothing traced). */
 void kl_gw_reject(kl_gw_call *c, int status, const char *type, const char *msg, const char *param, const char *code);
 /* Looks the public model name up; 0, or -1 after replying 404 model_not_found. */
