@@ -367,7 +367,7 @@ static void flush_events(kl_gw_call *c) {
   kl_buf_reset(&c->events);
 }
 
-void kl_gw_flush_cb(uv_check_t *h) {
+static void flush_cb(uv_check_t *h) {
   kl_gw_worker *w = h->data;
   while (w->flush_head) flush_events(w->flush_head);
   uv_check_stop(h);
@@ -386,7 +386,7 @@ void kl_gw_stream_event(kl_gw_call *c, const char *event, const char *data, size
   if (w->flush_head) w->flush_head->flush_prev = c;
   w->flush_head = c;
   c->flush_linked = true;
-  if (!uv_is_active((uv_handle_t *)w->flush)) uv_check_start(w->flush, kl_gw_flush_cb);
+  if (!uv_is_active((uv_handle_t *)w->flush)) uv_check_start(w->flush, flush_cb);
 }
 
 /* ---------- upstream error statuses ---------- */

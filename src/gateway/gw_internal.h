@@ -26,7 +26,7 @@ struct kl_gw_worker {
   kl_upstream *upstream;
   kl_guard_memo *guard_memo;  /* texts this loop's rails checked (kl_guard_check_memo) */
   int active;
-  uv_check_t *flush;          /* writes the calls' pending stream events (call.c) */
+  uv_check_t *flush;          /* call.c writes the calls' pending stream events from it */
   kl_gw_call *flush_head;     /* the calls with events pending */
 };
 
@@ -129,9 +129,6 @@ struct kl_gw_call {
 };
 
 void kl_gw_call_init(kl_gw_call *c, const kl_gw_ops *ops, const kl_gw_request *r, const kl_gw_reply *reply);
-/* The worker's check handle (gateway.c starts and closes it): writes every call's pending
- * stream events once the loop has run this round's I/O callbacks. */
-void kl_gw_flush_cb(uv_check_t *h);
 /* Rejects a request before any provider call (counted in metrics, nothing traced). */
 void kl_gw_reject(kl_gw_call *c, int status, const char *type, const char *msg, const char *param, const char *code);
 /* Looks the public model name up; 0, or -1 after replying 404 model_not_found. */
