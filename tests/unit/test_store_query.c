@@ -258,6 +258,11 @@ static void test_observation_filters(void **state) {
       {{.q = "\"alpha\""}, 12},       /* quotes in q are text, not syntax */
       {{.q = "alpha", .trace_id = "t03"}, 1},
       {{.from_ns = 11 * S}, 4},
+      /* more words than PostgreSQL gets as separate parameters (24; the rest go as one text[]) */
+      {{.q = "delta delta delta delta delta delta delta delta delta delta delta delta delta delta delta "
+             "delta delta delta delta delta delta delta delta delta delta delta delta delta delta gamma"}, 1},
+      {{.q = "delta delta delta delta delta delta delta delta delta delta delta delta delta delta delta "
+             "delta delta delta delta delta delta delta delta delta delta delta delta delta delta omicron"}, 0},
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     int n = count_obs(f->s, cases[k].f);
