@@ -55,6 +55,9 @@ static size_t release_point(const kl_gw_guard *gd, const kl_guard_result *res, s
     const kl_guard_finding *f = &res->findings[i];
     if (f->start < b && f->end > b && f->start >= cl) b = f->start;
   }
+  /* an entity longer than a window may be open (a private key's BEGIN line without its END
+   * line): nothing from its start on leaves until it is closed or the answer ends */
+  if (res->hold && res->hold_from < b) b = res->hold_from > cl ? res->hold_from : cl;
   size_t rel = b - cl;
   const char *h = gd->held.data;
   while (rel > 0 && rel < gd->held.len && ((unsigned char)h[rel] & 0xC0) == 0x80) rel--;

@@ -163,6 +163,12 @@ int kl_guard_check(const kl_guard_policy *p, const kl_guard_text *in, kl_arena *
     if (o.n > before) o.n = before + resolve(o.v + before, o.n - before);
   }
   guard_db_hits_free(&h);
+  if (in->partial)  /* a private key the window cannot hold whole: secrets.c */
+    for (size_t i = 0; i < nsc && !out->hold; i++)
+      if (sc[i].stage == in->stage && sc[i].kind == &guard_kind_secrets) {
+        out->hold_from = guard_secrets_open_key(in->text, in->len);
+        out->hold = out->hold_from != SIZE_MAX;
+      }
   if (o.n > 1) sort_findings(o.v, o.n);
   if (o.n) {
     out->findings = kl_arena_alloc(a, o.n * sizeof *out->findings);

@@ -173,6 +173,11 @@ typedef struct kl_guard_result {
   const kl_guard_finding *blocker;  /* the finding that decided a BLOCK or REASK verdict */
   double us;                   /* time the check took, in microseconds */
   bool memo_hit;               /* kl_guard_check_memo: answered from the memo */
+  /* partial checks (stream windows): hold, and the offset from which the text must not be
+   * released yet, because an entity that starts there may still be completed by text to come
+   * and is longer than a window (a PEM private key whose END line has not come) */
+  bool hold;
+  size_t hold_from;
 } kl_guard_result;
 
 /* Runs every scanner of in->stage (except classifiers) over the text.  0, or -1 with err set. */

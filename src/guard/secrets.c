@@ -537,6 +537,60 @@ static bool sec_init(guard_scanner *s, const kl_guard_scanner_cfg *cfg, kl_err *
   return ok;
 }
 
+/* ---- streams: a private key still open ----
+ * The private-key rule matches a PEM block from its BEGIN line to its END line, 1-3 KB: more
+ * than a stream window holds (256 bytes of released text and the hold-back).  Waiting for the
+ * END line, the windows let the key's lines out before it, and the whole-text check at the
+ * stream's end blocked what had already left (~1.6 KB of a 2048-bit key reached the client).
+ * So a window says where a BEGIN ... PRIVATE KEY----- line with no END line after it starts
+ * (kl_guard_result.hold_from), and the stream holds its text from there until the END line
+ * comes (the rule then matches and blocks) or the answer ends (the whole-text check decides).
+ * The header is the rule's, case folded as its (?i) is: -----BEGIN, [ A-Z0-9_-]{0,100},
+ * PRIVATE KEY, an optional " BLOCK", -----; the END line is KEY----- or KEY BLOCK-----. */
+
+static bool ci_at(const char *t, size_t len, size_t at, const char *lit) {
+  size_t n = strlen(lit);
+  if (at > len || len - at < n) return false;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)t[at + i];
+    if ((c >= 'a' && c <= 'z' ? c - 32 : c) != (unsigned char)lit[i]) return false;
+  }
+  return true;
+}
+
+static bool header_byte(unsigned char c) {
+  return c == ' ' || c == '_' || c == '-' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+/* The end of the PEM private-key header at p ("-----BEGIN" there), or 0 if there is none. */
+static size_t key_header_end(const char *t, size_t len, size_t p) {
+  for (size_t q = p + 10; q <= p + 10 + 100 && q < len; q++) {
+    if (ci_at(t, len, q, "PRIVATE KEY")) {
+      size_t e = q + 11;
+      if (ci_at(t, len, e, " BLOCK")) e += 6;
+      if (ci_at(t, len, e, "-----")) return e + 5;
+    }
+    if (!header_byte((unsigned char)t[q])) return 0;
+  }
+  return 0;
+}
+
+size_t guard_secrets_open_key(const char *t, size_t len) {
+  for (size_t p = 0; len >= 10 && p <= len - 10; p++) {
+    const char *d = memchr(t + p, '-', len - p);
+    if (!d) break;
+    p = (size_t)(d - t);
+    if (!ci_at(t, len, p, "-----BEGIN")) continue;
+    size_t h = key_header_end(t, len, p);
+    if (!h) continue;
+    bool closed = false;
+    for (size_t q = h; !closed && q + 8 <= len; q++)
+      closed = ci_at(t, len, q, "KEY-----") || ci_at(t, len, q, "KEY BLOCK-----");
+    if (!closed) return p;
+  }
+  return SIZE_MAX;
+}
+
 const guard_kind guard_kind_secrets = {
   .kind = "secrets",
   .stages = (1u << KL_GUARD_INPUT) | (1u << KL_GUARD_DURING) | (1u << KL_GUARD_OUTPUT),

@@ -74,6 +74,8 @@ guardrails:
       scanners: [{kind: classifier, stage: during, url: "${cls}", timeout_ms: 2000}]
     - name: json
       scanners: [{kind: json, action: reask}]
+    - name: outsecrets
+      scanners: [{kind: secrets, stage: output}]
 models:
   - {name: m-restore16, provider: mock, guardrails: restore16}
   - {name: m-mustjson, provider: mock, guardrails: mustjson}
@@ -84,6 +86,7 @@ models:
   - {name: m-cls, provider: mock, guardrails: cls}
   - {name: m-clsduring, provider: mock, guardrails: clsduring}
   - {name: m-json, provider: mock, guardrails: json}
+  - {name: m-outsecrets, provider: mock, guardrails: outsecrets}
 `,
   });
 });
@@ -208,4 +211,26 @@ test('a response_format schema keel cannot use is the client\'s error, before an
     response_format: { type: 'json_schema', json_schema: { name: 'c', schema: { type: 'object', pattern: '(' } } } });
   assert.equal(r.status, 400, r.text);
   assert.equal(r.json.error.param, 'response_format.json_schema.schema');
+});
+
+test('a private key streamed in small chunks: none of its lines reach the client, then an error event', async () => {
+  // a PEM block is longer than a window (256 bytes of carry and the hold-back): the windows
+  // used to let ~1.6 KB of a 2048-bit key out before its END line arrived and the rule matched.
+  // (Lines joined by spaces: the mock's answer comes from a header, which holds no newline.)
+  const body = Array.from({ length: 25 }, (_, i) => 'ABCDEFGHabcdefgh0123456789+/'.repeat(3).slice(i % 7, i % 7 + 64)).join(' ');
+  const pem = `-----BEGIN PRIVATE KEY----- ${body} -----END PRIVATE KEY-----`;
+  const s = await chatStream(keel.url, { model: 'm-outsecrets', messages: user('the key?') },
+    { 'x-mock-content': `Here it is: ${pem} Keep it safe.`, 'x-mock-chunks': '200' });
+  assert.equal(s.status, 200);
+  assert.notEqual(s.events.at(-1), '[DONE]');
+  assert.match(JSON.parse(s.events.at(-1)).error.message, /private-key/);
+  const sent = streamText({ events: s.events.slice(0, -1) });
+  assert.equal(sent, 'Here it is: ', 'only the text before the BEGIN line left');
+  // a BEGIN line without a key (an explanation of the format) is held, then all of it arrives
+  const text = `A PEM file starts with -----BEGIN PRIVATE KEY----- and ends with the matching END line. ${'More prose. '.repeat(40).trim()}`;
+  const ok = await chatStream(keel.url, { model: 'm-outsecrets', messages: user('pem?') },
+    { 'x-mock-content': text, 'x-mock-chunks': '60' });
+  assert.equal(ok.status, 200);
+  assert.equal(ok.events.at(-1), '[DONE]');
+  assert.equal(streamText(ok), text);
 });

@@ -370,6 +370,43 @@ static void test_output_stage(void **state) {
   kl_guard_policy_free(p);
 }
 
+/* Stream windows (kl_guard_text.partial): a PEM private key is longer than a window, so a
+ * window holds the text from an open BEGIN line on (hold_from) until its END line comes. */
+static void test_stream_open_key(void **state) {
+  (void)state;
+  struct { const char *text; bool hold; size_t from; } cases[] = {
+      {"here it is:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow", true, 12},
+      {"-----BEGIN OPENSSH PRIVATE KEY-----", true, 0},
+      {"x -----begin encrypted private key-----\nabc", true, 2},             /* (?i), as the rule */
+      {"-----BEGIN PGP PRIVATE KEY BLOCK-----\nxyz", true, 0},
+      {"a -----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY----- b", false, 0},  /* closed */
+      {"-----BEGIN PGP PRIVATE KEY BLOCK-----\nAA\n-----END PGP PRIVATE KEY BLOCK-----", false, 0},
+      {"-----BEGIN PRIVATE KEY-----\nAA\n-----END PRIVATE KEY-----\n-----BEGIN PRIVATE KEY-----\nBB", true, 57},
+      {"-----BEGIN PRIV", false, 0},                        /* not a header yet: the next window sees it */
+      {"-----BEGIN PUBLIC KEY-----\nMIIB", false, 0},
+      {"-----BEGIN CERTIFICATE-----\nMIIB", false, 0},
+      {"-----BEGIN RSA? PRIVATE KEY-----", false, 0},        /* '?' is not a header byte */
+      {"-- ----- -----BEGIN", false, 0},
+      {"", false, 0},
+  };
+  kl_guard_scanner_cfg sc = {.kind = "secrets", .stage = KL_GUARD_OUTPUT};
+  kl_guard_policy_cfg pc = {.name = "out", .scanners = &sc, .nscanners = 1};
+  kl_err err = {0};
+  kl_guard_policy *p = kl_guard_policy_build(&pc, &err);
+  assert_non_null(p);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    kl_guard_result r;
+    kl_guard_text in = {.text = cases[i].text, .len = strlen(cases[i].text), .stage = KL_GUARD_OUTPUT, .partial = true};
+    assert_int_equal(kl_guard_check(p, &in, arena, &r, &err), 0);
+    if (r.hold != cases[i].hold) fail_msg("case %zu: hold %d", i, r.hold);
+    if (r.hold && r.hold_from != cases[i].from) fail_msg("case %zu: hold from %zu", i, r.hold_from);
+    in.partial = false;  /* whole texts never hold: the rule itself decides there */
+    assert_int_equal(kl_guard_check(p, &in, arena, &r, &err), 0);
+    assert_false(r.hold);
+  }
+  kl_guard_policy_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_build),          cmocka_unit_test(test_rules_compile),
@@ -378,6 +415,7 @@ int main(void) {
     cmocka_unit_test(test_keywords),       cmocka_unit_test(test_overlap),
     cmocka_unit_test(test_offsets_utf8),   cmocka_unit_test(test_json_and_code),
     cmocka_unit_test(test_end_of_text),    cmocka_unit_test(test_output_stage),
+    cmocka_unit_test(test_stream_open_key),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
