@@ -48,18 +48,38 @@ bool kl_gw_guard_stream_on(kl_gw_call *c) {
   return gd->stream_rails;
 }
 
-/* Where a release may end: not inside a finding, a UTF-8 sequence or a placeholder. */
+#define HOLD_KEY_MAX (16 * 1024)  /* an open private key is held at most this far back (real ones: a few KB) */
+#define HOLD_TOKEN_MAX 2048        /* a token still growing is held back whole up to this length */
+
+/* Bytes of the tokens secrets rules look for: base64 and base64url, hex, JWTs' dots. */
+static bool token_byte(unsigned char c) {
+  return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c == '+' || c == '/' || c == '=' ||
+         c == '_' || c == '-' || c == '.';
+}
+
+/* Where a release may end: not inside a finding, a UTF-8 sequence or a placeholder, and not
+ * inside what may still become an entity longer than the hold-back: */
 static size_t release_point(const kl_gw_guard *gd, const kl_guard_result *res, size_t want) {
-  size_t cl = gd->carry.len, b = cl + want;
+  size_t cl = gd->carry.len, b = cl + want, end = cl + gd->held.len;
   for (size_t i = 0; i < res->n; i++) {
     const kl_guard_finding *f = &res->findings[i];
     if (f->start < b && f->end > b && f->start >= cl) b = f->start;
   }
-  /* an entity longer than a window may be open (a private key's BEGIN line without its END
-   * line): nothing from its start on leaves until it is closed or the answer ends */
-  if (res->hold && res->hold_from < b) b = res->hold_from > cl ? res->hold_from : cl;
+  /* a private key's BEGIN line without its END line (longer than any window: secrets.c):
+   * nothing from its start on leaves until it is closed or the answer ends */
+  if (res->hold && res->hold_from < b && end - res->hold_from <= HOLD_KEY_MAX)
+    b = res->hold_from > cl ? res->hold_from : cl;
   size_t rel = b - cl;
   const char *h = gd->held.data;
+  /* a token the release point cuts that still runs to the end of what came (a JWT, a long key:
+   * more than the hold-back, not complete yet, so no rule has seen it whole) waits whole for
+   * its end; a token with an end in sight was checked whole by this window already */
+  if (rel > 0 && rel < gd->held.len && token_byte((unsigned char)h[rel]) && token_byte((unsigned char)h[rel - 1])) {
+    size_t e = rel, t = rel;
+    while (e < gd->held.len && token_byte((unsigned char)h[e])) e++;
+    while (t > 0 && token_byte((unsigned char)h[t - 1])) t--;
+    if (e == gd->held.len && e - t <= HOLD_TOKEN_MAX) rel = t;
+  }
   while (rel > 0 && rel < gd->held.len && ((unsigned char)h[rel] & 0xC0) == 0x80) rel--;
   if (gd->vault.n && rel < gd->held.len) {
     /* a '<' in the last 48 bytes without its '>' may start a placeholder */

@@ -234,3 +234,25 @@ test('a private key streamed in small chunks: none of its lines reach the client
   assert.equal(ok.events.at(-1), '[DONE]');
   assert.equal(streamText(ok), text);
 });
+
+test('a token longer than the hold-back (a JWT) is held whole until it ends, then blocked', async () => {
+  // the release point used to cut it: ~340 of its 450 bytes (its header and most of its
+  // payload: a name, an email) left before the windows saw it whole
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const claims = { sub: '1234567890', name: 'Jane Q. Example', email: 'jane@example.org', roles: ['admin', 'billing', 'support'],
+    scope: 'read:all write:all admin:all', iat: 1700000000, exp: 1800000000, jti: 'f'.repeat(16) + '0123456789abcdef'.repeat(3) };
+  const jwt = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}.${Buffer.from('s'.repeat(32)).toString('base64url')}`;
+  assert.ok(jwt.length > 400);
+  const s = await chatStream(keel.url, { model: 'm-outsecrets', messages: user('token?') },
+    { 'x-mock-content': `Your token is ${jwt} and it expires soon.`, 'x-mock-chunks': '150' });
+  assert.equal(s.status, 200);
+  assert.match(JSON.parse(s.events.at(-1)).error.message, /rule jwt/);
+  assert.equal(streamText({ events: s.events.slice(0, -1) }), 'Your token is ');
+  // prose is not held: words end within the hold-back, and the text flows as before
+  const prose = `${'Ordinary words of a long answer, none of them secret. '.repeat(12)}The end.`;
+  const ok = await chatStream(keel.url, { model: 'm-outsecrets', messages: user('prose') },
+    { 'x-mock-content': prose, 'x-mock-chunks': '80' });
+  assert.equal(ok.events.at(-1), '[DONE]');
+  assert.equal(streamText(ok), prose);
+  assert.ok(chunksOf(ok).filter((c) => c.choices?.[0]?.delta?.content).length > 10, 'released in many steps');
+});
