@@ -546,7 +546,8 @@ static bool sec_init(guard_scanner *s, const kl_guard_scanner_cfg *cfg, kl_err *
  * (kl_guard_result.hold_from), and the stream holds its text from there until the END line
  * comes (the rule then matches and blocks) or the answer ends (the whole-text check decides).
  * The header is the rule's, case folded as its (?i) is: -----BEGIN, [ A-Z0-9_-]{0,100},
- * PRIVATE KEY, an optional " BLOCK", -----; the END line is KEY----- or KEY BLOCK-----. */
+ * PRIVATE KEY, an optional " BLOCK", -----; the END line is KEY----- or KEY BLOCK----- at
+ * least 64 bytes after the header, as the rule's [\s\S-]{64,}? puts it. */
 
 static bool ci_at(const char *t, size_t len, size_t at, const char *lit) {
   size_t n = strlen(lit);
@@ -562,17 +563,21 @@ static bool header_byte(unsigned char c) {
   return c == ' ' || c == '_' || c == '-' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
 }
 
-/* The end of the PEM private-key header at p ("-----BEGIN" there), or 0 if there is none. */
+/* The end of the PEM private-key header at p ("-----BEGIN" there), or 0 if there is none.
+ * The latest end, as the rule's greedy [ A-Z0-9_-]{0,100} finds it: that class holds "PRIVATE
+ * KEY" and dashes, so "-----BEGIN X PRIVATE KEY-------BEGIN X PRIVATE KEY-----" is one header
+ * to the rule (fuzz_guard_secrets compares this with PCRE2 running the rule's patterns). */
 static size_t key_header_end(const char *t, size_t len, size_t p) {
+  size_t end = 0;
   for (size_t q = p + 10; q <= p + 10 + 100 && q < len; q++) {
     if (ci_at(t, len, q, "PRIVATE KEY")) {
       size_t e = q + 11;
       if (ci_at(t, len, e, " BLOCK")) e += 6;
-      if (ci_at(t, len, e, "-----")) return e + 5;
+      if (ci_at(t, len, e, "-----")) end = e + 5;
     }
-    if (!header_byte((unsigned char)t[q])) return 0;
+    if (!header_byte((unsigned char)t[q])) break;
   }
-  return 0;
+  return end;
 }
 
 size_t guard_secrets_open_key(const char *t, size_t len) {
@@ -583,8 +588,8 @@ size_t guard_secrets_open_key(const char *t, size_t len) {
     if (!ci_at(t, len, p, "-----BEGIN")) continue;
     size_t h = key_header_end(t, len, p);
     if (!h) continue;
-    bool closed = false;
-    for (size_t q = h; !closed && q + 8 <= len; q++)
+    bool closed = false;  /* the rule's END: KEY----- after at least 64 more bytes */
+    for (size_t q = h + 64; !closed && q + 8 <= len; q++)
       closed = ci_at(t, len, q, "KEY-----") || ci_at(t, len, q, "KEY BLOCK-----");
     if (!closed) return p;
   }

@@ -374,14 +374,20 @@ static void test_output_stage(void **state) {
  * window holds the text from an open BEGIN line on (hold_from) until its END line comes. */
 static void test_stream_open_key(void **state) {
   (void)state;
+#define BODY64 "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKjMzEfYyjiWA4R4"  /* 77 bytes */
   struct { const char *text; bool hold; size_t from; } cases[] = {
       {"here it is:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow", true, 12},
       {"-----BEGIN OPENSSH PRIVATE KEY-----", true, 0},
       {"x -----begin encrypted private key-----\nabc", true, 2},             /* (?i), as the rule */
       {"-----BEGIN PGP PRIVATE KEY BLOCK-----\nxyz", true, 0},
-      {"a -----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY----- b", false, 0},  /* closed */
-      {"-----BEGIN PGP PRIVATE KEY BLOCK-----\nAA\n-----END PGP PRIVATE KEY BLOCK-----", false, 0},
-      {"-----BEGIN PRIVATE KEY-----\nAA\n-----END PRIVATE KEY-----\n-----BEGIN PRIVATE KEY-----\nBB", true, 57},
+      {"a -----BEGIN PRIVATE KEY-----\n" BODY64 "\n-----END PRIVATE KEY----- b", false, 0},  /* closed */
+      {"-----BEGIN PGP PRIVATE KEY BLOCK-----\n" BODY64 "\n-----END PGP PRIVATE KEY BLOCK-----", false, 0},
+      /* the rule's END comes 64 bytes or more after the header: a nearer one closes nothing */
+      {"-----BEGIN PRIVATE KEY-----\nAA\n-----END PRIVATE KEY-----", true, 0},
+      /* a closed key, then an open one: held from the second (27 + 1 + 77 + 1 + 25 + 1 = 132) */
+      {"-----BEGIN PRIVATE KEY-----\n" BODY64 "\n-----END PRIVATE KEY-----\n-----BEGIN PRIVATE KEY-----\nBB", true, 132},
+      /* one header to the rule's greedy class: it ends at the second PRIVATE KEY----- */
+      {"-----BEGIN X PRIVATE KEY-------BEGIN X PRIVATE KEY----- " BODY64, true, 0},
       {"-----BEGIN PRIV", false, 0},                        /* not a header yet: the next window sees it */
       {"-----BEGIN PUBLIC KEY-----\nMIIB", false, 0},
       {"-----BEGIN CERTIFICATE-----\nMIIB", false, 0},
@@ -389,6 +395,7 @@ static void test_stream_open_key(void **state) {
       {"-- ----- -----BEGIN", false, 0},
       {"", false, 0},
   };
+
   kl_guard_scanner_cfg sc = {.kind = "secrets", .stage = KL_GUARD_OUTPUT};
   kl_guard_policy_cfg pc = {.name = "out", .scanners = &sc, .nscanners = 1};
   kl_err err = {0};
