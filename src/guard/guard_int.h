@@ -245,11 +245,11 @@ void guard_out_push(guard_out *o, const guard_scanner *s, const char *type, cons
 /* A regular expression matching the literal string (escaped); in scanner memory. */
 char *guard_re_literal(guard_scanner *s, const char *lit, size_t len);
 
-/* The scanner kinds. */
 /* secrets.c: where a PEM private-key header with no END line after it starts in t, or
  * SIZE_MAX (kl_guard_result.hold_from, for stream windows). */
 size_t guard_secrets_open_key(const char *t, size_t len);
 
+/* The scanner kinds. */
 extern const guard_kind guard_kind_pii, guard_kind_secrets, guard_kind_injection, guard_kind_banned,
     guard_kind_topics, guard_kind_invisible, guard_kind_token_limit, guard_kind_regex, guard_kind_canary,
     guard_kind_json, guard_kind_refusal, guard_kind_urls, guard_kind_classifier;
