@@ -581,6 +581,8 @@ static size_t key_header_end(const char *t, size_t len, size_t p) {
 }
 
 size_t guard_secrets_open_key(const char *t, size_t len) {
+  size_t last_end = SIZE_MAX;  /* where the last END line starts: found once, at the first header */
+  bool have_last = false;
   for (size_t p = 0; len >= 10 && p <= len - 10; p++) {
     const char *d = memchr(t + p, '-', len - p);
     if (!d) break;
@@ -588,10 +590,13 @@ size_t guard_secrets_open_key(const char *t, size_t len) {
     if (!ci_at(t, len, p, "-----BEGIN")) continue;
     size_t h = key_header_end(t, len, p);
     if (!h) continue;
-    bool closed = false;  /* the rule's END: KEY----- after at least 64 more bytes */
-    for (size_t q = h + 64; !closed && q + 8 <= len; q++)
-      closed = ci_at(t, len, q, "KEY-----") || ci_at(t, len, q, "KEY BLOCK-----");
-    if (!closed) return p;
+    if (!have_last) {
+      have_last = true;
+      for (size_t q = len; q-- > 0 && last_end == SIZE_MAX;)
+        if (ci_at(t, len, q, "KEY-----") || ci_at(t, len, q, "KEY BLOCK-----")) last_end = q;
+    }
+    /* closed: an END line 64 bytes or more after the header (the rule's), i.e. the last one */
+    if (last_end == SIZE_MAX || last_end < h + 64) return p;
   }
   return SIZE_MAX;
 }
