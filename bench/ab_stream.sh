@@ -19,15 +19,7 @@ KEEL_BIN=$A . bench/lib.sh
 P_MOCK=18131 P_KEEL=18132
 start_mock $P_MOCK 1
 rails_config $P_KEEL $P_MOCK 1
-python3 - "$TMP/answer1k.txt" <<'PY'
-import sys
-text = ("The sea covers most of the planet and moves in tides that follow the moon. Waves carry the "
-        "energy of distant storms across whole oceans before they break on a beach, and the water "
-        "itself barely travels at all. Near the surface sunlight feeds plankton that feed almost "
-        "everything else; far below it is dark, cold and still. Sailors learned to read the swell, "
-        "the colour of the water and the birds long before they had charts. ")
-open(sys.argv[1], "w").write((text * 4)[:1024] + "\n")
-PY
+answer1k "$TMP/answer1k.txt"
 TICK=$(getconf CLK_TCK)
 turn() {  # binary model -> "req/s cpu-us-per-request"
   "$1" serve --config "$TMP/keel.yaml" 2>"$TMP/keel.log" &

@@ -40,16 +40,8 @@ para = ("Our quarterly review covered onboarding, the migration of the billing s
 text = (para * 40)[:4096]
 open(sys.argv[1], "w").write(json.dumps(text)[1:-1])
 PY
+answer1k "$TMP/answer1k.txt"
 # a 2 KiB system prompt of assistant instructions (no entities: a rail finds nothing in it)
-python3 - "$TMP/answer1k.txt" <<'PY'
-import sys
-text = ("The sea covers most of the planet and moves in tides that follow the moon. Waves carry the "
-        "energy of distant storms across whole oceans before they break on a beach, and the water "
-        "itself barely travels at all. Near the surface sunlight feeds plankton that feed almost "
-        "everything else; far below it is dark, cold and still. Sailors learned to read the swell, "
-        "the colour of the water and the birds long before they had charts. ")
-open(sys.argv[1], "w").write((text * 4)[:1024] + "\n")
-PY
 python3 - "$TMP/system2k.txt" <<'PY'
 import json, sys
 text = ("You are the support assistant of Northwind Billing, a software company that sells invoicing and "

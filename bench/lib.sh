@@ -1,6 +1,7 @@
 # bench/lib.sh: what the keel-and-mock benchmark scripts share.  Source it after `cd` to the
 # repository root; it sets KEEL (KEEL_BIN or ./build/keel), TMP (removed on exit), pids (killed
-# on exit), and defines start_mock PORT WORKERS and rails_config KEEL_PORT MOCK_PORT WORKERS.
+# on exit), and defines start_mock PORT WORKERS, rails_config KEEL_PORT MOCK_PORT WORKERS and
+# answer1k FILE.
 KEEL=${KEEL_BIN:-./build/keel}
 [ -x "$KEEL" ] || { echo "build first: make build"; exit 1; }
 TMP=$(mktemp -d)
@@ -29,4 +30,17 @@ models:
   - {name: railed, provider: openai, base_url: "http://127.0.0.1:$2/v1", api_key: sk-bench, forward_headers: ["x-mock-*"],
      guardrails: everything}
 YAML
+}
+# answer1k FILE: the 1 KiB answer of the stream cases (plain prose, no entities), which the
+# mock sends in ~170 chunks (bench/guard_rails.sh, bench/ab_stream.sh).
+answer1k() {
+  python3 - "$1" <<'PY'
+import sys
+text = ("The sea covers most of the planet and moves in tides that follow the moon. Waves carry the "
+        "energy of distant storms across whole oceans before they break on a beach, and the water "
+        "itself barely travels at all. Near the surface sunlight feeds plankton that feed almost "
+        "everything else; far below it is dark, cold and still. Sailors learned to read the swell, "
+        "the colour of the water and the birds long before they had charts. ")
+open(sys.argv[1], "w").write((text * 4)[:1024] + "\n")
+PY
 }
