@@ -12,8 +12,10 @@
 # (default one sentence).  Both stay the same from call to call otherwise.  OBSERVE_CLEAN=false:
 # the policy's observe_clean: false (clean rails write no GUARDRAIL observation; bench/lib.sh).
 # SECURE_DELETE=false: trace.secure_delete: false.  CG_OUT=dir: keep the callgrind files there
-# (cg.out.1-03 the writer, cg.out.1-04 the loop) for callgrind_annotate.
-# Usage: [VARY=1] [SYSTEM_FILE=f] [OBSERVE_CLEAN=false] [SECURE_DELETE=false] bench/callgrind_calls.sh
+# (cg.out.1-03 the writer, cg.out.1-04 the loop) for callgrind_annotate.  STREAM=1: streamed
+# calls whose answer is bench/lib.sh's 1 KiB text in ~170 chunks (the stream cases of
+# bench/guard_rails.sh); under valgrind keel is far behind the mock, so chunks come in bursts.
+# Usage: [VARY=1] [SYSTEM_FILE=f] [OBSERVE_CLEAN=false] [SECURE_DELETE=false] [STREAM=1] bench/callgrind_calls.sh
 #        [MODEL=plain|railed] [N=2000] [WORKERS=1]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +25,7 @@ command -v valgrind >/dev/null || { echo "needs valgrind"; exit 1; }
 P_MOCK=18121 P_KEEL=18122
 start_mock $P_MOCK 1
 rails_config $P_KEEL $P_MOCK "$WORKERS"
+if [ "${STREAM:-}" = 1 ]; then answer1k "$TMP/answer1k.txt"; export ANSWER_FILE=$TMP/answer1k.txt; fi
 valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$TMP/cg.out" \
   "$KEEL" serve --config "$TMP/keel.yaml" 2>"$TMP/keel.log" &
 KEEL_PID=$!
@@ -37,12 +40,15 @@ send() { # calls
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
     const system = process.env.SYSTEM_FILE ? require("fs").readFileSync(process.env.SYSTEM_FILE, "utf8") : "You are a helpful assistant.";
     let seq = 0;
-    const bodyOf = () => JSON.stringify({ model, messages: [{ role: "system", content: system },
+    const stream = process.env.STREAM === "1";
+    const headers = { "content-type": "application/json" };
+    if (stream) headers["x-mock-content"] = require("fs").readFileSync(process.env.ANSWER_FILE, "utf8").split("\n")[0];
+    const bodyOf = () => JSON.stringify({ model, stream, messages: [{ role: "system", content: system },
       { role: "user", content: "Give me one short sentence about the sea." + (process.env.VARY === "1" ? ` (request ${++seq})` : "") }] });
     let left = +n, inflight = 0;
     const one = () => new Promise((ok, bad) => {
       const r = http.request({ host: "127.0.0.1", port, path: "/v1/chat/completions", method: "POST", agent,
-        headers: { "content-type": "application/json" } }, (res) => {
+        headers }, (res) => {
         res.resume(); res.on("end", () => (res.statusCode === 200 ? ok() : bad(new Error("status " + res.statusCode))));
       });
       r.on("error", bad); r.end(bodyOf());

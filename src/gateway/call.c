@@ -350,7 +350,9 @@ static void put_event(kl_buf *b, const char *event, const char *data, size_t len
  * and the worker's check handle writes each call's collection once the loop has run the I/O
  * callbacks of this round: every event still leaves in the round its bytes arrived in,
  * nothing waits for later input.  Whatever ends a stream (kl_gw_fail, kl_gw_complete_stream)
- * writes what is pending first; release() drops the call from the list. */
+ * writes what is pending first; release() drops the call from the list.  A call whose output
+ * rails left a window due (guard_stream.c: one window for the round's chunks) is in the list
+ * too, with or without events; the check handle runs that window first. */
 
 static void flush_unlink(kl_gw_call *c) {
   if (!c->flush_linked) return;
@@ -367,9 +369,22 @@ static void flush_events(kl_gw_call *c) {
   kl_buf_reset(&c->events);
 }
 
+/* A rail marked the call failed outside the upstream's callbacks: end it now. */
+static void fail_marked(kl_gw_call *c) {
+  kl_gw_fail(c, c->fail_status ? c->fail_status : 502, c->fail_type ? c->fail_type : "upstream_error",
+             c->fail_code ? c->fail_code : "upstream_invalid_stream", c->fail);
+}
+
+/* Each call's due output-rail window first (guard_stream.c: it may queue an event, which links
+ * the call again, or block the stream), then its events. */
 static void flush_cb(uv_check_t *h) {
   kl_gw_worker *w = h->data;
-  while (w->flush_head) flush_events(w->flush_head);
+  while (w->flush_head) {
+    kl_gw_call *c = w->flush_head;
+    flush_unlink(c);
+    if (c->guard && c->guard->due && !kl_gw_guard_stream_due(c)) fail_marked(c);
+    else flush_events(c);
+  }
   uv_check_stop(h);
 }
 
@@ -380,6 +395,10 @@ void kl_gw_stream_event(kl_gw_call *c, const char *event, const char *data, size
     c->reply.stream_begin(c->reply.ud, 200, "text/event-stream", extra, 2);
   }
   put_event(&c->events, event, data, len);
+  kl_gw_at_round_end(c);
+}
+
+void kl_gw_at_round_end(kl_gw_call *c) {
   if (c->flush_linked) return;
   kl_gw_worker *w = c->w;
   c->flush_next = w->flush_head;
@@ -430,8 +449,7 @@ static void relay_error(kl_gw_call *c) {
 
 void kl_gw_stream_done(kl_gw_call *c, bool pending) {
   if (c->fail) {
-    kl_gw_fail(c, c->fail_status ? c->fail_status : 502, c->fail_type ? c->fail_type : "upstream_error",
-               c->fail_code ? c->fail_code : "upstream_invalid_stream", c->fail);
+    fail_marked(c);
     return;
   }
   c->ops->stream_end(c, pending);

@@ -219,7 +219,8 @@ static void on_chunk(void *ud, const char *event, const char *data, size_t len) 
       if (c->guard && c->guard->stream_rails) kl_gw_guard_stream_chunk(c, event, data, len, kl_chat_stream_chunk(cc->acc));
       else kl_gw_stream_event(c, event, data, len);
       break;
-    case KL_CHUNK_USAGE_ONLY:
+    case KL_CHUNK_USAGE_ONLY:  /* after the text the rails still hold for this round (guard_stream.c) */
+      if (!kl_gw_guard_stream_due(c)) break;
       if (cc->req.client_include_usage) kl_gw_stream_event(c, event, data, len);
       break;
     case KL_CHUNK_DONE:
@@ -227,6 +228,7 @@ static void on_chunk(void *ud, const char *event, const char *data, size_t len) 
       kl_gw_stream_event(c, event, data, len);
       break;
     case KL_CHUNK_ERROR:
+      if (!kl_gw_guard_stream_due(c)) break;
       kl_gw_stream_event(c, event, data, len);
       c->fail = "upstream sent an error event mid-stream";
       break;

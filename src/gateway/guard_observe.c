@@ -227,6 +227,9 @@ void kl_gw_guard_observe(kl_gw_call *c, kl_guard_stage st, const kl_gw_guard_par
   const char *pname = gd->r->name;
   size_t name_n = plain_of(&pm, &pname);
   const char *stn = kl_guard_stage_name(st);
+  /* a streamed answer's rail: how many windows checked it on the way, in how long (guard_stream.c) */
+  size_t windows = st == KL_GUARD_OUTPUT && gd->stream_rails ? gd->windows : 0;
+  size_t windows_us = gd->windows_us > 0 ? (size_t)gd->windows_us : 0;
   if (name_n < 128) {
     char *w = mbuf;
     W_LIT(w, "{\"policy\":");
@@ -238,6 +241,12 @@ void kl_gw_guard_observe(kl_gw_call *c, kl_guard_stage st, const kl_gw_guard_par
     if (nmemo) {
       W_LIT(w, ",\"texts_remembered\":");
       w = w_size(w, nmemo);
+    }
+    if (windows) {
+      W_LIT(w, ",\"stream_windows\":");
+      w = w_size(w, windows);
+      W_LIT(w, ",\"stream_windows_us\":");
+      w = w_size(w, windows_us);
     }
     *w++ = '}';
     *w = 0;
@@ -251,6 +260,12 @@ void kl_gw_guard_observe(kl_gw_call *c, kl_guard_stage st, const kl_gw_guard_par
     if (nmemo) {
       put_lit(&meta, ",\"texts_remembered\":");
       kl_buf_i64(&meta, (int64_t)nmemo);
+    }
+    if (windows) {
+      put_lit(&meta, ",\"stream_windows\":");
+      kl_buf_i64(&meta, (int64_t)windows);
+      put_lit(&meta, ",\"stream_windows_us\":");
+      kl_buf_i64(&meta, (int64_t)windows_us);
     }
     kl_buf_putc(&meta, '}');
     meta_json = meta.data;

@@ -11,7 +11,17 @@
  * against 1.4-1.5 ms for the plain one, which writes every chunk (a quarter: 1.1 ms).  Text
  * still leaves only after a window that saw it, so nothing unchecked reaches the client; it
  * leaves in steps of at least holdback / 8 bytes (16 by default, a few tokens; a hold-back
- * of 0 checks every chunk).  Findings decide what is released:
+ * of 0 checks every chunk).
+ *
+ * Chunks that arrive in one loop round share one window.  An upstream ahead of keel (a fast
+ * model, the bench's mock, a busy loop) hands over dozens of chunks per read, and a window per
+ * eighth of the hold-back then rescanned the same ~400 bytes a few dozen times a read.  A chunk
+ * that only carries text, past the threshold, leaves the window `due` and becomes its template
+ * (the chunk the released text goes out in); call.c's check handle runs the due window at the
+ * end of the round, just before it writes the round's events, so the text leaves no later than
+ * it did.  Any other chunk (finish, tool calls, usage, an error) runs it first, in order.  The
+ * burst of test_gateway_chat.c: 26 windows -> 1-4.  A model whose tokens come tens of ms apart
+ * gets a round per chunk and the windows of before.  Findings decide what is released:
  *   - a BLOCK finding ends the stream with an error event, fail closed: nothing after it
  *     reaches the client (what went before it did: that is the price of streaming, and the
  *     hold-back is how much of it a rail gets to see first);
@@ -140,8 +150,11 @@ static char *window(kl_gw_call *c, bool final, size_t *out_len) {
                       .canary = gd->canary[0] ? gd->canary : NULL};
   kl_guard_result res = {0};
   kl_err err = {0};
+  gd->due = false;  /* this window sees every chunk's text so far */
   bool ok = !gd->r->local[KL_GUARD_OUTPUT] || kl_guard_check(gd->r->policy, &in, c->arena, &res, &err) == 0;
   kl_buf_free(&w);
+  gd->windows++;
+  gd->windows_us += res.us;
   if (!ok) {
     mark_fail(c, 500, "server_error", "guardrail_error", kl_arena_strdup(c->arena, err.msg));
     return NULL;
@@ -245,6 +258,11 @@ static bool final_check(kl_gw_call *c) {
   return true;
 }
 
+/* Writes the chunk d[0, n), whose choice-0 delta.content is the JSON string old, with text in its
+ * place: spliced into the upstream's bytes (most chunks), or through a tree emit may change. */
+static void put_chunk(kl_gw_call *c, const char *event, const char *d, size_t n, const kl_buf *old, const char *text,
+                      size_t len, bool hold);
+
 /* choices[0].delta of a chunk's tree, or NULL. */
 static cJSON *delta_of(const cJSON *chunk, cJSON **choice) {
   *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(chunk, "choices"), 0);
@@ -258,41 +276,73 @@ static cJSON *delta_of(const cJSON *chunk, cJSON **choice) {
 bool kl_gw_guard_stream_chunk(kl_gw_call *c, const char *event, const char *data, size_t len, const cJSON *tree) {
   kl_gw_guard *gd = c->guard;
   cJSON *choice, *delta = delta_of(tree, &choice);
-  if (!cJSON_IsObject(delta)) {  /* not a content chunk after all: relay it */
+  if (!cJSON_IsObject(delta)) {  /* not a content chunk after all: relay it, after the text before it */
+    if (!kl_gw_guard_stream_due(c)) return false;
     kl_gw_stream_event(c, event, data, len);
     return true;
   }
   const cJSON *content = cJSON_GetObjectItemCaseSensitive(delta, "content");
   const cJSON *fr = cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");
   bool final = fr && !cJSON_IsNull(fr);
+  bool text_only = cJSON_IsString(content) && cJSON_GetArraySize(delta) == 1 && !final;
+  kl_buf old = KL_BUF_INIT;
   if (cJSON_IsString(content)) {
     size_t n = strlen(content->valuestring);
     kl_buf_append(&gd->held, content->valuestring, n);
     kl_buf_append(&gd->full, content->valuestring, n);
+    kl_buf_json_str(&old, content->valuestring, n);
   }
-  size_t outn = 0;
   /* not yet an eighth of the hold-back past it: nothing to release, no window (see the top) */
   bool wait = !final && gd->held.len < gd->r->holdback + gd->r->holdback / 8;
+  if (!wait && text_only) {
+    /* the window waits for the round's last chunk (see the top); this one is its template */
+    kl_buf_reset(&gd->due_event);
+    kl_buf_puts(&gd->due_event, event ? event : "");
+    kl_buf_reset(&gd->due_chunk);
+    kl_buf_append(&gd->due_chunk, data, len);
+    kl_buf_reset(&gd->due_old);
+    kl_buf_append(&gd->due_old, old.data, old.len);
+    kl_buf_free(&old);
+    gd->due = true;
+    kl_gw_at_round_end(c);
+    return true;
+  }
+  size_t outn = 0;
   const char *out = wait ? "" : window(c, final, &outn);
   if (final) gd->finished = true;
-  if (!out || (final && !final_check(c))) return false;
-  /* a chunk that only carried (now held) text is not written; anything else is */
-  bool other = cJSON_GetArraySize(delta) > (content ? 1 : 0) || final;
-  if (outn || other || !cJSON_IsString(content)) {
-    /* most chunks: the released text spliced into the upstream's bytes in place of theirs */
-    kl_buf old = KL_BUF_INIT, spliced = KL_BUF_INIT;
-    if (cJSON_IsString(content)) kl_buf_json_str(&old, content->valuestring, strlen(content->valuestring));
-    if (old.len && kl_gw_splice_content(data, len, &old, out, outn, &spliced)) {
-      emit_json(c, event, spliced.data, spliced.len, outn, !final);
-    } else {
-      cJSON *m = cJSON_ParseWithLength(data, len), *mchoice;
-      if (!m) abort();  /* the accumulator parsed it: cJSON accepts it */
-      emit(c, event, m, delta_of(m, &mchoice), out, outn, !final);
-      cJSON_Delete(m);
-    }
+  if (!out || (final && !final_check(c))) {
     kl_buf_free(&old);
-    kl_buf_free(&spliced);
+    return false;
   }
+  /* a chunk that only carried (now held) text is not written; anything else is */
+  if (outn || !text_only) put_chunk(c, event, data, len, &old, out, outn, !final);
+  kl_buf_free(&old);
+  return true;
+}
+
+static void put_chunk(kl_gw_call *c, const char *event, const char *d, size_t n, const kl_buf *old, const char *text,
+                      size_t len, bool hold) {
+  kl_buf spliced = KL_BUF_INIT;
+  if (old->len && kl_gw_splice_content(d, n, old, text, len, &spliced)) {
+    emit_json(c, event, spliced.data, spliced.len, len, hold);
+  } else {
+    cJSON *m = cJSON_ParseWithLength(d, n), *mchoice;
+    if (!m) abort();  /* the accumulator parsed it: cJSON accepts it */
+    emit(c, event, m, delta_of(m, &mchoice), text, len, hold);
+    cJSON_Delete(m);
+  }
+  kl_buf_free(&spliced);
+}
+
+bool kl_gw_guard_stream_due(kl_gw_call *c) {
+  kl_gw_guard *gd = c->guard;
+  if (!gd || !gd->due || c->fail) return true;  /* a failing call releases nothing more */
+  size_t outn = 0;
+  const char *out = window(c, false, &outn);
+  if (!out) return false;
+  if (outn)
+    put_chunk(c, gd->due_event.len ? gd->due_event.data : NULL, gd->due_chunk.data, gd->due_chunk.len, &gd->due_old,
+              out, outn, true);
   return true;
 }
 
@@ -325,6 +375,9 @@ void kl_gw_guard_release(kl_gw_call *c) {
   kl_buf_free(&gd->stored);
   kl_buf_free(&gd->head);
   kl_buf_free(&gd->held_events);
+  kl_buf_free(&gd->due_event);
+  kl_buf_free(&gd->due_chunk);
+  kl_buf_free(&gd->due_old);
 }
 
 const char *kl_gw_guard_stored_output(kl_gw_call *c, const char *output_json) {

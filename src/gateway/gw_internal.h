@@ -161,6 +161,9 @@ void kl_gw_complete_json(kl_gw_call *c, const kl_gw_outcome *o, const char *body
 void kl_gw_complete_stream(kl_gw_call *c, const kl_gw_outcome *o);
 /* Writes one SSE event to the client (beginning the stream if needed); event may be NULL. */
 void kl_gw_stream_event(kl_gw_call *c, const char *event, const char *data, size_t len);
+/* Asks for the call's stream events to be written, and its due window run, at the end of this
+ * loop round (kl_gw_stream_event does it for the events it queues). */
+void kl_gw_at_round_end(kl_gw_call *c);
 /* The current time on the call's clock (unix ns). */
 int64_t kl_gw_now(const kl_gw_call *c);
 /* Fills gen's common fields (ctx, times, models, status, error, stream) from the call, submits
@@ -222,6 +225,11 @@ struct kl_gw_guard {
   kl_buf full;             /* the whole answer, for the final check */
   kl_buf stored;           /* the answer as released, before restore: what the trace keeps */
   kl_buf head;             /* text-less chunks held until the first release (event NUL data NUL) */
+  bool due;                /* a window waits for the end of the loop round (kl_gw_guard_stream_due) */
+  kl_buf due_event, due_chunk, due_old;  /* the round's last text-only chunk: its event name, its
+                                            bytes, its content as the JSON string they hold */
+  unsigned windows;        /* windows checked so far, and their check time: the observation's */
+  int64_t windows_us;      /* metadata says what the stream's rails cost */
 };
 
 /* guard_stream.c: a stream chunk's JSON d[0, n) with the value of its one key "content", the
@@ -260,6 +268,9 @@ void kl_gw_guard_observe(kl_gw_call *c, kl_guard_stage st, const kl_gw_guard_par
 bool kl_gw_guard_stream_on(kl_gw_call *c);
 bool kl_gw_guard_stream_chunk(kl_gw_call *c, const char *event, const char *data, size_t len, const cJSON *tree);
 bool kl_gw_guard_stream_finish(kl_gw_call *c);
+/* The window the round's chunks left due, if any: run at the end of the loop round (call.c's
+ * check handle) or before an event that must not overtake its text.  false = blocked (c->fail). */
+bool kl_gw_guard_stream_due(kl_gw_call *c);
 void kl_gw_guard_release(kl_gw_call *c);
 /* The assistant message to store for a filtered stream: its content as released. */
 const char *kl_gw_guard_stored_output(kl_gw_call *c, const char *output_json);

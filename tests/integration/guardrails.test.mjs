@@ -265,7 +265,8 @@ for (const model of ['m-restore', 'm-restore-http']) {
     assert.ok(!JSON.stringify(t).includes(EMAIL), 'the value is never stored');
 
     // streamed, the answer cut into many small chunks: placeholders split across chunks are restored
-    const s = await chatStream(keel.url, { model, messages: user(`echo ${EMAIL} now`) }, { 'x-mock-chunks': '40' });
+    const s = await chatStream(keel.url, { model, messages: user(`echo ${EMAIL} now`) },
+      { 'x-mock-chunks': '40', 'x-mock-chunk-delay-ms': '1' });
     assert.equal(s.status, 200);
     assert.equal(s.events.at(-1), '[DONE]');
     assert.match(streamText(s), /echo john\.doe@example\.com now/);
@@ -281,7 +282,7 @@ for (const model of ['m-outpii', 'm-outpii-http']) {
     for (const chunks of ['1', '7', '60']) {
       const id = tid();
       const s = await chatStream(keel.url, { model, messages: user('contact?') },
-        { 'x-mock-content': answer, 'x-mock-chunks': chunks, 'x-keel-trace-id': id });
+        { 'x-mock-content': answer, 'x-mock-chunks': chunks, 'x-mock-chunk-delay-ms': '1', 'x-keel-trace-id': id });
       assert.equal(s.status, 200);
       assert.equal(s.events.at(-1), '[DONE]');
       assert.equal(streamText(s), 'Sure. Write to <EMAIL_ADDRESS_1> or pay with <CREDIT_CARD_1>; that is all.', `chunks=${chunks}`);
@@ -296,8 +297,11 @@ for (const model of ['m-outpii', 'm-outpii-http']) {
 
 test('streamed output: windows run every eighth of the hold-back, not every chunk; the text is whole', async () => {
   const answer = 'The tide turns twice a day and the harbour empties, then fills again by evening. '.repeat(5).trim();
+  const id = tid();
+  // chunks 1 ms apart, each in a loop round of its own (chunks that arrive in one round share
+  // a window: test_gateway_chat.c)
   const s = await chatStream(keel.url, { model: 'm-outpii', messages: user('tell') },
-    { 'x-mock-content': answer, 'x-mock-chunks': '100' });
+    { 'x-mock-content': answer, 'x-mock-chunks': '100', 'x-mock-chunk-delay-ms': '1', 'x-keel-trace-id': id });
   assert.equal(s.status, 200);
   assert.equal(streamText(s), answer);
   const parts = s.events.filter((e) => e !== '[DONE]').map((e) => JSON.parse(e).choices?.[0]?.delta?.content)
@@ -305,12 +309,17 @@ test('streamed output: windows run every eighth of the hold-back, not every chun
   // stream_holdback 64: each release but the last carries at least 64 / 8 bytes
   assert.ok(parts.length > 10 && parts.length < 60, `${parts.length} content events for 100 chunks`);
   for (const t of parts.slice(0, -1)) assert.ok(Buffer.byteLength(t) >= 8, `a release of ${JSON.stringify(t)}`);
+  // the output rail's observation says how many windows checked the stream, and in how long
+  const rail = (await traceOf(id)).observations.find((o) => o.name === 'guardrail.output');
+  const m = typeof rail.metadata === 'string' ? JSON.parse(rail.metadata) : rail.metadata;
+  assert.ok(m.stream_windows >= parts.length && m.stream_windows < 60, JSON.stringify(m));
+  assert.ok(Number.isInteger(m.stream_windows_us) && m.stream_windows_us >= 0, JSON.stringify(m));
 });
 
 test('output block mid-stream: text before the hold-back went out, then an error event and no [DONE]', async () => {
   const answer = `${'All good so far. '.repeat(12)}Now the TOPSECRET part follows, and more text after it.`;
   const s = await chatStream(keel.url, { model: 'm-outpii', messages: user('tell') },
-    { 'x-mock-content': answer, 'x-mock-chunks': '30' });
+    { 'x-mock-content': answer, 'x-mock-chunks': '30', 'x-mock-chunk-delay-ms': '1' });
   assert.equal(s.status, 200);
   assert.notEqual(s.events.at(-1), '[DONE]');
   const last = JSON.parse(s.events.at(-1));

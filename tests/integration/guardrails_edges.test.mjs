@@ -15,7 +15,8 @@ let keel, mock, sse;
 
 const EMAIL = 'john.doe@example.com';
 
-// An OpenAI-style upstream that streams SSE_TEXT in 17 chunks.  Upstream model "nofinish": no
+// An OpenAI-style upstream that streams SSE_TEXT in 17 chunks, 2 ms apart (as a model spaces its
+// tokens; chunks that arrive together are checked in one window).  Upstream model "nofinish": no
 // chunk with a finish_reason, the stream just ends with [DONE].  "logprobs": every content chunk
 // also has choices[0].logprobs.content, so the chunk holds the key "content" twice.
 const SSE_TEXT = `Write to ${EMAIL} about it. ${'More words follow here. '.repeat(8)}The end.`;
@@ -24,7 +25,7 @@ function startSse() {
     const server = http.createServer((req, res) => {
       let body = '';
       req.on('data', (d) => { body += d; });
-      req.on('end', () => {
+      req.on('end', async () => {
         const model = JSON.parse(body).model;
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         const base = { id: 'chatcmpl-sse', object: 'chat.completion.chunk', created: 1, model };
@@ -37,6 +38,7 @@ function startSse() {
           const choice = { delta: { content: piece }, finish_reason: null };
           if (model === 'logprobs') choice.logprobs = { content: [{ token: piece, logprob: -0.5, bytes: null, top_logprobs: [] }] };
           send(choice);
+          await new Promise((r) => setTimeout(r, 2));
         }
         if (model !== 'nofinish') send({ delta: {}, finish_reason: 'stop' });
         res.end('data: [DONE]\n\n');
@@ -112,7 +114,7 @@ test('restore, streamed with a short hold-back: a placeholder cut by a release b
   const answer = `${'word '.repeat(12)}<EMAIL_ADDRESS_1>${' more'.repeat(12)}`;
   for (const chunks of ['9', '40', '97']) {
     const s = await chatStream(keel.url, { model: 'm-restore16', messages: user(`my address is ${EMAIL}`) },
-      { 'x-mock-content': answer, 'x-mock-chunks': chunks });
+      { 'x-mock-content': answer, 'x-mock-chunks': chunks, 'x-mock-chunk-delay-ms': '1' });
     assert.equal(s.status, 200);
     assert.equal(s.events.at(-1), '[DONE]');
     assert.equal(streamText(s), answer.replace('<EMAIL_ADDRESS_1>', EMAIL), `chunks=${chunks}`);
@@ -123,7 +125,7 @@ test('restore, streamed with a short hold-back: a placeholder cut by a release b
 test('a whole-text rail blocks at the end of a stream: what went out stays out, then an error event', async () => {
   const long = `${'plain prose, not JSON at all. '.repeat(8)}`;
   const s = await chatStream(keel.url, { model: 'm-mustjson', messages: user('json please') },
-    { 'x-mock-content': long, 'x-mock-chunks': '20' });
+    { 'x-mock-content': long, 'x-mock-chunks': '20', 'x-mock-chunk-delay-ms': '1' });
   assert.equal(s.status, 200);
   assert.notEqual(s.events.at(-1), '[DONE]');
   const last = JSON.parse(s.events.at(-1));
@@ -219,7 +221,7 @@ test('a private key streamed in small chunks: none of its lines reach the client
   const body = Array.from({ length: 25 }, (_, i) => 'ABCDEFGHabcdefgh0123456789+/'.repeat(3).slice(i % 7, i % 7 + 64)).join(' ');
   const pem = `-----BEGIN PRIVATE KEY----- ${body} -----END PRIVATE KEY-----`;
   const s = await chatStream(keel.url, { model: 'm-outsecrets', messages: user('the key?') },
-    { 'x-mock-content': `Here it is: ${pem} Keep it safe.`, 'x-mock-chunks': '200' });
+    { 'x-mock-content': `Here it is: ${pem} Keep it safe.`, 'x-mock-chunks': '200', 'x-mock-chunk-delay-ms': '1' });
   assert.equal(s.status, 200);
   assert.notEqual(s.events.at(-1), '[DONE]');
   assert.match(JSON.parse(s.events.at(-1)).error.message, /private-key/);
@@ -228,7 +230,7 @@ test('a private key streamed in small chunks: none of its lines reach the client
   // a BEGIN line without a key (an explanation of the format) is held, then all of it arrives
   const text = `A PEM file starts with -----BEGIN PRIVATE KEY----- and ends with the matching END line. ${'More prose. '.repeat(40).trim()}`;
   const ok = await chatStream(keel.url, { model: 'm-outsecrets', messages: user('pem?') },
-    { 'x-mock-content': text, 'x-mock-chunks': '60' });
+    { 'x-mock-content': text, 'x-mock-chunks': '60', 'x-mock-chunk-delay-ms': '1' });
   assert.equal(ok.status, 200);
   assert.equal(ok.events.at(-1), '[DONE]');
   assert.equal(streamText(ok), text);
@@ -243,14 +245,14 @@ test('a token longer than the hold-back (a JWT) is held whole until it ends, the
   const jwt = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}.${Buffer.from('s'.repeat(32)).toString('base64url')}`;
   assert.ok(jwt.length > 400);
   const s = await chatStream(keel.url, { model: 'm-outsecrets', messages: user('token?') },
-    { 'x-mock-content': `Your token is ${jwt} and it expires soon.`, 'x-mock-chunks': '150' });
+    { 'x-mock-content': `Your token is ${jwt} and it expires soon.`, 'x-mock-chunks': '150', 'x-mock-chunk-delay-ms': '1' });
   assert.equal(s.status, 200);
   assert.match(JSON.parse(s.events.at(-1)).error.message, /rule jwt/);
   assert.equal(streamText({ events: s.events.slice(0, -1) }), 'Your token is ');
   // prose is not held: words end within the hold-back, and the text flows as before
   const prose = `${'Ordinary words of a long answer, none of them secret. '.repeat(12)}The end.`;
   const ok = await chatStream(keel.url, { model: 'm-outsecrets', messages: user('prose') },
-    { 'x-mock-content': prose, 'x-mock-chunks': '80' });
+    { 'x-mock-content': prose, 'x-mock-chunks': '80', 'x-mock-chunk-delay-ms': '1' });
   assert.equal(ok.events.at(-1), '[DONE]');
   assert.equal(streamText(ok), prose);
   assert.ok(chunksOf(ok).filter((c) => c.choices?.[0]?.delta?.content).length > 10, 'released in many steps');

@@ -192,6 +192,9 @@ static void test_models_and_metrics(void **state) {
 
 typedef struct { int lfd; } burst_srv;
 
+/* The text of burst event i: 13-14 bytes, so the 60 events hold ~800 bytes of text. */
+static void burst_word(kl_buf *b, int i) { kl_buf_printf(b, "w%d and more ", i); }
+
 /* Accepts one connection, reads the request head and body (Content-Length), answers with
  * BURST_EVENTS content chunks, a finish chunk and [DONE] in a single write, and closes. */
 static void *burst_main(void *arg) {
@@ -209,9 +212,12 @@ static void *burst_main(void *arg) {
     if (e && cl && got >= (size_t)(e + 4 - req) + strtoul(cl + 15, NULL, 10)) break;
   }
   kl_buf o = KL_BUF_INIT, body = KL_BUF_INIT;
-  for (int i = 0; i < BURST_EVENTS; i++)
-    kl_buf_printf(&body, "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\","
-                         "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"w%d \"},\"finish_reason\":null}]}\n\n", i);
+  for (int i = 0; i < BURST_EVENTS; i++) {
+    kl_buf_puts(&body, "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\","
+                       "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"");
+    burst_word(&body, i);
+    kl_buf_puts(&body, "\"},\"finish_reason\":null}]}\n\n");
+  }
   kl_buf_puts(&body, "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\","
                      "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
   kl_buf_printf(&o, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
@@ -228,11 +234,9 @@ static void *burst_main(void *arg) {
   return NULL;
 }
 
-/* Events that arrive together leave together: one write to the client per upstream read, not
- * one per event (call.c's up_data).  The upstream sends 62 events in one write; the client
- * must get every one of them, in order, in a handful of writes. */
-static void test_stream_events_batched_per_read(void **state) {
-  (void)state;
+/* A gateway whose model "up" (policy `policy_yaml`, "" for none) streams from a burst server;
+ * runs one streamed call of `user` to completion.  The caller tears *fs down. */
+static void burst_call(void **fs, const char *policy_yaml, const char *user, sink *s) {
   burst_srv b = {socket(AF_INET, SOCK_STREAM, 0)};
   assert_true(b.lfd >= 0);
   struct sockaddr_in a = {.sin_family = AF_INET};
@@ -243,28 +247,98 @@ static void test_stream_events_batched_per_read(void **state) {
   assert_int_equal(getsockname(b.lfd, (struct sockaddr *)&a, &al), 0);
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, burst_main, &b), 0);
-  char yaml[256];
-  snprintf(yaml, sizeof yaml, "models:\n  - {name: up, provider: openai, model: m, base_url: \"http://127.0.0.1:%d/v1\", "
-                              "api_key: sk-test-0123456789}\n", ntohs(a.sin_port));
-  void *fs = NULL;
-  gw_setup(&fs, yaml);
-  sink s = {0};
-  run_call(fs, kl_gw_chat, "{\"model\":\"up\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"go\"}]}",
-           NULL, &s);
+  char yaml[512];
+  snprintf(yaml, sizeof yaml, "%smodels:\n  - {name: up, provider: openai, model: m, base_url: \"http://127.0.0.1:%d/v1\", "
+           "api_key: sk-test-0123456789%s}\n", policy_yaml, ntohs(a.sin_port), *policy_yaml ? ", guardrails: p" : "");
+  gw_setup(fs, yaml);
+  char body[256];
+  snprintf(body, sizeof body, "{\"model\":\"up\",\"stream\":true,\"user\":\"%s\",\"messages\":[{\"role\":\"user\","
+           "\"content\":\"go\"}]}", user);
+  run_call(*fs, kl_gw_chat, body, NULL, s);
   pthread_join(th, NULL);
   close(b.lfd);
-  assert_true(s.streamed);
-  assert_int_equal(s.status, 200);
+  assert_true(s->streamed);
+  assert_int_equal(s->status, 200);
+}
+
+/* Events that arrive together leave together: one write to the client per upstream read, not
+ * one per event (call.c's up_data).  The upstream sends 62 events in one write; the client
+ * must get every one of them, in order, in a handful of writes. */
+static void test_stream_events_batched_per_read(void **state) {
+  (void)state;
+  void *fs = NULL;
+  sink s = {0};
+  burst_call(&fs, "", "u-burst", &s);
   /* every event, in order, and the end */
   const char *p = s.body.data;
   for (int i = 0; i < BURST_EVENTS; i++) {
-    char w[16];
-    snprintf(w, sizeof w, "\"w%d \"", i);
-    p = strstr(p, w);
+    kl_buf w = KL_BUF_INIT;
+    kl_buf_putc(&w, '"');
+    burst_word(&w, i);
+    kl_buf_putc(&w, '"');
+    p = strstr(p, w.data);
     if (!p) fail_msg("event %d missing or out of order", i);
+    kl_buf_free(&w);
   }
   assert_non_null(strstr(p, "data: [DONE]\n\n"));
   assert_true(s.writes <= 4);  /* one per upstream read; 62 before */
+  kl_buf_free(&s.body);
+  teardown(&fs);
+}
+
+/* The same burst through an output rail: the chunks of one loop round are checked in one window
+ * (guard_stream.c), not in one per eighth of the hold-back (~40 for this answer), and the
+ * client still gets the whole text, in order.  The GUARDRAIL observation counts the windows. */
+static void test_stream_rails_one_window_per_round(void **state) {
+  (void)state;
+  void *fs = NULL;
+  sink s = {0};
+  burst_call(&fs, "guardrails:\n  policies:\n    - {name: p, scanners: [{kind: banned, stage: output, list: [zebra]}]}\n",
+             "u-burst-railed", &s);
+  kl_buf want = KL_BUF_INIT, got = KL_BUF_INIT;
+  for (int i = 0; i < BURST_EVENTS; i++) burst_word(&want, i);
+  int releases = 0;
+  for (const char *d = s.body.data; (d = strstr(d, "data: {")); d++) {
+    cJSON *ev = cJSON_ParseWithLength(d + 6, (size_t)(strstr(d, "\n\n") - d - 6));
+    const char *t = kl_json_str(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "choices"), 0), "delta"),
+                                "content");
+    if (t && *t) {
+      kl_buf_puts(&got, t);
+      releases++;
+    }
+    cJSON_Delete(ev);
+  }
+  assert_string_equal(got.data, want.data);
+  assert_non_null(strstr(s.body.data, "data: [DONE]\n\n"));
+  fixture *f = fs;
+  kl_store_flush(f->store);
+  kl_trace_filter tf = {.user_id = "u-burst-railed", .limit = 1};
+  kl_buf out = KL_BUF_INIT, d = KL_BUF_INIT;
+  kl_err e = {0};
+  assert_int_equal(kl_store_list_traces(f->store, &tf, &out, &e), 0);
+  cJSON *l = cJSON_Parse(out.data);
+  const char *tid = kl_json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(l, "data"), 0), "id");
+  assert_non_null(tid);
+  assert_int_equal(kl_store_get_trace(f->store, NULL, tid, &d, &e), 0);
+  cJSON *t = cJSON_Parse(d.data), *o;
+  long windows = -1;
+  cJSON_ArrayForEach(o, cJSON_GetObjectItem(t, "observations")) {
+    if (strcmp(kl_json_str(o, "name") ? kl_json_str(o, "name") : "", "guardrail.output")) continue;
+    const char *mj = kl_json_str(o, "metadata");
+    cJSON *m = mj ? cJSON_Parse(mj) : cJSON_Duplicate(cJSON_GetObjectItem(o, "metadata"), 1);
+    windows = (long)kl_json_int(m, "stream_windows", -1);
+    assert_true(kl_json_int(m, "stream_windows_us", -1) >= 0);
+    cJSON_Delete(m);
+  }
+  /* one per upstream read (the burst is one write, so one or two reads) and the final one */
+  if (windows < 1 || windows > 4) fail_msg("%ld windows, %d releases", windows, releases);
+  assert_true(releases <= windows);
+  cJSON_Delete(t);
+  cJSON_Delete(l);
+  kl_buf_free(&out);
+  kl_buf_free(&d);
+  kl_buf_free(&want);
+  kl_buf_free(&got);
   kl_buf_free(&s.body);
   teardown(&fs);
 }
@@ -279,6 +353,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_rejections, setup, teardown),
       cmocka_unit_test_setup_teardown(test_models_and_metrics, setup, teardown),
       cmocka_unit_test(test_stream_events_batched_per_read),
+      cmocka_unit_test(test_stream_rails_one_window_per_round),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
