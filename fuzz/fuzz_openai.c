@@ -1,7 +1,8 @@
 /* fuzz_openai.c: the OpenAI wire-format code on hostile bytes.  Every input goes through
  * request parsing (+ upstream body and params on success), response parsing, the stream
- * assembler (input split into lines, each line one event's data) and the mock (with control
- * headers taken from the first line when it looks like "fault;chunks;max"). */
+ * assembler (input split into lines, each line one event's data; the choice 0 it reports is
+ * checked against cJSON's own lookups) and the mock (with control headers taken from the
+ * first line when it looks like "fault;chunks;max"). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,35 @@ static const char *fz_hdr(void *ud, const char *name) {
   if (strcmp(name, "x-mock-chunks") == 0) return h->chunks;
   if (strcmp(name, "x-mock-cached-tokens") == 0) return h->cached;
   return NULL;
+}
+
+static bool same_node(const cJSON *a, const cJSON *b) {
+  if (!a || !b) return !a && !b;
+  if ((a->type & 0xFF) != (b->type & 0xFF)) return false;
+  return !cJSON_IsString(a) || strcmp(a->valuestring, b->valuestring) == 0;
+}
+
+/* The assembler's choice 0 (found in one walk per object, kl_json_fields) must be what cJSON's
+ * own lookups find in cJSON's own tree of the same chunk. */
+static void check_choice0(const kl_chat_stream *st, kl_chunk_kind k, const char *d, size_t n) {
+  const kl_chunk_choice *c0 = kl_chat_stream_choice0(st);
+  cJSON *j = k == KL_CHUNK_CONTENT || k == KL_CHUNK_USAGE_ONLY ? cJSON_ParseWithLength(d, n) : NULL;
+  const cJSON *ch = NULL, *delta = NULL, *content = NULL, *fr = NULL;
+  const cJSON *c;
+  cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(j, "choices")) {
+    if (!cJSON_IsObject(c) || kl_json_int_of(cJSON_GetObjectItemCaseSensitive(c, "index"), 0) != 0) continue;
+    ch = c;
+    delta = cJSON_GetObjectItemCaseSensitive(c, "delta");
+    content = cJSON_IsObject(delta) ? cJSON_GetObjectItemCaseSensitive(delta, "content") : NULL;
+    fr = cJSON_GetObjectItemCaseSensitive(c, "finish_reason");
+    break;
+  }
+  if (j || (k != KL_CHUNK_CONTENT && k != KL_CHUNK_USAGE_ONLY)) {  /* j: cJSON parses what keel took */
+    if (!same_node(c0->choice, ch) || !same_node(c0->delta, delta) || !same_node(c0->content, content) ||
+        !same_node(c0->finish_reason, fr))
+      abort();
+  }
+  cJSON_Delete(j);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -50,7 +80,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t start = 0;
   for (size_t i = 0; i <= size; i++) {
     if (i == size || s[i] == '\n') {
-      kl_chat_stream_feed(st, s + start, i - start);
+      kl_chunk_kind k = kl_chat_stream_feed(st, s + start, i - start);
+      size_t b = start, e = i;  /* the event's data as the feed trims it */
+      while (b < e && (s[b] == ' ' || s[b] == '\t')) b++;
+      while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\r' || s[e - 1] == '\n')) e--;
+      check_choice0(st, k, s + b, e - b);
       start = i + 1;
     }
   }

@@ -216,7 +216,7 @@ static void on_chunk(void *ud, const char *event, const char *data, size_t len) 
   switch (k) {
     case KL_CHUNK_CONTENT:
       if (!c->first_token_ns && kl_chat_stream_deltas(cc->acc) > before) c->first_token_ns = kl_gw_now(c);
-      if (c->guard && c->guard->stream_rails) kl_gw_guard_stream_chunk(c, event, data, len, kl_chat_stream_chunk(cc->acc));
+      if (c->guard && c->guard->stream_rails) kl_gw_guard_stream_chunk(c, event, data, len, kl_chat_stream_choice0(cc->acc));
       else kl_gw_stream_event(c, event, data, len);
       break;
     case KL_CHUNK_USAGE_ONLY:  /* after the text the rails still hold for this round (guard_stream.c) */

@@ -263,60 +263,66 @@ static bool final_check(kl_gw_call *c) {
 static void put_chunk(kl_gw_call *c, const char *event, const char *d, size_t n, const kl_buf *old, const char *text,
                       size_t len, bool hold);
 
-/* choices[0].delta of a chunk's tree, or NULL. */
-static cJSON *delta_of(const cJSON *chunk, cJSON **choice) {
-  *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(chunk, "choices"), 0);
-  return cJSON_GetObjectItemCaseSensitive(*choice, "delta");
+/* The delta of a chunk's choice 0 (its first choice with index 0, as kl_chat_stream_choice0
+ * picks it), or NULL. */
+static cJSON *delta_of(const cJSON *chunk) {
+  cJSON *ch;
+  cJSON_ArrayForEach(ch, cJSON_GetObjectItemCaseSensitive(chunk, "choices")) {
+    if (cJSON_IsObject(ch) && kl_json_int(ch, "index", 0) == 0) return cJSON_GetObjectItemCaseSensitive(ch, "delta");
+  }
+  return NULL;
 }
 
-/* `tree` is the chunk as the stream accumulator parsed it (kl_chat_stream_chunk), read-only:
- * the chunk is not parsed again here (a 1 KiB answer's stream spent ~20k instructions a chunk
- * in cJSON's parse and delete).  A chunk written back with its released text is spliced
- * (kl_gw_splice_content) or, failing that, parsed into a tree emit may change. */
-bool kl_gw_guard_stream_chunk(kl_gw_call *c, const char *event, const char *data, size_t len, const cJSON *tree) {
+/* `ch` is choice 0 of the chunk as the stream accumulator parsed it, read-only: the chunk is
+ * not parsed again here (a 1 KiB answer's stream spent ~20k instructions a chunk in cJSON's
+ * parse and delete), nor its members looked up again.  A chunk written back with its released
+ * text is spliced (kl_gw_splice_content) or, failing that, parsed into a tree emit may change. */
+bool kl_gw_guard_stream_chunk(kl_gw_call *c, const char *event, const char *data, size_t len,
+                              const kl_chunk_choice *ch) {
   kl_gw_guard *gd = c->guard;
-  cJSON *choice, *delta = delta_of(tree, &choice);
+  const cJSON *delta = ch->delta;
   if (!cJSON_IsObject(delta)) {  /* not a content chunk after all: relay it, after the text before it */
     if (!kl_gw_guard_stream_due(c)) return false;
     kl_gw_stream_event(c, event, data, len);
     return true;
   }
-  const cJSON *content = cJSON_GetObjectItemCaseSensitive(delta, "content");
-  const cJSON *fr = cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");
-  bool final = fr && !cJSON_IsNull(fr);
-  bool text_only = cJSON_IsString(content) && cJSON_GetArraySize(delta) == 1 && !final;
-  kl_buf old = KL_BUF_INIT;
-  if (cJSON_IsString(content)) {
-    size_t n = strlen(content->valuestring);
+  const cJSON *content = ch->content, *fr = ch->finish_reason;
+  bool final = fr && !cJSON_IsNull(fr), text = cJSON_IsString(content);
+  /* a delta of the one member "content" (the content found makes it a member) */
+  bool text_only = text && !delta->child->next && !final;
+  size_t n = text ? strlen(content->valuestring) : 0;
+  if (text) {
     kl_buf_append(&gd->held, content->valuestring, n);
     kl_buf_append(&gd->full, content->valuestring, n);
-    kl_buf_json_str(&old, content->valuestring, n);
   }
   /* not yet an eighth of the hold-back past it: nothing to release, no window (see the top) */
   bool wait = !final && gd->held.len < gd->r->holdback + gd->r->holdback / 8;
   if (!wait && text_only) {
-    /* the window waits for the round's last chunk (see the top); this one is its template */
-    kl_buf_reset(&gd->due_event);
-    kl_buf_puts(&gd->due_event, event ? event : "");
-    kl_buf_reset(&gd->due_chunk);
-    kl_buf_append(&gd->due_chunk, data, len);
-    kl_buf_reset(&gd->due_old);
-    kl_buf_append(&gd->due_old, old.data, old.len);
-    kl_buf_free(&old);
-    gd->due = true;
-    kl_gw_at_round_end(c);
+    /* the window waits for the end of the round (see the top); the round's first chunk to
+     * leave it due is the template its released text goes out in */
+    if (!gd->due) {
+      kl_buf_reset(&gd->due_event);
+      kl_buf_puts(&gd->due_event, event ? event : "");
+      kl_buf_reset(&gd->due_chunk);
+      kl_buf_append(&gd->due_chunk, data, len);
+      kl_buf_reset(&gd->due_old);
+      kl_buf_json_str(&gd->due_old, content->valuestring, n);
+      gd->due = true;
+      kl_gw_at_round_end(c);
+    }
     return true;
   }
   size_t outn = 0;
   const char *out = wait ? "" : window(c, final, &outn);
   if (final) gd->finished = true;
-  if (!out || (final && !final_check(c))) {
-    kl_buf_free(&old);
-    return false;
-  }
+  if (!out || (final && !final_check(c))) return false;
   /* a chunk that only carried (now held) text is not written; anything else is */
-  if (outn || !text_only) put_chunk(c, event, data, len, &old, out, outn, !final);
-  kl_buf_free(&old);
+  if (outn || !text_only) {
+    kl_buf old = KL_BUF_INIT;
+    if (text) kl_buf_json_str(&old, content->valuestring, n);
+    put_chunk(c, event, data, len, &old, out, outn, !final);
+    kl_buf_free(&old);
+  }
   return true;
 }
 
@@ -326,9 +332,9 @@ static void put_chunk(kl_gw_call *c, const char *event, const char *d, size_t n,
   if (old->len && kl_gw_splice_content(d, n, old, text, len, &spliced)) {
     emit_json(c, event, spliced.data, spliced.len, len, hold);
   } else {
-    cJSON *m = cJSON_ParseWithLength(d, n), *mchoice;
+    cJSON *m = cJSON_ParseWithLength(d, n);
     if (!m) abort();  /* the accumulator parsed it: cJSON accepts it */
-    emit(c, event, m, delta_of(m, &mchoice), text, len, hold);
+    emit(c, event, m, delta_of(m), text, len, hold);
     cJSON_Delete(m);
   }
   kl_buf_free(&spliced);

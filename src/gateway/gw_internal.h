@@ -266,7 +266,8 @@ void kl_gw_guard_observe(kl_gw_call *c, kl_guard_stage st, const kl_gw_guard_par
  * (takes over relaying it); the end of the stream (flushes, runs whole-text rails).  false =
  * the call was failed. */
 bool kl_gw_guard_stream_on(kl_gw_call *c);
-bool kl_gw_guard_stream_chunk(kl_gw_call *c, const char *event, const char *data, size_t len, const cJSON *tree);
+bool kl_gw_guard_stream_chunk(kl_gw_call *c, const char *event, const char *data, size_t len,
+                              const kl_chunk_choice *ch);
 bool kl_gw_guard_stream_finish(kl_gw_call *c);
 /* The window the round's chunks left due, if any: run at the end of the loop round (call.c's
  * check handle) or before an event that must not overtake its text.  false = blocked (c->fail). */

@@ -162,10 +162,13 @@ typedef enum {
 /* Feeds one event's data.  Records id, model, text deltas, tool_call deltas (merged by index),
  * finish_reason and usage. */
 kl_chunk_kind kl_chat_stream_feed(kl_chat_stream *s, const char *data, size_t len);
-/* The tree of the last chunk fed, read-only (its nodes may be arena memory: never give it to
- * cJSON_Delete or to a cJSON setter), valid until the next feed; NULL after "[DONE]" or a
- * chunk that did not parse.  The gateway's stream rails read it instead of parsing again. */
-const cJSON *kl_chat_stream_chunk(const kl_chat_stream *s);
+/* Choice 0 of the last chunk fed (its first choice with index 0, or none), as the feed found
+ * it: the choice, its delta, the delta's "content" and the choice's "finish_reason", each NULL
+ * when absent (all NULL after "[DONE]" or a chunk that did not parse).  Read-only nodes of the
+ * chunk's tree, which may be arena memory (never give them to cJSON_Delete or a cJSON setter),
+ * valid until the next feed.  The gateway's stream rails read them instead of parsing again. */
+typedef struct kl_chunk_choice { const cJSON *choice, *delta, *content, *finish_reason; } kl_chunk_choice;
+const kl_chunk_choice *kl_chat_stream_choice0(const kl_chat_stream *s);
 /* Number of content deltas that carried text or tool-call data so far. */
 size_t kl_chat_stream_deltas(const kl_chat_stream *s);
 bool kl_chat_stream_saw_done(const kl_chat_stream *s);

@@ -319,6 +319,42 @@ static void test_stream_parallel_tools(void **state) {
   kl_arena_free(a);
 }
 
+/* kl_chat_stream_choice0: the first choice of index 0, its delta, content and finish_reason,
+ * each the first member of its name (as cJSON's lookup answers); nothing after [DONE] or a
+ * chunk that is not one. */
+static void test_stream_choice0(void **state) {
+  (void)state;
+  kl_chat_stream *s = kl_chat_stream_new();
+  feed(s, "{\"id\":\"c\",\"choices\":[{\"index\":1,\"delta\":{\"content\":\"one\"}},"
+          "{\"finish_reason\":null,\"delta\":{\"role\":\"assistant\",\"content\":\"zero\",\"content\":\"dup\"},\"index\":0},"
+          "{\"index\":0,\"delta\":{\"content\":\"later\"}}]}");
+  const kl_chunk_choice *c = kl_chat_stream_choice0(s);
+  assert_non_null(c->choice);
+  assert_string_equal(c->content->valuestring, "zero");
+  assert_int_equal(cJSON_GetArraySize(c->delta), 3);
+  assert_true(cJSON_IsNull(c->finish_reason));
+  feed(s, "{\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}");  /* no index: 0 */
+  assert_null(c->content);
+  assert_string_equal(c->finish_reason->valuestring, "stop");
+  assert_true(cJSON_IsObject(c->delta));
+  feed(s, "{\"choices\":[{\"index\":0}]}");
+  assert_non_null(c->choice);
+  assert_null(c->delta);
+  assert_null(c->finish_reason);
+  feed(s, "{\"choices\":[],\"usage\":{\"prompt_tokens\":1}}");
+  assert_null(c->choice);
+  feed(s, "{\"choices\":[{\"delta\":{\"content\":\"x\"}}]}");
+  assert_non_null(c->content);
+  assert_int_equal(feed(s, "not json"), KL_CHUNK_INVALID);
+  assert_null(c->choice);
+  assert_null(c->content);
+  feed(s, "{\"error\":{\"message\":\"m\"},\"choices\":[{\"delta\":{\"content\":\"x\"}}]}");
+  assert_null(c->content);
+  feed(s, "[DONE]");
+  assert_null(c->choice);
+  kl_chat_stream_free(s);
+}
+
 static void test_error_body(void **state) {
   (void)state;
   kl_buf b = KL_BUF_INIT;
@@ -352,6 +388,7 @@ int main(void) {
       cmocka_unit_test(test_validation),     cmocka_unit_test(test_parse_ok),
       cmocka_unit_test(test_upstream_body),  cmocka_unit_test(test_resp_parse),
       cmocka_unit_test(test_stream_content), cmocka_unit_test(test_stream_parallel_tools),
+      cmocka_unit_test(test_stream_choice0),
       cmocka_unit_test(test_error_body),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
