@@ -136,6 +136,55 @@ static void test_json_str(void **st) {
   kl_buf_free(&b);
 }
 
+/* kl_buf_json_str byte by byte, as it was before its 8-byte fast path. */
+static void json_str_ref(kl_buf *b, const unsigned char *p, size_t n) {
+  kl_buf_putc(b, '"');
+  for (size_t i = 0; i < n;) {
+    unsigned char c = p[i];
+    size_t l = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+    if (c >= 0x80 && l && i + l <= n && kl_utf8_valid((const char *)p + i, l)) kl_buf_append(b, p + i, l), i += l;
+    else if (c >= 0x80) kl_buf_puts(b, "\\ufffd"), i++;
+    else if (c == '"' || c == '\\') kl_buf_putc(b, '\\'), kl_buf_putc(b, (char)c), i++;
+    else if (c == '\n') kl_buf_puts(b, "\\n"), i++;
+    else if (c == '\r') kl_buf_puts(b, "\\r"), i++;
+    else if (c == '\t') kl_buf_puts(b, "\\t"), i++;
+    else if (c < 0x20) kl_buf_printf(b, "\\u%04x", c), i++;
+    else kl_buf_putc(b, (char)c), i++;
+  }
+  kl_buf_putc(b, '"');
+}
+
+/* The fast path reads 8 bytes at a time: every byte that needs escaping (and some that do
+ * not: 0x7f, 0x20, 0x21, 0x23, 0x5b, 0x5d, sitting next to the special ones in the SWAR
+ * arithmetic) at every offset of a word, alone and beside another, in strings of every
+ * length up to three words. */
+static void test_json_str_words(void **st) {
+  (void)st;
+  static const char *const specials[] = {"\x00", "\x01", "\x1f", "\"", "\\", "\n", "\x7f", " ", "!", "#", "[", "]",
+                                         "\x80", "\xff", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xed\xa0\x80"};
+  size_t ns = sizeof specials / sizeof *specials;
+  unsigned char in[64];
+  kl_buf got = KL_BUF_INIT, want = KL_BUF_INIT;
+  for (size_t len = 0; len <= 24; len++)
+    for (size_t at = 0; at < len; at++)
+      for (size_t k = 0; k < ns; k++)
+        for (size_t k2 = 0; k2 < ns; k2 += 5) {
+          memset(in, 'a', sizeof in);
+          size_t n = len, sl = k == 0 ? 1 : strlen(specials[k]), sl2 = k2 == 0 ? 1 : strlen(specials[k2]);
+          memcpy(in + at, specials[k], sl);
+          if (at + sl + 3 + sl2 <= sizeof in) memcpy(in + at + sl + 3, specials[k2], sl2);
+          if (n < at + sl) n = at + sl;
+          kl_buf_reset(&got);
+          kl_buf_reset(&want);
+          kl_buf_json_str(&got, (const char *)in, n);
+          json_str_ref(&want, in, n);
+          if (got.len != want.len || memcmp(got.data, want.data, got.len))
+            fail_msg("len %zu at %zu special %zu/%zu: %s vs %s", n, at, k, k2, got.data, want.data);
+        }
+  kl_buf_free(&got);
+  kl_buf_free(&want);
+}
+
 static void test_utf8(void **st) {
   (void)st;
   struct { const char *s; bool ok; } cases[] = {
@@ -254,6 +303,7 @@ static void test_base64(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_arena), cmocka_unit_test(test_buf),  cmocka_unit_test(test_buf_read), cmocka_unit_test(test_json_str),
+      cmocka_unit_test(test_json_str_words),
       cmocka_unit_test(test_utf8),  cmocka_unit_test(test_json_helpers), cmocka_unit_test(test_time),
       cmocka_unit_test(test_ids), cmocka_unit_test(test_base64),
   };
