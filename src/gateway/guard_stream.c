@@ -151,6 +151,7 @@ static char *window(kl_gw_call *c, bool final, size_t *out_len) {
   kl_guard_result res = {0};
   kl_err err = {0};
   gd->due = false;  /* this window sees every chunk's text so far */
+  gd->tmpl_fresh = false;
   bool ok = !gd->r->local[KL_GUARD_OUTPUT] || kl_guard_check(gd->r->policy, &in, c->arena, &res, &err) == 0;
   kl_buf_free(&w);
   gd->windows++;
@@ -295,18 +296,21 @@ bool kl_gw_guard_stream_chunk(kl_gw_call *c, const char *event, const char *data
     kl_buf_append(&gd->held, content->valuestring, n);
     kl_buf_append(&gd->full, content->valuestring, n);
   }
+  if (text_only && !gd->tmpl_fresh) {
+    /* the template released text goes out in when the chunk that released it has no text of
+     * its own (a window run at the round's end, a finish chunk): one copy per window */
+    kl_buf_reset(&gd->tmpl_event);
+    kl_buf_puts(&gd->tmpl_event, event ? event : "");
+    kl_buf_reset(&gd->tmpl_chunk);
+    kl_buf_append(&gd->tmpl_chunk, data, len);
+    kl_buf_reset(&gd->tmpl_old);
+    kl_buf_json_str(&gd->tmpl_old, content->valuestring, n);
+    gd->tmpl_fresh = true;
+  }
   /* not yet an eighth of the hold-back past it: nothing to release, no window (see the top) */
   bool wait = !final && gd->held.len < gd->r->holdback + gd->r->holdback / 8;
-  if (!wait && text_only) {
-    /* the window waits for the end of the round (see the top); the round's first chunk to
-     * leave it due is the template its released text goes out in */
+  if (!wait && text_only) {  /* the window waits for the end of the round (see the top) */
     if (!gd->due) {
-      kl_buf_reset(&gd->due_event);
-      kl_buf_puts(&gd->due_event, event ? event : "");
-      kl_buf_reset(&gd->due_chunk);
-      kl_buf_append(&gd->due_chunk, data, len);
-      kl_buf_reset(&gd->due_old);
-      kl_buf_json_str(&gd->due_old, content->valuestring, n);
       gd->due = true;
       kl_gw_at_round_end(c);
     }
@@ -316,8 +320,14 @@ bool kl_gw_guard_stream_chunk(kl_gw_call *c, const char *event, const char *data
   const char *out = wait ? "" : window(c, final, &outn);
   if (final) gd->finished = true;
   if (!out || (final && !final_check(c))) return false;
-  /* a chunk that only carried (now held) text is not written; anything else is */
-  if (outn || !text_only) {
+  if (!text && (!outn || gd->tmpl_chunk.len)) {
+    /* a chunk without text (most finish chunks: an empty delta; a role, a tool call) goes out as
+     * it came, after the text it released, in a chunk like the upstream's text chunks */
+    if (outn)
+      put_chunk(c, gd->tmpl_event.len ? gd->tmpl_event.data : NULL, gd->tmpl_chunk.data, gd->tmpl_chunk.len,
+                &gd->tmpl_old, out, outn, true);
+    emit_json(c, event, data, len, 0, !final);
+  } else if (outn || !text_only) {  /* a chunk that only carried (now held) text is not written */
     kl_buf old = KL_BUF_INIT;
     if (text) kl_buf_json_str(&old, content->valuestring, n);
     put_chunk(c, event, data, len, &old, out, outn, !final);
@@ -347,7 +357,7 @@ bool kl_gw_guard_stream_due(kl_gw_call *c) {
   const char *out = window(c, false, &outn);
   if (!out) return false;
   if (outn)
-    put_chunk(c, gd->due_event.len ? gd->due_event.data : NULL, gd->due_chunk.data, gd->due_chunk.len, &gd->due_old,
+    put_chunk(c, gd->tmpl_event.len ? gd->tmpl_event.data : NULL, gd->tmpl_chunk.data, gd->tmpl_chunk.len, &gd->tmpl_old,
               out, outn, true);
   return true;
 }
@@ -381,13 +391,25 @@ void kl_gw_guard_release(kl_gw_call *c) {
   kl_buf_free(&gd->stored);
   kl_buf_free(&gd->head);
   kl_buf_free(&gd->held_events);
-  kl_buf_free(&gd->due_event);
-  kl_buf_free(&gd->due_chunk);
-  kl_buf_free(&gd->due_old);
+  kl_buf_free(&gd->tmpl_event);
+  kl_buf_free(&gd->tmpl_chunk);
+  kl_buf_free(&gd->tmpl_old);
 }
 
 const char *kl_gw_guard_stored_output(kl_gw_call *c, const char *output_json) {
   kl_gw_guard *gd = c->guard;
+  if (output_json) {
+    /* the accumulator wrote the whole answer as its content (kl_buf_json_str, as here): the
+     * stored text goes in its place; a tree only when that is not what it wrote */
+    kl_buf old = KL_BUF_INIT, out = KL_BUF_INIT;
+    kl_buf_json_str(&old, gd->full.data ? gd->full.data : "", gd->full.len);
+    bool ok = kl_gw_splice_content(output_json, strlen(output_json), &old, gd->stored.data ? gd->stored.data : "",
+                                   gd->stored.len, &out);
+    const char *r = ok ? kl_arena_strndup(c->arena, out.data, out.len) : NULL;
+    kl_buf_free(&old);
+    kl_buf_free(&out);
+    if (r) return r;
+  }
   cJSON *m = output_json ? cJSON_Parse(output_json) : NULL;
   if (!m) {
     m = cJSON_CreateObject();

@@ -226,8 +226,9 @@ struct kl_gw_guard {
   kl_buf stored;           /* the answer as released, before restore: what the trace keeps */
   kl_buf head;             /* text-less chunks held until the first release (event NUL data NUL) */
   bool due;                /* a window waits for the end of the loop round (kl_gw_guard_stream_due) */
-  kl_buf due_event, due_chunk, due_old;  /* the round's last text-only chunk: its event name, its
-                                            bytes, its content as the JSON string they hold */
+  kl_buf tmpl_event, tmpl_chunk, tmpl_old;  /* a text-only chunk released text goes out in: its
+                                               event name, bytes, content as the JSON they hold */
+  bool tmpl_fresh;         /* tmpl_* came after the last window (no need to copy another) */
   unsigned windows;        /* windows checked so far, and their check time: the observation's */
   int64_t windows_us;      /* metadata says what the stream's rails cost */
 };

@@ -309,7 +309,15 @@ static void test_stream_rails_one_window_per_round(void **state) {
     cJSON_Delete(ev);
   }
   assert_string_equal(got.data, want.data);
-  assert_non_null(strstr(s.body.data, "data: [DONE]\n\n"));
+  /* the finish chunk as the upstream sent it, after the text it released, then the end */
+  const char *fin = strstr(s.body.data, "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,"
+                                        "\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
+  assert_non_null(fin);
+  kl_buf tail = KL_BUF_INIT;
+  burst_word(&tail, BURST_EVENTS - 1);
+  assert_true(strstr(s.body.data, tail.data) < fin);
+  assert_string_equal(fin + strlen(fin) - 14, "data: [DONE]\n\n");
+  kl_buf_free(&tail);
   fixture *f = fs;
   kl_store_flush(f->store);
   kl_trace_filter tf = {.user_id = "u-burst-railed", .limit = 1};
@@ -322,7 +330,17 @@ static void test_stream_rails_one_window_per_round(void **state) {
   assert_int_equal(kl_store_get_trace(f->store, NULL, tid, &d, &e), 0);
   cJSON *t = cJSON_Parse(d.data), *o;
   long windows = -1;
+  bool generation = false;
   cJSON_ArrayForEach(o, cJSON_GetObjectItem(t, "observations")) {
+    if (!strcmp(kl_json_str(o, "type") ? kl_json_str(o, "type") : "", "GENERATION")) {
+      generation = true;
+      /* the answer stored as released (kl_gw_guard_stored_output) */
+      const char *oj = kl_json_str(o, "output");
+      cJSON *out = oj ? cJSON_Parse(oj) : cJSON_Duplicate(cJSON_GetObjectItem(o, "output"), 1);
+      assert_string_equal(kl_json_str(out, "content"), want.data);
+      assert_string_equal(kl_json_str(out, "role"), "assistant");
+      cJSON_Delete(out);
+    }
     if (strcmp(kl_json_str(o, "name") ? kl_json_str(o, "name") : "", "guardrail.output")) continue;
     const char *mj = kl_json_str(o, "metadata");
     cJSON *m = mj ? cJSON_Parse(mj) : cJSON_Duplicate(cJSON_GetObjectItem(o, "metadata"), 1);
@@ -330,6 +348,7 @@ static void test_stream_rails_one_window_per_round(void **state) {
     assert_true(kl_json_int(m, "stream_windows_us", -1) >= 0);
     cJSON_Delete(m);
   }
+  assert_true(generation);
   /* one per upstream read (the burst is one write, so one or two reads) and the final one */
   if (windows < 1 || windows > 4) fail_msg("%ld windows, %d releases", windows, releases);
   assert_true(releases <= windows);
