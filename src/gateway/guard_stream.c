@@ -16,12 +16,16 @@
  * Chunks that arrive in one loop round share one window.  An upstream ahead of keel (a fast
  * model, the bench's mock, a busy loop) hands over dozens of chunks per read, and a window per
  * eighth of the hold-back then rescanned the same ~400 bytes a few dozen times a read.  A chunk
- * that only carries text, past the threshold, leaves the window `due` and becomes its template
- * (the chunk the released text goes out in); call.c's check handle runs the due window at the
- * end of the round, just before it writes the round's events, so the text leaves no later than
- * it did.  Any other chunk (finish, tool calls, usage, an error) runs it first, in order.  The
- * burst of test_gateway_chat.c: 26 windows -> 1-4.  A model whose tokens come tens of ms apart
- * gets a round per chunk and the windows of before.  Findings decide what is released:
+ * that only carries text, past the threshold, leaves the window `due`; call.c's check handle
+ * runs it at the end of the round, just before it writes the round's events, so the text leaves
+ * no later than it did.  Any other chunk (finish, tool calls, usage, an error) runs it first,
+ * in order.  The burst of test_gateway_chat.c: 26 windows -> 1-4.  A model whose tokens come
+ * tens of ms apart gets a round per chunk and the windows of before.
+ *
+ * Released text goes out in the chunk that released it when that chunk has text of its own;
+ * otherwise (a due window, a finish chunk's empty delta) in a copy of a text-only chunk of the
+ * upstream's (`tmpl_*`, taken once per window), and a chunk without text then follows as it
+ * came, byte for byte.  Findings decide what is released:
  *   - a BLOCK finding ends the stream with an error event, fail closed: nothing after it
  *     reaches the client (what went before it did: that is the price of streaming, and the
  *     hold-back is how much of it a rail gets to see first);
@@ -369,8 +373,12 @@ bool kl_gw_guard_stream_finish(kl_gw_call *c) {
   size_t outn = 0;
   char *out = window(c, true, &outn);
   if (!out) return false;
-  if (outn) {
-    /* the upstream ended without a finish chunk: the rest goes out in a chunk of keel's own */
+  if (outn && gd->tmpl_chunk.len) {
+    /* the upstream ended without a finish chunk: the rest goes out like its text chunks */
+    put_chunk(c, gd->tmpl_event.len ? gd->tmpl_event.data : NULL, gd->tmpl_chunk.data, gd->tmpl_chunk.len, &gd->tmpl_old,
+              out, outn, false);
+  } else if (outn) {
+    /* nor any text-only chunk to copy: the rest goes out in a chunk of keel's own */
     cJSON *chunk = cJSON_CreateObject(), *choices = cJSON_AddArrayToObject(chunk, "choices"), *ch = cJSON_CreateObject();
     cJSON_AddStringToObject(chunk, "object", "chat.completion.chunk");
     cJSON_AddNumberToObject(ch, "index", 0);

@@ -142,7 +142,7 @@ test('a whole-text rail blocks at the end of a stream: what went out stays out, 
   assert.equal(short.status, 400);
 });
 
-test('an upstream stream with no finish chunk: the held text goes out in a chunk of keel\'s own, rails applied', async () => {
+test('an upstream stream with no finish chunk: the held text goes out like the upstream\'s chunks, rails applied', async () => {
   const id = tid();
   const s = await chatStream(keel.url, { model: 'm-nofinish', messages: user('go') }, { 'x-keel-trace-id': id });
   assert.equal(s.status, 200);
@@ -151,6 +151,8 @@ test('an upstream stream with no finish chunk: the held text goes out in a chunk
   // the last hold-back's worth of text could only go out after the upstream's [DONE]
   const last = chunksOf(s).filter((c) => c.choices?.[0]?.delta?.content).at(-1);
   assert.ok(last.choices[0].delta.content.length >= 64, JSON.stringify(last));
+  assert.equal(last.id, 'chatcmpl-sse');  // a copy of one of its text chunks, the text replaced
+  assert.equal(last.model, 'nofinish');
   const gen = (await traceOf(id)).observations.find((o) => o.type === 'GENERATION');
   assert.ok(!JSON.stringify(gen).includes(EMAIL), 'the trace keeps the redacted answer');
 });
