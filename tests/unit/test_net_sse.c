@@ -119,6 +119,26 @@ static void test_line_endings(void **st) {
   free(got);
 }
 
+/* Line ends found 8 bytes at a time (find_eol): a terminator at every offset of a word, after
+ * bytes that differ from CR or LF in one bit (0x0b, 0x0c, 0x0e, 0x09, 0x8a, 0x8d, 0x2a), each
+ * checked whole, byte by byte and split at every point. */
+static void test_line_ends_in_words(void **st) {
+  (void)st;
+  static const char near[] = "\x0b\x0c\x0e\x09\x8a\x8d\x2a";
+  static const char *const ends[] = {"\n", "\r", "\r\n"};
+  char in[96], want[96];
+  for (size_t vlen = 0; vlen <= 24; vlen++)
+    for (size_t e = 0; e < 3; e++)
+      for (size_t k = 0; k < sizeof near - 1; k++) {
+        char v[32];
+        for (size_t i = 0; i < vlen; i++) v[i] = i % 3 == 2 ? near[(k + i) % (sizeof near - 1)] : (char)('a' + i % 26);
+        v[vlen] = 0;
+        snprintf(in, sizeof in, "data: %s%s%s", v, ends[e], ends[e]);
+        snprintf(want, sizeof want, "|%s\n", v);
+        expect(in, want, false);
+      }
+}
+
 static void test_leading_space(void **st) {
   (void)st;
   expect("data:nospace\n\n", "|nospace\n", false);
@@ -330,7 +350,7 @@ static void test_binary_data(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_basic_lf),
-      cmocka_unit_test(test_line_endings),
+      cmocka_unit_test(test_line_endings), cmocka_unit_test(test_line_ends_in_words),
       cmocka_unit_test(test_leading_space),
       cmocka_unit_test(test_multiline),
       cmocka_unit_test(test_event_names),
