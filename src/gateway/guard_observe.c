@@ -229,7 +229,7 @@ void kl_gw_guard_observe(kl_gw_call *c, kl_guard_stage st, const kl_gw_guard_par
   const char *stn = kl_guard_stage_name(st);
   /* a streamed answer's rail: how many windows checked it on the way, in how long (guard_stream.c) */
   size_t windows = st == KL_GUARD_OUTPUT && gd->stream_rails ? gd->windows : 0;
-  size_t windows_us = gd->windows_us > 0 ? (size_t)gd->windows_us : 0;
+  size_t windows_us = gd->windows_us > 0 ? (size_t)(gd->windows_us + 0.5) : 0;
   if (name_n < 128) {
     char *w = mbuf;
     W_LIT(w, "{\"policy\":");

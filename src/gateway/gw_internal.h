@@ -230,7 +230,7 @@ struct kl_gw_guard {
                                                event name, bytes, content as the JSON they hold */
   bool tmpl_fresh;         /* tmpl_* came after the last window (no need to copy another) */
   unsigned windows;        /* windows checked so far, and their check time: the observation's */
-  int64_t windows_us;      /* metadata says what the stream's rails cost */
+  double windows_us;       /* metadata says what the stream's rails cost */
 };
 
 /* guard_stream.c: a stream chunk's JSON d[0, n) with the value of its one key "content", the
