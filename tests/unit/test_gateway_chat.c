@@ -185,18 +185,23 @@ static void test_models_and_metrics(void **state) {
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 
 #define BURST_EVENTS 60
 
-typedef struct { int lfd; } burst_srv;
+/* zebra_at: that event's text starts with "zebra " (a banned word); split: the events go out in
+ * three writes ([0, 20), [20, 40), the rest), instead of one: the second 150 ms after the
+ * first, the third only if keel has not closed the connection within 10 s (closed_early). */
+typedef struct { int lfd, zebra_at; bool split, closed_early; } burst_srv;
 
 /* The text of burst event i: 13-14 bytes, so the 60 events hold ~800 bytes of text. */
 static void burst_word(kl_buf *b, int i) { kl_buf_printf(b, "w%d and more ", i); }
 
 /* Accepts one connection, reads the request head and body (Content-Length), answers with
- * BURST_EVENTS content chunks, a finish chunk and [DONE] in a single write, and closes. */
+ * BURST_EVENTS content chunks, a finish chunk and [DONE] in a single write (or three), and
+ * closes. */
 static void *burst_main(void *arg) {
   burst_srv *b = arg;
   int fd = accept(b->lfd, NULL, NULL);
@@ -212,9 +217,12 @@ static void *burst_main(void *arg) {
     if (e && cl && got >= (size_t)(e + 4 - req) + strtoul(cl + 15, NULL, 10)) break;
   }
   kl_buf o = KL_BUF_INIT, body = KL_BUF_INIT;
+  size_t cut[2] = {0, 0};
   for (int i = 0; i < BURST_EVENTS; i++) {
+    if (i == 20 || i == 40) cut[i / 20 - 1] = body.len;
     kl_buf_puts(&body, "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\","
                        "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"");
+    if (i == b->zebra_at) kl_buf_puts(&body, "zebra ");
     burst_word(&body, i);
     kl_buf_puts(&body, "\"},\"finish_reason\":null}]}\n\n");
   }
@@ -222,11 +230,25 @@ static void *burst_main(void *arg) {
                      "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
   kl_buf_printf(&o, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
                 body.len);
+  size_t head = o.len;
   kl_buf_append(&o, body.data, body.len);
-  for (size_t off = 0; off < o.len;) {
-    ssize_t w = send(fd, o.data + off, o.len - off, MSG_NOSIGNAL);
-    if (w <= 0) break;
-    off += (size_t)w;
+  size_t stops[3] = {b->split ? head + cut[0] : o.len, b->split ? head + cut[1] : o.len, o.len};
+  size_t off = 0;
+  for (int part = 0; part < 3; part++) {
+    if (part == 1 && b->split) usleep(150 * 1000);
+    if (part == 2 && b->split) {
+      struct pollfd pf = {.fd = fd, .events = POLLIN};
+      char c;
+      if (poll(&pf, 1, 10000) == 1 && recv(fd, &c, 1, 0) <= 0) {
+        b->closed_early = true;
+        break;
+      }
+    }
+    while (off < stops[part]) {
+      ssize_t w = send(fd, o.data + off, stops[part] - off, MSG_NOSIGNAL);
+      if (w <= 0) break;
+      off += (size_t)w;
+    }
   }
   kl_buf_free(&o);
   kl_buf_free(&body);
@@ -234,10 +256,11 @@ static void *burst_main(void *arg) {
   return NULL;
 }
 
-/* A gateway whose model "up" (policy `policy_yaml`, "" for none) streams from a burst server;
- * runs one streamed call of `user` to completion.  The caller tears *fs down. */
-static void burst_call(void **fs, const char *policy_yaml, const char *user, sink *s) {
-  burst_srv b = {socket(AF_INET, SOCK_STREAM, 0)};
+/* A gateway whose model "up" (policy `policy_yaml`, "" for none) streams from a burst server
+ * shaped by b; runs one streamed call of `user` to completion.  The caller tears *fs down. */
+static void burst_call(void **fs, const char *policy_yaml, const char *user, burst_srv *bp, sink *s) {
+  burst_srv b = *bp;
+  b.lfd = socket(AF_INET, SOCK_STREAM, 0);
   assert_true(b.lfd >= 0);
   struct sockaddr_in a = {.sin_family = AF_INET};
   inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
@@ -257,6 +280,7 @@ static void burst_call(void **fs, const char *policy_yaml, const char *user, sin
   run_call(*fs, kl_gw_chat, body, NULL, s);
   pthread_join(th, NULL);
   close(b.lfd);
+  *bp = b;
   assert_true(s->streamed);
   assert_int_equal(s->status, 200);
 }
@@ -268,7 +292,7 @@ static void test_stream_events_batched_per_read(void **state) {
   (void)state;
   void *fs = NULL;
   sink s = {0};
-  burst_call(&fs, "", "u-burst", &s);
+  burst_call(&fs, "", "u-burst", &(burst_srv){.zebra_at = -1}, &s);
   /* every event, in order, and the end */
   const char *p = s.body.data;
   for (int i = 0; i < BURST_EVENTS; i++) {
@@ -286,6 +310,8 @@ static void test_stream_events_batched_per_read(void **state) {
   teardown(&fs);
 }
 
+#define ZEBRA_POLICY "guardrails:\n  policies:\n    - {name: p, scanners: [{kind: banned, stage: output, list: [zebra]}]}\n"
+
 /* The same burst through an output rail: the chunks of one loop round are checked in one window
  * (guard_stream.c), not in one per eighth of the hold-back (~40 for this answer), and the
  * client still gets the whole text, in order.  The GUARDRAIL observation counts the windows. */
@@ -293,8 +319,7 @@ static void test_stream_rails_one_window_per_round(void **state) {
   (void)state;
   void *fs = NULL;
   sink s = {0};
-  burst_call(&fs, "guardrails:\n  policies:\n    - {name: p, scanners: [{kind: banned, stage: output, list: [zebra]}]}\n",
-             "u-burst-railed", &s);
+  burst_call(&fs, ZEBRA_POLICY, "u-burst-railed", &(burst_srv){.zebra_at = -1}, &s);
   kl_buf want = KL_BUF_INIT, got = KL_BUF_INIT;
   for (int i = 0; i < BURST_EVENTS; i++) burst_word(&want, i);
   int releases = 0;
@@ -362,6 +387,31 @@ static void test_stream_rails_one_window_per_round(void **state) {
   teardown(&fs);
 }
 
+/* A window run at the end of a round that blocks (call.c's check handle ends the call there):
+ * the upstream sends 20 events, waits, sends 20 more with a banned word in one of them, then
+ * waits for keel to close the connection.  The client gets text of the first part only, then
+ * an error event, no [DONE]; keel cancels the upstream call at once, not when more arrives. */
+static void test_stream_rails_block_at_round_end(void **state) {
+  (void)state;
+  void *fs = NULL;
+  sink s = {0};
+  burst_srv b = {.zebra_at = 30, .split = true};
+  burst_call(&fs, ZEBRA_POLICY, "u-burst-block", &b, &s);
+  assert_true(b.closed_early);  /* the block ended the call at once, the upstream with it */
+  const char *err = strstr(s.body.data, "data: {\"error\"");
+  if (!err || !strstr(err, "guardrail_blocked")) fail_msg("no block in %s", s.body.data);
+  assert_true(strstr(s.body.data, "zebra") > err);  /* only the error names the rule */
+  assert_null(strstr(s.body.data, "[DONE]"));
+  assert_null(strstr(s.body.data, "w40 "));
+  kl_buf first = KL_BUF_INIT;
+  burst_word(&first, 0);
+  const char *w0 = strstr(s.body.data, first.data);
+  assert_true(w0 && w0 < err);  /* the first part's text went out before the block */
+  kl_buf_free(&first);
+  kl_buf_free(&s.body);
+  teardown(&fs);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_plain_answer_traced, setup, teardown),
@@ -373,6 +423,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_models_and_metrics, setup, teardown),
       cmocka_unit_test(test_stream_events_batched_per_read),
       cmocka_unit_test(test_stream_rails_one_window_per_round),
+      cmocka_unit_test(test_stream_rails_block_at_round_end),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
