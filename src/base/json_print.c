@@ -108,28 +108,30 @@ static void put_escape(jw *w, unsigned char c) {
   jw_put(w, e, n);
 }
 
-/* How many bytes from p on need no escape (n when none of the n does): sixteen bytes at a
- * time with SSE2, then eight, then one. */
-static size_t plain_prefix(const unsigned char *p, size_t n) {
+/* Sixteen bytes at a time with SSE2, then eight, then one (kl_base.h).  kl_buf_json_str stops
+ * at bytes >= 0x80 too (ascii), to check their UTF-8; this printer copies them as cJSON does. */
+size_t kl_json_plain_len(const char *s, size_t n, bool ascii) {
+  const unsigned char *p = (const unsigned char *)s;
   size_t i = 0;
 #ifdef __SSE2__
   const __m128i ctl = _mm_set1_epi8(0x1f), quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
   for (; n - i >= 16; i += 16) {
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-    /* bytes <= 0x1f (unsigned: min(v, 0x1f) == v), '"' and '\\' */
+    /* bytes <= 0x1f (unsigned: min(v, 0x1f) == v), '"' and '\\'; the high bit: bytes >= 0x80 */
     __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v),
                                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
-    unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+    unsigned mask = (unsigned)_mm_movemask_epi8(hit) | (ascii ? (unsigned)_mm_movemask_epi8(v) : 0);
     if (mask) return i + (size_t)__builtin_ctz(mask);
   }
 #endif
+  const uint64_t high = ascii ? 0x8080808080808080ULL : 0;
   for (; n - i >= 8; i += 8) {
     uint64_t x;
     memcpy(&x, p + i, 8);
-    if (any_escaped8(x)) break;
+    if (any_escaped8(x) || (x & high)) break;
   }
   for (; i < n; i++)
-    if (escaped[p[i]]) return i;
+    if (escaped[p[i]] || (ascii && p[i] >= 0x80)) return i;
   return n;
 }
 
@@ -140,7 +142,7 @@ static void put_string(jw *w, const char *s) {
     return;
   }
   const unsigned char *p = (const unsigned char *)s;
-  size_t n = strlen(s), i = plain_prefix(p, n);
+  size_t n = strlen(s), i = kl_json_plain_len(s, n, false);
   char *o = jw_room(w, i + 2);
   o[0] = '"';
   memcpy(o + 1, s, i);
@@ -152,7 +154,7 @@ static void put_string(jw *w, const char *s) {
   w->len += i + 1;
   while (i < n) {
     put_escape(w, p[i++]);
-    size_t run = plain_prefix(p + i, n - i);
+    size_t run = kl_json_plain_len(s + i, n - i, false);
     jw_put(w, s + i, run);
     i += run;
   }

@@ -79,6 +79,9 @@ int kl_buf_read_path(kl_buf *b, const char *path, size_t max);
 ptrdiff_t kl_base64_decode(const char *s, size_t n, unsigned char *out);
 /* Appends s as a JSON string literal (with quotes); invalid UTF-8 becomes U+FFFD. */
 void kl_buf_json_str(kl_buf *b, const char *s, size_t n);
+/* How many bytes from s on (of n) a JSON string holds as they are: none of '"', '\\' or a byte
+ * below 0x20, nor with ascii a byte from 0x80 on (json_print.c). */
+size_t kl_json_plain_len(const char *s, size_t n, bool ascii);
 /* Appends keel's error body, OpenAI's shape: {"error":{"message","type","param","code"}};
  * param and code may be NULL (null). */
 void kl_buf_error_json(kl_buf *b, const char *message, const char *type, const char *param, const char *code);
