@@ -316,6 +316,25 @@ test('streamed output: windows run every eighth of the hold-back, not every chun
   assert.ok(Number.isInteger(m.stream_windows_us) && m.stream_windows_us >= 0, JSON.stringify(m));
 });
 
+test('the official openai SDK reads a railed stream: its stream helper assembles the redacted answer', async () => {
+  // chunks in one loop round (one window) and 1 ms apart (a window per 16 bytes); the released
+  // text goes out in copies of the upstream's text chunks, the finish chunk as it came
+  const answer = `Write to ${EMAIL} or pay with ${CARD}; ${'and that is the whole of it. '.repeat(10)}Done.`;
+  const want = answer.replace(EMAIL, '<EMAIL_ADDRESS_1>').replace(CARD, '<CREDIT_CARD_1>');
+  for (const delay of ['0', '1']) {
+    for (const model of ['m-outpii', 'm-outpii-http']) {
+      const headers = { 'x-mock-content': answer, 'x-mock-chunks': '60', 'x-mock-chunk-delay-ms': delay };
+      const stream = client.chat.completions.stream({ model, messages: user('contact?') }, { headers });
+      let deltas = '';
+      stream.on('content', (d) => { deltas += d; });
+      const done = await stream.finalChatCompletion();
+      assert.equal(done.choices[0].message.content, want, `${model} delay ${delay}`);
+      assert.equal(done.choices[0].finish_reason, 'stop');
+      assert.equal(deltas, want);
+    }
+  }
+});
+
 test('output block mid-stream: text before the hold-back went out, then an error event and no [DONE]', async () => {
   const answer = `${'All good so far. '.repeat(12)}Now the TOPSECRET part follows, and more text after it.`;
   const s = await chatStream(keel.url, { model: 'm-outpii', messages: user('tell') },
