@@ -138,9 +138,22 @@ static char *release(kl_gw_call *c, const kl_guard_result *res, size_t rel, size
   return text;
 }
 
-static void stream_block(kl_gw_call *c, const kl_guard_finding *f) {
+/* A window's BLOCK finding f ends the stream.  The stream then never reaches final_check, so the
+ * blocking window is the output rail's observation (every rail that runs is one): its findings,
+ * moved from the window's offsets to the answer's (the window starts `base` bytes in). */
+static void stream_block(kl_gw_call *c, kl_guard_result *res, const kl_guard_finding *f, size_t base) {
+  kl_gw_guard *gd = c->guard;
   const char *msg = kl_arena_sprintf(c->arena, "guardrail policy '%s' blocked the answer: %s found %s (rule %s)",
-                                     c->guard->r->name, f->scanner, f->type, f->rule ? f->rule : "-");
+                                     gd->r->name, f->scanner, f->type, f->rule ? f->rule : "-");
+  for (size_t i = 0; i < res->n; i++) {
+    res->findings[i].start += base;
+    res->findings[i].end += base;
+  }
+  gd->finished = true;
+  kl_gw_guard_part part = {.part = "choices[0].message.content", .res = *res};
+  kl_gw_guard_observe(c, KL_GUARD_OUTPUT, &part, 1, KL_GUARD_BLOCK, msg, kl_gw_now(c) - (int64_t)(res->us * 1e3),
+                      res->us);
+  kl_metrics_guard(c->g->metrics, "output", kl_guard_action_name(KL_GUARD_BLOCK), res->us);
   mark_fail(c, 400, "invalid_request_error", "guardrail_blocked", msg);
 }
 
@@ -166,7 +179,7 @@ static char *window(kl_gw_call *c, bool final, size_t *out_len) {
   }
   for (size_t i = 0; i < res.n; i++)
     if (res.findings[i].action == KL_GUARD_BLOCK && res.findings[i].end > gd->carry.len) {
-      stream_block(c, &res.findings[i]);
+      stream_block(c, &res, &res.findings[i], gd->full.len - gd->held.len - gd->carry.len);
       return NULL;
     }
   size_t want = final ? gd->held.len : gd->held.len > gd->r->holdback ? gd->held.len - gd->r->holdback : 0;

@@ -337,8 +337,9 @@ test('the official openai SDK reads a railed stream: its stream helper assembles
 
 test('output block mid-stream: text before the hold-back went out, then an error event and no [DONE]', async () => {
   const answer = `${'All good so far. '.repeat(12)}Now the TOPSECRET part follows, and more text after it.`;
+  const id = tid();
   const s = await chatStream(keel.url, { model: 'm-outpii', messages: user('tell') },
-    { 'x-mock-content': answer, 'x-mock-chunks': '30', 'x-mock-chunk-delay-ms': '1' });
+    { 'x-mock-content': answer, 'x-mock-chunks': '30', 'x-mock-chunk-delay-ms': '1', 'x-keel-trace-id': id });
   assert.equal(s.status, 200);
   assert.notEqual(s.events.at(-1), '[DONE]');
   const last = JSON.parse(s.events.at(-1));
@@ -346,6 +347,16 @@ test('output block mid-stream: text before the hold-back went out, then an error
   const sent = streamText({ events: s.events.slice(0, -1) });
   assert.ok(sent.length > 0 && answer.startsWith(sent), 'a prefix of the answer was released');
   assert.ok(!sent.includes('TOPSECRET'));
+  // the window that blocked is the output rail's observation, its offsets into the answer
+  const rail = (await traceOf(id)).observations.find((o) => o.name === 'guardrail.output');
+  assert.ok(rail, 'a GUARDRAIL observation for the output rail');
+  assert.equal(rail.level, 'ERROR');
+  assert.match(rail.statusMessage ?? rail.status_message ?? '', /TOPSECRET|BANNED/);
+  const out = typeof rail.output === 'string' ? JSON.parse(rail.output) : rail.output;
+  assert.equal(out.verdict, 'block');
+  const f = out.findings.find((x) => x.type === 'BANNED_SUBSTRING');
+  assert.deepEqual([f.start, f.end], [answer.indexOf('TOPSECRET'), answer.indexOf('TOPSECRET') + 9]);
+  assert.ok(!JSON.stringify(rail).includes('TOPSECRET part'), 'never the matched text');
   // short answers are held back whole: the client gets a plain 400
   const r = await chatStream(keel.url, { model: 'm-outpii', messages: user('tell') }, { 'x-mock-content': 'TOPSECRET' });
   assert.equal(r.status, 400);
