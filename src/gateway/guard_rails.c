@@ -191,7 +191,7 @@ static void each_text(cJSON *root, text_fn fn, void *ud) {
 }
 
 /* "guardrail 'strict' blocked the request: secrets found SECRET (rule openai-api-key) in messages[1].content" */
-static const char *block_message(kl_gw_call *c, const char *what, const kl_guard_finding *f, const char *part) {
+const char *kl_gw_guard_block_message(kl_gw_call *c, const char *what, const kl_guard_finding *f, const char *part) {
   return kl_arena_sprintf(c->arena, "guardrail policy '%s' blocked the %s: %s found %s (rule %s)%s%s",
                           c->guard->r->name, what, f->scanner, f->type, f->rule ? f->rule : "-",
                           part ? " in " : "", part ? part : "");
@@ -347,7 +347,7 @@ static bool run_input_stage(kl_gw_call *c, cJSON *root, kl_guard_stage st, bool 
   const char *part;
   double us;
   kl_guard_action v = verdict_of(w.parts, w.n, &blk, &part, &us);
-  const char *msg = v == KL_GUARD_BLOCK && blk ? block_message(c, "request", blk, part) : NULL;
+  const char *msg = v == KL_GUARD_BLOCK && blk ? kl_gw_guard_block_message(c, "request", blk, part) : NULL;
   kl_gw_guard_observe(c, st, w.parts, w.n, v, msg, t0, us);
   kl_metrics_guard(c->g->metrics, kl_guard_stage_name(st), kl_guard_action_name(v), us);
   if (v == KL_GUARD_BLOCK) {
@@ -483,7 +483,7 @@ kl_gw_guard_out kl_gw_guard_output(kl_gw_call *c, kl_buf *body, cJSON *tree, con
   double us;
   kl_guard_action v = verdict_of(parts, n, &blk, &part, &us);
   if (v == KL_GUARD_REASK && gd->reasks >= 1) v = KL_GUARD_BLOCK;  /* asked once already */
-  const char *msg = (v == KL_GUARD_BLOCK || v == KL_GUARD_REASK) && blk ? block_message(c, "answer", blk, part) : NULL;
+  const char *msg = (v == KL_GUARD_BLOCK || v == KL_GUARD_REASK) && blk ? kl_gw_guard_block_message(c, "answer", blk, part) : NULL;
   kl_gw_guard_observe(c, KL_GUARD_OUTPUT, parts, n, v, msg, t0, us);
   kl_metrics_guard(c->g->metrics, "output", kl_guard_action_name(v), us);
   if (v == KL_GUARD_BLOCK) {

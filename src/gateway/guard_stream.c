@@ -143,8 +143,7 @@ static char *release(kl_gw_call *c, const kl_guard_result *res, size_t rel, size
  * moved from the window's offsets to the answer's (the window starts `base` bytes in). */
 static void stream_block(kl_gw_call *c, kl_guard_result *res, const kl_guard_finding *f, size_t base) {
   kl_gw_guard *gd = c->guard;
-  const char *msg = kl_arena_sprintf(c->arena, "guardrail policy '%s' blocked the answer: %s found %s (rule %s)",
-                                     gd->r->name, f->scanner, f->type, f->rule ? f->rule : "-");
+  const char *msg = kl_gw_guard_block_message(c, "answer", f, NULL);
   for (size_t i = 0; i < res->n; i++) {
     res->findings[i].start += base;
     res->findings[i].end += base;
@@ -264,9 +263,7 @@ static bool final_check(kl_gw_call *c) {
   kl_guard_action v = part.res.action;
   if (v == KL_GUARD_REASK) v = KL_GUARD_BLOCK;  /* a streamed answer cannot be asked again */
   const kl_guard_finding *b = part.res.blocker;
-  const char *msg = v == KL_GUARD_BLOCK && b ? kl_arena_sprintf(c->arena,
-                        "guardrail policy '%s' blocked the answer: %s found %s (rule %s)", gd->r->name, b->scanner,
-                        b->type, b->rule ? b->rule : "-") : NULL;
+  const char *msg = v == KL_GUARD_BLOCK && b ? kl_gw_guard_block_message(c, "answer", b, NULL) : NULL;
   kl_gw_guard_observe(c, KL_GUARD_OUTPUT, &part, 1, v, msg, t0, part.res.us);
   kl_metrics_guard(c->g->metrics, "output", kl_guard_action_name(v), part.res.us);
   if (v == KL_GUARD_BLOCK && b) {

@@ -240,6 +240,8 @@ bool kl_gw_splice_content(const char *d, size_t n, const kl_buf *old, const char
 
 typedef enum { KL_GW_GUARD_PASS = 0, KL_GW_GUARD_DONE, KL_GW_GUARD_REASK } kl_gw_guard_out;
 
+/* "guardrail policy 'P' blocked the <what>: <scanner> found <type> (rule <rule>)[ in <part>]" */
+const char *kl_gw_guard_block_message(kl_gw_call *c, const char *what, const kl_guard_finding *f, const char *part);
 bool kl_gw_guard_init(kl_gateway *g, kl_err *err);
 void kl_gw_guard_free(kl_gateway *g);
 const kl_gw_rails *kl_gw_rails_for(const kl_gateway *g, const kl_model_cfg *m);
